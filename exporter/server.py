@@ -1,0 +1,169 @@
+"""The HTTP face of the exporter: /metrics renders the latest snapshot, /healthz tells liveness.
+
+A scrape never triggers NVML work. The rendered text is cached per snapshot (and per format and
+encoding), so repeated scrapes between two sampling cycles cost a dictionary look-up.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
+
+from prometheus_client import exposition
+from prometheus_client.core import Metric
+from prometheus_client.openmetrics import exposition as openmetrics
+
+from exporter.collector import render
+from exporter.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+# Keep this much of Prometheus's scrape timeout for the transfer itself.
+_SCRAPE_TIMEOUT_MARGIN_SECONDS = 0.5
+
+
+class SnapshotSource(Protocol):
+    def snapshot(self) -> Snapshot | None: ...
+    def wait_for_snapshot(self, newer_than: float, timeout: float) -> Snapshot | None: ...
+    def last_run(self, stage: str) -> float | None: ...
+
+
+class _Static:
+    """A registry-like object over one snapshot, for prometheus_client's encoders."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        return render(self._snapshot)
+
+
+class ExpositionCache:
+    """Rendered exposition bytes for the latest snapshot, per (format, gzip)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sequence = -1
+        self._entries: dict[tuple[bool, bool], bytes] = {}
+
+    def get(self, snapshot: Snapshot, openmetrics_format: bool, gzipped: bool) -> bytes:
+        key = (openmetrics_format, gzipped)
+        with self._lock:
+            if self._sequence != snapshot.sequence:
+                self._sequence = snapshot.sequence
+                self._entries = {}
+            cached = self._entries.get(key)
+            if cached is not None:
+                return cached
+        if openmetrics_format:
+            body = openmetrics.generate_latest(_Static(snapshot))  # type: ignore[arg-type]
+        else:
+            body = exposition.generate_latest(_Static(snapshot))  # type: ignore[arg-type]
+        if gzipped:
+            body = gzip.compress(body, compresslevel=1)
+        with self._lock:
+            if self._sequence == snapshot.sequence:
+                self._entries[key] = body
+        return body
+
+
+class ExporterHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        source: SnapshotSource,
+        *,
+        nvml_interval_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.source = source
+        self.cache = ExpositionCache()
+        self.nvml_interval_seconds = nvml_interval_seconds
+        self.clock = clock
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        thread.start()
+        return thread
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ExporterHTTPServer
+    server_version = "gpu-exporter"
+    sys_version = ""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            self._metrics()
+        elif path in ("/healthz", "/livez"):
+            self._health()
+        elif path == "/":
+            self._send(200, b"gpu-exporter: see /metrics and /healthz\n", "text/plain")
+        else:
+            self._send(404, b"not found\n", "text/plain")
+
+    def _fresh_snapshot(self) -> Snapshot | None:
+        source = self.server.source
+        snapshot = source.snapshot()
+        header = self.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+        if snapshot is None or header is None:
+            return snapshot
+        try:
+            budget = float(header) - _SCRAPE_TIMEOUT_MARGIN_SECONDS
+        except ValueError:
+            return snapshot
+        stale_after = 2 * self.server.nvml_interval_seconds
+        now = self.server.clock()
+        if now - snapshot.timestamp_seconds <= stale_after or budget <= 0:
+            return snapshot
+        # Stale: wait for the next cycle, but never past Prometheus's own timeout.
+        return source.wait_for_snapshot(now - stale_after, min(budget, stale_after))
+
+    def _metrics(self) -> None:
+        snapshot = self._fresh_snapshot()
+        if snapshot is None:
+            self._send(503, b"no sample taken yet\n", "text/plain")
+            return
+        accept = self.headers.get("Accept", "")
+        use_openmetrics = "application/openmetrics-text" in accept
+        use_gzip = "gzip" in self.headers.get("Accept-Encoding", "")
+        body = self.server.cache.get(snapshot, use_openmetrics, use_gzip)
+        content_type = (
+            openmetrics.CONTENT_TYPE_LATEST if use_openmetrics else exposition.CONTENT_TYPE_LATEST
+        )
+        self._send(200, body, content_type, gzipped=use_gzip)
+
+    def _health(self) -> None:
+        last = self.server.source.last_run("nvml")
+        limit = max(30.0, 10 * self.server.nvml_interval_seconds)
+        if last is None or self.server.clock() - last > limit:
+            self._send(503, b"nvml sampling is not progressing\n", "text/plain")
+        else:
+            self._send(200, b"ok\n", "text/plain")
+
+    def _send(self, status: int, body: bytes, content_type: str, gzipped: bool = False) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if gzipped:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        self.wfile.write(body)

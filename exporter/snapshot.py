@@ -1,0 +1,168 @@
+"""Immutable records that flow from the sampling stages to the collector.
+
+Every stage (NVML, pod-resources, Kubernetes API, per-process) produces plain frozen
+dataclasses; the sampler assembles one :class:`Snapshot` and the collector only renders it.
+Units are in the field names; ``None`` means "not reported by this GPU/driver".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MigInstanceSample:
+    """One MIG device (GPU instance + compute instance) on a parent GPU."""
+
+    mig_uuid: str  # "MIG-..."
+    gpu_instance_id: int
+    compute_instance_id: int
+    profile: str  # "1g.10gb", "3g.40gb", "1g.10gb+me"
+    memory_used_bytes: int | None
+    memory_total_bytes: int | None
+
+
+@dataclass(frozen=True)
+class DeviceIdentity:
+    """What does not change while the driver is loaded."""
+
+    index: int
+    uuid: str  # "GPU-..."
+    name: str  # NVML product name, e.g. "NVIDIA A100-SXM4-80GB"
+    serial: str
+    pci_bus_id: str  # "00000000:17:00.0"
+    vbios_version: str
+    architecture: str  # "ampere", "hopper", ... or "unknown"
+    minor_number: int | None = None
+
+
+@dataclass(frozen=True)
+class DeviceSample:
+    """One GPU at one sampling instant. ``up`` is False when the GPU could not be read."""
+
+    identity: DeviceIdentity
+    up: bool
+    utilization_ratio: float | None = None  # 0..1, driver's last sample period
+    memory_utilization_ratio: float | None = None  # 0..1, memory controller busy
+    busy_seconds_total: float | None = None  # integral of utilisation samples, seconds
+    memory_used_bytes: int | None = None
+    memory_total_bytes: int | None = None
+    temperature_celsius: float | None = None
+    power_watts: float | None = None
+    power_limit_watts: float | None = None
+    energy_joules_total: float | None = None
+    clock_sm_hertz: float | None = None
+    clock_memory_hertz: float | None = None
+    clock_graphics_hertz: float | None = None
+    performance_state: int | None = None
+    ecc_corrected_total: int | None = None  # volatile (since driver load)
+    ecc_uncorrected_total: int | None = None
+    ecc_corrected_aggregate: int | None = None  # lifetime
+    ecc_uncorrected_aggregate: int | None = None
+    remapped_rows_correctable: int | None = None
+    remapped_rows_uncorrectable: int | None = None
+    row_remap_pending: bool | None = None
+    row_remap_failure: bool | None = None
+    clock_event_reasons: int | None = None  # NVML bit mask
+    mig_enabled: bool | None = None
+    mig_instances: tuple[MigInstanceSample, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    """A compute process seen by NVML on a GPU or MIG device."""
+
+    pid: int
+    gpu_uuid: str
+    mig_uuid: str | None
+    used_memory_bytes: int | None
+    sm_utilization_ratio: float | None = None  # 0..1, from nvmlDeviceGetProcessUtilization
+
+
+@dataclass(frozen=True)
+class XidCount:
+    gpu_uuid: str
+    xid: int
+    count: int
+    last_seen_timestamp_seconds: float
+
+
+@dataclass(frozen=True)
+class PodDevice:
+    """One device id as the kubelet reported it for a container (not yet resolved)."""
+
+    namespace: str
+    pod: str
+    container: str
+    resource_name: str  # "nvidia.com/gpu", "nvidia.com/mig-1g.10gb", ...
+    device_id: str  # raw id, any form of REFERENCE.md §4
+
+
+@dataclass(frozen=True)
+class PodAllocation:
+    """A container holding a GPU or MIG instance, resolved against this node's devices."""
+
+    namespace: str
+    pod: str
+    container: str
+    resource_name: str
+    gpu_index: int
+    gpu_uuid: str
+    mig_uuid: str | None  # set when the container holds a MIG instance
+    sharing: str  # "exclusive" or "shared" (time-slicing / MPS replica)
+    replica: int | None = None
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """The parts of a Kubernetes Pod the exporter needs."""
+
+    namespace: str
+    name: str
+    uid: str
+    phase: str  # Pending, Running, Succeeded, Failed, Unknown
+    node_name: str
+    labels: dict[str, str] = field(default_factory=dict, hash=False)
+    # container name -> container runtime id without the "containerd://" prefix
+    container_ids: dict[str, str] = field(default_factory=dict, hash=False)
+    model_type: str | None = None  # vllm, sglang, tgi, triton, ... for model-serving pods
+    model_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PodUsage:
+    """Per-container usage that can truly be split: summed over the container's processes."""
+
+    namespace: str
+    pod: str
+    container: str
+    gpu_uuid: str
+    mig_uuid: str | None
+    used_memory_bytes: int
+    sm_utilization_ratio: float | None
+
+
+@dataclass(frozen=True)
+class StageHealth:
+    stage: str  # "nvml", "pod_resources", "kubernetes", "processes", "xid_events"
+    duration_seconds: float
+    last_success_timestamp_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one scrape renders. Built by the sampler; never mutated."""
+
+    node: str
+    timestamp_seconds: float
+    driver_version: str | None
+    cuda_driver_version: str | None
+    devices: tuple[DeviceSample, ...]
+    expected_devices: int
+    allocations: tuple[PodAllocation, ...] = ()
+    serving_pods: tuple[PodInfo, ...] = ()
+    pod_usage: tuple[PodUsage, ...] = ()
+    xids: tuple[XidCount, ...] = ()
+    stages: tuple[StageHealth, ...] = ()
+    errors_total: tuple[tuple[str, int], ...] = ()  # (operation, count)
+    sequence: int = 0
