@@ -97,14 +97,24 @@ def render(snapshot: Snapshot) -> Iterator[Metric]:
         if not device.identity.uuid:
             continue  # never identified: only gpu_up can be said about it
         ident = device.identity
-        mig_mode = "unsupported" if device.mig_enabled is None else (
-            "enabled" if device.mig_enabled else "disabled"
+        mig_mode = (
+            "unsupported"
+            if device.mig_enabled is None
+            else ("enabled" if device.mig_enabled else "disabled")
         )
         out.add(
             "gpu_info",
-            (*labels, ident.name, ident.pci_bus_id, ident.serial,
-             snapshot.driver_version or "", snapshot.cuda_driver_version or "",
-             ident.vbios_version, ident.architecture, mig_mode),
+            (
+                *labels,
+                ident.name,
+                ident.pci_bus_id,
+                ident.serial,
+                snapshot.driver_version or "",
+                snapshot.cuda_driver_version or "",
+                ident.vbios_version,
+                ident.architecture,
+                mig_mode,
+            ),
             1.0,
         )
         if not device.up:
@@ -134,23 +144,39 @@ def render(snapshot: Snapshot) -> Iterator[Metric]:
                 out.add("gpu_mig_memory_total_bytes", mig_labels, float(mig.memory_total_bytes))
 
     for xid in snapshot.xids:
-        labels = (node, uuid_to_index.get(xid.gpu_uuid, ""), xid.gpu_uuid, str(xid.xid))
-        out.add("gpu_xid_errors_total", labels, float(xid.count))
-        out.add("gpu_xid_last_seen_timestamp_seconds", labels, xid.last_seen_timestamp_seconds)
+        xid_labels = (node, uuid_to_index.get(xid.gpu_uuid, ""), xid.gpu_uuid, str(xid.xid))
+        out.add("gpu_xid_errors_total", xid_labels, float(xid.count))
+        out.add("gpu_xid_last_seen_timestamp_seconds", xid_labels, xid.last_seen_timestamp_seconds)
 
     for alloc in snapshot.allocations:
         out.add(
             "gpu_pod_allocation_info",
-            (node, alloc.namespace, alloc.pod, alloc.container, str(alloc.gpu_index),
-             alloc.gpu_uuid, alloc.mig_uuid or "", alloc.resource_name, alloc.sharing),
+            (
+                node,
+                alloc.namespace,
+                alloc.pod,
+                alloc.container,
+                str(alloc.gpu_index),
+                alloc.gpu_uuid,
+                alloc.mig_uuid or "",
+                alloc.resource_name,
+                alloc.sharing,
+            ),
             1.0,
         )
     for usage in snapshot.pod_usage:
-        labels = (node, usage.namespace, usage.pod, usage.container,
-                  uuid_to_index.get(usage.gpu_uuid, ""), usage.gpu_uuid, usage.mig_uuid or "")
-        out.add("gpu_pod_memory_used_bytes", labels, float(usage.used_memory_bytes))
+        pod_labels = (
+            node,
+            usage.namespace,
+            usage.pod,
+            usage.container,
+            uuid_to_index.get(usage.gpu_uuid, ""),
+            usage.gpu_uuid,
+            usage.mig_uuid or "",
+        )
+        out.add("gpu_pod_memory_used_bytes", pod_labels, float(usage.used_memory_bytes))
         if usage.sm_utilization_ratio is not None:
-            out.add("gpu_pod_sm_utilization_ratio", labels, usage.sm_utilization_ratio)
+            out.add("gpu_pod_sm_utilization_ratio", pod_labels, usage.sm_utilization_ratio)
     for pod in snapshot.serving_pods:
         out.add(
             "gpu_model_serving_info",

@@ -72,51 +72,108 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
             kwargs["default"] = env[env_name]
         parser.add_argument(flag, help=f"{help_text} [env {env_name}]", **kwargs)  # type: ignore[arg-type]
 
-    add("--listen", "address to serve /metrics and /healthz on (HOST:PORT)",
-        default=f"0.0.0.0:{DEFAULT_PORT}", type=_listen)
-    add("--node-name", "Kubernetes node name put on every series (default: $NODE_NAME from the "
-        "downward API, else the host name)", default=None)
-    add("--simulated-fleet", "run on the simulator's NVML, pods and kubelet for this node of the "
-        "fleet YAML instead of real GPUs", default=None)
-    add("--pod-resources-socket", "kubelet pod-resources socket; empty to switch attribution off",
-        default=DEFAULT_POD_RESOURCES_SOCKET)
-    add("--kubernetes", "read pod phases and model-serving details from the Kubernetes API",
-        default=True, type=_bool)
-    add("--kube-api-url", "Kubernetes API URL (no auth) when neither in-cluster config nor a "
-        "kubeconfig applies", default=None)
-    add("--kubeconfig", "kubeconfig file (default: in-cluster config when running in a pod)",
-        default=None)
-    add("--per-process", "attribute per-process GPU memory and utilisation to containers via "
-        "/proc/<pid>/cgroup (needs hostPID)", default=False, type=_bool)
+    add(
+        "--listen",
+        "address to serve /metrics and /healthz on (HOST:PORT)",
+        default=f"0.0.0.0:{DEFAULT_PORT}",
+        type=_listen,
+    )
+    add(
+        "--node-name",
+        "Kubernetes node name put on every series (default: $NODE_NAME from the "
+        "downward API, else the host name)",
+        default=None,
+    )
+    add(
+        "--simulated-fleet",
+        "run on the simulator's NVML, pods and kubelet for this node of the "
+        "fleet YAML instead of real GPUs",
+        default=None,
+    )
+    add(
+        "--pod-resources-socket",
+        "kubelet pod-resources socket; empty to switch attribution off",
+        default=DEFAULT_POD_RESOURCES_SOCKET,
+    )
+    add(
+        "--kubernetes",
+        "read pod phases and model-serving details from the Kubernetes API",
+        default=True,
+        type=_bool,
+    )
+    add(
+        "--kube-api-url",
+        "Kubernetes API URL (no auth) when neither in-cluster config nor a kubeconfig applies",
+        default=None,
+    )
+    add(
+        "--kubeconfig",
+        "kubeconfig file (default: in-cluster config when running in a pod)",
+        default=None,
+    )
+    add(
+        "--per-process",
+        "attribute per-process GPU memory and utilisation to containers via "
+        "/proc/<pid>/cgroup (needs hostPID)",
+        default=False,
+        type=_bool,
+    )
     add("--proc-root", "where the host's /proc is visible", default="/proc")
-    add("--expected-devices", "GPUs this node should have (0: the most NVML has reported)",
-        default=0, type=int)
-    add("--resource-prefix", "comma-separated resource name prefixes to attribute",
-        default="nvidia.com/")
+    add(
+        "--expected-devices",
+        "GPUs this node should have (0: the most NVML has reported)",
+        default=0,
+        type=int,
+    )
+    add(
+        "--resource-prefix",
+        "comma-separated resource name prefixes to attribute",
+        default="nvidia.com/",
+    )
     add("--nvml-interval", "seconds between NVML device readings", default=1.0, type=_positive)
-    add("--processes-interval", "seconds between per-process readings", default=5.0,
-        type=_positive)
-    add("--pod-resources-interval", "seconds between kubelet pod-resources refreshes",
-        default=10.0, type=_positive)
-    add("--kubernetes-interval", "seconds between Kubernetes API pod refreshes", default=30.0,
-        type=_positive)
-    add("--mig-refresh-interval", "seconds between MIG layout re-enumerations", default=60.0,
-        type=_positive)
-    add("--log-level", "DEBUG, INFO, WARNING or ERROR", default="INFO",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add("--processes-interval", "seconds between per-process readings", default=5.0, type=_positive)
+    add(
+        "--pod-resources-interval",
+        "seconds between kubelet pod-resources refreshes",
+        default=10.0,
+        type=_positive,
+    )
+    add(
+        "--kubernetes-interval",
+        "seconds between Kubernetes API pod refreshes",
+        default=30.0,
+        type=_positive,
+    )
+    add(
+        "--mig-refresh-interval",
+        "seconds between MIG layout re-enumerations",
+        default=60.0,
+        type=_positive,
+    )
+    add(
+        "--log-level",
+        "DEBUG, INFO, WARNING or ERROR",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+    )
     return parser
 
 
-def load_settings(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
     environment = os.environ if env is None else env
     parser = build_parser(environment)
     args = parser.parse_args(argv)
     # Defaults taken from the environment are strings; parse them like flags.
     listen = args.listen if isinstance(args.listen, tuple) else _listen(args.listen)
+
     def _float(value: object) -> float:
         return value if isinstance(value, float) else _positive(str(value))
+
     def _flag(value: object) -> bool:
         return value if isinstance(value, bool) else _bool(str(value))
+
     node = args.node_name or environment.get("NODE_NAME") or socket.gethostname()
     prefixes = tuple(p.strip() for p in str(args.resource_prefix).split(",") if p.strip())
     return Settings(

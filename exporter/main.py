@@ -14,9 +14,7 @@ from typing import Any
 
 from exporter.config import Settings, load_settings
 from exporter.errors import ExporterError
-from exporter.kube import KubePodSource
 from exporter.nvml import NvmlReader, XidWatcher, load_system_nvml
-from exporter.podresources.client import PodResourcesClient
 from exporter.sampler import Intervals, Sampler
 from exporter.server import ExporterHTTPServer
 
@@ -29,10 +27,11 @@ class _Simulation(contextlib.ExitStack):
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         # Imported here: production nodes never load the simulator.
-        from simulator.clock import SystemClock  # noqa: PLC0415
-        from simulator.kubeapi import KubeApiServer  # noqa: PLC0415
-        from simulator.kubelet import PodResourcesServer  # noqa: PLC0415
-        from simulator.node import SimulatedFleet  # noqa: PLC0415
+        from simulator.clock import SystemClock
+        from simulator.node import SimulatedFleet
+
+        from simulator.kubeapi import KubeApiServer
+        from simulator.kubelet import PodResourcesServer
 
         assert settings.simulated_fleet is not None
         fleet = SimulatedFleet.from_file(settings.simulated_fleet, SystemClock())
@@ -79,20 +78,36 @@ def run(settings: Settings, stop: threading.Event) -> None:
             if sampler_ref:
                 sampler_ref[0].count_error(operation)
 
-        reader = NvmlReader(lib, mig_refresh_seconds=settings.mig_refresh_seconds,
-                            on_error=count_error)
+        reader = NvmlReader(
+            lib, mig_refresh_seconds=settings.mig_refresh_seconds, on_error=count_error
+        )
         xids = XidWatcher(lib, on_error=count_error)
+        # gRPC and the kubernetes client load only when their stage is on: a node that runs
+        # with attribution off does not pay their memory.
         pod_devices = None
         if socket_path:
+            from exporter.podresources.client import PodResourcesClient
+
             pod_devices = PodResourcesClient(
                 socket_path, resource_prefixes=settings.resource_prefixes
             )
             stack.callback(pod_devices.close)
         pods = None
         if kubernetes:
-            pods = KubePodSource(
-                settings.node_name, api_url=kube_api_url, kubeconfig=settings.kubeconfig
-            )
+            from exporter.kube import KubeError, KubePodSource
+
+            try:
+                pods = KubePodSource(
+                    settings.node_name, api_url=kube_api_url, kubeconfig=settings.kubeconfig
+                )
+            except KubeError as exc:
+                log.warning(
+                    "Kubernetes API not configured (%s): pod phases and model-serving "
+                    "details are off",
+                    exc,
+                )
+            else:
+                stack.callback(pods.close)
         sampler = Sampler(
             settings.node_name,
             reader,

@@ -12,6 +12,7 @@ One bad GPU never fails the reading of the others.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -61,7 +62,7 @@ class _DeviceDown(Exception):
 def load_system_nvml() -> Any:
     """Import nvidia-ml-py and initialise NVML, or raise NvmlUnavailable with one clear line."""
     try:
-        import pynvml  # noqa: PLC0415 - optional at import time: no GPU, no library
+        import pynvml
     except ImportError as exc:
         raise NvmlUnavailable(
             "the Python package nvidia-ml-py is not installed (pip install 'k8s-gpu-management[exporter]')"
@@ -141,10 +142,8 @@ class NvmlReader:
 
     def shutdown(self) -> None:
         if self._initialised:
-            try:
+            with contextlib.suppress(self._lib.NVMLError):
                 self._lib.nvmlShutdown()
-            except self._lib.NVMLError:
-                pass
             self._initialised = False
 
     @property
@@ -213,7 +212,12 @@ class NvmlReader:
 
     def _down_sample(self, index: int) -> DeviceSample:
         identity = self._identities.get(index) or DeviceIdentity(
-            index=index, uuid="", name="", serial="", pci_bus_id="", vbios_version="",
+            index=index,
+            uuid="",
+            name="",
+            serial="",
+            pci_bus_id="",
+            vbios_version="",
             architecture="unknown",
         )
         self._mig_cache.pop(index, None)
@@ -239,7 +243,9 @@ class NvmlReader:
             serial=_text(self._call(index, "nvmlDeviceGetSerial", handle) or ""),
             pci_bus_id=_text(pci.busId) if pci is not None else "",
             vbios_version=_text(self._call(index, "nvmlDeviceGetVbiosVersion", handle) or ""),
-            architecture=_ARCHITECTURES.get(int(arch), "unknown") if arch is not None else "unknown",
+            architecture=_ARCHITECTURES.get(int(arch), "unknown")
+            if arch is not None
+            else "unknown",
             minor_number=int(minor) if minor is not None else None,
         )
         if identity.uuid:
@@ -303,7 +309,9 @@ class NvmlReader:
             mig_instances=tuple(m.sample for m in mig_instances),
         )
 
-    def _ecc(self, index: int, handle: Any) -> tuple[int | None, int | None, int | None, int | None]:
+    def _ecc(
+        self, index: int, handle: Any
+    ) -> tuple[int | None, int | None, int | None, int | None]:
         lib = self._lib
         values: list[int | None] = []
         for counter in (lib.NVML_VOLATILE_ECC, lib.NVML_AGGREGATE_ECC):
@@ -311,7 +319,9 @@ class NvmlReader:
                 lib.NVML_MEMORY_ERROR_TYPE_CORRECTED,
                 lib.NVML_MEMORY_ERROR_TYPE_UNCORRECTED,
             ):
-                value = self._call(index, "nvmlDeviceGetTotalEccErrors", handle, error_type, counter)
+                value = self._call(
+                    index, "nvmlDeviceGetTotalEccErrors", handle, error_type, counter
+                )
                 values.append(int(value) if value is not None else None)
                 if value is None and (index, "nvmlDeviceGetTotalEccErrors") in self._unsupported:
                     return (None, None, None, None)
@@ -326,7 +336,10 @@ class NvmlReader:
         counter = self._busy.setdefault(index, _BusyCounter())
         now = self._clock()
         result = self._call(
-            index, "nvmlDeviceGetSamples", handle, self._lib.NVML_GPU_UTILIZATION_SAMPLES,
+            index,
+            "nvmlDeviceGetSamples",
+            handle,
+            self._lib.NVML_GPU_UTILIZATION_SAMPLES,
             counter.last_sample_us,
         )
         if result is not None:
@@ -429,7 +442,9 @@ class NvmlReader:
                         (m.handle, m.sample.mig_uuid) for m in self._mig_instances(index, handle)
                     ]
                 for target, mig_uuid in targets:
-                    processes.extend(self._processes_of(index, target, device.identity.uuid, mig_uuid))
+                    processes.extend(
+                        self._processes_of(index, target, device.identity.uuid, mig_uuid)
+                    )
             except _DeviceDown:
                 continue
         return processes
@@ -452,7 +467,9 @@ class NvmlReader:
             for p in procs
         ]
 
-    def _process_utilization(self, index: int, handle: Any, mig_uuid: str | None) -> dict[int, float]:
+    def _process_utilization(
+        self, index: int, handle: Any, mig_uuid: str | None
+    ) -> dict[int, float]:
         if mig_uuid is not None:
             return {}  # NVML does not split utilisation inside MIG instances
         lib = self._lib

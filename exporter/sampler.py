@@ -272,8 +272,7 @@ class Sampler:
                     {p.uid: p for p in state.pods},
                 )
             serving = tuple(
-                p for p in (state.pods or ())
-                if p.model_type and p.phase in ("Running", "Pending")
+                p for p in (state.pods or ()) if p.model_type and p.phase in ("Running", "Pending")
             )
             stages = tuple(
                 StageHealth(name, state.durations[name], state.last_success.get(name))

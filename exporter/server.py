@@ -60,10 +60,8 @@ class ExpositionCache:
             cached = self._entries.get(key)
             if cached is not None:
                 return cached
-        if openmetrics_format:
-            body = openmetrics.generate_latest(_Static(snapshot))  # type: ignore[arg-type]
-        else:
-            body = exposition.generate_latest(_Static(snapshot))  # type: ignore[arg-type]
+        encoder = openmetrics.generate_latest if openmetrics_format else exposition.generate_latest
+        body: bytes = encoder(_Static(snapshot))
         if gzipped:
             body = gzip.compress(body, compresslevel=1)
         with self._lock:
@@ -106,7 +104,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: object) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
     def do_GET(self) -> None:

@@ -61,12 +61,20 @@ def test_known_state_renders_exact_exposition() -> None:
         devices=(device, lost),
         expected_devices=3,
         allocations=(
-            PodAllocation("ml", "vllm-0", "main", "nvidia.com/mig-3g.40gb", 0, UUID, MIG_UUID,
-                          "exclusive"),
+            PodAllocation(
+                "ml", "vllm-0", "main", "nvidia.com/mig-3g.40gb", 0, UUID, MIG_UUID, "exclusive"
+            ),
         ),
         serving_pods=(
-            PodInfo("ml", "vllm-0", "uid-1", "Running", "n1", model_type="vllm",
-                    model_name="llama-2-7b-chat-hf"),
+            PodInfo(
+                "ml",
+                "vllm-0",
+                "uid-1",
+                "Running",
+                "n1",
+                model_type="vllm",
+                model_name="llama-2-7b-chat-hf",
+            ),
         ),
         xids=(XidCount(UUID, 79, 2, 90.0),),
         stages=(StageHealth("nvml", 0.25, 99.0),),
@@ -126,9 +134,7 @@ def test_known_state_renders_exact_exposition() -> None:
 
 
 def test_unidentified_lost_gpu_only_reports_up() -> None:
-    never_seen = DeviceSample(
-        identity=DeviceIdentity(0, "", "", "", "", "", "unknown"), up=False
-    )
+    never_seen = DeviceSample(identity=DeviceIdentity(0, "", "", "", "", "", "unknown"), up=False)
     snapshot = Snapshot("n1", 1.0, None, None, (never_seen,), expected_devices=1)
     names = {m.name for m in render(snapshot)}
     assert "gpu_up" in names
