@@ -37,7 +37,13 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "A100_80GB": ("1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
     "H100_80GB": ("1g.10gb", "1g.10gb+me", "1g.20gb", "2g.20gb", "3g.40gb", "4g.40gb", "7g.80gb"),
     "H200_141GB": (
-        "1g.18gb", "1g.18gb+me", "1g.35gb", "2g.35gb", "3g.71gb", "4g.71gb", "7g.141gb",
+        "1g.18gb",
+        "1g.18gb+me",
+        "1g.35gb",
+        "2g.35gb",
+        "3g.71gb",
+        "4g.71gb",
+        "7g.141gb",
     ),
 }
 
@@ -49,7 +55,7 @@ DEFAULT_MEMORY_SLICES = 8
 
 
 def _memory_gb(name: str) -> float:
-    return float(name.split(".")[1].split("+")[0].removesuffix("gb"))
+    return float(name.split(".")[1].split("+", maxsplit=1)[0].removesuffix("gb"))
 
 
 def _build() -> dict[str, tuple[MigProfile, ...]]:
