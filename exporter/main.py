@@ -28,10 +28,9 @@ class _Simulation(contextlib.ExitStack):
         super().__init__()
         # Imported here: production nodes never load the simulator.
         from simulator.clock import SystemClock
-        from simulator.node import SimulatedFleet
-
         from simulator.kubeapi import KubeApiServer
         from simulator.kubelet import PodResourcesServer
+        from simulator.node import SimulatedFleet
 
         assert settings.simulated_fleet is not None
         fleet = SimulatedFleet.from_file(settings.simulated_fleet, SystemClock())

@@ -45,11 +45,17 @@ def main() -> int:
         for offset, node in enumerate(nodes):
             url = f"http://{host}:{base_port + offset}"
             command = [
-                sys.executable, "-m", "exporter.main",
-                "--simulated-fleet", str(fleet),
-                "--node-name", node,
-                "--listen", f"{host}:{base_port + offset}",
-                "--log-level", "WARNING",
+                sys.executable,
+                "-m",
+                "exporter.main",
+                "--simulated-fleet",
+                str(fleet),
+                "--node-name",
+                node,
+                "--listen",
+                f"{host}:{base_port + offset}",
+                "--log-level",
+                "WARNING",
             ]
             processes.append((node, url, subprocess.Popen(command, cwd=ROOT)))
         for _node, url, process in processes:

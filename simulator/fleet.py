@@ -1,0 +1,895 @@
+"""The simulated fleet's description: YAML parsed and validated into frozen dataclasses.
+
+Everything static about the fleet is settled here, once: GPU identities (UUID, serial, PCI bus
+id, VBIOS), MIG placements and instance ids, pod uids, container ids and process ids. What
+changes with time lives in :mod:`simulator.state`. The schema is documented at the top of
+``simulator/fleets/demo.yaml``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid as uuidlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast, get_args
+
+import yaml
+
+from gpucatalog import GpuModel, MigProfile, mig_profiles, model_by_id
+from gpucatalog.mig import total_slices
+
+WorkloadShape = Literal["inference", "training", "notebook", "batch"]
+PodPhase = Literal["Running", "Succeeded", "Failed", "Pending"]
+DeviceIdForm = Literal["uuid", "index", "legacy-mig", "gke"]
+EventKind = Literal["overheat", "xid", "ecc", "row_remap_pending", "gpu_lost"]
+
+FIRST_PID = 20000
+GIB = 1024**3
+
+_GPU_UUID = re.compile(r"^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_PCI_BUS_ID = re.compile(r"^[0-9A-F]{8}:[0-9A-F]{2}:[0-9A-F]{2}\.[0-7]$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Bus numbers of an HGX board's eight GPUs; further GPUs continue the pattern.
+_PCI_BUSES = (0x17, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB)
+_VBIOS_PREFIX = {"Ampere": "92.00", "Hopper": "96.00", "Ada Lovelace": "95.02"}
+
+
+class SimulatorError(Exception):
+    """Base of the simulator's own errors."""
+
+
+class FleetError(SimulatorError, ValueError):
+    """A fleet description that cannot be simulated; the message says where and why."""
+
+
+class MigLayoutError(FleetError):
+    """A MIG layout that a GPU could not hold (REFERENCE.md §1)."""
+
+
+# -- deterministic identities ------------------------------------------------------------------
+
+
+def stable_hash(*parts: object) -> int:
+    """A 64-bit hash of ``parts`` that is the same in every process and Python version."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def stable_uuid(*parts: object) -> str:
+    """A uuid4-shaped UUID derived from ``parts``."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return str(uuidlib.UUID(bytes=digest[:16], version=4))
+
+
+def parse_duration(value: object, where: str = "duration") -> float:
+    """Seconds in ``"3d"``, ``"2h30m"``, ``"45s"`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise FleetError(f"{where}: expected a duration like '2h30m', got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise FleetError(f"{where}: a duration cannot be negative ({value})")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if match is not None and value.strip():
+            days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+            return float(days * 86400 + hours * 3600 + minutes * 60 + seconds)
+    raise FleetError(
+        f"{where}: {value!r} is not a duration; write it like '45s', '90m', '2h30m' or '3d'"
+    )
+
+
+# -- the model ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MigInstanceSpec:
+    """One MIG device: a GPU instance with a single compute instance spanning it."""
+
+    slot: int  # position in the YAML layout; also the NVML MIG device index
+    profile: MigProfile
+    start_slice: int  # first memory slice of the placement
+    gpu_instance_id: int
+    compute_instance_id: int
+    uuid: str  # "MIG-<uuid>"
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.profile.memory_gb * GIB)
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    index: int
+    model: GpuModel
+    product_name: str  # what nvmlDeviceGetName returns
+    uuid: str  # "GPU-<uuid>"
+    serial: str
+    pci_bus_id: str  # "00000000:17:00.0"
+    vbios_version: str
+    minor_number: int
+    numa_node: int
+    mig_enabled: bool
+    mig_instances: tuple[MigInstanceSpec, ...] = ()
+    time_slicing_replicas: int = 0  # 0: not time-sliced
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.model.memory_gb * GIB
+
+    @property
+    def bare_uuid(self) -> str:
+        return self.uuid.removeprefix("GPU-")
+
+    def mig_instance(self, slot: int) -> MigInstanceSpec:
+        return self.mig_instances[slot]
+
+
+@dataclass(frozen=True)
+class DeviceRef:
+    """One device a container holds: a whole GPU, a MIG instance (slot) or a replica."""
+
+    gpu_index: int
+    mig_slot: int | None = None
+    replica: int | None = None
+
+    @property
+    def kind(self) -> Literal["gpu", "mig", "replica"]:
+        if self.mig_slot is not None:
+            return "mig"
+        if self.replica is not None:
+            return "replica"
+        return "gpu"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    devices: tuple[DeviceRef, ...]
+    container_id: str  # 64 hex digits, without "containerd://"
+    pid: int | None  # the GPU process this container runs; None when it runs none
+
+
+@dataclass(frozen=True)
+class OwnerRef:
+    kind: str
+    name: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    name: str
+    namespace: str
+    uid: str
+    phase: PodPhase
+    workload: WorkloadShape
+    gpu_memory_bytes: int  # used on each device the pod holds
+    device_id_form: DeviceIdForm
+    shared_resource: bool  # replicas are published as nvidia.com/gpu.shared
+    containers: tuple[ContainerSpec, ...]
+    owner: OwnerRef | None
+    start_time: float  # unix seconds
+    pod_ip: str | None
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def running(self) -> bool:
+        return self.phase == "Running"
+
+    @property
+    def active(self) -> bool:
+        """Holds its devices now (finished pods are still listed by the kubelet)."""
+        return self.phase in ("Running", "Pending")
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    """A hardware event on one GPU, at ``epoch + at_seconds`` and every ``every_seconds``."""
+
+    kind: EventKind
+    gpu_index: int
+    at_seconds: float
+    every_seconds: float | None = None
+    times: int | None = None  # occurrences; None = unbounded when repeating
+    duration_seconds: float = 0.0
+    xid: int | None = None
+    delta_celsius: float = 0.0
+    corrected: int = 0  # ECC errors per occurrence
+    uncorrected: int = 0
+    rows_correctable: int = 0  # rows remapped when a row_remap_pending window ends
+    rows_uncorrectable: int = 0
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    ordinal: int  # 1-based position in the fleet
+    cpu_cores: int
+    memory_gib: float
+    driver_version: str
+    cuda_version: str  # "12.4"
+    gpus: tuple[GpuSpec, ...]
+    pods: tuple[PodSpec, ...]
+    events: tuple[EventSpec, ...]
+    labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def cuda_driver_version(self) -> int:
+        """As nvmlSystemGetCudaDriverVersion reports it: 12040 for 12.4."""
+        major, _, minor = self.cuda_version.partition(".")
+        return int(major) * 1000 + int(minor or 0) * 10
+
+    @property
+    def host_ip(self) -> str:
+        return f"10.0.0.{10 + self.ordinal}"
+
+
+@dataclass(frozen=True)
+class FleetSpec:
+    seed: int
+    epoch: dt.datetime  # UTC; event offsets count from here, and the driver loads here
+    nodes: tuple[NodeSpec, ...]
+    source: str = "<fleet>"
+
+    @property
+    def epoch_seconds(self) -> float:
+        return self.epoch.timestamp()
+
+    def node(self, name: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+
+# -- MIG placement -----------------------------------------------------------------------------
+
+
+def gpu_instance_id(start_slice: int, memory_slices: int, total_memory_slices: int) -> int:
+    """NVML's GPU-instance id for a placement: ids count placements from the largest size.
+
+    On an 8-slice GPU: 7g → 0; 4g/3g at 0, 4 → 1, 2; two-slice at 0, 2, 4, 6 → 3..6;
+    one-slice at 0..6 → 7..13 (so a 1g at slice 6 is GI 13, as drivers report it).
+    """
+    return total_memory_slices // memory_slices - 1 + start_slice // memory_slices
+
+
+def place_mig_layout(model_id: str, names: Sequence[str]) -> tuple[tuple[MigProfile, int], ...]:
+    """(profile, first memory slice) for each name, in order; MigLayoutError when impossible."""
+    known = {p.name: p for p in mig_profiles(model_id)}
+    if not known:
+        raise MigLayoutError(f"MIG_NOT_SUPPORTED: {model_id} has no MIG")
+    profiles: list[MigProfile] = []
+    for name in names:
+        if name not in known:
+            raise MigLayoutError(
+                f"INVALID_PARAMETER: {name!r} is not a MIG profile of {model_id} "
+                f"(its profiles: {', '.join(known)})"
+            )
+        profiles.append(known[name])
+    for name, profile in known.items():
+        count = sum(1 for p in profiles if p.name == name)
+        if count > profile.max_count:
+            raise MigLayoutError(
+                f"{count} x {name} exceeds its maximum of {profile.max_count} on {model_id}"
+            )
+    if sum(1 for p in profiles if p.name.endswith("+me")) > 1:
+        raise MigLayoutError(f"at most one +me (media engine) instance fits on {model_id}")
+    total_compute, total_memory = total_slices(model_id)
+    compute = sum(p.compute_slices for p in profiles)
+    if compute > total_compute:
+        raise MigLayoutError(
+            f"the layout needs {compute} compute slices; {model_id} has {total_compute}"
+        )
+    # Place the largest first, backtracking: the search space is tiny (≤ 7 instances).
+    order = sorted(range(len(profiles)), key=lambda i: (-profiles[i].memory_slices, i))
+    starts: dict[int, int] = {}
+
+    def place(k: int, used: int) -> bool:
+        if k == len(order):
+            return True
+        slot = order[k]
+        profile = profiles[slot]
+        mask = (1 << profile.memory_slices) - 1
+        for start in profile.allowed_starts:
+            if start + profile.memory_slices > total_memory:
+                continue
+            bits = mask << start
+            if used & bits:
+                continue
+            starts[slot] = start
+            if place(k + 1, used | bits):
+                return True
+        return False
+
+    if not place(0, 0):
+        memory = sum(p.memory_slices for p in profiles)
+        raise MigLayoutError(
+            f"no non-overlapping placement of {list(names)} exists on {model_id} "
+            f"({memory} of {total_memory} memory slices requested, allowed starts included)"
+        )
+    return tuple((profiles[i], starts[i]) for i in range(len(profiles)))
+
+
+# -- YAML reading ------------------------------------------------------------------------------
+
+_MISSING: Any = object()
+
+
+class _Fields:
+    """Typed access to one YAML mapping; unknown keys are errors (they are usually typos)."""
+
+    def __init__(self, data: object, where: str) -> None:
+        if not isinstance(data, Mapping):
+            raise FleetError(f"{where}: expected a mapping, got {_kind(data)}")
+        self.data: Mapping[str, Any] = data
+        self.where = where
+        self._read: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return f"{self.where}.{key}"
+
+    def raw(self, key: str, default: Any = _MISSING) -> Any:
+        self._read.add(key)
+        if key not in self.data or self.data[key] is None:
+            if default is _MISSING:
+                raise FleetError(f"{self.where}: '{key}' is required")
+            return default
+        return self.data[key]
+
+    def text(self, key: str, default: Any = _MISSING) -> str:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise FleetError(f"{self.at(key)}: expected text, got {_kind(value)}")
+        return str(value)
+
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise FleetError(f"{self.at(key)}: expected an integer, got {_kind(value)}")
+        if minimum is not None and value < minimum:
+            raise FleetError(f"{self.at(key)}: must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, key: str, default: Any = _MISSING, minimum: float = 0.0) -> float:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FleetError(f"{self.at(key)}: expected a number, got {_kind(value)}")
+        if value < minimum:
+            raise FleetError(f"{self.at(key)}: must be at least {minimum}, got {value}")
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise FleetError(f"{self.at(key)}: expected true or false, got {_kind(value)}")
+        return value
+
+    def items(self, key: str, default: Any = _MISSING) -> list[Any]:
+        value = self.raw(key, default)
+        if not isinstance(value, list):
+            raise FleetError(f"{self.at(key)}: expected a list, got {_kind(value)}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...] | None:
+        if self.data.get(key) is None:
+            self._read.add(key)
+            return None
+        values = self.items(key)
+        for i, value in enumerate(values):
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise FleetError(f"{self.at(key)}[{i}]: expected text, got {_kind(value)}")
+        return tuple(str(v) for v in values)
+
+    def labels(self, key: str) -> dict[str, str]:
+        value = self.raw(key, {})
+        if not isinstance(value, Mapping):
+            raise FleetError(f"{self.at(key)}: expected a mapping, got {_kind(value)}")
+        return {str(k): str(v) for k, v in value.items()}
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: Any = _MISSING) -> str:
+        value = self.text(key, default)
+        if value not in allowed:
+            raise FleetError(
+                f"{self.at(key)}: {value!r} is not one of {', '.join(repr(a) for a in allowed)}"
+            )
+        return value
+
+    def done(self) -> None:
+        unknown = sorted(str(k) for k in self.data if k not in self._read)
+        if unknown:
+            raise FleetError(
+                f"{self.where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
+                f"known here: {', '.join(sorted(self._read))}"
+            )
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _parse_epoch(value: object, where: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise FleetError(
+                f"{where}: {value!r} is not an ISO time like 2026-01-01T00:00:00Z"
+            ) from exc
+    else:
+        raise FleetError(f"{where}: expected an ISO time like 2026-01-01T00:00:00Z")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def load_fleet(path: str | Path) -> FleetSpec:
+    """Read and validate a fleet YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FleetError(f"{path}: cannot read the fleet file ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FleetError(f"{path}: not valid YAML{place}: {problem}") from exc
+    return parse_fleet(data, source=str(path))
+
+
+def parse_fleet(data: object, source: str = "<fleet>") -> FleetSpec:
+    """Validate an already-parsed fleet description (the YAML's top-level mapping)."""
+    try:
+        return _parse_fleet(data, source)
+    except FleetError as exc:
+        raise type(exc)(f"{source}: {exc}") from None
+
+
+def _parse_fleet(data: object, source: str) -> FleetSpec:
+    top = _Fields(data, "fleet")
+    seed = top.integer("seed", 0)
+    epoch = _parse_epoch(top.raw("epoch"), "fleet.epoch")
+    raw_nodes = top.items("nodes")
+    top.done()
+    if not raw_nodes:
+        raise FleetError("fleet.nodes: at least one node is needed")
+    nodes: list[NodeSpec] = []
+    names: set[str] = set()
+    for i, raw in enumerate(raw_nodes):
+        node = _parse_node(raw, f"nodes[{i}]", i + 1, seed, epoch.timestamp())
+        if node.name in names:
+            raise FleetError(f"nodes[{i}].name: {node.name!r} is used twice")
+        names.add(node.name)
+        nodes.append(node)
+    return FleetSpec(seed=seed, epoch=epoch, nodes=tuple(nodes), source=source)
+
+
+def _parse_node(raw: object, where: str, ordinal: int, seed: int, epoch: float) -> NodeSpec:
+    f = _Fields(raw, where)
+    name = f.text("name")
+    if not _DNS_LABEL.match(name):
+        raise FleetError(f"{f.at('name')}: {name!r} is not a valid Kubernetes node name")
+    cpu_cores = f.integer("cpu_cores", 64, minimum=1)
+    memory_gib = f.number("memory_gib", 512.0, minimum=1.0)
+    driver_version = f.text("driver_version", "550.127.05")
+    cuda_version = f.text("cuda_version", "12.4")
+    if not re.match(r"^\d+\.\d+$", cuda_version):
+        raise FleetError(f"{f.at('cuda_version')}: {cuda_version!r} is not like '12.4'")
+    labels = f.labels("labels")
+    raw_gpus = f.items("gpus")
+    raw_pods = f.items("pods", [])
+    raw_events = f.items("events", [])
+    f.done()
+    if not raw_gpus:
+        raise FleetError(f"{where}.gpus: a node needs at least one GPU")
+
+    gpu_entries: list[tuple[str, Mapping[str, Any]]] = []
+    for i, entry in enumerate(raw_gpus):
+        g = _Fields(entry, f"{where}.gpus[{i}]")
+        count = g.integer("count", 1, minimum=1)
+        for _ in range(count):
+            gpu_entries.append((g.where, g.data))
+    total = len(gpu_entries)
+    gpus = tuple(
+        _parse_gpu(data, gw, index, total, name, seed)
+        for index, (gw, data) in enumerate(gpu_entries)
+    )
+    events = tuple(
+        _parse_event(raw, f"{where}.events[{i}]", len(gpus)) for i, raw in enumerate(raw_events)
+    )
+    pods = _parse_pods(raw_pods, f"{where}.pods", name, ordinal, gpus, seed, epoch)
+    return NodeSpec(
+        name=name,
+        ordinal=ordinal,
+        cpu_cores=cpu_cores,
+        memory_gib=memory_gib,
+        driver_version=driver_version,
+        cuda_version=cuda_version,
+        gpus=gpus,
+        pods=pods,
+        events=events,
+        labels=labels,
+    )
+
+
+def _parse_gpu(
+    data: Mapping[str, Any], where: str, index: int, total: int, node: str, seed: int
+) -> GpuSpec:
+    g = _Fields(data, where)
+    count = g.integer("count", 1)
+    model_id = g.text("model")
+    try:
+        model = model_by_id(model_id)
+    except KeyError:
+        from gpucatalog import MODELS
+
+        raise FleetError(
+            f"{g.at('model')}: unknown GPU model {model_id!r}; "
+            f"known: {', '.join(m.model_id for m in MODELS)}"
+        ) from None
+    product_name = g.text("product_name", model.product_names[0])
+    if product_name not in model.product_names:
+        raise FleetError(
+            f"{g.at('product_name')}: {product_name!r} is not a name of {model_id} "
+            f"({', '.join(model.product_names)})"
+        )
+    identity = {k: g.raw(k, None) for k in ("uuid", "serial", "pci_bus_id", "vbios_version")}
+    given = sorted(k for k, v in identity.items() if v is not None)
+    if given and count > 1:
+        raise FleetError(f"{where}: {', '.join(given)} can only be given for a GPU with count 1")
+
+    gpu_uuid = str(identity["uuid"] or f"GPU-{stable_uuid(seed, node, index, 'gpu')}")
+    if not _GPU_UUID.match(gpu_uuid):
+        raise FleetError(f"{g.at('uuid')}: {gpu_uuid!r} is not like GPU-<lowercase uuid>")
+    serial = str(identity["serial"] or f"1{stable_hash(seed, node, index, 'serial') % 10**12:012d}")
+    bus = _PCI_BUSES[index] if index < len(_PCI_BUSES) else (0x20 + 0x10 * index) % 0x100
+    pci_bus_id = str(identity["pci_bus_id"] or f"00000000:{bus:02X}:00.0")
+    if not _PCI_BUS_ID.match(pci_bus_id):
+        raise FleetError(f"{g.at('pci_bus_id')}: {pci_bus_id!r} is not like 00000000:17:00.0")
+    # One VBIOS per model on a node, as fleets are flashed.
+    h = stable_hash(seed, node, model.model_id, "vbios")
+    vbios = str(
+        identity["vbios_version"]
+        or f"{_VBIOS_PREFIX.get(model.architecture, '90.00')}.{h % 256:02X}."
+        f"{(h >> 8) % 256:02X}.{(h >> 16) % 256:02X}"
+    )
+
+    layout = g.strings("mig")
+    replicas = g.integer("time_slicing_replicas", 0)
+    g.done()
+    if replicas == 1 or replicas < 0:
+        raise FleetError(f"{g.at('time_slicing_replicas')}: use 2 or more (or leave it out)")
+    instances: tuple[MigInstanceSpec, ...] = ()
+    if layout is not None:
+        if replicas:
+            raise FleetError(f"{where}: a GPU is either in MIG mode or time-sliced, not both")
+        try:
+            placed = place_mig_layout(model.model_id, layout)
+        except MigLayoutError as exc:
+            raise MigLayoutError(f"{g.at('mig')}: {exc}") from None
+        _, memory_slices = total_slices(model.model_id)
+        instances = tuple(
+            MigInstanceSpec(
+                slot=slot,
+                profile=profile,
+                start_slice=start,
+                gpu_instance_id=gpu_instance_id(start, profile.memory_slices, memory_slices),
+                compute_instance_id=0,
+                uuid=f"MIG-{stable_uuid(seed, node, index, slot, 'mig')}",
+            )
+            for slot, (profile, start) in enumerate(placed)
+        )
+    return GpuSpec(
+        index=index,
+        model=model,
+        product_name=product_name,
+        uuid=gpu_uuid,
+        serial=serial,
+        pci_bus_id=pci_bus_id,
+        vbios_version=vbios,
+        minor_number=index,
+        numa_node=0 if total == 1 or index < (total + 1) // 2 else 1,
+        mig_enabled=layout is not None,
+        mig_instances=instances,
+        time_slicing_replicas=replicas,
+    )
+
+
+_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "overheat": ("duration", "delta_c"),
+    "xid": ("xid",),
+    "ecc": ("corrected", "uncorrected"),
+    "row_remap_pending": ("duration", "rows_correctable", "rows_uncorrectable"),
+    "gpu_lost": ("duration",),
+}
+
+
+def _parse_event(raw: object, where: str, gpu_count: int) -> EventSpec:
+    e = _Fields(raw, where)
+    kind = cast(EventKind, e.choice("type", get_args(EventKind)))
+    gpu = e.integer("gpu", minimum=0)
+    if gpu >= gpu_count:
+        raise FleetError(f"{e.at('gpu')}: GPU {gpu} does not exist (the node has {gpu_count})")
+    at = parse_duration(e.raw("at"), e.at("at"))
+    raw_every = e.raw("every", None)
+    every = parse_duration(raw_every, e.at("every")) if raw_every is not None else None
+    times = e.integer("times", minimum=1) if e.data.get("times") is not None else None
+    e.raw("times", None)
+    if every is not None and every <= 0:
+        raise FleetError(f"{e.at('every')}: the period must be positive")
+    if times is not None and times > 1 and every is None:
+        raise FleetError(f"{e.at('times')}: a repeated event needs 'every'")
+    present = set(_EVENT_FIELDS[kind])
+    stray = sorted(
+        k
+        for k in e.data
+        if k not in present and k in {x for fs in _EVENT_FIELDS.values() for x in fs}
+    )
+    if stray:
+        raise FleetError(f"{where}: {', '.join(stray)} do(es) not apply to a {kind} event")
+
+    duration = 0.0
+    if "duration" in present:
+        default = "30m" if kind == "overheat" else _MISSING
+        duration = parse_duration(e.raw("duration", default), e.at("duration"))
+        if duration <= 0:
+            raise FleetError(f"{e.at('duration')}: must be positive")
+        if every is not None and duration >= every:
+            raise FleetError(
+                f"{e.at('duration')}: a window of {duration:g}s does not fit in a period of "
+                f"{every:g}s"
+            )
+    spec = EventSpec(
+        kind=kind,
+        gpu_index=gpu,
+        at_seconds=at,
+        every_seconds=every,
+        times=times,
+        duration_seconds=duration,
+        xid=e.integer("xid", minimum=1) if kind == "xid" else None,
+        delta_celsius=e.number("delta_c", 20.0) if kind == "overheat" else 0.0,
+        corrected=e.integer("corrected", 0, minimum=0) if kind == "ecc" else 0,
+        uncorrected=e.integer("uncorrected", 0, minimum=0) if kind == "ecc" else 0,
+        rows_correctable=(
+            e.integer("rows_correctable", 0, minimum=0) if kind == "row_remap_pending" else 0
+        ),
+        rows_uncorrectable=(
+            e.integer("rows_uncorrectable", 1, minimum=0) if kind == "row_remap_pending" else 0
+        ),
+    )
+    e.done()
+    if kind == "ecc" and spec.corrected == 0 and spec.uncorrected == 0:
+        raise FleetError(f"{where}: an ecc event needs 'corrected' or 'uncorrected' > 0")
+    return spec
+
+
+# -- pods --------------------------------------------------------------------------------------
+
+_REPLICASET_POD = re.compile(r"^(?P<owner>.+-[a-z0-9]{6,10})-[a-z0-9]{5}$")
+_STATEFULSET_POD = re.compile(r"^(?P<owner>.+)-\d+$")
+_JOB_POD = re.compile(r"^(?P<owner>.+)-[a-z0-9]{5}$")
+
+
+def _default_owner(name: str, namespace: str, seed: int) -> OwnerRef | None:
+    for pattern, kind in (
+        (_REPLICASET_POD, "ReplicaSet"),
+        (_STATEFULSET_POD, "StatefulSet"),
+        (_JOB_POD, "Job"),
+    ):
+        match = pattern.match(name)
+        if match is not None:
+            owner = match["owner"]
+            return OwnerRef(kind, owner, stable_uuid(seed, namespace, kind, owner))
+    return None
+
+
+def _device_pairs(c: _Fields, key: str, second: str) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = []
+    for i, item in enumerate(c.items(key, [])):
+        at = f"{c.at(key)}[{i}]"
+        if isinstance(item, Mapping):
+            m = _Fields(item, at)
+            pair = (m.integer("gpu", minimum=0), m.integer(second, minimum=0))
+            m.done()
+        elif (
+            isinstance(item, list)
+            and len(item) == 2
+            and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in item)
+        ):
+            pair = (item[0], item[1])
+        else:
+            raise FleetError(f"{at}: expected [gpu, {second}] or {{gpu: G, {second}: N}}")
+        pairs.append(pair)
+    return pairs
+
+
+def _parse_pods(
+    raw_pods: list[Any],
+    where: str,
+    node: str,
+    node_ordinal: int,
+    gpus: tuple[GpuSpec, ...],
+    seed: int,
+    epoch: float,
+) -> tuple[PodSpec, ...]:
+    if len(raw_pods) > 240:
+        raise FleetError(f"{where}: at most 240 pods per node are simulated")
+    pods: list[PodSpec] = []
+    seen: set[tuple[str, str]] = set()
+    holders: dict[DeviceRef, str] = {}  # active holders, to catch double allocation
+    next_pid = FIRST_PID
+    for i, raw in enumerate(raw_pods):
+        pw = f"{where}[{i}]"
+        p = _Fields(raw, pw)
+        name = p.text("name")
+        namespace = p.text("namespace", "default")
+        for key, value in (("name", name), ("namespace", namespace)):
+            if not _DNS_LABEL.match(value) or len(value) > 253:
+                raise FleetError(f"{p.at(key)}: {value!r} is not a valid Kubernetes name")
+        if (namespace, name) in seen:
+            raise FleetError(f"{pw}: pod {namespace}/{name} is listed twice")
+        seen.add((namespace, name))
+        uid = p.text("uid", stable_uuid(seed, namespace, name, "pod"))
+        if not _UUID.match(uid):
+            raise FleetError(f"{p.at('uid')}: {uid!r} is not a lowercase uuid")
+        phase = cast(PodPhase, p.choice("phase", get_args(PodPhase), "Running"))
+        workload = cast(WorkloadShape, p.choice("workload", get_args(WorkloadShape), "inference"))
+        form = cast(DeviceIdForm, p.choice("device_id_form", get_args(DeviceIdForm), "uuid"))
+        memory_gib = p.number("gpu_memory_gib", 1.0)
+        shared_resource = p.flag("shared_resource", False)
+        labels = p.labels("labels")
+        image = p.raw("image", None)
+        command = p.strings("command")
+        args = p.strings("args")
+        if "owner" in p.data:
+            owner_raw = p.raw("owner", None)
+            owner = None
+            if owner_raw is not None:
+                o = _Fields(owner_raw, p.at("owner"))
+                kind, owner_name = o.text("kind"), o.text("name")
+                o.done()
+                owner = OwnerRef(kind, owner_name, stable_uuid(seed, namespace, kind, owner_name))
+        else:
+            owner = _default_owner(name, namespace, seed)
+        raw_containers = p.items("containers")
+        p.done()
+        if not raw_containers:
+            raise FleetError(f"{p.at('containers')}: a pod needs at least one container")
+
+        containers: list[ContainerSpec] = []
+        for j, raw_container in enumerate(raw_containers):
+            c = _Fields(raw_container, f"{pw}.containers[{j}]")
+            cname = c.text("name")
+            if not _DNS_LABEL.match(cname) or "." in cname:
+                raise FleetError(f"{c.at('name')}: {cname!r} is not a valid container name")
+            if any(x.name == cname for x in containers):
+                raise FleetError(f"{c.at('name')}: container {cname!r} is listed twice")
+            own_image = c.raw("image", None)
+            cimage = own_image if own_image is not None else image
+            if cimage is None:
+                raise FleetError(f"{c.where}: 'image' is required (on the pod or the container)")
+            # A container with its own image runs its own program: no pod command/args.
+            inherited = (command, args) if own_image is None else (None, None)
+            ccommand = c.strings("command")
+            cargs = c.strings("args")
+            devices = [DeviceRef(g) for g in _gpu_indexes(c)]
+            devices += [DeviceRef(g, mig_slot=s) for g, s in _device_pairs(c, "mig", "slot")]
+            devices += [DeviceRef(g, replica=r) for g, r in _device_pairs(c, "replicas", "replica")]
+            c.done()
+            for ref in devices:
+                _check_device(ref, gpus, memory_gib, c.where)
+                if phase in ("Running", "Pending"):
+                    owner_text = f"{namespace}/{name}/{cname}"
+                    if ref in holders:
+                        raise FleetError(
+                            f"{c.where}: {_describe(ref)} is already held by {holders[ref]}"
+                        )
+                    holders[ref] = owner_text
+            if len(set(devices)) != len(devices):
+                raise FleetError(f"{c.where}: a device is listed twice")
+            pid = None
+            if devices and phase == "Running":
+                pid = next_pid
+                next_pid += 1
+            containers.append(
+                ContainerSpec(
+                    name=cname,
+                    image=str(cimage),
+                    command=ccommand if ccommand is not None else (inherited[0] or ()),
+                    args=cargs if cargs is not None else (inherited[1] or ()),
+                    devices=tuple(devices),
+                    container_id=hashlib.sha256(
+                        f"{seed}\x1f{node}\x1f{namespace}\x1f{name}\x1f{cname}".encode()
+                    ).hexdigest(),
+                    pid=pid,
+                )
+            )
+        h = stable_hash(seed, namespace, name, "start")
+        pods.append(
+            PodSpec(
+                name=name,
+                namespace=namespace,
+                uid=uid,
+                phase=phase,
+                workload=workload,
+                gpu_memory_bytes=int(memory_gib * GIB),
+                device_id_form=form,
+                shared_resource=shared_resource,
+                containers=tuple(containers),
+                owner=owner,
+                start_time=float(int(epoch) - 3600 - h % (72 * 3600)),
+                pod_ip=None if phase == "Pending" else f"10.244.{node_ordinal}.{10 + i}",
+                labels=labels,
+            )
+        )
+    return tuple(pods)
+
+
+def _gpu_indexes(c: _Fields) -> list[int]:
+    values = c.items("gpus", [])
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FleetError(f"{c.at('gpus')}[{i}]: expected a GPU index, got {_kind(value)}")
+    return [int(v) for v in values]
+
+
+def _describe(ref: DeviceRef) -> str:
+    if ref.mig_slot is not None:
+        return f"MIG slot {ref.mig_slot} of GPU {ref.gpu_index}"
+    if ref.replica is not None:
+        return f"replica {ref.replica} of GPU {ref.gpu_index}"
+    return f"GPU {ref.gpu_index}"
+
+
+def _check_device(ref: DeviceRef, gpus: tuple[GpuSpec, ...], memory_gib: float, at: str) -> None:
+    if ref.gpu_index >= len(gpus):
+        raise FleetError(f"{at}: GPU {ref.gpu_index} does not exist (the node has {len(gpus)})")
+    gpu = gpus[ref.gpu_index]
+    if ref.mig_slot is not None:
+        if not gpu.mig_enabled:
+            raise FleetError(f"{at}: GPU {ref.gpu_index} has no MIG layout")
+        if ref.mig_slot >= len(gpu.mig_instances):
+            raise FleetError(
+                f"{at}: GPU {ref.gpu_index} has MIG slots 0..{len(gpu.mig_instances) - 1}, "
+                f"not {ref.mig_slot}"
+            )
+        capacity = gpu.mig_instances[ref.mig_slot].profile.memory_gb
+        what = f"MIG {gpu.mig_instances[ref.mig_slot].profile.name}"
+    elif ref.replica is not None:
+        if not gpu.time_slicing_replicas:
+            raise FleetError(
+                f"{at}: GPU {ref.gpu_index} is not time-sliced (set time_slicing_replicas on it)"
+            )
+        if ref.replica >= gpu.time_slicing_replicas:
+            raise FleetError(
+                f"{at}: GPU {ref.gpu_index} has replicas 0..{gpu.time_slicing_replicas - 1}, "
+                f"not {ref.replica}"
+            )
+        capacity, what = float(gpu.model.memory_gb), gpu.model.model_id
+    else:
+        if gpu.mig_enabled:
+            raise FleetError(f"{at}: GPU {ref.gpu_index} is in MIG mode; hold its MIG slots")
+        if gpu.time_slicing_replicas:
+            raise FleetError(f"{at}: GPU {ref.gpu_index} is time-sliced; hold one of its replicas")
+        capacity, what = float(gpu.model.memory_gb), gpu.model.model_id
+    if memory_gib > capacity:
+        raise FleetError(
+            f"{at}: gpu_memory_gib {memory_gib:g} exceeds the {capacity:g} GiB of {what}"
+        )

@@ -1,0 +1,363 @@
+"""A simulated fleet and its nodes: NVML, kubelet pod-resources, the Kubernetes pod list, /proc.
+
+Each :class:`SimulatedNode` serves one node's view in every protocol the exporter reads, all
+derived from the same fleet description and clock, so they agree with one another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exporter.podresources import api_pb2
+from simulator.clock import Clock
+from simulator.fleet import (
+    GIB,
+    ContainerSpec,
+    DeviceIdForm,
+    DeviceRef,
+    FleetSpec,
+    GpuSpec,
+    NodeSpec,
+    PodSpec,
+    load_fleet,
+    stable_hash,
+)
+from simulator.nvml import FakeNvml
+from simulator.state import GpuValues, NodeState, XidOccurrence
+
+GPU_RESOURCE = "nvidia.com/gpu"
+SHARED_GPU_RESOURCE = "nvidia.com/gpu.shared"
+
+
+def device_id(gpu: GpuSpec, ref: DeviceRef, form: DeviceIdForm) -> str:
+    """The id the kubelet reports for ``ref`` when the device plugin uses ``form``.
+
+    The ``index`` form names whole GPUs (``3``) and replicas (``3::1``) by index; MIG devices
+    keep their ``MIG-<uuid>`` there, as index-strategy plugins have no MIG index form the
+    exporter could resolve.
+    """
+    if ref.mig_slot is not None:
+        instance = gpu.mig_instances[ref.mig_slot]
+        if form == "legacy-mig":
+            return f"MIG-{gpu.uuid}/{instance.gpu_instance_id}/{instance.compute_instance_id}"
+        if form == "gke":
+            return f"nvidia{gpu.index}/gi{instance.gpu_instance_id}"
+        return instance.uuid
+    if ref.replica is not None:
+        if form == "gke":
+            return f"nvidia{gpu.index}/vgpu{ref.replica}"
+        if form == "index":
+            return f"{gpu.index}::{ref.replica}"
+        return f"{gpu.uuid}::{ref.replica}"
+    if form == "gke":
+        return f"nvidia{gpu.index}"
+    if form == "index":
+        return str(gpu.index)
+    return gpu.uuid
+
+
+def resource_name(gpu: GpuSpec, ref: DeviceRef, shared_resource: bool) -> str:
+    """The extended resource a device is allocated under (device plugin, mixed strategy)."""
+    if ref.mig_slot is not None:
+        return gpu.mig_instances[ref.mig_slot].profile.resource_name
+    if ref.replica is not None and shared_resource:
+        return SHARED_GPU_RESOURCE
+    return GPU_RESOURCE
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(int(t), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class SimulatedProcess:
+    """A GPU process of a running container, as ``/proc`` and NVML show it."""
+
+    pid: int
+    namespace: str
+    pod: str
+    pod_uid: str
+    container: str
+    container_id: str  # 64 hex digits
+
+    @property
+    def cgroup_line(self) -> str:
+        uid = self.pod_uid.replace("-", "_")
+        return (
+            "0::/kubepods.slice/kubepods-burstable.slice/"
+            f"kubepods-burstable-pod{uid}.slice/cri-containerd-{self.container_id}.scope\n"
+        )
+
+
+class SimulatedNode:
+    """One node of the fleet. Every answer is computed from the spec and the clock."""
+
+    def __init__(self, fleet: FleetSpec, spec: NodeSpec, clock: Clock) -> None:
+        self.fleet = fleet
+        self.spec = spec
+        self.clock = clock
+        self.state = NodeState(fleet.seed, fleet.epoch_seconds, spec)
+        self.nvml = FakeNvml(self.state, clock)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    # -- values for the history writer and tests ----------------------------------------------
+
+    def gpu_values(self, index: int, t: float | None = None) -> GpuValues:
+        """Everything NVML reports for GPU ``index`` at ``t`` (default: the clock's now)."""
+        return self.state.gpu_values(index, self.clock.now() if t is None else t)
+
+    def is_lost(self, index: int, t: float | None = None) -> bool:
+        return self.state.is_lost(index, self.clock.now() if t is None else t)
+
+    def xid_occurrences(self, index: int, start: float, end: float) -> list[XidOccurrence]:
+        """XIDs GPU ``index`` raises with ``start <= t < end``, in time order."""
+        return self.state.xid_occurrences(index, start, end)
+
+    def processes(self) -> tuple[SimulatedProcess, ...]:
+        return tuple(self._processes())
+
+    def _processes(self) -> Iterator[SimulatedProcess]:
+        for pod in self.spec.pods:
+            if not pod.running:
+                continue
+            for container in pod.containers:
+                if container.pid is not None:
+                    yield SimulatedProcess(
+                        container.pid,
+                        pod.namespace,
+                        pod.name,
+                        pod.uid,
+                        container.name,
+                        container.container_id,
+                    )
+
+    # -- kubelet pod-resources -----------------------------------------------------------------
+
+    def pod_resources_response(self) -> Any:
+        """``v1.ListPodResourcesResponse``; finished pods are listed too, as kubelets do."""
+        return api_pb2.ListPodResourcesResponse(
+            pod_resources=[
+                api_pb2.PodResources(
+                    name=pod.name,
+                    namespace=pod.namespace,
+                    containers=[
+                        api_pb2.ContainerResources(
+                            name=container.name, devices=self._container_devices(pod, container)
+                        )
+                        for container in pod.containers
+                    ],
+                )
+                for pod in self.spec.pods
+            ]
+        )
+
+    def _container_devices(self, pod: PodSpec, container: ContainerSpec) -> list[Any]:
+        grouped: dict[str, tuple[list[str], set[int]]] = {}
+        for ref in container.devices:
+            gpu = self.spec.gpus[ref.gpu_index]
+            ids, numa = grouped.setdefault(
+                resource_name(gpu, ref, pod.shared_resource), ([], set())
+            )
+            ids.append(device_id(gpu, ref, pod.device_id_form))
+            numa.add(gpu.numa_node)
+        return [
+            api_pb2.ContainerDevices(
+                resource_name=name,
+                device_ids=ids,
+                topology=api_pb2.TopologyInfo(nodes=[api_pb2.NUMANode(ID=n) for n in sorted(numa)]),
+            )
+            for name, (ids, numa) in grouped.items()
+        ]
+
+    def allocatable_resources_response(self) -> Any:
+        """``v1.AllocatableResourcesResponse``: every device the plugin advertises (uuid form)."""
+        shared = {
+            ref.gpu_index
+            for pod in self.spec.pods
+            if pod.shared_resource
+            for container in pod.containers
+            for ref in container.devices
+            if ref.replica is not None
+        }
+        grouped: dict[tuple[str, int], list[str]] = {}
+        for gpu in self.spec.gpus:
+            refs: list[DeviceRef]
+            if gpu.mig_enabled:
+                refs = [DeviceRef(gpu.index, mig_slot=i.slot) for i in gpu.mig_instances]
+            elif gpu.time_slicing_replicas:
+                refs = [DeviceRef(gpu.index, replica=r) for r in range(gpu.time_slicing_replicas)]
+            else:
+                refs = [DeviceRef(gpu.index)]
+            for ref in refs:
+                name = resource_name(gpu, ref, gpu.index in shared)
+                grouped.setdefault((name, gpu.numa_node), []).append(device_id(gpu, ref, "uuid"))
+        return api_pb2.AllocatableResourcesResponse(
+            devices=[
+                api_pb2.ContainerDevices(
+                    resource_name=name,
+                    device_ids=ids,
+                    topology=api_pb2.TopologyInfo(nodes=[api_pb2.NUMANode(ID=numa)]),
+                )
+                for (name, numa), ids in grouped.items()
+            ],
+            cpu_ids=list(range(self.spec.cpu_cores)),
+            memory=[
+                api_pb2.ContainerMemory(memory_type="memory", size=int(self.spec.memory_gib * GIB))
+            ],
+        )
+
+    # -- Kubernetes API ------------------------------------------------------------------------
+
+    def pod_list(self) -> dict[str, Any]:
+        """A Kubernetes ``v1`` ``PodList`` of this node's pods, as the API server returns it."""
+        version = 100000 + stable_hash(self.fleet.seed, self.spec.name, "rv") % 900000
+        return {
+            "apiVersion": "v1",
+            "kind": "PodList",
+            "metadata": {"resourceVersion": str(version)},
+            "items": [self._pod_object(pod, version - i) for i, pod in enumerate(self.spec.pods)],
+        }
+
+    def _pod_object(self, pod: PodSpec, version: int) -> dict[str, Any]:
+        metadata: dict[str, Any] = {
+            "name": pod.name,
+            "namespace": pod.namespace,
+            "uid": pod.uid,
+            "resourceVersion": str(version),
+            "creationTimestamp": _iso(pod.start_time - 4),
+            "labels": dict(pod.labels),
+        }
+        if pod.owner is not None:
+            metadata["ownerReferences"] = [
+                {
+                    "apiVersion": "batch/v1" if pod.owner.kind == "Job" else "apps/v1",
+                    "kind": pod.owner.kind,
+                    "name": pod.owner.name,
+                    "uid": pod.owner.uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
+        finished = pod.phase in ("Succeeded", "Failed")
+        status: dict[str, Any] = {
+            "phase": pod.phase,
+            "hostIP": self.spec.host_ip,
+            "startTime": _iso(pod.start_time),
+            "qosClass": "Burstable",
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True" if pod.running else "False",
+                    "lastTransitionTime": _iso(pod.start_time + 30),
+                }
+            ],
+            "containerStatuses": [self._container_status(pod, c) for c in pod.containers],
+        }
+        if pod.pod_ip is not None:
+            status["podIP"] = pod.pod_ip
+            status["podIPs"] = [{"ip": pod.pod_ip}]
+        job = pod.owner is not None and pod.owner.kind == "Job"
+        return {
+            "metadata": metadata,
+            "spec": {
+                "nodeName": self.spec.name,
+                "restartPolicy": "Never" if job or finished else "Always",
+                "schedulerName": "default-scheduler",
+                "containers": [self._container(pod, c) for c in pod.containers],
+            },
+            "status": status,
+        }
+
+    def _container(self, pod: PodSpec, container: ContainerSpec) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for ref in container.devices:
+            name = resource_name(self.spec.gpus[ref.gpu_index], ref, pod.shared_resource)
+            counts[name] = counts.get(name, 0) + 1
+        gpus = {name: str(n) for name, n in sorted(counts.items())}
+        resources: dict[str, Any] = {"requests": {"cpu": "2", "memory": "8Gi", **gpus}}
+        if gpus:
+            resources["limits"] = dict(gpus)  # extended resources: limits equal requests
+        body: dict[str, Any] = {
+            "name": container.name,
+            "image": container.image,
+            "resources": resources,
+        }
+        if container.command:
+            body["command"] = list(container.command)
+        if container.args:
+            body["args"] = list(container.args)
+        return body
+
+    def _container_status(self, pod: PodSpec, container: ContainerSpec) -> dict[str, Any]:
+        status: dict[str, Any] = {
+            "name": container.name,
+            "image": container.image,
+            "ready": pod.running,
+            "restartCount": 0,
+            "started": pod.running,
+        }
+        started = _iso(pod.start_time + 10)
+        if pod.phase == "Pending":
+            status["state"] = {"waiting": {"reason": "ContainerCreating"}}
+            return status
+        status["containerID"] = f"containerd://{container.container_id}"
+        if pod.running:
+            status["state"] = {"running": {"startedAt": started}}
+        else:
+            failed = pod.phase == "Failed"
+            status["state"] = {
+                "terminated": {
+                    "exitCode": 1 if failed else 0,
+                    "reason": "Error" if failed else "Completed",
+                    "startedAt": started,
+                    "finishedAt": _iso(pod.start_time + 1800),
+                    "containerID": f"containerd://{container.container_id}",
+                }
+            }
+        return status
+
+    # -- /proc ---------------------------------------------------------------------------------
+
+    def write_proc(self, root: Path) -> None:
+        """Write ``<root>/<pid>/cgroup`` (cgroup v2, systemd driver) for every GPU process."""
+        root = Path(root)
+        for process in self._processes():
+            directory = root / str(process.pid)
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "cgroup").write_text(process.cgroup_line, encoding="utf-8")
+
+
+class SimulatedFleet:
+    """All nodes of a fleet description, sharing one clock."""
+
+    def __init__(self, spec: FleetSpec, clock: Clock) -> None:
+        self.spec = spec
+        self.clock = clock
+        self._nodes: dict[str, SimulatedNode] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_file(cls, path: str | Path, clock: Clock) -> SimulatedFleet:
+        return cls(load_fleet(path), clock)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Node names, in the order of the description."""
+        return tuple(node.name for node in self.spec.nodes)
+
+    def node(self, name: str) -> SimulatedNode:
+        """The simulated node ``name`` (KeyError when the fleet has none by that name)."""
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                node = SimulatedNode(self.spec, self.spec.node(name), self.clock)
+                self._nodes[name] = node
+            return node
