@@ -3,10 +3,10 @@
 The only exporter module that imports the ``kubernetes`` client; its exceptions (API errors,
 connection errors, configuration errors) are translated into :class:`KubeError` here.
 
-Pods are listed with ``_preload_content=False`` and the JSON parsed directly: the client's model
-deserialisation is the expensive part of a list and gives nothing we need. Measured against the
+Pods are listed through the ApiClient and the JSON parsed directly: the client's model
+deserialisation is the expensive part of a list and gives nothing we need (measured against the
 simulator, 110 pods: 9.6 ms for request + JSON + our PodInfo parsing, 37 ms for request + model
-deserialisation alone.
+deserialisation alone), and the generated CoreV1Api module costs ~20 MiB just to import.
 """
 
 from __future__ import annotations
@@ -59,36 +59,42 @@ class KubePodSource:
         self.node_name = node_name
         self.timeout_seconds = timeout_seconds
         configuration = _configuration(api_url, kubeconfig)
+        # The generated CoreV1Api module alone costs ~20 MiB of memory once imported; one GET
+        # through the ApiClient (same auth, TLS and config handling) costs nothing extra.
         self._api_client: Any = k8s_client.ApiClient(configuration)
-        self._core = k8s_client.CoreV1Api(self._api_client)
 
     def list_pods(self) -> list[PodInfo]:
         """Every pod bound to this node, in the API's order."""
+        where = f"listing pods on node {self.node_name}"
         try:
-            # With _preload_content=False the call returns the raw urllib3 response.
-            response: Any = self._core.list_pod_for_all_namespaces(
-                field_selector=f"spec.nodeName={self.node_name}",
-                # "0": served from the API server's watch cache, not etcd. A DaemonSet polling
-                # every few seconds on every node should not cost a quorum read each time.
-                resource_version="0",
-                _preload_content=False,
-                _request_timeout=self.timeout_seconds,
+            method, url, headers, _body, _post = self._api_client.param_serialize(
+                method="GET",
+                resource_path="/api/v1/pods",
+                query_params=[
+                    ("fieldSelector", f"spec.nodeName={self.node_name}"),
+                    # "0": served from the API server's watch cache, not etcd. A DaemonSet
+                    # polling every few seconds on every node should not cost a quorum read.
+                    ("resourceVersion", "0"),
+                ],
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
             )
-            try:
-                body = json.loads(response.data)
-            finally:
-                response.release_conn()
+            response: Any = self._api_client.call_api(
+                method, url, header_params=headers, _request_timeout=self.timeout_seconds
+            )
+            response.read()
         except ApiException as exc:
-            raise KubeError(
-                f"listing pods on node {self.node_name}: HTTP {exc.status} {exc.reason}",
-                status=exc.status,
-            ) from exc
+            raise KubeError(f"{where}: HTTP {exc.status} {exc.reason}", status=exc.status) from exc
         except HTTPError as exc:
-            raise KubeError(f"listing pods on node {self.node_name}: {exc}") from exc
+            raise KubeError(f"{where}: {exc}") from exc
+        if not 200 <= response.status < 300:
+            raise KubeError(f"{where}: HTTP {response.status} {response.reason}", response.status)
+        try:
+            body = json.loads(response.data)
         except ValueError as exc:  # JSON that does not decode
-            raise KubeError(f"listing pods on node {self.node_name}: bad JSON: {exc}") from exc
+            raise KubeError(f"{where}: bad JSON: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise KubeError(f"listing pods on node {self.node_name}: not a PodList")
+            raise KubeError(f"{where}: not a PodList")
         return [pod_info(item) for item in body["items"] if isinstance(item, dict)]
 
     def close(self) -> None:

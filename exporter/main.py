@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -22,36 +24,66 @@ log = logging.getLogger("exporter")
 
 
 class _Simulation(contextlib.ExitStack):
-    """The simulator's NVML, kubelet socket, Kubernetes API and /proc for one node."""
+    """The simulator in place of the node: its NVML library in this process (the GPUs), and
+    its kubelet socket, Kubernetes API and /proc served by a ``simulator.serve`` child process,
+    so this process holds only what a real node's exporter holds."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__()
         # Imported here: production nodes never load the simulator.
         from simulator.clock import SystemClock
-        from simulator.kubeapi import KubeApiServer
-        from simulator.kubelet import PodResourcesServer
         from simulator.node import SimulatedFleet
 
-        assert settings.simulated_fleet is not None
-        fleet = SimulatedFleet.from_file(settings.simulated_fleet, SystemClock())
+        fleet_path = settings.simulated_fleet
+        assert fleet_path is not None
+        try:
+            fleet = SimulatedFleet.from_file(fleet_path, SystemClock())
+        except ValueError as exc:
+            raise ExporterError(f"{fleet_path}: {exc}") from exc
         if settings.node_name not in fleet.nodes:
             raise ExporterError(
-                f"node {settings.node_name!r} is not in {settings.simulated_fleet}; "
+                f"node {settings.node_name!r} is not in {fleet_path}; "
                 f"its nodes are: {', '.join(fleet.nodes)}"
             )
-        node = fleet.node(settings.node_name)
-        workdir = Path(self.enter_context(tempfile.TemporaryDirectory(prefix="gpusim-")))
-        self.socket_path = str(workdir / "kubelet.sock")
-        self.enter_context(
-            PodResourcesServer(
-                self.socket_path, node.pod_resources_response, node.allocatable_resources_response
-            )
+        self.nvml: Any = fleet.node(settings.node_name).nvml
+        workdir = self.enter_context(tempfile.TemporaryDirectory(prefix="gpusim-"))
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "simulator.serve",
+                "--fleet",
+                str(fleet_path),
+                "--node",
+                settings.node_name,
+                "--workdir",
+                workdir,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        kube_api = self.enter_context(KubeApiServer(node.pod_list))
-        self.kube_api_url: str = kube_api.url
-        self.proc_root = workdir / "proc"
-        node.write_proc(self.proc_root)
-        self.nvml: Any = node.nvml
+        self.callback(_stop_child, child)
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise ExporterError(f"the simulated cluster for {settings.node_name} did not start")
+        ready = json.loads(line)
+        self.socket_path: str = ready["socket"]
+        self.kube_api_url: str = ready["kube_api_url"]
+        self.proc_root = Path(ready["proc_root"])
+
+
+def _stop_child(child: subprocess.Popen[str]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            stream.close()
 
 
 def run(settings: Settings, stop: threading.Event) -> None:

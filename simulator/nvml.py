@@ -186,7 +186,9 @@ class FakeNvml:
 
     def _gpu_values(self, handle: object, function: str) -> tuple[GpuSpec, GpuValues]:
         index, _slot, now = self._device(handle, function)
-        return self._gpus[index], self._state.gpu_values(index, now)
+        # The driver refreshes its readings every 1/6 s or so; readings within one tenth of a
+        # second share one computed state, so a sampling cycle does not recompute it per call.
+        return self._gpus[index], self._state.gpu_values(index, math.floor(now * 10) / 10)
 
     def _whole_gpu_values(self, handle: object, function: str) -> tuple[GpuSpec, GpuValues]:
         # Utilisation is not reported per MIG device, nor for a parent in MIG mode.

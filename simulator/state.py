@@ -522,6 +522,7 @@ class NodeState:
     """
 
     _MAX_CACHED = 4096
+    _MAX_CACHED_VALUES = 256
 
     def __init__(self, seed: int, epoch: float, node: NodeSpec) -> None:
         self.node = node
@@ -557,7 +558,8 @@ class NodeState:
         key = (index, t)
         values = self._values.get(key)
         if values is None:
-            if len(self._values) >= self._MAX_CACHED:
+            # Live clocks give a new t per reading: keep only the recent ones.
+            if len(self._values) >= self._MAX_CACHED_VALUES:
                 self._values.clear()
             values = gpu_values(
                 self.contexts[index], t, self.minute_load(index, t), self.power_table(index)

@@ -1,0 +1,84 @@
+"""The success and error envelopes, and a Blueprint whose responses are wrapped in them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+from marshmallow import Schema, fields
+
+from analytics.api.fields import UtcDateTime, doc
+from analytics.clock import SystemClock
+
+_clock = SystemClock()
+_envelopes: dict[tuple[type[Schema], bool], type[Schema]] = {}
+
+
+def success(data: Any) -> dict[str, Any]:
+    return {"status": "success", "data": data, "timestamp": _clock.now()}
+
+
+def envelope_schema(schema: type[Schema], many: bool = False) -> type[Schema]:
+    """``{"status": "success", "data": <schema>, "timestamp": ...}`` as a named schema."""
+    key = (schema, many)
+    if key not in _envelopes:
+        base = schema.__name__.removesuffix("Schema")
+        _envelopes[key] = Schema.from_dict(
+            {
+                "status": fields.String(
+                    required=True, metadata=doc('Always "success".', example="success")
+                ),
+                "data": fields.Nested(
+                    schema,
+                    many=many,
+                    required=True,
+                    metadata=doc(f"The payload: {'a list of ' if many else ''}{base}."),
+                ),
+                "timestamp": UtcDateTime(
+                    required=True, metadata=doc("When the response was made, UTC.")
+                ),
+            },
+            name=f"{base}{'List' if many else ''}Envelope",
+        )
+    return _envelopes[key]
+
+
+class ErrorSchema(Schema):
+    code = fields.String(
+        required=True, metadata=doc("Error code, e.g. RESOURCE_NOT_FOUND (see docs).")
+    )
+    message = fields.String(required=True, metadata=doc("What went wrong, for people."))
+    details = fields.Raw(
+        allow_none=True,
+        metadata=doc("Machine-readable context: field errors, candidates, limits; may be null."),
+    )
+    retryAfter = fields.Integer(
+        metadata=doc("RATE_LIMIT_EXCEEDED only: seconds until the window resets.")
+    )
+
+
+class ErrorEnvelopeSchema(Schema):
+    status = fields.String(required=True, metadata=doc('Always "error".', example="error"))
+    error = fields.Nested(ErrorSchema, required=True, metadata=doc("The error."))
+    timestamp = UtcDateTime(required=True, metadata=doc("When the response was made, UTC."))
+
+
+class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    """A flask-smorest Blueprint whose ``envelope_response`` wraps the view's data."""
+
+    def envelope_response(
+        self, status_code: int, schema: type[Schema], *, many: bool = False, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        documented = self.response(status_code, envelope_schema(schema, many), **kwargs)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def wrapped(*args: Any, **kw: Any) -> Any:
+                return success(view(*args, **kw))
+
+            result: Callable[..., Any] = documented(wrapped)
+            return result
+
+        return decorator

@@ -1,0 +1,35 @@
+"""Marshmallow fields and helpers every schema uses: UTC timestamps with Z, descriptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from analytics.clock import format_utc
+
+
+def doc(description: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata for the OpenAPI document: every field says what it is and its unit."""
+    return {"description": description, **extra}
+
+
+class UtcDateTime(fields.Field[datetime]):
+    """ISO-8601 in UTC with a ``Z``; input may carry any offset (naive input is taken as UTC)."""
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else format_utc(value)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid ISO-8601 date-time string.")
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError(
+                "Not a valid ISO-8601 date-time, e.g. 2025-08-04T12:00:00Z."
+            ) from exc
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)

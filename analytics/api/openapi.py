@@ -1,0 +1,77 @@
+"""The OpenAPI document and Swagger UI (assets served locally: clusters are often air-gapped)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import flask_swagger_ui
+from flask import Blueprint, Flask, Response, send_from_directory
+from flask_smorest import Api
+
+from analytics.api.envelope import ErrorEnvelopeSchema
+from analytics.api.fields import UtcDateTime
+
+SWAGGER_ASSETS = Path(flask_swagger_ui.__file__).resolve().parent / "dist"
+ASSETS_URL = "/k8s-monitor/swagger-ui-assets/"
+
+DESCRIPTION = """\
+Kubernetes GPU management: GPU inventory, MIG layouts and the allocation ledger.
+
+Every response is an envelope: `{"status": "success", "data": ..., "timestamp": ...}` or
+`{"status": "error", "error": {"code", "message", "details"}, "timestamp": ...}`.
+Writes need an API key with the operator or admin role (`Authorization: Bearer KEY`,
+`X-API-Key: KEY`, or HTTP basic with the key as password). Rate limits per minute: 1000
+anonymous, 5000 per API key, 100 on /batch/*; every response carries X-RateLimit-Limit,
+X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds).
+"""
+
+
+class AnalyticsApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api with our error envelope; errors are handled by api.errors."""
+
+    ERROR_SCHEMA = ErrorEnvelopeSchema
+
+    def _register_error_handlers(self) -> None:
+        """api.errors registers the handlers; flask-smorest's own payload is not ours."""
+
+
+def api_config(version: str) -> dict[str, Any]:
+    return {
+        "API_TITLE": "K8s GPU Management API",
+        "API_VERSION": version,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/k8s-monitor",
+        "OPENAPI_JSON_PATH": "api-docs",
+        "OPENAPI_SWAGGER_UI_PATH": "swagger-ui.html",
+        "OPENAPI_SWAGGER_UI_URL": ASSETS_URL,
+        "API_SPEC_OPTIONS": {
+            "info": {"description": DESCRIPTION},
+            "servers": [{"url": "/", "description": "this server"}],
+            "components": {
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                    "basic": {"type": "http", "scheme": "basic"},
+                }
+            },
+            # Reads may be anonymous (configurable); writes need one of the schemes.
+            "security": [{}, {"bearer": []}, {"apiKey": []}, {"basic": []}],
+        },
+    }
+
+
+def make_api(app: Flask) -> AnalyticsApi:
+    api = AnalyticsApi(app)
+    api.register_field(UtcDateTime, "string", "date-time")
+    return api
+
+
+def swagger_assets_blueprint() -> Blueprint:
+    blueprint = Blueprint("swagger_assets", __name__)
+
+    @blueprint.get(ASSETS_URL + "<path:filename>")
+    def asset(filename: str) -> Response:
+        return send_from_directory(SWAGGER_ASSETS, filename, max_age=86400)
+
+    return blueprint

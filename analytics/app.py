@@ -1,0 +1,146 @@
+"""The application factory: settings -> database -> services -> Flask app with every blueprint."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import text
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from analytics.api.context import SERVICES_KEY
+from analytics.api.errors import register_error_handlers
+from analytics.api.guard import init_request_guard
+from analytics.api.openapi import api_config, make_api, swagger_assets_blueprint
+from analytics.api.ops import ops_blueprint
+from analytics.api.ratelimit import Limits
+from analytics.api.telemetry import Telemetry, init_telemetry
+from analytics.clock import Clock, SystemClock
+from analytics.resources.allocations.routes import blp as allocations_blp
+from analytics.resources.batch.routes import blp as batch_blp
+from analytics.resources.devices.routes import blp as devices_blp
+from analytics.resources.mig.routes import blp as mig_blp
+from analytics.services import Services
+from analytics.services.allocations import AllocationService
+from analytics.services.apikeys import ApiKeyService
+from analytics.services.catalog import Catalogue
+from analytics.services.devices import DeviceService
+from analytics.services.live import LiveMetricsProvider, NoLiveMetrics
+from analytics.services.mig import MigService
+from analytics.services.ratelimits import RateLimiter
+from analytics.settings import Settings
+from analytics.store import catalog as catalog_store
+from analytics.store import migrate
+from analytics.store.db import Database
+from analytics.store.ratelimits import CounterStore, MemoryCounterStore, SqlCounterStore
+from analytics.store.tables import rate_limit_counters
+
+VERSION = "1.0.0"
+
+
+def open_database(settings: Settings) -> Database:
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(
+        settings.effective_database_url, busy_timeout_ms=settings.database_busy_timeout_ms
+    )
+
+
+def prepare_database(database: Database, settings: Settings, clock: Clock) -> None:
+    """Migrate to the newest schema and sync the catalogue and price book."""
+    migrate.upgrade(database)
+    now = clock.now()
+    database.write(lambda conn: catalog_store.sync_catalogue(conn, settings.price_overrides, now))
+
+
+def _counter_store(settings: Settings, database: Database) -> CounterStore:
+    if settings.rate_limit_storage == "memory":
+        return MemoryCounterStore()
+    if settings.rate_limit_storage == "database":
+        return SqlCounterStore(database)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    counters = Database(
+        f"sqlite:///{settings.rate_limit_file.resolve()}",
+        busy_timeout_ms=settings.database_busy_timeout_ms,
+    )
+    # A cache of counters, not state worth migrating: created as it is, shared by the workers.
+    counters.write(lambda conn: rate_limit_counters.create(conn, checkfirst=True))
+    return SqlCounterStore(counters)
+
+
+def create_app(
+    config: Settings | Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    live_metrics: LiveMetricsProvider | None = None,
+) -> Flask:
+    """Build the service. ``config``: Settings, a mapping of setting names, or None to read
+    GPU_ANALYTICS_* from the environment (the gunicorn entry point ``analytics:create_app()``).
+    """
+    if config is None:
+        settings = Settings.load(os.environ)
+    elif isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_mapping(config)
+    clock = clock or SystemClock()
+    logging.getLogger("analytics").setLevel(settings.log_level.upper())
+
+    database = open_database(settings)
+    if settings.migrate_on_start:
+        prepare_database(database, settings, clock)
+    catalogue = Catalogue(database)
+    services = Services(
+        clock=clock,
+        catalogue=catalogue,
+        devices=DeviceService(database, catalogue, clock, live_metrics or NoLiveMetrics()),
+        mig=MigService(database, catalogue, clock, settings.mig_pricing),
+        allocations=AllocationService(database, catalogue, clock, settings.mig_pricing),
+        api_keys=ApiKeyService(database, clock, settings.admin_api_key),
+        rate_limiter=RateLimiter(_counter_store(settings, database), clock),
+    )
+
+    app = Flask("analytics")
+    app.config.update(api_config(VERSION))
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[SERVICES_KEY] = services
+    app.extensions["gpu_analytics.database"] = database
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+
+    telemetry = Telemetry(settings.metrics_multiprocess_dir)
+    init_telemetry(app, telemetry)
+    limits = Limits(
+        anonymous=settings.rate_limit_anonymous_per_minute,
+        authenticated=settings.rate_limit_authenticated_per_minute,
+        batch=settings.rate_limit_batch_per_minute,
+        enabled=settings.rate_limit_enabled,
+    )
+    init_request_guard(app, limits, settings.anonymous_read)
+    register_error_handlers(app)
+
+    head = migrate.head_revision()
+
+    def readiness() -> dict[str, Any]:
+        try:
+            with database.read() as conn:
+                conn.execute(text("SELECT 1"))
+            revision = migrate.current_revision(database)
+        except Exception as exc:
+            return {"db": {"status": "DOWN", "error": type(exc).__name__}}
+        schema = {"status": "UP" if revision == head else "DOWN"}
+        schema.update({"revision": revision or "none", "expected": head or "none"})
+        return {"db": {"status": "UP"}, "migrations": schema}
+
+    app.register_blueprint(ops_blueprint(readiness, telemetry))
+    app.register_blueprint(swagger_assets_blueprint())
+    api = make_api(app)
+    for blueprint in (devices_blp, mig_blp, allocations_blp, batch_blp):
+        api.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,150 @@
+"""``gpu-analytics``: serve (gunicorn), migrate, create-api-key. The one place reading os.environ."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from analytics.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.load(os.environ)
+    except SettingsError as exc:
+        raise SystemExit(f"gpu-analytics: {exc}") from exc
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if args.workers > 1 and settings.metrics_multiprocess_dir is None:
+        # prometheus_client picks its value store when first imported, so this must happen
+        # before the app (and prometheus_client) is imported below.
+        multiproc = (settings.data_dir / "prometheus-multiproc").resolve()
+        shutil.rmtree(multiproc, ignore_errors=True)
+        multiproc.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
+        settings = settings.replace(metrics_multiprocess_dir=multiproc)
+
+    from gunicorn.app.base import BaseApplication
+
+    from analytics.app import create_app, open_database, prepare_database
+    from analytics.clock import SystemClock
+
+    # Migrate once in the master, so workers start on a current schema.
+    database = open_database(settings)
+    prepare_database(database, settings, SystemClock())
+    database.dispose()
+    worker_settings = settings.replace(migrate_on_start=False)
+    multiproc_dir = settings.metrics_multiprocess_dir
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", [args.bind])
+            self.cfg.set("workers", args.workers)
+            self.cfg.set("worker_class", args.worker_class)
+            self.cfg.set("threads", args.threads)
+            self.cfg.set("timeout", 30)
+            self.cfg.set("graceful_timeout", 10)
+            self.cfg.set("keepalive", 5)
+            # Several servers may run on one host (tests, bench): no shared control socket.
+            self.cfg.set("control_socket_disable", True)
+            self.cfg.set("loglevel", settings.log_level.lower())
+            if args.access_log:
+                self.cfg.set("accesslog", "-")
+            if multiproc_dir is not None:
+                self.cfg.set("child_exit", _mark_dead)
+
+        def load(self) -> Any:
+            app = create_app(worker_settings)
+            # Start-up objects (app, schemas, SQLAlchemy metadata) live as long as the worker:
+            # moving them out of the collector's reach shortens GC pauses on requests.
+            gc.freeze()
+            return app
+
+    Server().run()
+    return 0
+
+
+def _mark_dead(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from analytics.app import open_database, prepare_database
+    from analytics.clock import SystemClock
+    from analytics.store.migrate import current_revision
+
+    database = open_database(_settings())
+    prepare_database(database, _settings(), SystemClock())
+    print(f"schema at revision {current_revision(database)}")
+    return 0
+
+
+def _create_api_key(args: argparse.Namespace) -> int:
+    from analytics.app import open_database, prepare_database
+    from analytics.clock import SystemClock
+    from analytics.errors import AnalyticsError
+    from analytics.services.apikeys import ApiKeyService
+
+    settings = _settings()
+    database = open_database(settings)
+    prepare_database(database, settings, SystemClock())
+    try:
+        created = ApiKeyService(database, SystemClock(), None).create(args.role, args.name)
+    except AnalyticsError as exc:
+        print(f"gpu-analytics: {exc.message}", file=sys.stderr)
+        return 2
+    print(
+        f"created API key {created.key_id} ({created.name}, role {created.role}); "
+        "it is shown only now:",
+        file=sys.stderr,
+    )
+    print(created.key)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gpu-analytics",
+        description="GPU analytics service. Settings come from GPU_ANALYTICS_* variables and "
+        "the file named by GPU_ANALYTICS_CONFIG (see docs/analytics.md).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API under gunicorn")
+    serve.add_argument(
+        "--bind", default=os.environ.get("GPU_ANALYTICS_BIND", "0.0.0.0:8080"), help="HOST:PORT"
+    )
+    serve.add_argument(
+        "--workers", type=int, default=int(os.environ.get("GPU_ANALYTICS_WORKERS", "2"))
+    )
+    serve.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
+    serve.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(run=_migrate)
+
+    key = commands.add_parser("create-api-key", help="create an API key and print it once")
+    key.add_argument("--role", required=True, choices=["viewer", "operator", "admin"])
+    key.add_argument("--name", help="a label for the key (default: role and key id)")
+    key.set_defaults(run=_create_api_key)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Allocation endpoints under /gpu/allocations."""

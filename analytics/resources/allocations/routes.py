@@ -1,0 +1,78 @@
+"""Allocation endpoints: allocate, release, list, get, cost statistics, expiring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from analytics.api.context import actor, services
+from analytics.api.envelope import ApiBlueprint
+from analytics.resources.allocations.schemas import (
+    AllocationListQuerySchema,
+    AllocationRequestSchema,
+    AllocationSchema,
+    CostStatisticsQuerySchema,
+    CostStatisticsSchema,
+    ExpiringQuerySchema,
+)
+from analytics.services.allocations import AllocationRequest
+
+blp = ApiBlueprint(
+    "allocations",
+    __name__,
+    url_prefix="/k8s-monitor/api/v1/gpu/allocations",
+    description="The GPU allocation ledger.",
+)
+
+
+@blp.route("")
+class Allocations(MethodView):
+    @blp.arguments(AllocationListQuerySchema, location="query")
+    @blp.envelope_response(200, AllocationSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Live allocations, filtered by namespace, user or team"""
+        return services().allocations.list_allocations(**query)
+
+    @blp.arguments(AllocationRequestSchema)
+    @blp.envelope_response(201, AllocationSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Allocate a whole GPU or a MIG instance
+
+        Best fit: the preferred model first, then the smallest resource with enough memory,
+        then the cheapest. 409 INSUFFICIENT_RESOURCES when nothing free fits (details list the
+        closest candidates); 422 COST_LIMIT_EXCEEDED when everything that fits costs more than
+        maxCostPerHour. The response says how to request the resource in Kubernetes.
+        """
+        return services().allocations.allocate(AllocationRequest(**body), actor())
+
+
+@blp.route("/cost-statistics")
+class CostStatistics(MethodView):
+    @blp.arguments(CostStatisticsQuerySchema, location="query")
+    @blp.envelope_response(200, CostStatisticsSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Allocation cost by team, namespace, user and model"""
+        return services().allocations.cost_statistics(query["days"])
+
+
+@blp.route("/expiring")
+class Expiring(MethodView):
+    @blp.arguments(ExpiringQuerySchema, location="query")
+    @blp.envelope_response(200, AllocationSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Live allocations whose planned release falls within the next `hours`"""
+        return services().allocations.expiring(query["hours"])
+
+
+@blp.route("/<string:allocation_id>")
+class Allocation(MethodView):
+    @blp.envelope_response(200, AllocationSchema)
+    def get(self, allocation_id: str) -> Any:
+        """One allocation with its status history"""
+        return services().allocations.get(allocation_id)
+
+    @blp.envelope_response(200, AllocationSchema)
+    def delete(self, allocation_id: str) -> Any:
+        """Release an allocation (idempotent: an ended one is returned unchanged)"""
+        return services().allocations.release(allocation_id, actor())

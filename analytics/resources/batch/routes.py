@@ -1,0 +1,35 @@
+"""Batch endpoints: many allocations in one all-or-nothing transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from analytics.api.context import actor, services
+from analytics.api.envelope import ApiBlueprint
+from analytics.resources.batch.schemas import (
+    BatchAllocationRequestSchema,
+    BatchAllocationResultSchema,
+)
+from analytics.services.allocations import AllocationRequest
+
+blp = ApiBlueprint(
+    "batch", __name__, url_prefix="/k8s-monitor/api/v1/batch", description="Batch operations."
+)
+
+
+@blp.route("/allocations")
+class BatchAllocations(MethodView):
+    @blp.arguments(BatchAllocationRequestSchema)
+    @blp.envelope_response(201, BatchAllocationResultSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Allocate many resources at once, all or nothing
+
+        The whole batch runs in one database transaction: either every request is allocated,
+        or none is and the error names the first request that could not be met
+        (`details.index`). Rate limit: 100 requests per minute.
+        """
+        requests = [AllocationRequest(**item) for item in body["allocations"]]
+        views = services().allocations.allocate_batch(requests, actor())
+        return {"batch_id": views[0].batch_id, "allocations": views}

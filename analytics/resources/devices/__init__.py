@@ -1,0 +1,1 @@
+"""GPU inventory endpoints under /gpu/devices."""

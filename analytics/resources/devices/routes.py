@@ -1,0 +1,66 @@
+"""GPU device endpoints: list, register, get, status, statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from analytics.api.context import services
+from analytics.api.envelope import ApiBlueprint
+from analytics.resources.devices.schemas import (
+    DeviceListQuerySchema,
+    DeviceRegistrationSchema,
+    DeviceSchema,
+    DeviceStatisticsSchema,
+    DeviceStatusQuerySchema,
+)
+from analytics.services.devices import DeviceRegistration
+
+blp = ApiBlueprint(
+    "devices", __name__, url_prefix="/k8s-monitor/api/v1/gpu/devices", description="GPU inventory."
+)
+
+
+@blp.route("")
+class Devices(MethodView):
+    @blp.arguments(DeviceListQuerySchema, location="query")
+    @blp.envelope_response(200, DeviceSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """List GPUs, filtered by node, model or status"""
+        return services().devices.list_devices(**query)
+
+    @blp.arguments(DeviceRegistrationSchema)
+    @blp.envelope_response(201, DeviceSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Register a GPU with purchase and warranty data
+
+        409 RESOURCE_ALREADY_EXISTS when the node/index or GPU UUID is already registered;
+        400 INVALID_PARAMETER for an unknown modelId.
+        """
+        return services().devices.register(DeviceRegistration(**body))
+
+
+@blp.route("/statistics")
+class DeviceStatistics(MethodView):
+    @blp.envelope_response(200, DeviceStatisticsSchema)
+    def get(self) -> Any:
+        """GPU counts by model, node and status, and the allocation rate"""
+        return services().devices.statistics()
+
+
+@blp.route("/<string:device_id>")
+class Device(MethodView):
+    @blp.envelope_response(200, DeviceSchema)
+    def get(self, device_id: str) -> Any:
+        """One GPU"""
+        return services().devices.get(device_id)
+
+
+@blp.route("/<string:device_id>/status")
+class DeviceStatus(MethodView):
+    @blp.arguments(DeviceStatusQuerySchema, location="query")
+    @blp.envelope_response(200, DeviceSchema)
+    def put(self, query: dict[str, Any], device_id: str) -> Any:
+        """Change a GPU's status (ACTIVE, INACTIVE, MAINTENANCE, FAILED, MIG_ENABLED)"""
+        return services().devices.set_status(device_id, query["status"])

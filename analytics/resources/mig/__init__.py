@@ -1,0 +1,1 @@
+"""MIG layout endpoints under /gpu/mig."""

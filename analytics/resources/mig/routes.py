@@ -1,0 +1,66 @@
+"""MIG endpoints: create, delete and read layouts; free instances; statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from analytics.api.context import actor, services
+from analytics.api.envelope import ApiBlueprint
+from analytics.resources.mig.schemas import (
+    MigInstanceSchema,
+    MigLayoutRequestSchema,
+    MigLayoutSchema,
+    MigStatisticsSchema,
+)
+
+blp = ApiBlueprint(
+    "mig", __name__, url_prefix="/k8s-monitor/api/v1/gpu/mig", description="MIG layouts."
+)
+
+
+@blp.route("/devices/<string:device_id>")
+class MigDevice(MethodView):
+    @blp.envelope_response(200, MigLayoutSchema)
+    def get(self, device_id: str) -> Any:
+        """The GPU's MIG instances, desired and observed"""
+        return services().mig.layout(device_id)
+
+    @blp.arguments(MigLayoutRequestSchema)
+    @blp.envelope_response(201, MigLayoutSchema)
+    def post(self, body: dict[str, Any], device_id: str) -> Any:
+        """Add MIG instances to the GPU's layout
+
+        Validated against the model's real geometry with a placement search, also on a partly
+        carved GPU. New instances are PENDING until the exporter reports them; they can be
+        allocated at once. 422 MIG_NOT_SUPPORTED for a GPU without MIG; 400 INVALID_PARAMETER
+        for a layout the model can never hold; 409 INSUFFICIENT_RESOURCES when only the
+        instances already there block it; 409 GPU_NOT_AVAILABLE when the GPU is not ACTIVE or
+        is allocated whole.
+        """
+        return services().mig.create(device_id, body["profile_ids"], actor())
+
+    @blp.envelope_response(200, MigLayoutSchema)
+    def delete(self, device_id: str) -> Any:
+        """Remove all MIG instances of the GPU
+
+        Refused with 409 GPU_NOT_AVAILABLE while any instance is allocated.
+        """
+        return services().mig.delete(device_id, actor())
+
+
+@blp.route("/available")
+class MigAvailable(MethodView):
+    @blp.envelope_response(200, MigInstanceSchema, many=True)
+    def get(self) -> Any:
+        """Free MIG instances (PENDING ones included: they can be allocated)"""
+        return services().mig.available()
+
+
+@blp.route("/statistics")
+class MigStatistics(MethodView):
+    @blp.envelope_response(200, MigStatisticsSchema)
+    def get(self) -> Any:
+        """MIG usage statistics"""
+        return services().mig.statistics()

@@ -1,0 +1,318 @@
+"""MIG layout use cases: create (validated placement), delete, list, free instances, statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from analytics.clock import Clock
+from analytics.errors import (
+    AnalyticsError,
+    GpuNotAvailable,
+    InsufficientResources,
+    InvalidParameter,
+    MigNotSupported,
+    ResourceNotFound,
+)
+from analytics.services.catalog import Catalogue
+from analytics.services.expiry import expire_due
+from analytics.services.pricing import hourly_price
+from analytics.settings import MigPricing
+from analytics.store import devices as device_store
+from analytics.store import mig as mig_store
+from analytics.store.db import Database
+from analytics.store.devices import DeviceRecord
+from analytics.store.mig import MigInstanceRecord
+from gpucatalog.mig import mig_profiles
+from gpucatalog.placement import (
+    MIG_NOT_SUPPORTED,
+    MigLayoutError,
+    Placement,
+    mig_config_name,
+    mig_parted_yaml,
+    resource_name,
+    stranded_slices,
+    validate_layout,
+)
+
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+
+
+def instance_state(desired: bool, observed: bool) -> str:
+    """PENDING: asked for, not yet reported by the exporter; READY: reported; UNMANAGED:
+    reported but not asked for through this API."""
+    if observed:
+        return "READY" if desired else "UNMANAGED"
+    return "PENDING"
+
+
+@dataclass(frozen=True)
+class MigInstanceView:
+    instance_id: str
+    device_id: str
+    node_name: str
+    model_id: str
+    profile: str
+    memory_gb: float
+    compute_slices: int
+    memory_slices: int
+    start_slice: int
+    state: str
+    desired: bool
+    observed: bool
+    mig_uuid: str | None
+    allocated: bool
+    allocation_id: str | None
+    resource_name: str
+    cost_per_hour: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MigLayoutView:
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    device_status: str
+    instances: list[MigInstanceView]
+    pending_instances: int
+    free_memory_slices: list[int]
+    stranded_memory_slices: list[int]
+    stranded_compute_slices: int
+    mig_config: dict[str, Any] | None
+
+
+def layout_error(exc: MigLayoutError) -> AnalyticsError:
+    if exc.code == MIG_NOT_SUPPORTED:
+        return MigNotSupported(exc.message, exc.details)
+    return InvalidParameter(exc.message, exc.details)
+
+
+class MigService:
+    def __init__(
+        self, database: Database, catalogue: Catalogue, clock: Clock, pricing: MigPricing
+    ) -> None:
+        self._db = database
+        self._catalogue = catalogue
+        self._clock = clock
+        self._pricing = pricing
+
+    def create(self, device_id: str, profiles: Sequence[str], actor: str | None) -> MigLayoutView:
+        """Add instances to the device's layout; they stay PENDING until the exporter sees them."""
+        now = self._clock.now()
+
+        def run(conn: Any) -> MigLayoutView:
+            device = _locked_device(conn, device_id, now)
+            existing = mig_store.instances(conn, now, device_id=device_id)
+            placements = self._place(device, profiles, existing)
+            if device.status not in ("ACTIVE", "MIG_ENABLED"):
+                raise GpuNotAvailable(
+                    f"GPU device {device_id} is {device.status}; MIG layouts need an ACTIVE GPU.",
+                    {"deviceId": device_id, "deviceStatus": device.status},
+                )
+            if device.allocated and not existing:
+                raise GpuNotAvailable(
+                    f"GPU device {device_id} is allocated as a whole GPU; release it first.",
+                    {"deviceId": device_id},
+                )
+            gb = {p.name: p.memory_gb for p in mig_profiles(device.model_id)}
+            used = {int(i.instance_id.rsplit("-", 1)[1]) for i in existing}
+            numbers = (n for n in range(1, 1000) if n not in used)
+            rows = [
+                {
+                    "instance_id": f"{device_id}-MIG-{next(numbers):02d}",
+                    "device_id": device_id,
+                    "profile": p.profile,
+                    "start_slice": p.start,
+                    "memory_slices": p.memory_slices,
+                    "compute_slices": p.compute_slices,
+                    "memory_gb": gb[p.profile],
+                    "desired": True,
+                    "observed": False,
+                    "created_at": now,
+                }
+                for p in placements
+            ]
+            mig_store.insert_instances(conn, rows)
+            if device.status == "ACTIVE":
+                device_store.set_status(conn, device_id, "MIG_ENABLED", now)
+            return self._layout(conn, device_id, now)
+
+        return self._db.write(run)
+
+    def delete(self, device_id: str, actor: str | None) -> MigLayoutView:
+        """Remove every MIG instance of the device; refused while any is allocated."""
+        now = self._clock.now()
+
+        def run(conn: Any) -> MigLayoutView:
+            expire_due(conn, now, actor)
+            device = _locked_device(conn, device_id, now)
+            existing = mig_store.instances(conn, now, device_id=device_id)
+            held = [i for i in existing if i.allocation_id is not None]
+            if held:
+                raise GpuNotAvailable(
+                    f"GPU device {device_id} has {len(held)} allocated MIG instance(s); "
+                    "release them before deleting the layout.",
+                    {
+                        "deviceId": device_id,
+                        "allocatedInstances": [
+                            {"instanceId": i.instance_id, "allocationId": i.allocation_id}
+                            for i in held
+                        ],
+                    },
+                )
+            mig_store.delete_instances(conn, device_id)
+            if device.status == "MIG_ENABLED":
+                device_store.set_status(conn, device_id, "ACTIVE", now)
+            return self._layout(conn, device_id, now)
+
+        return self._db.write(run)
+
+    def layout(self, device_id: str) -> MigLayoutView:
+        now = self._clock.now()
+        with self._db.read() as conn:
+            return self._layout(conn, device_id, now)
+
+    def available(self) -> list[MigInstanceView]:
+        with self._db.read() as conn:
+            records = mig_store.instances(conn, self._clock.now(), free_only=True)
+        return [self._instance(r) for r in records]
+
+    def statistics(self) -> dict[str, Any]:
+        with self._db.read() as conn:
+            records = mig_store.instances(conn, self._clock.now())
+        total = len(records)
+        allocated = sum(1 for r in records if r.allocation_id is not None)
+        by_profile: dict[str, dict[str, int]] = {}
+        for r in records:
+            entry = by_profile.setdefault(r.profile, {"total": 0, "allocated": 0, "free": 0})
+            entry["total"] += 1
+            entry["allocated" if r.allocation_id else "free"] += 1
+        memory_total = sum(r.memory_gb for r in records)
+        memory_allocated = sum(r.memory_gb for r in records if r.allocation_id)
+        return {
+            "total_instances": total,
+            "allocated_instances": allocated,
+            "free_instances": total - allocated,
+            "pending_instances": sum(1 for r in records if not r.observed),
+            "mig_enabled_devices": len({r.device_id for r in records}),
+            "instances_by_profile": by_profile,
+            "instances_by_state": dict(
+                Counter(instance_state(r.desired, r.observed) for r in records)
+            ),
+            "allocation_rate": round(100.0 * allocated / total, 2) if total else 0.0,
+            "memory_allocation_rate": (
+                round(100.0 * memory_allocated / memory_total, 2) if memory_total else 0.0
+            ),
+        }
+
+    def _place(
+        self,
+        device: DeviceRecord,
+        profiles: Sequence[str],
+        existing: Sequence[MigInstanceRecord],
+    ) -> list[Placement]:
+        placed = [
+            Placement(i.profile, i.start_slice, i.memory_slices, i.compute_slices) for i in existing
+        ]
+        try:
+            return validate_layout(device.model_id, profiles, placed)
+        except MigLayoutError as exc:
+            if not placed or exc.code == MIG_NOT_SUPPORTED:
+                raise layout_error(exc) from exc
+            failure = exc
+        # The request is valid on an empty GPU, so only the current layout blocks it: 409.
+        try:
+            validate_layout(device.model_id, profiles)
+        except MigLayoutError as exc:
+            raise layout_error(exc) from exc
+        raise InsufficientResources(
+            f"The GPU's current MIG layout leaves no room: {failure.message}",
+            {
+                **failure.details,
+                "deviceId": device.device_id,
+                "existingInstances": [f"{p.profile}@{p.start}" for p in placed],
+            },
+        ) from failure
+
+    def _layout(self, conn: Any, device_id: str, now: datetime) -> MigLayoutView:
+        device = device_store.get_device(conn, device_id, now)
+        if device is None:
+            raise _not_found(device_id)
+        records = mig_store.instances(conn, now, device_id=device_id)
+        views = [self._instance(r) for r in records]
+        placed = [
+            Placement(r.profile, r.start_slice, r.memory_slices, r.compute_slices) for r in records
+        ]
+        model = self._catalogue.model(device.model_id)
+        free: list[int] = []
+        stranded: dict[str, Any] = {"memorySlices": [], "computeSlices": 0}
+        config = None
+        if model.mig_support:
+            stranded = dict(stranded_slices(device.model_id, placed))
+            free = list(stranded["freeMemorySlices"])
+        if records:
+            profiles = [r.profile for r in records]
+            name = mig_config_name(device.model_id, profiles)
+            config = {
+                "label_key": MIG_CONFIG_LABEL,
+                "label_value": name,
+                "mig_parted_config": mig_parted_yaml({name: [([device.device_index], profiles)]}),
+            }
+        return MigLayoutView(
+            device_id=device.device_id,
+            node_name=device.node_name,
+            device_index=device.device_index,
+            model_id=device.model_id,
+            device_status=device.status,
+            instances=views,
+            pending_instances=sum(1 for r in records if not r.observed),
+            free_memory_slices=free,
+            stranded_memory_slices=list(stranded["memorySlices"]),
+            stranded_compute_slices=int(stranded["computeSlices"]),
+            mig_config=config,
+        )
+
+    def _instance(self, record: MigInstanceRecord) -> MigInstanceView:
+        model = self._catalogue.model(record.model_id)
+        return MigInstanceView(
+            instance_id=record.instance_id,
+            device_id=record.device_id,
+            node_name=record.node_name,
+            model_id=record.model_id,
+            profile=record.profile,
+            memory_gb=record.memory_gb,
+            compute_slices=record.compute_slices,
+            memory_slices=record.memory_slices,
+            start_slice=record.start_slice,
+            state=instance_state(record.desired, record.observed),
+            desired=record.desired,
+            observed=record.observed,
+            mig_uuid=record.mig_uuid,
+            allocated=record.allocation_id is not None,
+            allocation_id=record.allocation_id,
+            resource_name=resource_name(record.profile),
+            cost_per_hour=hourly_price(
+                model.price_per_hour,
+                record.model_id,
+                record.compute_slices,
+                record.memory_slices,
+                self._pricing,
+            ),
+            created_at=record.created_at,
+        )
+
+
+def _locked_device(conn: Any, device_id: str, now: datetime) -> DeviceRecord:
+    device = device_store.lock_device(conn, device_id, now)
+    if device is None:
+        raise _not_found(device_id)
+    return device
+
+
+def _not_found(device_id: str) -> ResourceNotFound:
+    return ResourceNotFound(f"GPU device {device_id} not found.", {"deviceId": device_id})

@@ -1,0 +1,1 @@
+"""Persistent state: SQLAlchemy Core tables, repositories and Alembic migrations."""

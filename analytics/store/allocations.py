@@ -1,0 +1,278 @@
+"""The allocation ledger: inserts guarded by the active-resource unique index, queries, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from analytics.store.devices import active_allocation
+from analytics.store.tables import allocation_events, allocations, devices, mig_instances
+
+ACTIVE_INDEX = "uq_allocations_active_resource"
+
+
+class ResourceTaken(Exception):
+    """Another transaction holds an active allocation on this resource (unique index)."""
+
+
+@dataclass(frozen=True)
+class AllocationRecord:
+    allocation_id: str
+    resource_type: str
+    resource_id: str
+    device_id: str
+    node_name: str
+    model_id: str
+    mig_profile: str | None
+    namespace: str
+    pod_name: str
+    container_name: str | None
+    workload_type: str | None
+    user_id: str | None
+    team_id: str | None
+    project_id: str | None
+    batch_id: str | None
+    required_memory_gb: float
+    allocated_memory_gb: float
+    cost_per_hour: float
+    max_cost_per_hour: float | None
+    status: str
+    allocation_time: datetime
+    planned_release_time: datetime | None
+    release_time: datetime | None
+    cost_accrued: float | None
+
+
+@dataclass(frozen=True)
+class AllocationEvent:
+    status: str
+    at: datetime
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A device or MIG instance free to allocate, with what pricing and placement need."""
+
+    resource_type: str
+    resource_id: str
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    memory_gb: float
+    mig_profile: str | None
+    compute_slices: int | None
+    memory_slices: int | None
+    observed: bool
+
+
+# The hot path (allocate/release) runs these prebuilt statements with bound values: building
+# a statement per request costs more than executing it.
+_NOW: Any = bindparam("now")
+
+
+def _active_at_now() -> Any:
+    return (allocations.c.status == "ALLOCATED") & or_(
+        allocations.c.planned_release_time.is_(None),
+        allocations.c.planned_release_time > _NOW,
+    )
+
+
+_INSERT = insert(allocations)
+_INSERT_EVENT = insert(allocation_events)
+_END = (
+    update(allocations)
+    .where(allocations.c.allocation_id == bindparam("b_allocation_id"))
+    .where(allocations.c.status == "ALLOCATED")
+    .values(
+        status=bindparam("b_status"),
+        release_time=bindparam("b_release_time"),
+        cost_accrued=bindparam("b_cost_accrued"),
+    )
+)
+_DUE = (
+    select(allocations)
+    .where(allocations.c.status == "ALLOCATED")
+    .where(allocations.c.planned_release_time <= _NOW)
+)
+_GET = select(allocations).where(allocations.c.allocation_id == bindparam("allocation_id"))
+_FREE_DEVICES = (
+    select(devices.c.device_id, devices.c.node_name, devices.c.device_index, devices.c.model_id)
+    .where(devices.c.status == "ACTIVE")
+    .where(devices.c.device_id.not_in(select(allocations.c.device_id).where(_active_at_now())))
+    .where(devices.c.device_id.not_in(select(mig_instances.c.device_id)))
+)
+_FREE_MIG = (
+    select(
+        mig_instances.c.instance_id,
+        mig_instances.c.device_id,
+        mig_instances.c.profile,
+        mig_instances.c.memory_gb,
+        mig_instances.c.compute_slices,
+        mig_instances.c.memory_slices,
+        mig_instances.c.observed,
+        devices.c.node_name,
+        devices.c.device_index,
+        devices.c.model_id,
+    )
+    .select_from(mig_instances.join(devices))
+    .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
+    .where(
+        mig_instances.c.instance_id.not_in(
+            select(allocations.c.resource_id).where(_active_at_now())
+        )
+    )
+)
+
+
+def _record(row: Any) -> AllocationRecord:
+    return AllocationRecord(**{k: row._mapping[k] for k in AllocationRecord.__dataclass_fields__})
+
+
+def insert_allocation(
+    conn: Connection, values: Mapping[str, Any], actor: str | None, now: datetime
+) -> None:
+    """Insert an ALLOCATED row; ResourceTaken when the resource already has one.
+
+    No savepoint: a refused insert ends the transaction, and the caller retries it whole.
+    """
+    try:
+        conn.execute(_INSERT, dict(values))
+    except IntegrityError as exc:
+        if "resource_id" in str(exc.orig) or ACTIVE_INDEX in str(exc.orig):
+            raise ResourceTaken(values["resource_id"]) from exc
+        raise
+    record_event(conn, values["allocation_id"], "ALLOCATED", now, actor)
+
+
+def record_event(
+    conn: Connection, allocation_id: str, status: str, at: datetime, actor: str | None
+) -> None:
+    conn.execute(
+        _INSERT_EVENT,
+        {"allocation_id": allocation_id, "status": status, "at": at, "actor": actor},
+    )
+
+
+def end_allocation(
+    conn: Connection,
+    record: AllocationRecord,
+    status: str,
+    at: datetime,
+    cost_accrued: float,
+    actor: str | None,
+) -> None:
+    conn.execute(
+        _END,
+        {
+            "b_allocation_id": record.allocation_id,
+            "b_status": status,
+            "b_release_time": at,
+            "b_cost_accrued": cost_accrued,
+        },
+    )
+    record_event(conn, record.allocation_id, status, at, actor)
+
+
+def due_for_expiry(conn: Connection, now: datetime) -> list[AllocationRecord]:
+    return [_record(row) for row in conn.execute(_DUE, {"now": now})]
+
+
+def get_allocation(conn: Connection, allocation_id: str) -> AllocationRecord | None:
+    row = conn.execute(_GET, {"allocation_id": allocation_id}).first()
+    return _record(row) if row else None
+
+
+def events(conn: Connection, allocation_id: str) -> list[AllocationEvent]:
+    query = (
+        select(allocation_events.c.status, allocation_events.c.at, allocation_events.c.actor)
+        .where(allocation_events.c.allocation_id == allocation_id)
+        .order_by(allocation_events.c.event_id)
+    )
+    return [AllocationEvent(row.status, row.at, row.actor) for row in conn.execute(query)]
+
+
+def list_allocations(
+    conn: Connection,
+    now: datetime,
+    *,
+    active_only: bool,
+    status: str | None = None,
+    filters: Mapping[str, str | None] | None = None,
+    planned_before: datetime | None = None,
+    overlapping_since: datetime | None = None,
+) -> list[AllocationRecord]:
+    """Ledger rows; ``active_only`` reads expiry from the clock, not from the stored status."""
+    query = select(allocations).order_by(allocations.c.allocation_time, allocations.c.allocation_id)
+    if active_only:
+        query = query.where(active_allocation(now))
+    elif status is not None:
+        query = query.where(allocations.c.status == status)
+    for column, value in (filters or {}).items():
+        if value is not None:
+            query = query.where(allocations.c[column] == value)
+    if planned_before is not None:
+        query = query.where(allocations.c.planned_release_time <= planned_before)
+    if overlapping_since is not None:
+        query = query.where(
+            (allocations.c.release_time.is_(None))
+            | (allocations.c.release_time > overlapping_since)
+        )
+    return [_record(row) for row in conn.execute(query)]
+
+
+def free_devices(conn: Connection, now: datetime) -> list[Candidate]:
+    """Whole GPUs to allocate: ACTIVE, no MIG layout, no live allocation."""
+    return [
+        Candidate(
+            "GPU",
+            row.device_id,
+            row.device_id,
+            row.node_name,
+            row.device_index,
+            row.model_id,
+            0.0,
+            None,
+            None,
+            None,
+            True,
+        )
+        for row in conn.execute(_FREE_DEVICES, {"now": now})
+    ]
+
+
+def free_mig_instances(conn: Connection, now: datetime) -> list[Candidate]:
+    """MIG instances to allocate (desired or observed) on ACTIVE or MIG_ENABLED devices."""
+    return [
+        Candidate(
+            "MIG_INSTANCE",
+            row.instance_id,
+            row.device_id,
+            row.node_name,
+            row.device_index,
+            row.model_id,
+            row.memory_gb,
+            row.profile,
+            row.compute_slices,
+            row.memory_slices,
+            row.observed,
+        )
+        for row in conn.execute(_FREE_MIG, {"now": now})
+    ]
+
+
+def active_on_resources(conn: Connection, resource_ids: Sequence[str], now: datetime) -> int:
+    if not resource_ids:
+        return 0
+    query = (
+        select(allocations.c.allocation_id)
+        .where(allocations.c.resource_id.in_(list(resource_ids)))
+        .where(active_allocation(now))
+    )
+    return len(conn.execute(query).all())

@@ -1,0 +1,121 @@
+"""The devices table: registration, lookups with allocation state, status changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from analytics.store.tables import allocations, devices, mig_instances
+
+
+class DuplicateDevice(Exception):
+    """A device with this id, node/index or GPU UUID is already registered."""
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    status: str
+    serial_number: str | None
+    pci_address: str | None
+    gpu_uuid: str | None
+    driver_version: str | None
+    firmware_version: str | None
+    purchase_cost: float | None
+    purchase_date: datetime | None
+    warranty_expiry_date: datetime | None
+    source: str
+    registered_at: datetime
+    updated_at: datetime
+    allocated: bool
+    mig_instance_count: int
+
+
+def active_allocation(now: datetime) -> ColumnElement[bool]:
+    """An allocation that holds its resource at ``now`` (expiry may not be written yet)."""
+    return (allocations.c.status == "ALLOCATED") & or_(
+        allocations.c.planned_release_time.is_(None),
+        allocations.c.planned_release_time > now,
+    )
+
+
+def _query(now: datetime) -> Any:
+    allocated = (
+        exists().where(allocations.c.device_id == devices.c.device_id).where(active_allocation(now))
+    )
+    mig_count = (
+        select(func.count())
+        .where(mig_instances.c.device_id == devices.c.device_id)
+        .scalar_subquery()
+    )
+    return select(
+        devices, allocated.label("allocated"), mig_count.label("mig_instance_count")
+    ).order_by(devices.c.node_name, devices.c.device_index)
+
+
+def _record(row: Any) -> DeviceRecord:
+    return DeviceRecord(**{k: row._mapping[k] for k in DeviceRecord.__dataclass_fields__})
+
+
+def insert_device(conn: Connection, values: Mapping[str, Any]) -> None:
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(devices).values(**values))
+    except IntegrityError as exc:
+        raise DuplicateDevice(str(exc.orig)) from exc
+
+
+def find_conflict(conn: Connection, device_id: str, gpu_uuid: str | None) -> str | None:
+    """Which registered device clashes with a new one (same id or same GPU UUID), if any."""
+    condition = devices.c.device_id == device_id
+    if gpu_uuid:
+        condition = condition | (devices.c.gpu_uuid == gpu_uuid)
+    return conn.execute(select(devices.c.device_id).where(condition)).scalar()
+
+
+def get_device(conn: Connection, device_id: str, now: datetime) -> DeviceRecord | None:
+    row = conn.execute(_query(now).where(devices.c.device_id == device_id)).first()
+    return _record(row) if row else None
+
+
+def lock_device(conn: Connection, device_id: str, now: datetime) -> DeviceRecord | None:
+    """The device, row-locked for the rest of the transaction where the backend has row locks."""
+    row = conn.execute(
+        _query(now).where(devices.c.device_id == device_id).with_for_update(of=devices)
+    ).first()
+    return _record(row) if row else None
+
+
+def list_devices(
+    conn: Connection,
+    now: datetime,
+    *,
+    node_name: str | None = None,
+    model_id: str | None = None,
+    statuses: tuple[str, ...] | None = None,
+) -> list[DeviceRecord]:
+    query = _query(now)
+    if node_name is not None:
+        query = query.where(devices.c.node_name == node_name)
+    if model_id is not None:
+        query = query.where(devices.c.model_id == model_id)
+    if statuses is not None:
+        query = query.where(devices.c.status.in_(statuses))
+    return [_record(row) for row in conn.execute(query)]
+
+
+def set_status(conn: Connection, device_id: str, status: str, now: datetime) -> None:
+    conn.execute(
+        update(devices)
+        .where(devices.c.device_id == device_id)
+        .values(status=status, updated_at=now)
+    )

@@ -1,0 +1,86 @@
+"""The mig_instances table: desired and observed instances, and which of them are free."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, insert, select
+
+from analytics.store.devices import active_allocation
+from analytics.store.tables import allocations, devices, mig_instances
+
+
+@dataclass(frozen=True)
+class MigInstanceRecord:
+    instance_id: str
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    device_status: str
+    profile: str
+    start_slice: int
+    memory_slices: int
+    compute_slices: int
+    memory_gb: float
+    desired: bool
+    observed: bool
+    mig_uuid: str | None
+    created_at: datetime
+    observed_at: datetime | None
+    allocation_id: str | None
+
+
+def _query(now: datetime) -> Any:
+    holder = (
+        select(allocations.c.allocation_id)
+        .where(allocations.c.resource_id == mig_instances.c.instance_id)
+        .where(active_allocation(now))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            mig_instances,
+            devices.c.node_name,
+            devices.c.device_index,
+            devices.c.model_id,
+            devices.c.status.label("device_status"),
+            holder.label("allocation_id"),
+        )
+        .select_from(mig_instances.join(devices))
+        .order_by(devices.c.node_name, devices.c.device_index, mig_instances.c.instance_id)
+    )
+
+
+def _record(row: Any) -> MigInstanceRecord:
+    return MigInstanceRecord(**{k: row._mapping[k] for k in MigInstanceRecord.__dataclass_fields__})
+
+
+def instances(
+    conn: Connection, now: datetime, *, device_id: str | None = None, free_only: bool = False
+) -> list[MigInstanceRecord]:
+    query = _query(now)
+    if device_id is not None:
+        query = query.where(mig_instances.c.device_id == device_id)
+    if free_only:
+        held = (
+            exists()
+            .where(allocations.c.resource_id == mig_instances.c.instance_id)
+            .where(active_allocation(now))
+        )
+        query = query.where(~held).where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
+    return [_record(row) for row in conn.execute(query)]
+
+
+def insert_instances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(mig_instances), list(rows))
+
+
+def delete_instances(conn: Connection, device_id: str) -> int:
+    result = conn.execute(delete(mig_instances).where(mig_instances.c.device_id == device_id))
+    return int(result.rowcount)

@@ -1,0 +1,190 @@
+"""Scrape latency and memory of a real ``gpu-exporter`` process on simulated GPUs.
+
+Two fleets, generated here:
+  (a) one node, 8 x H100 time-sliced 13 ways, 100 pods (vLLM, SGLang, training, notebooks)
+  (b) one node, 8 x A100 80GB each carved into 7 x 1g.10gb, 56 pods on the MIG slices
+For each, the exporter runs as its own process (all sampling stages on: NVML every second,
+processes, kubelet gRPC, Kubernetes API) and is scraped N times over one keep-alive connection
+with Prometheus's headers (gzip, scrape timeout). Prints p50/p99/max latency and the process's
+RSS after warm-up, at its peak and at the end, so growth over the run shows.
+
+    python bench/exporter_scrape.py [--scrapes 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADERS = {
+    "Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+    "X-Prometheus-Scrape-Timeout-Seconds": "10",
+}
+_SERVING = [
+    ("vllm", "vllm/vllm-openai:v0.6.3", ["--model", "meta-llama/Llama-2-7b-chat-hf"]),
+    (
+        "sglang",
+        "lmsysorg/sglang:v0.3.0",
+        ["python", "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen2-7B-Instruct"],
+    ),
+    ("train", "pytorch/pytorch:2.4.0", ["python", "train.py"]),
+    ("nb", "jupyter/base-notebook", ["start-notebook.sh"]),
+]
+_WORKLOADS = ["inference", "inference", "training", "notebook"]
+
+
+def _pod(n: int, container: dict[str, Any]) -> dict[str, Any]:
+    kind, image, args = _SERVING[n % len(_SERVING)]
+    return {
+        "name": f"{kind}-{n:03d}-7d9f8c6b5-x{n:04d}"[:63],
+        "namespace": ["model-serving", "research", "training", "development"][n % 4],
+        "image": image,
+        "args": args,
+        "workload": _WORKLOADS[n % 4],
+        "gpu_memory_gib": 4,
+        "containers": [{"name": "main", **container}],
+    }
+
+
+def fleet_pods() -> dict[str, Any]:
+    pods = [_pod(n, {"replicas": [[n % 8, n // 8]]}) for n in range(100)]
+    return {
+        "seed": 7,
+        "epoch": "2026-01-01T00:00:00Z",
+        "nodes": [
+            {
+                "name": "bench-pods",
+                "gpus": [{"model": "H100_80GB", "count": 8, "time_slicing_replicas": 13}],
+                "pods": pods,
+            }
+        ],
+    }
+
+
+def fleet_mig() -> dict[str, Any]:
+    pods = [_pod(n, {"mig": [[n // 7, n % 7]]}) for n in range(56)]
+    return {
+        "seed": 7,
+        "epoch": "2026-01-01T00:00:00Z",
+        "nodes": [
+            {
+                "name": "bench-mig",
+                "gpus": [{"model": "A100_80GB", "count": 8, "mig": ["1g.10gb"] * 7}],
+                "pods": pods,
+            }
+        ],
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run_case(label: str, fleet: dict[str, Any], scrapes: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fleet.yaml"
+        path.write_text(yaml.safe_dump(fleet))
+        node = fleet["nodes"][0]["name"]
+        port = _free_port()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "exporter.main",
+                "--simulated-fleet",
+                str(path),
+                "--node-name",
+                node,
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "WARNING",
+            ],
+            cwd=ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or process.poll() is not None:
+                        raise SystemExit(f"{label}: exporter did not start") from None
+                    time.sleep(0.2)
+            proc = psutil.Process(process.pid)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            latencies: list[float] = []
+            sizes: list[int] = []
+            rss: list[int] = []
+            warmup = min(500, scrapes // 10)
+            for i in range(scrapes + warmup):
+                started = time.perf_counter()
+                conn.request("GET", "/metrics", headers=HEADERS)
+                response = conn.getresponse()
+                body = response.read()
+                elapsed = time.perf_counter() - started
+                if response.status != 200:
+                    raise SystemExit(f"{label}: scrape {i} answered {response.status}")
+                if i >= warmup:
+                    latencies.append(elapsed * 1000)
+                    sizes.append(len(body))
+                if i % 250 == 0 and i >= warmup:
+                    rss.append(proc.memory_info().rss)
+            rss.append(proc.memory_info().rss)
+            conn.close()
+            cpu = proc.cpu_times()
+            plain = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
+            series = sum(1 for line in plain.splitlines() if line and not line.startswith(b"#"))
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    mib = 1024 * 1024
+    print(
+        f"({label}) {scrapes} scrapes, {series} series, {statistics.mean(sizes) / 1024:.1f} KiB "
+        f"gzipped ({len(plain) / 1024:.0f} KiB plain)"
+    )
+    print(
+        f"    latency ms: p50 {statistics.median(latencies):.3f}  p99 {_pct(latencies, 0.99):.3f}"
+        f"  max {max(latencies):.3f}"
+    )
+    print(
+        f"    RSS MiB: after warm-up {rss[0] / mib:.1f}  peak {max(rss) / mib:.1f}  "
+        f"end {rss[-1] / mib:.1f}  (growth {(rss[-1] - rss[0]) / mib:+.1f})"
+    )
+    print(f"    exporter CPU seconds over the run: user {cpu.user:.1f} system {cpu.system:.1f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scrapes", type=int, default=10_000)
+    args = parser.parse_args()
+    run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes)
+    run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

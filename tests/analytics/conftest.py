@@ -1,0 +1,165 @@
+"""Fixtures for the analytics service: apps on real SQLite files, a movable clock, live gunicorn."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+
+from analytics import create_app
+from analytics.settings import Secret, Settings
+from tests.conftest import ROOT, free_port
+
+API = "/k8s-monitor/api/v1"
+ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN = {"X-API-Key": ADMIN_KEY}
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path,
+        admin_api_key=Secret(ADMIN_KEY),
+        rate_limit_storage="file",
+    )
+
+
+AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def make_app(settings: Settings) -> AppFactory:
+    def make(clock: Any = None, **changes: Any) -> Flask:
+        return create_app(settings.replace(**changes), clock=clock)
+
+    return make
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def register(
+    client: Any, node: str, index: int, model: str = "A100_80GB", **extra: Any
+) -> dict[str, Any]:
+    """POST /gpu/devices with the admin key; returns the device."""
+    body = {"nodeName": node, "modelId": model, "deviceIndex": index, **extra}
+    response = client.post(f"{API}/gpu/devices", json=body, headers=ADMIN)
+    assert response.status_code == 201, response.get_json()
+    data: dict[str, Any] = response.get_json()["data"]
+    return data
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    body = response.get_json() if hasattr(response, "get_json") else response.json()
+    assert response.status_code == status, body
+    assert body["status"] == "error", body
+    assert body["error"]["code"] == code, body
+    assert body["timestamp"].endswith("Z")
+    error: dict[str, Any] = body["error"]
+    return error
+
+
+class LiveServer:
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.url = url
+        self.api = url + API
+        self.data_dir = data_dir
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            _out, err = process.communicate()
+            raise AssertionError(f"server exited {process.returncode}: {err.decode()[-3000:]}")
+        try:
+            if requests.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready after {timeout}s")
+
+
+LiveServerFactory = Callable[..., LiveServer]
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServerFactory]:
+    """Start ``gpu-analytics serve`` (real gunicorn) with extra GPU_ANALYTICS_* settings."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(workers: int = 3, **env: str) -> LiveServer:
+        port = free_port()
+        data_dir = tmp_path / f"server-{port}"
+        environment = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("GPU_ANALYTICS_", "PROMETHEUS_MULTIPROC"))
+        }
+        environment.update(
+            {
+                "GPU_ANALYTICS_DATA_DIR": str(data_dir),
+                "GPU_ANALYTICS_ADMIN_API_KEY": ADMIN_KEY,
+                "GPU_ANALYTICS_LOG_LEVEL": "WARNING",
+                **{f"GPU_ANALYTICS_{k.upper()}": v for k, v in env.items()},
+            }
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "analytics",
+            "serve",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+        ]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, process)
+        return LiveServer(url, data_dir)
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
