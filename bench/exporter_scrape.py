@@ -6,9 +6,14 @@ Two fleets, generated here:
 For each, the exporter runs as its own process (all sampling stages on: NVML every second,
 processes, kubelet gRPC, Kubernetes API) and is scraped N times over one keep-alive connection
 with Prometheus's headers (gzip, scrape timeout). Prints p50/p99/max latency and the process's
-RSS after warm-up, at its peak and at the end, so growth over the run shows.
+RSS after warm-up, at its peak and at the end, so growth over the run shows; then keeps scraping
+at 10/s for --soak seconds while sampling continues, and reports RSS again.
 
-    python bench/exporter_scrape.py [--scrapes 10000]
+Most of those scrapes are served from the per-snapshot cache (sampling runs every second). A
+real Prometheus scraping every 15 s always misses it, so the cost of a miss (render + gzip of
+a fresh snapshot, in-process) is measured separately and printed as "render".
+
+    python bench/exporter_scrape.py [--scrapes 10000] [--soak 60]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 HEADERS = {
     "Accept": "text/plain;version=0.0.4;q=0.9,*/*;q=0.1",
     "Accept-Encoding": "gzip",
@@ -102,7 +108,43 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_case(label: str, fleet: dict[str, Any], scrapes: int) -> None:
+def render_cost(fleet_path: Path, node: str, renders: int = 1000) -> list[float]:
+    """Milliseconds to render + gzip a snapshot with a cold cache, from the real sampler."""
+    from exporter.config import load_settings
+    from exporter.kube import KubePodSource
+    from exporter.main import _Simulation
+    from exporter.nvml import NvmlReader
+    from exporter.podresources.client import PodResourcesClient
+    from exporter.sampler import Sampler
+    from exporter.server import ExpositionCache
+
+    settings = load_settings(["--simulated-fleet", str(fleet_path), "--node-name", node], {})
+    with _Simulation(settings) as sim:
+        pods = KubePodSource(node, api_url=sim.kube_api_url)
+        client = PodResourcesClient(sim.socket_path)
+        sampler = Sampler(
+            node, NvmlReader(sim.nvml), pod_devices=client, pods=pods, proc_root=sim.proc_root
+        )
+        for stage in (
+            sampler.run_nvml_stage,
+            sampler.run_kubernetes_stage,
+            sampler.run_pod_resources_stage,
+            sampler.run_processes_stage,
+        ):
+            stage()
+        snapshot = sampler.snapshot()
+        assert snapshot is not None
+        timings = []
+        for _ in range(renders):
+            started = time.perf_counter()
+            ExpositionCache().get(snapshot, openmetrics_format=False, gzipped=True)
+            timings.append((time.perf_counter() - started) * 1000)
+        client.close()
+        pods.close()
+    return timings
+
+
+def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fleet.yaml"
         path.write_text(yaml.safe_dump(fleet))
@@ -154,6 +196,12 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int) -> None:
                 if i % 250 == 0 and i >= warmup:
                     rss.append(proc.memory_info().rss)
             rss.append(proc.memory_info().rss)
+            soak_end = time.monotonic() + soak
+            while time.monotonic() < soak_end:
+                conn.request("GET", "/metrics", headers=HEADERS)
+                conn.getresponse().read()
+                time.sleep(0.1)
+            soak_rss = proc.memory_info().rss
             conn.close()
             cpu = proc.cpu_times()
             plain = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
@@ -161,6 +209,7 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int) -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+        renders = render_cost(path, node)
     mib = 1024 * 1024
     print(
         f"({label}) {scrapes} scrapes, {series} series, {statistics.mean(sizes) / 1024:.1f} KiB "
@@ -172,17 +221,23 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int) -> None:
     )
     print(
         f"    RSS MiB: after warm-up {rss[0] / mib:.1f}  peak {max(rss) / mib:.1f}  "
-        f"end {rss[-1] / mib:.1f}  (growth {(rss[-1] - rss[0]) / mib:+.1f})"
+        f"end {rss[-1] / mib:.1f}  (growth {(rss[-1] - rss[0]) / mib:+.1f}); "
+        f"after a {soak:.0f} s soak {soak_rss / mib:.1f}"
     )
-    print(f"    exporter CPU seconds over the run: user {cpu.user:.1f} system {cpu.system:.1f}")
+    print(
+        f"    render (cache miss, in-process) ms: p50 {statistics.median(renders):.3f}  "
+        f"p99 {_pct(renders, 0.99):.3f}"
+    )
+    print(f"    exporter CPU seconds in all: user {cpu.user:.1f} system {cpu.system:.1f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scrapes", type=int, default=10_000)
+    parser.add_argument("--soak", type=float, default=60.0, help="seconds of slow scraping")
     args = parser.parse_args()
-    run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes)
-    run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes)
+    run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes, args.soak)
+    run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes, args.soak)
     return 0
 
 
