@@ -1,0 +1,255 @@
+"""A real Prometheus server (Debian's package) on loopback, with a generated configuration.
+
+Used by the demo, the integration tests and the benchmarks: scrape jobs and rule files go in,
+a ready server comes out, and it is stopped cleanly (SIGTERM, then SIGKILL after a grace period).
+Backfilled TSDB blocks placed in the data directory before start are served as history; the
+retention is set far beyond any backfill so Prometheus does not delete it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+
+
+class PrometheusError(RuntimeError):
+    """The server could not be found, configured or started."""
+
+
+@dataclass(frozen=True)
+class ScrapeJob:
+    name: str
+    targets: tuple[str, ...]  # host:port
+    honor_labels: bool = True  # our exporter and kube-state-metrics carry their own pod labels
+    metrics_path: str = "/metrics"
+    scrape_interval: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def binary(name: str = "prometheus") -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise PrometheusError(
+            f"{name} is not installed: `make test` / `make demo` install Debian's prometheus"
+        )
+    return path
+
+
+def render_config(
+    jobs: Sequence[ScrapeJob],
+    rule_files: Sequence[Path] = (),
+    scrape_interval: str = "15s",
+    evaluation_interval: str = "15s",
+    external_labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": evaluation_interval,
+            # Prometheus refuses a timeout longer than the interval.
+            "scrape_timeout": _min_duration("10s", scrape_interval),
+        },
+        "rule_files": [str(p) for p in rule_files],
+        "scrape_configs": [],
+    }
+    if external_labels:
+        config["global"]["external_labels"] = dict(external_labels)
+    for job in jobs:
+        entry: dict[str, Any] = {
+            "job_name": job.name,
+            "honor_labels": job.honor_labels,
+            "metrics_path": job.metrics_path,
+            "static_configs": [{"targets": list(job.targets), "labels": dict(job.labels)}],
+        }
+        if job.scrape_interval:
+            entry["scrape_interval"] = job.scrape_interval
+        config["scrape_configs"].append(entry)
+    return config
+
+
+def _seconds(duration: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    for suffix in ("ms", "s", "m", "h", "d"):
+        if duration.endswith(suffix) and duration[: -len(suffix)].isdigit():
+            return int(duration[: -len(suffix)]) * units[suffix]
+    raise PrometheusError(f"not a simple Prometheus duration: {duration!r}")
+
+
+def _min_duration(a: str, b: str) -> str:
+    return a if _seconds(a) <= _seconds(b) else b
+
+
+class PrometheusServer:
+    """Start with ``start()`` (or as a context manager); ``url`` is the HTTP API base."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        jobs: Sequence[ScrapeJob] = (),
+        *,
+        rule_files: Sequence[Path] = (),
+        port: int = 0,
+        host: str = "127.0.0.1",
+        scrape_interval: str = "15s",
+        evaluation_interval: str = "15s",
+        retention: str = "3650d",
+        log_level: str = "warn",
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / "data"
+        self.config_path = self.workdir / "prometheus.yml"
+        self.jobs = tuple(jobs)
+        self.rule_files = tuple(rule_files)
+        self.host = host
+        self.port = port or free_port()
+        self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
+        self.retention = retention
+        self.log_level = log_level
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / "prometheus.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = render_config(
+            self.jobs, self.rule_files, self.scrape_interval, self.evaluation_interval
+        )
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.write_config()
+        command = [
+            binary(),
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--storage.tsdb.retention.time={self.retention}",
+            f"--web.listen-address={self.host}:{self.port}",
+            "--web.enable-lifecycle",
+            f"--log.level={self.log_level}",
+        ]
+        log = self.log_path.open("ab")
+        try:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise PrometheusError(
+                    f"prometheus exited with {self.process.returncode}: {self._log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise PrometheusError(f"prometheus not ready after {timeout:.0f}s: {self._log_tail()}")
+
+    def reload(self) -> None:
+        """Re-read the configuration (after changing jobs or rule files)."""
+        self.write_config()
+        request = urllib.request.Request(self.url + "/-/reload", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stop(self, grace: float = 15.0) -> None:
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.process = None
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> PrometheusServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def query(url: str, promql: str, at: float | None = None, timeout: float = 10.0) -> Any:
+    """Instant query through the HTTP API; returns ``data`` of the answer (tests and tools)."""
+    from urllib.parse import urlencode
+
+    params = {"query": promql}
+    if at is not None:
+        params["time"] = f"{at:.3f}"
+    with urllib.request.urlopen(f"{url}/api/v1/query?{urlencode(params)}", timeout=timeout) as r:
+        import json
+
+        body = json.loads(r.read())
+    if body.get("status") != "success":
+        raise PrometheusError(f"query failed: {body}")
+    return body["data"]
+
+
+def backfill_openmetrics(
+    openmetrics_file: Path, data_dir: Path, max_block_hours: int = 24 * 40
+) -> None:
+    """Turn an OpenMetrics file into TSDB blocks in ``data_dir`` with promtool.
+
+    A large --max-block-duration makes a month of history a few blocks instead of hundreds of
+    two-hour ones (seconds instead of minutes).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            binary("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            f"--max-block-duration={max_block_hours}h",
+            str(openmetrics_file),
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise PrometheusError(f"promtool backfill failed: {result.stderr[-2000:]}")
