@@ -16,9 +16,11 @@ from analytics.api.errors import register_error_handlers
 from analytics.api.guard import init_request_guard
 from analytics.api.openapi import api_config, make_api, swagger_assets_blueprint
 from analytics.api.ops import ops_blueprint
+from analytics.api.prom import init_prom
 from analytics.api.ratelimit import Limits
 from analytics.api.telemetry import Telemetry, init_telemetry
 from analytics.clock import Clock, SystemClock
+from analytics.prom import PromClient, prom_client_for
 from analytics.resources.allocations.routes import blp as allocations_blp
 from analytics.resources.batch.routes import blp as batch_blp
 from analytics.resources.devices.routes import blp as devices_blp
@@ -35,8 +37,12 @@ from analytics.settings import Settings
 from analytics.store import catalog as catalog_store
 from analytics.store import migrate
 from analytics.store.db import Database
-from analytics.store.ratelimits import CounterStore, MemoryCounterStore, SqlCounterStore
-from analytics.store.tables import rate_limit_counters
+from analytics.store.ratelimits import (
+    CounterStore,
+    FileCounterStore,
+    MemoryCounterStore,
+    SqlCounterStore,
+)
 
 VERSION = "1.0.0"
 
@@ -62,13 +68,8 @@ def _counter_store(settings: Settings, database: Database) -> CounterStore:
     if settings.rate_limit_storage == "database":
         return SqlCounterStore(database)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    counters = Database(
-        f"sqlite:///{settings.rate_limit_file.resolve()}",
-        busy_timeout_ms=settings.database_busy_timeout_ms,
-    )
-    # A cache of counters, not state worth migrating: created as it is, shared by the workers.
-    counters.write(lambda conn: rate_limit_counters.create(conn, checkfirst=True))
-    return SqlCounterStore(counters)
+    # A memory-mapped slot file shared by every worker on the host (mapped after the fork).
+    return FileCounterStore(settings.rate_limit_file.resolve())
 
 
 def create_app(
@@ -76,6 +77,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     live_metrics: LiveMetricsProvider | None = None,
+    prom: PromClient | None = None,
 ) -> Flask:
     """Build the service. ``config``: Settings, a mapping of setting names, or None to read
     GPU_ANALYTICS_* from the environment (the gunicorn entry point ``analytics:create_app()``).
@@ -93,6 +95,9 @@ def create_app(
     if settings.migrate_on_start:
         prepare_database(database, settings, clock)
     catalogue = Catalogue(database)
+    # One client per app, i.e. per gunicorn worker (create_app runs after the fork); its
+    # HTTP session is opened on first use.
+    prom = prom or prom_client_for(settings)
     services = Services(
         clock=clock,
         catalogue=catalogue,
@@ -123,6 +128,7 @@ def create_app(
         enabled=settings.rate_limit_enabled,
     )
     init_request_guard(app, limits, settings.anonymous_read)
+    init_prom(app, prom)
     register_error_handlers(app)
 
     head = migrate.head_revision()

@@ -74,3 +74,23 @@ class StoreUnavailable(AnalyticsError):
     """The database cannot be reached or its schema is not current."""
 
     code = "SERVICE_UNAVAILABLE"
+
+
+class MetricsUnavailable(AnalyticsError):
+    """Prometheus cannot be reached, timed out or answered 5xx: metric-backed data is unknown."""
+
+    code = "METRICS_UNAVAILABLE"
+
+
+class PromQueryError(AnalyticsError):
+    """Prometheus refused a query (4xx or ``status: error``): a bug in our query, not the caller's.
+
+    The client sees a plain 500; the query and Prometheus's answer go to the log.
+    """
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, query: str, reason: str) -> None:
+        super().__init__("Internal server error.")
+        self.query = query
+        self.reason = reason

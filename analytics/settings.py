@@ -46,6 +46,19 @@ class Settings:
     migrate_on_start: bool = True
     # Prometheus (or a compatible API) that metric-backed endpoints query (issue 4).
     prometheus_url: str = "http://localhost:9090"
+    # Upper bound of one Prometheus request, all retries included; beyond it the endpoint
+    # answers 503 METRICS_UNAVAILABLE.
+    prometheus_timeout_seconds: float = 5.0
+    # Auth for a protected Prometheus-compatible server (at most one of token and basic auth).
+    prometheus_bearer_token: Secret | None = None
+    prometheus_basic_auth_user: str = ""
+    prometheus_basic_auth_password: Secret | None = None
+    # Tenant for Mimir/Cortex (sent as X-Scope-OrgID); empty: none.
+    prometheus_org_id: str = ""
+    # Ask Prometheus for query statistics (samples read) and report them in response headers.
+    prometheus_query_stats: bool = False
+    # Inventory sync from the exporter's series: every N seconds (0: only on demand).
+    sync_interval_seconds: int = 60
     # Auth: an API key with the admin role, and whether GETs may be anonymous.
     admin_api_key: Secret | None = None
     anonymous_read: bool = True
@@ -76,8 +89,8 @@ class Settings:
 
     @property
     def rate_limit_file(self) -> Path:
-        """The shared counter file of the ``file`` rate-limit storage."""
-        return self.data_dir / "ratelimit.db"
+        """The shared, memory-mapped counter file of the ``file`` rate-limit storage."""
+        return self.data_dir / "ratelimit.counters"
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -121,6 +134,14 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        if self.prometheus_timeout_seconds <= 0:
+            raise SettingsError("prometheus_timeout_seconds must be positive")
+        if self.sync_interval_seconds < 0:
+            raise SettingsError("sync_interval_seconds must not be negative (0: off)")
+        if self.prometheus_bearer_token and self.prometheus_basic_auth_user:
+            raise SettingsError(
+                "prometheus_bearer_token and prometheus_basic_auth_user are exclusive"
+            )
         if self.trusted_proxies < 0:
             raise SettingsError("trusted_proxies must not be negative")
         for model_id, price in self.price_overrides.items():
@@ -164,6 +185,10 @@ def _convert(name: str, annotation: Any, raw: Any, source: str) -> Any:
             if isinstance(raw, bool):
                 raise ValueError("expected an integer")
             return int(raw)
+        if text_type == "float":
+            if isinstance(raw, bool):
+                raise ValueError("expected a number")
+            return float(raw)
         if text_type == "Path":
             return Path(str(raw))
         if text_type == "Path | None":

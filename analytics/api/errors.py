@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from analytics.clock import SystemClock
-from analytics.errors import AnalyticsError, RateLimitExceeded
+from analytics.errors import AnalyticsError, PromQueryError, RateLimitExceeded
 
 log = logging.getLogger(__name__)
 _clock = SystemClock()
@@ -72,6 +72,9 @@ def error_response(
 
 def handle_domain_error(exc: AnalyticsError) -> Response:
     status = STATUS_BY_CODE.get(exc.code, 500)
+    if isinstance(exc, PromQueryError):
+        # Our query is wrong: log it (never the credentials, which live in headers only).
+        log.error("Prometheus refused a query: %s; query: %s", exc.reason, exc.query)
     if isinstance(exc, RateLimitExceeded):
         response = error_response(
             status, exc.code, exc.message, exc.details, retryAfter=exc.retry_after_s

@@ -1,0 +1,49 @@
+"""Binds the worker's Prometheus client to each request and reports what its queries cost.
+
+Every response of a request that queried Prometheus carries ``X-Prometheus-Queries`` and
+``X-Prometheus-Samples`` (samples returned), plus ``X-Prometheus-Samples-Queried`` (samples
+Prometheus read) when ``prometheus_query_stats`` is on. The benchmark reads these.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import cast
+
+from flask import Flask, Response, current_app, g
+
+from analytics.prom import PromClient, bind_prom_client, collect_stats, reset_prom_client
+
+PROM_KEY = "gpu_analytics.prom"
+
+
+def prom_client() -> PromClient:
+    return cast(PromClient, current_app.extensions[PROM_KEY])
+
+
+def init_prom(app: Flask, client: PromClient) -> None:
+    app.extensions[PROM_KEY] = client
+
+    @app.before_request
+    def _bind() -> None:
+        stack = ExitStack()
+        token = bind_prom_client(client)
+        stack.callback(reset_prom_client, token)
+        g.prom_stats = stack.enter_context(collect_stats())
+        g.prom_exit = stack
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        stats = g.get("prom_stats")
+        if stats is not None and stats.queries:
+            response.headers["X-Prometheus-Queries"] = str(stats.queries)
+            response.headers["X-Prometheus-Samples"] = str(stats.samples_returned)
+            if client.query_stats:
+                response.headers["X-Prometheus-Samples-Queried"] = str(stats.samples_queried)
+        return response
+
+    @app.teardown_request
+    def _unbind(_exc: BaseException | None) -> None:
+        stack: ExitStack | None = g.pop("prom_exit", None)
+        if stack is not None:
+            stack.close()

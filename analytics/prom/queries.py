@@ -1,0 +1,294 @@
+"""PromQL builders for the GPU endpoints: pure functions from parameters to query strings.
+
+Every label value that comes from outside (node names, uuids, namespaces) goes through
+:func:`label_value` (a PromQL string literal) or :func:`regex_alternatives` (an escaped RE2
+alternation), never through string formatting.
+
+Aggregation happens in Prometheus: long windows read the hourly recording rules of the
+``gpu-hourly`` group (one sample per device and hour), short ones the raw series, and several
+results come back in one answer, each tagged with a ``stat`` label (:func:`tagged`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+# Recording rules (alerts/recording-rules.yml, group gpu-hourly, evaluated every hour): each
+# sample at time s summarises the raw series over (s - 1h, s], keeping node, gpu and uuid.
+RULE_UTILIZATION_AVG = "uuid:gpu_utilization_ratio:avg1h"
+RULE_MEMORY_USED_AVG = "uuid:gpu_memory_used_bytes:avg1h"
+RULE_TEMPERATURE_AVG = "uuid:gpu_temperature_celsius:avg1h"
+RULE_TEMPERATURE_MAX = "uuid:gpu_temperature_celsius:max1h"
+RULE_POWER_AVG = "uuid:gpu_power_usage_watts:avg1h"
+RULE_INTERVAL_SECONDS = 3600
+
+# Windows shorter than this read the raw series (a partial hour is not in any rule sample).
+RAW_WINDOW_LIMIT_HOURS = 2
+
+# REFERENCE.md §3: XIDs worth paging on, and the one worth a warning.
+CRITICAL_XIDS = (48, 62, 64, 74, 79, 95, 119, 120)
+WARNING_XIDS = (94,)
+# Clock-event reasons that mean the GPU protects itself (not sw_power_cap: that is normal).
+THERMAL_REASONS = ("hw_thermal_slowdown", "sw_thermal_slowdown", "hw_slowdown")
+POWER_BRAKE_REASONS = ("hw_power_brake",)
+
+STAT_LABEL = "stat"
+CHECK_LABEL = "check"
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+# -- escaping and selectors ------------------------------------------------------------------
+
+
+def label_value(value: str) -> str:
+    """A PromQL double-quoted string literal holding ``value`` exactly."""
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return f'"{escaped}"'
+
+
+def regex_alternatives(values: Iterable[str]) -> str:
+    """A string literal for ``=~`` that matches exactly these values (RE2-escaped)."""
+    unique = sorted(set(values))
+    return label_value("|".join(re.escape(v) for v in unique))
+
+
+def matchers(
+    equal: Mapping[str, str | None] | None = None,
+    one_of: Mapping[str, Sequence[str] | None] | None = None,
+) -> str:
+    """``{a="x",b=~"y|z"}``; None values are left out; an empty result is ``""``."""
+    parts: list[str] = []
+    for name, value in (equal or {}).items():
+        if value is not None:
+            parts.append(f"{_name(name)}={label_value(value)}")
+    for name, values in (one_of or {}).items():
+        if values is not None:
+            parts.append(f"{_name(name)}=~{regex_alternatives(values)}")
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def selector(
+    metric: str,
+    equal: Mapping[str, str | None] | None = None,
+    one_of: Mapping[str, Sequence[str] | None] | None = None,
+) -> str:
+    return metric + matchers(equal, one_of)
+
+
+class Scope:
+    """Which devices a query covers: all, one node, some nodes, or some uuids."""
+
+    def __init__(
+        self,
+        nodes: Sequence[str] | None = None,
+        uuids: Sequence[str] | None = None,
+    ) -> None:
+        self.nodes = list(nodes) if nodes is not None else None
+        self.uuids = list(uuids) if uuids is not None else None
+
+    def select(self, metric: str, extra: str = "") -> str:
+        """``metric{node=~"...",uuid=~"...",<extra>}``."""
+        parts = []
+        if self.nodes is not None:
+            parts.append(f"node=~{regex_alternatives(self.nodes)}")
+        if self.uuids is not None:
+            parts.append(f"uuid=~{regex_alternatives(self.uuids)}")
+        if extra:
+            parts.append(extra)
+        return metric + ("{" + ",".join(parts) + "}" if parts else "")
+
+
+ALL = Scope()
+
+
+def tagged(parts: Mapping[str, str], label: str = STAT_LABEL) -> str:
+    """Several expressions in one query: each result gets ``label="<key>"``.
+
+    ``or`` keeps all of them because the tag makes their label sets distinct.
+    """
+    _name(label)
+    return " or ".join(
+        f'label_replace({expr}, {label_value(label)}, {label_value(key)}, "", "")'
+        for key, expr in parts.items()
+    )
+
+
+def duration(seconds: float) -> str:
+    """A PromQL duration in whole seconds (at least 1s)."""
+    return f"{max(1, math.ceil(seconds))}s"
+
+
+def at(expr: str, timestamp: float) -> str:
+    """``expr @ timestamp``: evaluate a selector or range at a fixed time."""
+    return f"{expr} @ {timestamp:.3f}"
+
+
+def _name(name: str) -> str:
+    if not _LABEL_NAME.match(name):
+        raise ValueError(f"not a label name: {name!r}")
+    return name
+
+
+# -- live values -----------------------------------------------------------------------------
+
+LIVE_METRICS = ("gpu_temperature_celsius", "gpu_power_usage_watts", "gpu_utilization_ratio")
+
+
+def live_device_values(scope: Scope = ALL) -> str:
+    """Temperature, power and utilisation of every device in one selector (``__name__`` tells
+    them apart): one sample per device and metric."""
+    return scope.select("", f"__name__=~{regex_alternatives(LIVE_METRICS)}")
+
+
+def hot_devices(floor_celsius: float, scope: Scope = ALL) -> str:
+    """Devices whose temperature is now above ``floor_celsius`` (the lowest model threshold;
+    the per-model threshold is applied by the caller)."""
+    return f"{scope.select('gpu_temperature_celsius')} > {floor_celsius:g}"
+
+
+def fleet_now(scope: Scope = ALL) -> str:
+    """Fleet-wide utilisation, memory and temperature now, aggregated in Prometheus."""
+    return tagged(
+        {
+            "utilization": f"avg({scope.select('gpu_utilization_ratio')})",
+            "memory_used": f"sum({scope.select('gpu_memory_used_bytes')})",
+            "memory_total": f"sum({scope.select('gpu_memory_total_bytes')})",
+            "temperature": f"avg({scope.select('gpu_temperature_celsius')})",
+            "devices_up": f"sum({scope.select('gpu_up')})",
+            "devices_reported": f"count({scope.select('gpu_up')})",
+        }
+    )
+
+
+# -- health ----------------------------------------------------------------------------------
+
+
+def xid_increase(window_seconds: float, scope: Scope = ALL) -> str:
+    """XIDs per device and code over the window, from the counter's level now and then.
+
+    A series born inside the window counts from zero (its first sample already holds the
+    first error, which ``increase()`` would miss); after a counter reset (exporter or driver
+    restart) the level since the reset counts. Reads two samples per series, not the window.
+    """
+    counter = scope.select("gpu_xid_errors_total")
+    then = f"{counter} offset {duration(window_seconds)}"
+    return f"(({counter} - ({then} or {counter} * 0)) >= 0 or {counter}) > 0"
+
+
+def device_health(scope: Scope = ALL, xid_window_seconds: float = 86400) -> str:
+    """Every health signal of the scope's devices in one query, tagged with ``check``.
+
+    ``up`` and ``temperature`` come for every device (absent devices are found by their
+    missing ``up``); the other checks return only devices with a finding.
+    """
+    reasons = f"reason=~{regex_alternatives(THERMAL_REASONS + POWER_BRAKE_REASONS)}"
+    uncorrected = 'type="uncorrected"'
+    ecc_volatile = scope.select("gpu_ecc_errors_total", uncorrected)
+    ecc_lifetime = scope.select("gpu_ecc_errors_lifetime", uncorrected)
+    return tagged(
+        {
+            "up": scope.select("gpu_up"),
+            "temperature": scope.select("gpu_temperature_celsius"),
+            "xid": xid_increase(xid_window_seconds, scope),
+            "ecc_volatile": f"{ecc_volatile} > 0",
+            "ecc_lifetime": f"{ecc_lifetime} > 0",
+            "remap_pending": f"{scope.select('gpu_row_remap_pending')} == 1",
+            "remap_failure": f"{scope.select('gpu_row_remap_failure')} == 1",
+            "throttle": f"{scope.select('gpu_clock_event_reason_active', reasons)} == 1",
+        },
+        label=CHECK_LABEL,
+    )
+
+
+# -- windows ---------------------------------------------------------------------------------
+
+
+def latest_rule_evaluation(rule: str = RULE_UTILIZATION_AVG, lookback_seconds: int = 7800) -> str:
+    """The time of the newest hourly rule sample in the last ``lookback`` (unix seconds).
+
+    A subquery every 5 minutes whose 5-minute lookback sees each rule sample once; cheap (a
+    handful of steps over one series per device).
+    """
+    return f"max(max_over_time(timestamp({rule})[{duration(lookback_seconds)}:5m]))"
+
+
+def usage_statistics(
+    window_hours: int, end: float, now: float, rules_end: float | None, scope: Scope = ALL
+) -> str:
+    """Per-device averages over the window, in one query tagged by ``stat``.
+
+    ``rules_end`` (the newest hourly rule sample) selects the rule path: the averages of
+    ``window_hours`` rule samples ending there, i.e. the raw data over
+    (rules_end - window, rules_end]. Without it (short windows, or no rule samples yet) the
+    raw series over (end - window, end]. Memory total is the reading at ``now`` (it is fixed).
+    """
+    window = duration(window_hours * 3600)
+    if rules_end is not None:
+        sources = {
+            "utilization": RULE_UTILIZATION_AVG,
+            "memory_used": RULE_MEMORY_USED_AVG,
+            "temperature": RULE_TEMPERATURE_AVG,
+        }
+        evaluated_at = rules_end
+    else:
+        sources = {
+            "utilization": "gpu_utilization_ratio",
+            "memory_used": "gpu_memory_used_bytes",
+            "temperature": "gpu_temperature_celsius",
+        }
+        evaluated_at = end
+    parts = {
+        stat: f"avg_over_time({at(scope.select(metric) + '[' + window + ']', evaluated_at)})"
+        for stat, metric in sources.items()
+    }
+    parts["memory_total"] = at(scope.select("gpu_memory_total_bytes"), now)
+    return tagged(parts)
+
+
+def hourly_temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
+    """For a range query at a 1 h step: the hourly maximum temperature where it exceeded the
+    floor. A point at t stands for a rule sample in (t - 1h, t], i.e. raw data in (t - 2h, t]."""
+    return f"max_over_time({scope.select(RULE_TEMPERATURE_MAX)}[1h]) > {floor_celsius:g}"
+
+
+def temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
+    """For a range query at the sample step: raw temperature readings above the floor."""
+    return f"{scope.select('gpu_temperature_celsius')} > {floor_celsius:g}"
+
+
+# -- inventory -------------------------------------------------------------------------------
+
+
+def inventory(scope: Scope = ALL) -> str:
+    """Identity, liveness and MIG layout of every device the exporters report, in one query."""
+    return tagged(
+        {
+            "info": scope.select("gpu_info"),
+            "up": scope.select("gpu_up"),
+            "mig": scope.select("gpu_mig_info"),
+        }
+    )
+
+
+def pod_allocations(namespace: str | None = None, scope: Scope = ALL) -> str:
+    """Which container holds which GPU or MIG instance, as the kubelet assigned it."""
+    extra = f"namespace={label_value(namespace)}" if namespace is not None else ""
+    return scope.select("gpu_pod_allocation_info", extra)
+
+
+def exporter_status(scope: Scope = ALL) -> str:
+    """Per exporter (node): build info with its target labels, expected and visible devices,
+    and when its newest sample was taken."""
+    return tagged(
+        {
+            "build": scope.select("gpu_exporter_build_info"),
+            "expected": scope.select("gpu_exporter_devices_expected"),
+            "visible": scope.select("gpu_exporter_devices_visible"),
+            "sample_time": f"timestamp({scope.select('gpu_exporter_devices_visible')})",
+        }
+    )
