@@ -23,16 +23,22 @@ from analytics.clock import Clock, SystemClock
 from analytics.prom import PromClient, prom_client_for
 from analytics.resources.allocations.routes import blp as allocations_blp
 from analytics.resources.batch.routes import blp as batch_blp
+from analytics.resources.cluster.routes import blp as cluster_blp
 from analytics.resources.devices.routes import blp as devices_blp
+from analytics.resources.metrics.routes import blp as metrics_blp
 from analytics.resources.mig.routes import blp as mig_blp
+from analytics.resources.overview.routes import blp as overview_blp
 from analytics.services import Services
 from analytics.services.allocations import AllocationService
 from analytics.services.apikeys import ApiKeyService
 from analytics.services.catalog import Catalogue
 from analytics.services.devices import DeviceService
-from analytics.services.live import LiveMetricsProvider, NoLiveMetrics
+from analytics.services.gpu_metrics import GpuMetricsService
+from analytics.services.live import LiveMetricsProvider, PrometheusLiveMetrics
 from analytics.services.mig import MigService
 from analytics.services.ratelimits import RateLimiter
+from analytics.services.reconciliation import ReconciliationService
+from analytics.services.sync import InventorySync, SyncScheduler
 from analytics.settings import Settings
 from analytics.store import catalog as catalog_store
 from analytics.store import migrate
@@ -97,15 +103,30 @@ def create_app(
     catalogue = Catalogue(database)
     # One client per app, i.e. per gunicorn worker (create_app runs after the fork); its
     # HTTP session is opened on first use.
-    prom = prom or prom_client_for(settings)
+    prom_client = prom or prom_client_for(settings)
+
+    def current_prom() -> PromClient:
+        return prom_client
+
+    gpu_metrics = GpuMetricsService(database, catalogue, clock, current_prom)
+    if live_metrics is None:
+        live_metrics = PrometheusLiveMetrics(
+            lambda ids: gpu_metrics.live_values(gpu_metrics.fleet(), ids)
+        )
+    inventory_sync = InventorySync(
+        database, catalogue, clock, prom_client, settings.sync_interval_seconds
+    )
     services = Services(
         clock=clock,
         catalogue=catalogue,
-        devices=DeviceService(database, catalogue, clock, live_metrics or NoLiveMetrics()),
+        devices=DeviceService(database, catalogue, clock, live_metrics),
         mig=MigService(database, catalogue, clock, settings.mig_pricing),
         allocations=AllocationService(database, catalogue, clock, settings.mig_pricing),
         api_keys=ApiKeyService(database, clock, settings.admin_api_key),
         rate_limiter=RateLimiter(_counter_store(settings, database), clock),
+        gpu_metrics=gpu_metrics,
+        inventory_sync=inventory_sync,
+        reconciliation=ReconciliationService(database, clock, current_prom),
     )
 
     app = Flask("analytics")
@@ -128,7 +149,9 @@ def create_app(
         enabled=settings.rate_limit_enabled,
     )
     init_request_guard(app, limits, settings.anonymous_read)
-    init_prom(app, prom)
+    init_prom(
+        app, prom_client, SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
+    )
     register_error_handlers(app)
 
     head = migrate.head_revision()
@@ -147,6 +170,14 @@ def create_app(
     app.register_blueprint(ops_blueprint(readiness, telemetry))
     app.register_blueprint(swagger_assets_blueprint())
     api = make_api(app)
-    for blueprint in (devices_blp, mig_blp, allocations_blp, batch_blp):
+    for blueprint in (
+        devices_blp,
+        mig_blp,
+        allocations_blp,
+        batch_blp,
+        cluster_blp,
+        metrics_blp,
+        overview_blp,
+    ):
         api.register_blueprint(blueprint)
     return app

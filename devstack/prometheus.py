@@ -36,6 +36,9 @@ class ScrapeJob:
     metrics_path: str = "/metrics"
     scrape_interval: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Extra labels for single targets (host:port -> labels), e.g. {"instance": "gpu-worker-1"}
+    # so that series keep their identity when a target moves to another port.
+    target_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def free_port() -> int:
@@ -73,11 +76,19 @@ def render_config(
     if external_labels:
         config["global"]["external_labels"] = dict(external_labels)
     for job in jobs:
+        plain = [t for t in job.targets if t not in job.target_labels]
+        static_configs: list[dict[str, Any]] = []
+        if plain:
+            static_configs.append({"targets": plain, "labels": dict(job.labels)})
+        for target in job.targets:
+            if target in job.target_labels:
+                labels = {**job.labels, **job.target_labels[target]}
+                static_configs.append({"targets": [target], "labels": labels})
         entry: dict[str, Any] = {
             "job_name": job.name,
             "honor_labels": job.honor_labels,
             "metrics_path": job.metrics_path,
-            "static_configs": [{"targets": list(job.targets), "labels": dict(job.labels)}],
+            "static_configs": static_configs,
         }
         if job.scrape_interval:
             entry["scrape_interval"] = job.scrape_interval
@@ -112,6 +123,7 @@ class PrometheusServer:
         evaluation_interval: str = "15s",
         retention: str = "3650d",
         log_level: str = "warn",
+        own_session: bool = False,
     ) -> None:
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
@@ -124,6 +136,8 @@ class PrometheusServer:
         self.evaluation_interval = evaluation_interval
         self.retention = retention
         self.log_level = log_level
+        # True: a session of its own, SIGTERMed when this process dies (devstack.processes).
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "prometheus.log"
 
@@ -150,11 +164,16 @@ class PrometheusServer:
             "--web.enable-lifecycle",
             f"--log.level={self.log_level}",
         ]
-        log = self.log_path.open("ab")
-        try:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        finally:
-            log.close()
+        if self.own_session:
+            from devstack.processes import spawn
+
+            self.process = spawn(command, log_path=self.log_path)
+        else:
+            log = self.log_path.open("ab")
+            try:
+                self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            finally:
+                log.close()
         self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -228,25 +247,53 @@ def query(url: str, promql: str, at: float | None = None, timeout: float = 10.0)
     return body["data"]
 
 
-def backfill_openmetrics(
-    openmetrics_file: Path, data_dir: Path, max_block_hours: int = 24 * 40
-) -> None:
-    """Turn an OpenMetrics file into TSDB blocks in ``data_dir`` with promtool.
+def query_range(
+    url: str, promql: str, start: float, end: float, step: float, timeout: float = 30.0
+) -> Any:
+    """Range query through the HTTP API; returns ``data`` of the answer (tests and tools)."""
+    from urllib.parse import urlencode
 
-    A large --max-block-duration makes a month of history a few blocks instead of hundreds of
-    two-hour ones (seconds instead of minutes).
+    params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+    with urllib.request.urlopen(
+        f"{url}/api/v1/query_range?{urlencode(params)}", timeout=timeout
+    ) as r:
+        import json
+
+        body = json.loads(r.read())
+    if body.get("status") != "success":
+        raise PrometheusError(f"query failed: {body}")
+    return body["data"]
+
+
+def backfill_command(
+    openmetrics_file: Path, data_dir: Path, max_block_hours: int = 1458
+) -> list[str]:
+    """The promtool command line that turns an OpenMetrics file into blocks in ``data_dir``.
+
+    A large --max-block-duration makes a month of history one or two blocks instead of hundreds
+    of two-hour ones (seconds instead of minutes). promtool parses the whole file once per block
+    and aligns blocks to multiples of their length; 1458 h (2 h · 3^6) is the largest length
+    it uses.
     """
+    return [
+        binary("promtool"),
+        "tsdb",
+        "create-blocks-from",
+        "openmetrics",
+        f"--max-block-duration={max_block_hours}h",
+        str(openmetrics_file),
+        str(data_dir),
+    ]
+
+
+def backfill_openmetrics(
+    openmetrics_file: Path, data_dir: Path, max_block_hours: int = 1458
+) -> None:
+    """Turn an OpenMetrics file into TSDB blocks in ``data_dir`` with promtool
+    (:func:`backfill_command`)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [
-            binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            f"--max-block-duration={max_block_hours}h",
-            str(openmetrics_file),
-            str(data_dir),
-        ],
+        backfill_command(openmetrics_file, data_dir, max_block_hours),
         capture_output=True,
         text=True,
         check=False,

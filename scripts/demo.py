@@ -1,90 +1,153 @@
-"""`make demo`: start a simulated exporter for every node of the demo fleet and print the URLs.
+"""`make demo`: the whole product on one machine, on the simulated demo fleet.
 
-Each exporter is the real ``gpu-exporter`` process on the simulator's NVML, kubelet socket and
-Kubernetes API. Stop with Ctrl-C. Environment: DEMO_FLEET (fleet YAML), DEMO_HOST (bind address,
-default 127.0.0.1), DEMO_BASE_PORT (first port, default 9835).
+Starts (devstack.stack.Stack): a real Prometheus on 30 days of backfilled history (generated
+once, then cached for the hour under ~/.cache/k8s-gpu-management/history), one real
+``gpu-exporter`` per node of the fleet, the kube-state-metrics/cAdvisor series of the cluster,
+and the analytics service on port 8080; prints where everything is and a few ``curl`` commands
+that return data. Ctrl-C (or SIGTERM) stops everything it started.
+
+Environment: DEMO_FLEET (fleet YAML), DEMO_HOST (bind address, 127.0.0.1), DEMO_PORT (analytics,
+8080), DEMO_PROMETHEUS_PORT (9090; any free port when taken), DEMO_DAYS (30), DEMO_STEP (history
+step in seconds, 60), DEMO_SCRAPE_INTERVAL (15s), DEMO_CACHE_DIR (history cache).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import socket
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without `pip install -e .` too
+    sys.path.insert(0, str(ROOT))
+
+from devstack.stack import Stack, StackError  # noqa: E402
+
+# GETs worth showing; only those that answer 200 when the demo is up are printed.
+EXAMPLES = (
+    "/gpu/devices",
+    "/gpu/overview",
+    "/gpu/metrics/usage-statistics?hours=24",
+    "/gpu/metrics/usage-statistics?hours=720",
+    "/gpu/health",
+    "/gpu/metrics/overheating-alerts",
+    "/resources/nodes",
+    "/resources/pods",
+    "/resources/usage",
+    "/gpu/mig/available",
+)
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"demo: exporter for {url} exited with {process.returncode}")
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return
+            sock.bind((host, port))
         except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"demo: {url} did not become healthy in {timeout:.0f}s")
+            return False
+    return True
 
 
-def main() -> int:
-    fleet = Path(os.environ.get("DEMO_FLEET", ROOT / "simulator" / "fleets" / "demo.yaml"))
-    host = os.environ.get("DEMO_HOST", "127.0.0.1")
-    base_port = int(os.environ.get("DEMO_BASE_PORT", "9835"))
-    nodes = [n["name"] for n in yaml.safe_load(fleet.read_text())["nodes"]]
-    processes: list[tuple[str, str, subprocess.Popen[bytes]]] = []
+def _answers(url: str) -> bool:
     try:
-        for offset, node in enumerate(nodes):
-            url = f"http://{host}:{base_port + offset}"
-            command = [
-                sys.executable,
-                "-m",
-                "exporter.main",
-                "--simulated-fleet",
-                str(fleet),
-                "--node-name",
-                node,
-                "--listen",
-                f"{host}:{base_port + offset}",
-                "--log-level",
-                "WARNING",
-            ]
-            processes.append((node, url, subprocess.Popen(command, cwd=ROOT)))
-        for _node, url, process in processes:
-            wait_healthy(url, process)
-        print(f"\nSimulated GPU exporters are up (fleet {fleet}):")
-        for node, url, _process in processes:
-            print(f"  {node:<14} {url}/metrics")
-        print("\nTry: curl -s %s/metrics | promtool check metrics" % processes[0][1])
-        print("Press Ctrl-C to stop.", flush=True)
-        while all(process.poll() is None for _n, _u, process in processes):
-            time.sleep(1.0)
-        print("demo: an exporter stopped; shutting the rest down", file=sys.stderr)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for _node, _url, process in processes:
-            process.terminate()
-        for _node, _url, process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-    return 0
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _log(message: str) -> None:
+    print(f"demo: {message}", flush=True)
 
 
 def _terminate(_signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt  # unwinds whatever is starting, which then stops what it started
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.monotonic()
+    fleet = Path(os.environ.get("DEMO_FLEET", ROOT / "simulator" / "fleets" / "demo.yaml"))
+    host = os.environ.get("DEMO_HOST", "127.0.0.1")
+    port = int(os.environ.get("DEMO_PORT", "8080"))
+    prometheus_port = int(os.environ.get("DEMO_PROMETHEUS_PORT", "9090"))
+    cache = os.environ.get("DEMO_CACHE_DIR")
+    if not _free(host, port):
+        print(
+            f"demo: port {port} on {host} is taken; set DEMO_PORT to another port",
+            file=sys.stderr,
+        )
+        return 1
+    if not _free(host, prometheus_port):
+        _log(f"port {prometheus_port} is taken; Prometheus gets a free port instead")
+        prometheus_port = 0
+    stack = Stack(
+        fleet,
+        days=float(os.environ.get("DEMO_DAYS", "30")),
+        step=int(os.environ.get("DEMO_STEP", "60")),
+        scrape_interval=os.environ.get("DEMO_SCRAPE_INTERVAL", "15s"),
+        analytics=True,
+        analytics_port=port,
+        prometheus_port=prometheus_port,
+        host=host,
+        cache_dir=Path(cache) if cache else None,
+        # The history reaches the current minute, so every query has data at once; waiting for
+        # the first live scrapes would add up to 20 s (5 s target refresh + a 15 s interval).
+        wait_for_scrapes=False,
+        log=_log,
+    )
+    try:
+        with stack:
+            _print_summary(stack, time.monotonic() - started)
+            stack.wait()
+            _log("stopping")
+    except StackError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        _log("stopped")
+    return 0
+
+
+def _print_summary(stack: Stack, seconds: float) -> None:
+    base = stack.analytics_url
+    root = stack.analytics_root
+    gpus = sum(len(node.gpus) for node in stack.fleet.nodes)
+    history = stack.history
+    assert history is not None
+    days = (history.end - history.start) / 86400
+    print(
+        f"\nThe simulated GPU cluster is up in {seconds:.0f}s "
+        f"({stack.fleet_path.name}: {len(stack.nodes)} nodes, {gpus} GPUs).\n"
+    )
+    print(f"  analytics API    {base}")
+    print(f"  API docs         {root}/k8s-monitor/swagger-ui.html")
+    print(f"  admin API key    {stack.admin_api_key}")
+    print(
+        f"  Prometheus       {stack.prometheus_url}  "
+        f"({days:.1f} days of history, then live every {stack.scrape_interval})"
+    )
+    for node, url in stack.exporter_urls.items():
+        print(f"  exporter         {url}/metrics  ({node})")
+    print(f"  cluster series   {stack.cluster_url}/metrics  {stack.cluster_url}/metrics/cadvisor")
+    print("\nTry:")
+    print(f"  BASE={base}")
+    print(f"  KEY={stack.admin_api_key}")
+    for path in EXAMPLES:
+        if _answers(base + path):
+            print(f'  curl -s "$BASE{path}"')
+    print('  curl -s -X POST -H "Authorization: Bearer $KEY" "$BASE/gpu/metrics/collect"')
+    print(
+        f'  curl -s "{stack.prometheus_url}/api/v1/query" '
+        "--data-urlencode 'query=avg_over_time(uuid:gpu_utilization_ratio:avg1h[24h])'"
+    )
+    print("\nPress Ctrl-C to stop everything.", flush=True)
 
 
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
     sys.exit(main())

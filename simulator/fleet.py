@@ -13,7 +13,7 @@ import hashlib
 import re
 import uuid as uuidlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -29,6 +29,16 @@ EventKind = Literal["overheat", "xid", "ecc", "row_remap_pending", "gpu_lost"]
 
 FIRST_PID = 20000
 GIB = 1024**3
+# CPU cores and memory GiB a container requests when the fleet does not say: by the pod's
+# workload for the containers that hold GPUs (or all, when none does), small for sidecars.
+WORKLOAD_REQUESTS: dict[str, tuple[float, float]] = {
+    "inference": (4.0, 16.0),
+    "training": (16.0, 128.0),
+    "notebook": (2.0, 8.0),
+    "batch": (8.0, 32.0),
+}
+SIDECAR_REQUESTS = (0.1, 0.25)
+SYSTEM_RESERVED_FRACTION = 0.02  # of a node's CPU and memory, kept from pods (kube/system-reserved)
 
 _GPU_UUID = re.compile(r"^GPU-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -157,6 +167,11 @@ class ContainerSpec:
     devices: tuple[DeviceRef, ...]
     container_id: str  # 64 hex digits, without "containerd://"
     pid: int | None  # the GPU process this container runs; None when it runs none
+    # CPU and memory as the pod spec requests them; limits None when the spec sets none.
+    cpu_request_cores: float = 1.0
+    memory_request_bytes: int = GIB
+    cpu_limit_cores: float | None = None
+    memory_limit_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -232,6 +247,20 @@ class NodeSpec:
     @property
     def host_ip(self) -> str:
         return f"10.0.0.{10 + self.ordinal}"
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self.memory_gib * GIB)
+
+    @property
+    def allocatable_cpu_cores(self) -> float:
+        """What the kubelet offers pods: capacity less a system reservation."""
+        return round(self.cpu_cores * (1 - SYSTEM_RESERVED_FRACTION), 3)
+
+    @property
+    def allocatable_memory_bytes(self) -> int:
+        mib = 1024**2
+        return int(self.memory_bytes * (1 - SYSTEM_RESERVED_FRACTION)) // mib * mib
 
 
 @dataclass(frozen=True)
@@ -515,7 +544,7 @@ def _parse_node(raw: object, where: str, ordinal: int, seed: int, epoch: float) 
         _parse_event(raw, f"{where}.events[{i}]", len(gpus)) for i, raw in enumerate(raw_events)
     )
     pods = _parse_pods(raw_pods, f"{where}.pods", name, ordinal, gpus, seed, epoch)
-    return NodeSpec(
+    node = NodeSpec(
         name=name,
         ordinal=ordinal,
         cpu_cores=cpu_cores,
@@ -527,6 +556,17 @@ def _parse_node(raw: object, where: str, ordinal: int, seed: int, epoch: float) 
         events=events,
         labels=labels,
     )
+    active = [c for pod in pods if pod.active for c in pod.containers]
+    cpu = sum(c.cpu_request_cores for c in active)
+    memory = sum(c.memory_request_bytes for c in active)
+    if cpu > node.allocatable_cpu_cores or memory > node.allocatable_memory_bytes:
+        raise FleetError(
+            f"{where}: its running and pending pods request {cpu:g} cores and "
+            f"{memory / GIB:g} GiB; the node offers {node.allocatable_cpu_cores:g} cores and "
+            f"{node.allocatable_memory_bytes / GIB:g} GiB (cpu_cores, memory_gib, and the pods' "
+            "cpu_request / memory_request_gib)"
+        )
+    return node
 
 
 def _parse_gpu(
@@ -754,6 +794,7 @@ def _parse_pods(
         form = cast(DeviceIdForm, p.choice("device_id_form", get_args(DeviceIdForm), "uuid"))
         memory_gib = p.number("gpu_memory_gib", 1.0)
         shared_resource = p.flag("shared_resource", False)
+        pod_resources = _resources(p)
         labels = p.labels("labels")
         image = p.raw("image", None)
         command = p.strings("command")
@@ -774,6 +815,7 @@ def _parse_pods(
             raise FleetError(f"{p.at('containers')}: a pod needs at least one container")
 
         containers: list[ContainerSpec] = []
+        resources: list[_Resources] = []
         for j, raw_container in enumerate(raw_containers):
             c = _Fields(raw_container, f"{pw}.containers[{j}]")
             cname = c.text("name")
@@ -792,6 +834,7 @@ def _parse_pods(
             devices = [DeviceRef(g) for g in _gpu_indexes(c)]
             devices += [DeviceRef(g, mig_slot=s) for g, s in _device_pairs(c, "mig", "slot")]
             devices += [DeviceRef(g, replica=r) for g, r in _device_pairs(c, "replicas", "replica")]
+            own_resources = _resources(c)
             c.done()
             for ref in devices:
                 _check_device(ref, gpus, memory_gib, c.where)
@@ -821,6 +864,7 @@ def _parse_pods(
                     pid=pid,
                 )
             )
+            resources.append(own_resources)
         h = stable_hash(seed, namespace, name, "start")
         pods.append(
             PodSpec(
@@ -832,7 +876,7 @@ def _parse_pods(
                 gpu_memory_bytes=int(memory_gib * GIB),
                 device_id_form=form,
                 shared_resource=shared_resource,
-                containers=tuple(containers),
+                containers=_with_resources(containers, resources, pod_resources, workload, pw),
                 owner=owner,
                 start_time=float(int(epoch) - 3600 - h % (72 * 3600)),
                 pod_ip=None if phase == "Pending" else f"10.244.{node_ordinal}.{10 + i}",
@@ -840,6 +884,83 @@ def _parse_pods(
             )
         )
     return tuple(pods)
+
+
+@dataclass(frozen=True)
+class _Resources:
+    """CPU/memory keys as written on a pod or container (None: not given there)."""
+
+    cpu_request: float | None = None
+    memory_request_gib: float | None = None
+    cpu_limit: float | None = None
+    memory_limit_gib: float | None = None
+
+    def over(self, base: _Resources) -> _Resources:
+        return _Resources(
+            self.cpu_request if self.cpu_request is not None else base.cpu_request,
+            self.memory_request_gib
+            if self.memory_request_gib is not None
+            else base.memory_request_gib,
+            self.cpu_limit if self.cpu_limit is not None else base.cpu_limit,
+            self.memory_limit_gib if self.memory_limit_gib is not None else base.memory_limit_gib,
+        )
+
+
+def _resources(f: _Fields) -> _Resources:
+    """The CPU/memory keys of one pod or container mapping."""
+    values: list[float | None] = []
+    for key in ("cpu_request", "memory_request_gib", "cpu_limit", "memory_limit_gib"):
+        if f.raw(key, None) is None:
+            values.append(None)
+            continue
+        value = f.number(key)
+        if value <= 0:
+            raise FleetError(f"{f.at(key)}: must be positive, got {value:g}")
+        values.append(value)
+    return _Resources(*values)
+
+
+def _with_resources(
+    containers: list[ContainerSpec],
+    own: list[_Resources],
+    pod: _Resources,
+    workload: str,
+    where: str,
+) -> tuple[ContainerSpec, ...]:
+    """Containers with CPU/memory settled. The pod's keys describe its workload containers (those
+    holding devices, or all when none does); a container's own keys win; sidecars default small."""
+    any_devices = any(c.devices for c in containers)
+    settled: list[ContainerSpec] = []
+    for j, (container, written) in enumerate(zip(containers, own, strict=True)):
+        main = bool(container.devices) or not any_devices
+        given = written.over(pod) if main else written
+        cpu_default, memory_default = WORKLOAD_REQUESTS[workload] if main else SIDECAR_REQUESTS
+        cpu = given.cpu_request if given.cpu_request is not None else cpu_default
+        memory_gib = (
+            given.memory_request_gib if given.memory_request_gib is not None else memory_default
+        )
+        for limit, request, key in (
+            (given.cpu_limit, cpu, "cpu_limit"),
+            (given.memory_limit_gib, memory_gib, "memory_limit_gib"),
+        ):
+            if limit is not None and limit < request:
+                raise FleetError(
+                    f"{where}.containers[{j}]: {key} {limit:g} is below its request {request:g}"
+                )
+        settled.append(
+            replace(
+                container,
+                cpu_request_cores=cpu,
+                memory_request_bytes=int(memory_gib * GIB),
+                cpu_limit_cores=given.cpu_limit,
+                memory_limit_bytes=(
+                    int(given.memory_limit_gib * GIB)
+                    if given.memory_limit_gib is not None
+                    else None
+                ),
+            )
+        )
+    return tuple(settled)
 
 
 def _gpu_indexes(c: _Fields) -> list[int]:

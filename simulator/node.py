@@ -70,6 +70,55 @@ def resource_name(gpu: GpuSpec, ref: DeviceRef, shared_resource: bool) -> str:
     return GPU_RESOURCE
 
 
+def advertised_devices(node: NodeSpec) -> list[tuple[str, GpuSpec, DeviceRef]]:
+    """(resource name, GPU, device) for every device the device plugin advertises on ``node``:
+    MIG instances of MIG GPUs, the replicas of time-sliced ones, other GPUs whole."""
+    shared = {
+        ref.gpu_index
+        for pod in node.pods
+        if pod.shared_resource
+        for container in pod.containers
+        for ref in container.devices
+        if ref.replica is not None
+    }
+    found: list[tuple[str, GpuSpec, DeviceRef]] = []
+    for gpu in node.gpus:
+        refs: list[DeviceRef]
+        if gpu.mig_enabled:
+            refs = [DeviceRef(gpu.index, mig_slot=i.slot) for i in gpu.mig_instances]
+        elif gpu.time_slicing_replicas:
+            refs = [DeviceRef(gpu.index, replica=r) for r in range(gpu.time_slicing_replicas)]
+        else:
+            refs = [DeviceRef(gpu.index)]
+        found.extend((resource_name(gpu, ref, gpu.index in shared), gpu, ref) for ref in refs)
+    return found
+
+
+def container_device_counts(
+    node: NodeSpec, pod: PodSpec, container: ContainerSpec
+) -> dict[str, int]:
+    """Extended resources the container requests: {resource name: count}."""
+    counts: dict[str, int] = {}
+    for ref in container.devices:
+        name = resource_name(node.gpus[ref.gpu_index], ref, pod.shared_resource)
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def cpu_quantity(cores: float) -> str:
+    """A Kubernetes CPU quantity: ``4`` or ``250m``."""
+    millis = round(cores * 1000)
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def memory_quantity(size_bytes: int) -> str:
+    """A Kubernetes memory quantity: ``16Gi``, ``256Mi`` or plain bytes."""
+    for unit, size in (("Gi", GIB), ("Mi", 1024**2), ("Ki", 1024)):
+        if size_bytes % size == 0:
+            return f"{size_bytes // size}{unit}"
+    return str(size_bytes)
+
+
 def _iso(t: float) -> str:
     return dt.datetime.fromtimestamp(int(t), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -179,26 +228,9 @@ class SimulatedNode:
 
     def allocatable_resources_response(self) -> Any:
         """``v1.AllocatableResourcesResponse``: every device the plugin advertises (uuid form)."""
-        shared = {
-            ref.gpu_index
-            for pod in self.spec.pods
-            if pod.shared_resource
-            for container in pod.containers
-            for ref in container.devices
-            if ref.replica is not None
-        }
         grouped: dict[tuple[str, int], list[str]] = {}
-        for gpu in self.spec.gpus:
-            refs: list[DeviceRef]
-            if gpu.mig_enabled:
-                refs = [DeviceRef(gpu.index, mig_slot=i.slot) for i in gpu.mig_instances]
-            elif gpu.time_slicing_replicas:
-                refs = [DeviceRef(gpu.index, replica=r) for r in range(gpu.time_slicing_replicas)]
-            else:
-                refs = [DeviceRef(gpu.index)]
-            for ref in refs:
-                name = resource_name(gpu, ref, gpu.index in shared)
-                grouped.setdefault((name, gpu.numa_node), []).append(device_id(gpu, ref, "uuid"))
+        for name, gpu, ref in advertised_devices(self.spec):
+            grouped.setdefault((name, gpu.numa_node), []).append(device_id(gpu, ref, "uuid"))
         return api_pb2.AllocatableResourcesResponse(
             devices=[
                 api_pb2.ContainerDevices(
@@ -277,14 +309,21 @@ class SimulatedNode:
         }
 
     def _container(self, pod: PodSpec, container: ContainerSpec) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for ref in container.devices:
-            name = resource_name(self.spec.gpus[ref.gpu_index], ref, pod.shared_resource)
-            counts[name] = counts.get(name, 0) + 1
+        counts = container_device_counts(self.spec, pod, container)
         gpus = {name: str(n) for name, n in sorted(counts.items())}
-        resources: dict[str, Any] = {"requests": {"cpu": "2", "memory": "8Gi", **gpus}}
-        if gpus:
-            resources["limits"] = dict(gpus)  # extended resources: limits equal requests
+        requests = {
+            "cpu": cpu_quantity(container.cpu_request_cores),
+            "memory": memory_quantity(container.memory_request_bytes),
+        }
+        limits: dict[str, str] = {}
+        if container.cpu_limit_cores is not None:
+            limits["cpu"] = cpu_quantity(container.cpu_limit_cores)
+        if container.memory_limit_bytes is not None:
+            limits["memory"] = memory_quantity(container.memory_limit_bytes)
+        resources: dict[str, Any] = {"requests": {**requests, **gpus}}
+        if gpus or limits:
+            # Extended resources: limits equal requests.
+            resources["limits"] = {**limits, **gpus}
         body: dict[str, Any] = {
             "name": container.name,
             "image": container.image,

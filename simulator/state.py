@@ -378,6 +378,52 @@ def is_lost(ctx: GpuContext, t: float) -> bool:
     return any(e.kind == "gpu_lost" and window_active(e, ctx.epoch, t) for e in ctx.events)
 
 
+def overheat_celsius(ctx: GpuContext, t: float) -> float:
+    """Degrees added by the overheat windows active at ``t``."""
+    return sum(
+        e.delta_celsius
+        for e in ctx.events
+        if e.kind == "overheat" and window_active(e, ctx.epoch, t)
+    )
+
+
+def temperature_celsius(ctx: GpuContext, minute: int, power: float, overheat: float) -> int:
+    """Die temperature during UTC ``minute`` at ``power`` watts, ``overheat`` degrees extra."""
+    model = ctx.gpu.model
+    power_fraction = (power - model.idle_power_w) / (model.power_limit_w - model.idle_power_w)
+    heating = (model.overheat_threshold_c - AMBIENT_C) * 0.8
+    temperature = (
+        AMBIENT_C
+        + ctx.temperature_offset_c
+        + heating * power_fraction
+        + 0.8 * noise(stable_hash(ctx.seed, ctx.node, ctx.gpu.index), minute)
+        + overheat
+    )
+    return round(temperature)
+
+
+def mig_memory_used_bytes(ctx: GpuContext) -> tuple[int, ...]:
+    """Memory in use inside each MIG instance (by slot); () without MIG."""
+    return tuple(
+        min(
+            instance.memory_bytes,
+            MIG_RESERVE_BYTES
+            + sum(c.memory_bytes for c in ctx.consumers if c.mig_slot == instance.slot),
+        )
+        for instance in ctx.gpu.mig_instances
+    )
+
+
+def memory_used_bytes(ctx: GpuContext) -> int:
+    """Device memory in use: the driver's reserve plus the consumers' (or MIG instances')."""
+    gpu = ctx.gpu
+    if gpu.mig_enabled:
+        used = DRIVER_RESERVE_BYTES + sum(mig_memory_used_bytes(ctx))
+    else:
+        used = DRIVER_RESERVE_BYTES + sum(c.memory_bytes for c in ctx.consumers)
+    return min(gpu.memory_bytes, used)
+
+
 def gpu_values(
     ctx: GpuContext,
     t: float,
@@ -416,15 +462,7 @@ def gpu_values(
                 xids[xid] = xids.get(xid, 0) + n
 
     power = power_watts(gpu, util)
-    power_fraction = (power - model.idle_power_w) / (model.power_limit_w - model.idle_power_w)
-    heating = (model.overheat_threshold_c - AMBIENT_C) * 0.8
-    temperature = (
-        AMBIENT_C
-        + ctx.temperature_offset_c
-        + heating * power_fraction
-        + 0.8 * noise(stable_hash(ctx.seed, ctx.node, gpu.index), minute)
-        + overheat
-    )
+    temperature = temperature_celsius(ctx, minute, power, overheat)
 
     reasons = 0
     if not busy:
@@ -446,18 +484,12 @@ def gpu_values(
         gddr = model.model_id in GDDR_MODELS
         memory_mhz = IDLE_GDDR_CLOCK_MHZ if gddr else model.max_clock_mem_mhz
 
-    mig: list[MigValues] = []
-    used = DRIVER_RESERVE_BYTES
-    if gpu.mig_enabled:
-        for instance, slot_util in zip(gpu.mig_instances, load.slot_utilization, strict=True):
-            mine = sum(c.memory_bytes for c in ctx.consumers if c.mig_slot == instance.slot)
-            slot_used = min(instance.memory_bytes, MIG_RESERVE_BYTES + mine)
-            used += slot_used
-            mig.append(
-                MigValues(instance.slot, instance.uuid, slot_util, slot_used, instance.memory_bytes)
-            )
-    else:
-        used += sum(c.memory_bytes for c in ctx.consumers)
+    mig = [
+        MigValues(instance.slot, instance.uuid, slot_util, slot_used, instance.memory_bytes)
+        for instance, slot_util, slot_used in zip(
+            gpu.mig_instances, load.slot_utilization, mig_memory_used_bytes(ctx), strict=True
+        )
+    ]
     processes = tuple(
         ProcessValues(
             pid=c.pid,
@@ -474,9 +506,9 @@ def gpu_values(
         lost=is_lost(ctx, t),
         utilization_ratio=util,
         memory_utilization_ratio=load.memory_utilization,
-        memory_used_bytes=min(gpu.memory_bytes, used),
+        memory_used_bytes=memory_used_bytes(ctx),
         memory_total_bytes=gpu.memory_bytes,
-        temperature_celsius=round(temperature),
+        temperature_celsius=temperature,
         power_watts=power,
         power_limit_watts=model.power_limit_w,
         energy_millijoules=energy_millijoules(epoch, table, t),

@@ -13,6 +13,7 @@ from typing import cast
 from flask import Flask, Response, current_app, g
 
 from analytics.prom import PromClient, bind_prom_client, collect_stats, reset_prom_client
+from analytics.services.sync import SyncScheduler
 
 PROM_KEY = "gpu_analytics.prom"
 
@@ -21,11 +22,15 @@ def prom_client() -> PromClient:
     return cast(PromClient, current_app.extensions[PROM_KEY])
 
 
-def init_prom(app: Flask, client: PromClient) -> None:
+def init_prom(app: Flask, client: PromClient, scheduler: SyncScheduler | None = None) -> None:
+    """Bind ``client`` per request; start the inventory sync's thread in the worker process
+    on its first request (after gunicorn forked it)."""
     app.extensions[PROM_KEY] = client
 
     @app.before_request
     def _bind() -> None:
+        if scheduler is not None:
+            scheduler.ensure_started()
         stack = ExitStack()
         token = bind_prom_client(client)
         stack.callback(reset_prom_client, token)

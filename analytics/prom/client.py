@@ -17,7 +17,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,32 @@ class PromClient:
         self._note(promql, data, sum(len(s.points) for s in series))
         return series
 
+    def query_ranges(
+        self,
+        requests_: Sequence[tuple[str, float, float, float]],
+        max_parallel: int = 4,
+    ) -> list[list[Series]]:
+        """Several range queries ``(promql, start, end, step)`` at once (a few in parallel);
+        answers in request order. Their cost is counted in the calling thread's stats."""
+        if len(requests_) <= 1 or max_parallel <= 1:
+            return [self.query_range(*r) for r in requests_]
+        stacks = getattr(_stats, "stack", [])
+
+        def one(request: tuple[str, float, float, float]) -> tuple[list[Series], QueryStats]:
+            with collect_stats() as stats:
+                return self.query_range(*request), stats
+
+        with ThreadPoolExecutor(max_workers=min(max_parallel, len(requests_))) as pool:
+            done = list(pool.map(one, requests_))
+        for _series, stats in done:
+            for outer in stacks:
+                outer.queries += stats.queries
+                outer.samples_returned += stats.samples_returned
+                outer.samples_queried += stats.samples_queried
+                outer.seconds += stats.seconds
+                outer.by_query.extend(stats.by_query)
+        return [series for series, _stats in done]
+
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets (``/api/v1/targets``' ``activeTargets``)."""
         data = self._api("/api/v1/targets", {"state": "active"}, "targets")
@@ -253,7 +280,7 @@ class PromClient:
                 )
             if path.startswith("/api/v1/query"):
                 # Prometheus stops evaluating when our deadline passes (its own timeout).
-                query["timeout"] = _fmt_seconds(max(remaining, 0.01))
+                query["timeout"] = f"{max(10, int(remaining * 1000))}ms"
             failure: str
             try:
                 response = self._send(method, path, query, remaining)
@@ -318,6 +345,7 @@ def _fmt_time(at: float) -> str:
 
 
 def _fmt_seconds(seconds: float) -> str:
+    # The API takes a step as a float number of seconds (durations may not have decimals).
     if math.isclose(seconds, round(seconds)):
-        return f"{round(seconds)}s"
-    return f"{seconds:.3f}s"
+        return str(round(seconds))
+    return f"{seconds:.3f}"

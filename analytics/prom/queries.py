@@ -57,29 +57,6 @@ def regex_alternatives(values: Iterable[str]) -> str:
     return label_value("|".join(re.escape(v) for v in unique))
 
 
-def matchers(
-    equal: Mapping[str, str | None] | None = None,
-    one_of: Mapping[str, Sequence[str] | None] | None = None,
-) -> str:
-    """``{a="x",b=~"y|z"}``; None values are left out; an empty result is ``""``."""
-    parts: list[str] = []
-    for name, value in (equal or {}).items():
-        if value is not None:
-            parts.append(f"{_name(name)}={label_value(value)}")
-    for name, values in (one_of or {}).items():
-        if values is not None:
-            parts.append(f"{_name(name)}=~{regex_alternatives(values)}")
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-def selector(
-    metric: str,
-    equal: Mapping[str, str | None] | None = None,
-    one_of: Mapping[str, Sequence[str] | None] | None = None,
-) -> str:
-    return metric + matchers(equal, one_of)
-
-
 class Scope:
     """Which devices a query covers: all, one node, some nodes, or some uuids."""
 
@@ -94,10 +71,15 @@ class Scope:
     def select(self, metric: str, extra: str = "") -> str:
         """``metric{node=~"...",uuid=~"...",<extra>}``."""
         parts = []
-        if self.nodes is not None:
-            parts.append(f"node=~{regex_alternatives(self.nodes)}")
-        if self.uuids is not None:
-            parts.append(f"uuid=~{regex_alternatives(self.uuids)}")
+        for name, values in (("node", self.nodes), ("uuid", self.uuids)):
+            if values is None:
+                continue
+            if len(set(values)) == 1:
+                parts.append(f"{name}={label_value(values[0])}")
+            else:
+                # An empty list matches nothing: "a^" can never match.
+                alternatives = regex_alternatives(values) if values else '"a^"'
+                parts.append(f"{name}=~{alternatives}")
         if extra:
             parts.append(extra)
         return metric + ("{" + ",".join(parts) + "}" if parts else "")
@@ -168,23 +150,29 @@ def fleet_now(scope: Scope = ALL) -> str:
 # -- health ----------------------------------------------------------------------------------
 
 
-def xid_increase(window_seconds: float, scope: Scope = ALL) -> str:
-    """XIDs per device and code over the window, from the counter's level now and then.
+def xid_window_parts(window_seconds: float, scope: Scope = ALL) -> dict[str, str]:
+    """XIDs per device and code over the window, in two parts to add up.
 
-    A series born inside the window counts from zero (its first sample already holds the
-    first error, which ``increase()`` would miss); after a counter reset (exporter or driver
-    restart) the level since the reset counts. Reads two samples per series, not the window.
+    ``xid``: the counter's increase over the window (counter resets, e.g. an exporter
+    restart, handled by ``increase``). ``xid_born``: a series born inside the window also
+    counts its first sample, which already holds its first error and which ``increase``
+    takes as the baseline. Reads the XID series only (one per device and code seen), so the
+    cost does not grow with the fleet.
     """
     counter = scope.select("gpu_xid_errors_total")
-    then = f"{counter} offset {duration(window_seconds)}"
-    return f"(({counter} - ({then} or {counter} * 0)) >= 0 or {counter}) > 0"
+    window = duration(window_seconds)
+    return {
+        "xid": f"increase({counter}[{window}]) > 0",
+        "xid_born": f"(min_over_time({counter}[{window}]) unless {counter} offset {window}) > 0",
+    }
 
 
 def device_health(scope: Scope = ALL, xid_window_seconds: float = 86400) -> str:
     """Every health signal of the scope's devices in one query, tagged with ``check``.
 
     ``up`` and ``temperature`` come for every device (absent devices are found by their
-    missing ``up``); the other checks return only devices with a finding.
+    missing ``up``); the other checks return only devices with a finding. The two XID parts
+    (:func:`xid_window_parts`) are added up by the caller.
     """
     reasons = f"reason=~{regex_alternatives(THERMAL_REASONS + POWER_BRAKE_REASONS)}"
     uncorrected = 'type="uncorrected"'
@@ -194,7 +182,7 @@ def device_health(scope: Scope = ALL, xid_window_seconds: float = 86400) -> str:
         {
             "up": scope.select("gpu_up"),
             "temperature": scope.select("gpu_temperature_celsius"),
-            "xid": xid_increase(xid_window_seconds, scope),
+            **xid_window_parts(xid_window_seconds, scope),
             "ecc_volatile": f"{ecc_volatile} > 0",
             "ecc_lifetime": f"{ecc_lifetime} > 0",
             "remap_pending": f"{scope.select('gpu_row_remap_pending')} == 1",
@@ -225,7 +213,8 @@ def usage_statistics(
     ``rules_end`` (the newest hourly rule sample) selects the rule path: the averages of
     ``window_hours`` rule samples ending there, i.e. the raw data over
     (rules_end - window, rules_end]. Without it (short windows, or no rule samples yet) the
-    raw series over (end - window, end]. Memory total is the reading at ``now`` (it is fixed).
+    raw series over (end - window, end], read at each whole minute. Memory total is the
+    reading at ``now`` (it is fixed).
     """
     window = duration(window_hours * 3600)
     if rules_end is not None:
@@ -242,8 +231,11 @@ def usage_statistics(
             "temperature": "gpu_temperature_celsius",
         }
         evaluated_at = end
+    # Raw series go through a one-minute subquery: a time-weighted mean, whatever the scrape
+    # interval (and however it changed inside the window).
+    resolution = "" if rules_end is not None else ":1m"
     parts = {
-        stat: f"avg_over_time({at(scope.select(metric) + '[' + window + ']', evaluated_at)})"
+        stat: f"avg_over_time({at(f'{scope.select(metric)}[{window}{resolution}]', evaluated_at)})"
         for stat, metric in sources.items()
     }
     parts["memory_total"] = at(scope.select("gpu_memory_total_bytes"), now)
@@ -290,5 +282,25 @@ def exporter_status(scope: Scope = ALL) -> str:
             "expected": scope.select("gpu_exporter_devices_expected"),
             "visible": scope.select("gpu_exporter_devices_visible"),
             "sample_time": f"timestamp({scope.select('gpu_exporter_devices_visible')})",
+        }
+    )
+
+
+def node_usage(nodes: Sequence[str]) -> str:
+    """CPU and memory in use and allocatable per node (cAdvisor and kube-state-metrics), and
+    whether kube-state-metrics knows the node, in one query tagged by ``stat``."""
+    scope = Scope(nodes=nodes)
+    containers = 'container!="",container!="POD"'
+    cpu = scope.select("container_cpu_usage_seconds_total", containers)
+    memory = scope.select("container_memory_working_set_bytes", containers)
+    cpu_allocatable = scope.select("kube_node_status_allocatable", 'resource="cpu"')
+    memory_allocatable = scope.select("kube_node_status_allocatable", 'resource="memory"')
+    return tagged(
+        {
+            "cpu_cores": f"sum by (node) (rate({cpu}[5m]))",
+            "memory_bytes": f"sum by (node) ({memory})",
+            "cpu_allocatable": f"max by (node) ({cpu_allocatable})",
+            "memory_allocatable": f"max by (node) ({memory_allocatable})",
+            "known": f"max by (node) ({scope.select('kube_node_info')})",
         }
     )

@@ -223,8 +223,8 @@ def node_parts(node: str | None = None) -> dict[str, str]:
     """Parts with rows per node: info (kube_node_info labels), role (label ``role``), condition
     (labels ``condition``, ``status``: each condition's current status), capacity and
     allocatable (label ``resource``: cpu, memory, nvidia_com_gpu), cpu_cores and memory_bytes
-    (used by its pods' containers), gpu_util (mean utilisation of its GPUs, 0-1), gpus (GPUs
-    its exporter reports), gpus_up, pods_total (bound to it, any phase), pods_running, serving
+    (used by its pods' containers), gpu_util (mean utilisation of its GPUs, 0-1),
+    gpu_util_count (GPUs with a utilisation), gpus (GPUs its exporter reports), gpus_up, pods_total (bound to it, any phase), pods_running, serving
     (per ``model_type``, from our exporter's info series)."""
     matchers = _node(node)
     cpu = select("container_cpu_usage_seconds_total", CONTAINERS, *matchers)
@@ -245,6 +245,8 @@ def node_parts(node: str | None = None) -> dict[str, str]:
             "cpu_cores": f"sum by (node) (rate({cpu}[{RATE_WINDOW}]))",
             "memory_bytes": f"sum by (node) ({memory})",
             "gpu_util": "avg by (node) (max by (node, uuid) "
+            f"({select('gpu_utilization_ratio', *matchers)}))",
+            "gpu_util_count": "count by (node) (max by (node, uuid) "
             f"({select('gpu_utilization_ratio', *matchers)}))",
             "gpus": f"count by (node) (max by (node, uuid) ({select('gpu_info', *matchers)}))",
             "gpus_up": "count by (node) (max by (node, uuid) "

@@ -58,6 +58,9 @@ class DeviceView:
     source: str
     registered_at: datetime
     updated_at: datetime
+    presence: str | None = None
+    last_seen_at: datetime | None = None
+    product_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,9 @@ class DeviceService:
                     source=record.source,
                     registered_at=record.registered_at,
                     updated_at=record.updated_at,
+                    presence=record.presence,
+                    last_seen_at=record.last_seen_at,
+                    product_name=record.product_name,
                 )
             )
         return views

@@ -42,10 +42,10 @@ MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 
 
 def instance_state(desired: bool, observed: bool) -> str:
-    """PENDING: asked for, not yet reported by the exporter; READY: reported; UNMANAGED:
-    reported but not asked for through this API."""
+    """PENDING: asked for, not (or no longer) reported by the exporter; APPLIED: asked for and
+    reported; UNMANAGED: reported but not asked for through this API."""
     if observed:
-        return "READY" if desired else "UNMANAGED"
+        return "APPLIED" if desired else "UNMANAGED"
     return "PENDING"
 
 
@@ -84,6 +84,10 @@ class MigLayoutView:
     stranded_memory_slices: list[int]
     stranded_compute_slices: int
     mig_config: dict[str, Any] | None
+    desired_layout: list[str]
+    observed_layout: list[str]
+    in_sync: bool
+    drift: dict[str, list[str]]
 
 
 def layout_error(exc: MigLayoutError) -> AnalyticsError:
@@ -204,6 +208,7 @@ class MigService:
             "instances_by_state": dict(
                 Counter(instance_state(r.desired, r.observed) for r in records)
             ),
+            "devices_with_drift": sorted({r.device_id for r in records if r.desired != r.observed}),
             "allocation_rate": round(100.0 * allocated / total, 2) if total else 0.0,
             "memory_allocation_rate": (
                 round(100.0 * memory_allocated / memory_total, 2) if memory_total else 0.0
@@ -253,10 +258,23 @@ class MigService:
         stranded: dict[str, Any] = {"memorySlices": [], "computeSlices": 0}
         config = None
         if model.mig_support:
-            stranded = dict(stranded_slices(device.model_id, placed))
-            free = list(stranded["freeMemorySlices"])
-        if records:
-            profiles = [r.profile for r in records]
+            # With drift, desired and unexpected observed instances can overlap; the free and
+            # stranded slices are then those of what the GPU really has.
+            observed = [
+                Placement(r.profile, r.start_slice, r.memory_slices, r.compute_slices)
+                for r in records
+                if r.observed
+            ]
+            for layout in (placed, observed):
+                try:
+                    stranded = dict(stranded_slices(device.model_id, layout))
+                except MigLayoutError:
+                    continue
+                free = list(stranded["freeMemorySlices"])
+                break
+        # The config that applies the desired layout (or, with none desired, the observed one).
+        profiles = [r.profile for r in records if r.desired] or [r.profile for r in records]
+        if profiles:
             name = mig_config_name(device.model_id, profiles)
             config = {
                 "label_key": MIG_CONFIG_LABEL,
@@ -275,6 +293,10 @@ class MigService:
             stranded_memory_slices=list(stranded["memorySlices"]),
             stranded_compute_slices=int(stranded["computeSlices"]),
             mig_config=config,
+            desired_layout=_layout_names(r for r in records if r.desired),
+            observed_layout=_layout_names(r for r in records if r.observed),
+            in_sync=not _drift(records)["pending"] and not _drift(records)["unmanaged"],
+            drift=_drift(records),
         )
 
     def _instance(self, record: MigInstanceRecord) -> MigInstanceView:
@@ -305,6 +327,20 @@ class MigService:
             ),
             created_at=record.created_at,
         )
+
+
+def _layout_names(records: Any) -> list[str]:
+    """``profile@start`` of each instance, by start slice: a layout as people compare them."""
+    return [f"{r.profile}@{r.start_slice}" for r in sorted(records, key=lambda r: r.start_slice)]
+
+
+def _drift(records: Sequence[MigInstanceRecord]) -> dict[str, list[str]]:
+    """Where the desired layout and the observed one differ: instances asked for and not
+    reported (pending), and reported without being asked for (unmanaged)."""
+    return {
+        "pending": [r.instance_id for r in records if r.desired and not r.observed],
+        "unmanaged": [r.instance_id for r in records if r.observed and not r.desired],
+    }
 
 
 def _locked_device(conn: Any, device_id: str, now: datetime) -> DeviceRecord:

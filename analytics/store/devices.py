@@ -36,6 +36,9 @@ class DeviceRecord:
     source: str
     registered_at: datetime
     updated_at: datetime
+    last_seen_at: datetime | None
+    product_name: str | None
+    presence: str | None
     allocated: bool
     mig_instance_count: int
 

@@ -29,6 +29,8 @@ class MigInstanceRecord:
     desired: bool
     observed: bool
     mig_uuid: str | None
+    gpu_instance_id: int | None
+    compute_instance_id: int | None
     created_at: datetime
     observed_at: datetime | None
     allocation_id: str | None

@@ -12,6 +12,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -65,6 +66,11 @@ devices = Table(
     Column("registered_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("last_seen_at", UtcDateTime),
+    # What the inventory sync saw (migration 0002): the NVML product name, and whether the
+    # exporter reports the GPU: REPORTED, LOST (gpu_up 0), MISSING (no longer reported);
+    # null for a device the exporter has never reported.
+    Column("product_name", String(128)),
+    Column("presence", String(16)),
     UniqueConstraint("node_name", "device_index", name="uq_devices_node_index"),
 )
 
@@ -83,6 +89,7 @@ mig_instances = Table(
     Column("observed", Boolean, nullable=False),
     Column("mig_uuid", String(64)),
     Column("gpu_instance_id", Integer),
+    Column("compute_instance_id", Integer),
     Column("created_at", UtcDateTime, nullable=False),
     Column("observed_at", UtcDateTime),
     Index("ix_mig_instances_device", "device_id"),
@@ -139,6 +146,35 @@ allocation_events = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("actor", String(128)),
     Index("ix_allocation_events_allocation", "allocation_id"),
+)
+
+# GPUs the exporter reports whose NVML product name is not in the catalogue: recorded (and
+# shown by the collection status) but not registered, since no model, price or geometry applies.
+unrecognized_gpus = Table(
+    "unrecognized_gpus",
+    metadata,
+    Column("gpu_uuid", String(64), primary_key=True),
+    Column("node_name", String(253), nullable=False),
+    Column("device_index", Integer, nullable=False),
+    Column("product_name", String(128), nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+# One row per background job (the inventory sync): a lease so that one worker of all
+# processes and replicas runs it at a time, and the outcome of the last run.
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(128)),
+    Column("lease_expires_at", UtcDateTime),
+    Column("last_started_at", UtcDateTime),
+    Column("last_finished_at", UtcDateTime),
+    Column("last_trigger", String(16)),
+    Column("last_status", String(16)),
+    # JSON: what the last run changed, or why it failed.
+    Column("last_result", Text),
 )
 
 api_keys = Table(

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from analytics import create_app
 from analytics.settings import Secret, Settings
+from tests.analytics.prom_fake import fake_prometheus  # noqa: F401 (a fixture)
 from tests.conftest import ROOT, free_port
 
 API = "/k8s-monitor/api/v1"
@@ -42,6 +43,8 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         admin_api_key=Secret(ADMIN_KEY),
         rate_limit_storage="file",
+        # No background inventory sync in unit tests (tests that want one run it on demand).
+        sync_interval_seconds=0,
     )
 
 

@@ -15,6 +15,8 @@ from analytics.resources.allocations.schemas import (
     CostStatisticsQuerySchema,
     CostStatisticsSchema,
     ExpiringQuerySchema,
+    ReconciliationQuerySchema,
+    ReconciliationSchema,
 )
 from analytics.services.allocations import AllocationRequest
 
@@ -63,6 +65,20 @@ class Expiring(MethodView):
     def get(self, query: dict[str, Any]) -> Any:
         """Live allocations whose planned release falls within the next `hours`"""
         return services().allocations.expiring(query["hours"])
+
+
+@blp.route("/reconciliation")
+class Reconciliation(MethodView):
+    @blp.arguments(ReconciliationQuerySchema, location="query")
+    @blp.envelope_response(200, ReconciliationSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Allocations against the kubelet's assignments
+
+        Lists allocations whose pod does not hold the reserved GPU or MIG instance (from the
+        exporter's gpu_pod_allocation_info), and pods holding GPUs with no allocation. 503
+        METRICS_UNAVAILABLE when Prometheus cannot answer.
+        """
+        return services().reconciliation.reconcile(query.get("namespace"))
 
 
 @blp.route("/<string:allocation_id>")

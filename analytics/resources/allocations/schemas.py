@@ -244,3 +244,110 @@ class CostStatisticsSchema(Schema):
     cost_by_namespace = _money_map("costByNamespace", "Cost per namespace, USD.")
     cost_by_user = _money_map("costByUser", "Cost per user, USD (unassigned: no userId).")
     cost_by_model = _money_map("costByModel", "Cost per GPU model, USD.")
+
+
+# -- reconciliation with the kubelet's assignments ---------------------------------------------
+
+_RECONCILIATION_STATES = [
+    "POD_HOLDS_NO_GPU",
+    "HOLDS_OTHER_RESOURCE",
+    "RESERVED_NOT_OBSERVED",
+]
+
+
+class ReconciliationQuerySchema(Schema):
+    namespace = fields.String(validate=_NAMESPACE, metadata=doc("Only this namespace."))
+
+
+class PodHoldingSchema(Schema):
+    container = fields.String(metadata=doc("Container holding the device."))
+    node_name = fields.String(data_key="nodeName", metadata=doc("Kubernetes node name."))
+    device_id = fields.String(
+        data_key="deviceId", allow_none=True, metadata=doc("The GPU's id; null if unregistered.")
+    )
+    mig_instance_id = fields.String(
+        data_key="migInstanceId",
+        allow_none=True,
+        metadata=doc("The MIG instance's id, for a MIG device known to the inventory."),
+    )
+    gpu_uuid = fields.String(data_key="gpuUuid", metadata=doc("NVML UUID of the GPU."))
+    mig_uuid = fields.String(
+        data_key="migUuid", allow_none=True, metadata=doc("NVML UUID of the MIG device.")
+    )
+    resource = fields.String(metadata=doc("Extended resource, e.g. nvidia.com/gpu."))
+    sharing = fields.String(metadata=doc("exclusive, or shared (time-slicing, MPS)."))
+
+
+class MismatchedAllocationSchema(Schema):
+    allocation_id = fields.String(data_key="allocationId", metadata=doc("Allocation id."))
+    namespace = fields.String(metadata=doc("Namespace of the pod."))
+    pod_name = fields.String(data_key="podName", metadata=doc("Pod the allocation is for."))
+    resource_type = fields.String(data_key="resourceType", metadata=doc("GPU or MIG_INSTANCE."))
+    allocated_resource = fields.String(
+        data_key="allocatedResource", metadata=doc("Reserved device or MIG instance id.")
+    )
+    device_id = fields.String(data_key="deviceId", metadata=doc("The (parent) GPU id."))
+    expected_uuid = fields.String(
+        data_key="expectedUuid",
+        allow_none=True,
+        metadata=doc("GPU UUID (or MIG UUID) the pod should hold; null when not yet known."),
+    )
+    state = fields.String(
+        metadata=doc(
+            "POD_HOLDS_NO_GPU: the pod holds no GPU (not running, or not scheduled yet); "
+            "HOLDS_OTHER_RESOURCE: it holds a different device; RESERVED_NOT_OBSERVED: the "
+            "reserved device or MIG instance has no UUID yet (not reported by an exporter).",
+            enum=_RECONCILIATION_STATES,
+        )
+    )
+    pod_holds = fields.List(
+        fields.Nested(PodHoldingSchema),
+        data_key="podHolds",
+        metadata=doc("What the pod holds according to the kubelet."),
+    )
+    reserved_resource_held_by = fields.List(
+        fields.String(),
+        data_key="reservedResourceHeldBy",
+        metadata=doc("Other pods (namespace/name) holding the reserved device."),
+    )
+
+
+class UnallocatedPodSchema(Schema):
+    namespace = fields.String(metadata=doc("Namespace."))
+    pod_name = fields.String(data_key="podName", metadata=doc("Pod name."))
+    node_name = fields.String(data_key="nodeName", metadata=doc("Kubernetes node name."))
+    holdings = fields.List(
+        fields.Nested(PodHoldingSchema), metadata=doc("GPUs and MIG devices the pod holds.")
+    )
+
+
+class ReconciliationSchema(Schema):
+    checked_at = UtcDateTime(data_key="checkedAt", metadata=doc("When the check ran, UTC."))
+    namespace = fields.String(allow_none=True, metadata=doc("The namespace filter, if any."))
+    active_allocations = fields.Integer(
+        data_key="activeAllocations", metadata=doc("Live allocations checked.")
+    )
+    matched_allocations = fields.Integer(
+        data_key="matchedAllocations",
+        metadata=doc("Allocations whose pod holds the reserved device."),
+    )
+    mismatched_allocations = fields.Integer(
+        data_key="mismatchedAllocations",
+        metadata=doc("Allocations whose pod does not hold the reserved device."),
+    )
+    pods_holding_gpus = fields.Integer(
+        data_key="podsHoldingGpus", metadata=doc("Pods holding a GPU or MIG device.")
+    )
+    unallocated_pod_count = fields.Integer(
+        data_key="unallocatedPodCount", metadata=doc("Pods holding GPUs with no allocation.")
+    )
+    matched = fields.List(fields.String(), metadata=doc("Ids of the matched allocations."))
+    mismatched = fields.List(
+        fields.Nested(MismatchedAllocationSchema),
+        metadata=doc("Allocations whose pod does not hold what they reserved."),
+    )
+    unallocated_pods = fields.List(
+        fields.Nested(UnallocatedPodSchema),
+        data_key="unallocatedPods",
+        metadata=doc("Pods holding GPUs without a live allocation."),
+    )

@@ -1,4 +1,4 @@
-"""Batch endpoints: many allocations in one all-or-nothing transaction."""
+"""Batch endpoints: many allocations in one all-or-nothing transaction; metrics for many nodes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ from analytics.api.envelope import ApiBlueprint
 from analytics.resources.batch.schemas import (
     BatchAllocationRequestSchema,
     BatchAllocationResultSchema,
+)
+from analytics.resources.metrics.schemas import (
+    BatchMetricsCollectRequestSchema,
+    BatchMetricsCollectResultSchema,
 )
 from analytics.services.allocations import AllocationRequest
 
@@ -33,3 +37,27 @@ class BatchAllocations(MethodView):
         requests = [AllocationRequest(**item) for item in body["allocations"]]
         views = services().allocations.allocate_batch(requests, actor())
         return {"batch_id": views[0].batch_id, "allocations": views}
+
+
+@blp.route("/metrics/collect")
+class BatchMetricsCollect(MethodView):
+    @blp.arguments(BatchMetricsCollectRequestSchema)
+    @blp.envelope_response(200, BatchMetricsCollectResultSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Collect metrics for a list of nodes
+
+        With collectGpuMetrics, syncs the nodes' GPUs (as POST /gpu/metrics/collect, limited
+        to these nodes) and returns their averages over timeRange; with collectNodeMetrics,
+        the nodes' CPU and memory use. Nodes Prometheus knows nothing of are answered
+        NOT_FOUND. 503 METRICS_UNAVAILABLE when Prometheus cannot answer.
+        """
+        service = services()
+        text = body["time_range"]
+        hours = int(text[:-1]) * (24 if text.endswith("d") else 1)
+        return service.gpu_metrics.collect_nodes(
+            body["nodes"],
+            hours,
+            body["collect_gpu_metrics"],
+            body["collect_node_metrics"],
+            lambda nodes: service.inventory_sync.run("batch", nodes),
+        )

@@ -15,6 +15,7 @@ from analytics.resources.devices.schemas import (
     DeviceStatisticsSchema,
     DeviceStatusQuerySchema,
 )
+from analytics.resources.metrics.schemas import DeviceHealthSchema, OverheatingDeviceSchema
 from analytics.services.devices import DeviceRegistration
 
 blp = ApiBlueprint(
@@ -27,7 +28,12 @@ class Devices(MethodView):
     @blp.arguments(DeviceListQuerySchema, location="query")
     @blp.envelope_response(200, DeviceSchema, many=True)
     def get(self, query: dict[str, Any]) -> Any:
-        """List GPUs, filtered by node, model or status"""
+        """List GPUs, filtered by node, model or status
+
+        The live fields (currentTempC, currentPowerW, currentUtilization) come from
+        Prometheus in one query; when it cannot answer they are null and the list is still
+        served.
+        """
         return services().devices.list_devices(**query)
 
     @blp.arguments(DeviceRegistrationSchema)
@@ -49,6 +55,17 @@ class DeviceStatistics(MethodView):
         return services().devices.statistics()
 
 
+@blp.route("/overheating")
+class OverheatingDevices(MethodView):
+    @blp.envelope_response(200, OverheatingDeviceSchema, many=True)
+    def get(self) -> Any:
+        """GPUs now above their model's temperature threshold
+
+        503 METRICS_UNAVAILABLE when Prometheus cannot answer.
+        """
+        return services().gpu_metrics.overheating_devices()
+
+
 @blp.route("/<string:device_id>")
 class Device(MethodView):
     @blp.envelope_response(200, DeviceSchema)
@@ -64,3 +81,16 @@ class DeviceStatus(MethodView):
     def put(self, query: dict[str, Any], device_id: str) -> Any:
         """Change a GPU's status (ACTIVE, INACTIVE, MAINTENANCE, FAILED, MIG_ENABLED)"""
         return services().devices.set_status(device_id, query["status"])
+
+
+@blp.route("/<string:device_id>/health")
+class DeviceHealth(MethodView):
+    @blp.envelope_response(200, DeviceHealthSchema)
+    def get(self, device_id: str) -> Any:
+        """Health verdict of one GPU with its reasons
+
+        Temperature against the model's threshold, XIDs in the last 24 hours, uncorrectable
+        ECC errors, row remapping, thermal and power-brake throttling, and whether the exporter
+        still reads the GPU. 503 METRICS_UNAVAILABLE when Prometheus cannot answer.
+        """
+        return services().gpu_metrics.device_health(device_id)

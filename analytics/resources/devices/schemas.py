@@ -85,6 +85,24 @@ class DeviceSchema(Schema):
     )
     registered_at = UtcDateTime(data_key="registeredAt", metadata=doc("Registration time, UTC."))
     updated_at = UtcDateTime(data_key="updatedAt", metadata=doc("Last change, UTC."))
+    presence = fields.String(
+        allow_none=True,
+        metadata=doc(
+            "What the inventory sync last saw: REPORTED, LOST (the exporter cannot read it, "
+            "gpu_up 0) or MISSING (no longer reported); null if no exporter ever reported it.",
+            enum=["REPORTED", "LOST", "MISSING"],
+        ),
+    )
+    last_seen_at = UtcDateTime(
+        data_key="lastSeenAt",
+        allow_none=True,
+        metadata=doc("When an exporter last reported the GPU, UTC (inventory sync)."),
+    )
+    product_name = fields.String(
+        data_key="productName",
+        allow_none=True,
+        metadata=doc("NVML product name as the exporter reports it."),
+    )
 
 
 class DeviceRegistrationSchema(Schema):

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import UtcDateTime, doc
 
-_STATES = ["PENDING", "READY", "UNMANAGED"]
+_STATES = ["PENDING", "APPLIED", "UNMANAGED"]
 
 
 class MigLayoutRequestSchema(Schema):
@@ -43,8 +43,9 @@ class MigInstanceSchema(Schema):
     )
     state = fields.String(
         metadata=doc(
-            "PENDING: in the desired layout, not yet reported by the exporter; READY: desired "
-            "and reported; UNMANAGED: reported but not created through this API.",
+            "PENDING: in the desired layout, not (or no longer) reported by the exporter; "
+            "APPLIED: desired and reported; UNMANAGED: reported but not created through this "
+            "API.",
             enum=_STATES,
         )
     )
@@ -80,6 +81,15 @@ class MigConfigSchema(Schema):
     )
 
 
+class MigDriftSchema(Schema):
+    pending = fields.List(
+        fields.String(), metadata=doc("Desired instances the exporter does not report.")
+    )
+    unmanaged = fields.List(
+        fields.String(), metadata=doc("Reported instances that are not in the desired layout.")
+    )
+
+
 class MigLayoutSchema(Schema):
     device_id = fields.String(data_key="deviceId", metadata=doc("GPU id."))
     node_name = fields.String(data_key="nodeName", metadata=doc("Kubernetes node name."))
@@ -106,6 +116,26 @@ class MigLayoutSchema(Schema):
     stranded_compute_slices = fields.Integer(
         data_key="strandedComputeSlices",
         metadata=doc("Free compute slices no further instance could use."),
+    )
+    desired_layout = fields.List(
+        fields.String(),
+        data_key="desiredLayout",
+        metadata=doc("The desired instances as profile@startSlice, by start slice."),
+    )
+    observed_layout = fields.List(
+        fields.String(),
+        data_key="observedLayout",
+        metadata=doc(
+            "The instances the exporter reports (NVML), as profile@startSlice; the inventory "
+            "sync keeps it current."
+        ),
+    )
+    in_sync = fields.Boolean(
+        data_key="inSync", metadata=doc("Whether the observed layout is the desired one.")
+    )
+    drift = fields.Nested(
+        MigDriftSchema,
+        metadata=doc("Instance ids where desired and observed differ."),
     )
     mig_config = fields.Nested(
         MigConfigSchema,
@@ -137,7 +167,12 @@ class MigStatisticsSchema(Schema):
         keys=fields.String(),
         values=fields.Integer(),
         data_key="instancesByState",
-        metadata=doc("Instance count per state (PENDING, READY, UNMANAGED)."),
+        metadata=doc("Instance count per state (PENDING, APPLIED, UNMANAGED)."),
+    )
+    devices_with_drift = fields.List(
+        fields.String(),
+        data_key="devicesWithDrift",
+        metadata=doc("GPUs whose observed MIG layout differs from the desired one."),
     )
     allocation_rate = fields.Float(
         data_key="allocationRate", metadata=doc("Allocated over all instances, percent.")

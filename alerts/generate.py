@@ -1,0 +1,362 @@
+"""Writes the generated rule files of alerts/: the GPU catalogue series and the DCGM names.
+
+``gpu-catalogue.yml`` turns gpucatalog into series Prometheus can join on: per NVML product name
+the overheat threshold, the list price and each MIG profile's compute share, then the same per
+device (``uuid``) through ``gpu_info``. ``dcgm-compat.yml`` records our metrics under
+dcgm-exporter's ``DCGM_FI_DEV_*`` names, units and labels.
+
+    .venv/bin/python alerts/generate.py          # rewrite both files
+    .venv/bin/python alerts/generate.py --check  # exit 1 when a checked-in file is not current
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+# Run as a plain script from anywhere: the repository root holds gpucatalog.
+sys.path.insert(0, str(HERE.parent))
+
+from gpucatalog.mig import mig_profiles, total_slices  # noqa: E402
+from gpucatalog.models import MODELS  # noqa: E402
+
+CATALOGUE_FILE = HERE / "gpu-catalogue.yml"
+DCGM_FILE = HERE / "dcgm-compat.yml"
+
+# A GPU whose product name is not in gpucatalog is held to the lowest threshold we know: an
+# unknown part alerts early rather than never. Add the model to gpucatalog to fix its threshold.
+FALLBACK_OVERHEAT_C = min(model.overheat_threshold_c for model in MODELS)
+
+# NVML clock-event (throttle) reason bits, as dcgm-exporter's bit mask field reports them.
+CLOCK_EVENT_BITS = (
+    ("gpu_idle", 0x1),
+    ("applications_clocks", 0x2),
+    ("sw_power_cap", 0x4),
+    ("hw_slowdown", 0x8),
+    ("sync_boost", 0x10),
+    ("sw_thermal_slowdown", 0x20),
+    ("hw_thermal_slowdown", 0x40),
+    ("hw_power_brake", 0x80),
+)
+# XID codes that get a numeric value series (see xid:gpu_xid_code:catalogue below).
+XID_CODES = range(1, 256)
+
+MIB = 1048576
+DCGM_LABELS = (
+    "gpu",
+    "UUID",
+    "pci_bus_id",
+    "device",
+    "modelName",
+    "Hostname",
+    "DCGM_FI_DRIVER_VERSION",
+    "namespace",
+    "pod",
+    "container",
+)
+_DCGM_BY = ", ".join(DCGM_LABELS)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style for multi-line strings (PromQL) and indented lists, so the files read like
+    hand-written ones."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def _dump(header: str, groups: list[dict[str, Any]]) -> str:
+    body = yaml.dump(
+        {"groups": groups}, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True
+    )
+    lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.strip().splitlines())
+    return lines + body
+
+
+def _number(value: float) -> str:
+    return repr(float(value)) if value != int(value) else str(int(value))
+
+
+# -- the GPU catalogue ---------------------------------------------------------------------------
+
+
+def catalogue_rules() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for model in MODELS:
+        for name in model.product_names:
+            rules.append(
+                {
+                    "record": "model_name:gpu_overheat_threshold_celsius:catalogue",
+                    "expr": f"vector({_number(model.overheat_threshold_c)})",
+                    "labels": {"model_name": name, "model_id": model.model_id},
+                }
+            )
+    for model in MODELS:
+        if model.default_price_per_hour is None:
+            continue  # no public price: these GPUs are not costed (docs/alerts.md)
+        for name in model.product_names:
+            rules.append(
+                {
+                    "record": "model_name:gpu_list_price_usd_per_hour:catalogue",
+                    "expr": f"vector({_number(model.default_price_per_hour)})",
+                    "labels": {"model_name": name, "model_id": model.model_id},
+                }
+            )
+    for model in MODELS:
+        compute_total, _memory_total = total_slices(model.model_id)
+        for profile in mig_profiles(model.model_id):
+            for name in model.product_names:
+                rules.append(
+                    {
+                        "record": "model_name_profile:gpu_mig_compute_share:catalogue",
+                        "expr": f"vector({profile.compute_slices} / {compute_total})",
+                        "labels": {
+                            "model_name": name,
+                            "model_id": model.model_id,
+                            "profile": profile.name,
+                        },
+                    }
+                )
+    device = "max by (node, gpu, uuid, model_name) (gpu_info)"
+    rules += [
+        {
+            "record": "uuid:gpu_overheat_threshold_celsius:catalogue",
+            "expr": (
+                f"{device}\n"
+                "  * on (model_name) group_left (model_id)\n"
+                "model_name:gpu_overheat_threshold_celsius:catalogue\n"
+                "or on (uuid)\n"
+                f'label_replace({device} * {_number(FALLBACK_OVERHEAT_C)}, "model_id", "unknown", "", "")\n'
+            ),
+        },
+        {
+            "record": "uuid:gpu_list_price_usd_per_hour:catalogue",
+            "expr": (
+                f"{device}\n"
+                "  * on (model_name) group_left (model_id)\n"
+                "model_name:gpu_list_price_usd_per_hour:catalogue\n"
+            ),
+        },
+        {
+            "record": "mig_uuid:gpu_mig_compute_share:catalogue",
+            "expr": (
+                "(\n"
+                "  max by (node, gpu, uuid, mig_uuid, profile) (gpu_mig_info)\n"
+                "    * on (uuid) group_left (model_name)\n"
+                "  max by (uuid, model_name) (gpu_info)\n"
+                ")\n"
+                "  * on (model_name, profile) group_left (model_id)\n"
+                "model_name_profile:gpu_mig_compute_share:catalogue\n"
+            ),
+        },
+    ]
+    return rules
+
+
+CATALOGUE_HEADER = f"""
+Generated by alerts/generate.py from gpucatalog: do not edit (tests/artifacts checks it is current).
+
+GPU catalogue facts as series, so rules and dashboards can join them on the NVML product name
+(gpu_info's model_name) and then on the device:
+  model_name:gpu_overheat_threshold_celsius:catalogue   degrees C above which a model overheats
+  model_name:gpu_list_price_usd_per_hour:catalogue      default list price, USD per GPU-hour
+                                                        (models without a public price: absent)
+  model_name_profile:gpu_mig_compute_share:catalogue    a MIG profile's compute slices / total
+  uuid:gpu_overheat_threshold_celsius:catalogue         per device; unknown models: {_number(FALLBACK_OVERHEAT_C)} C
+  uuid:gpu_list_price_usd_per_hour:catalogue            per device (cost panels: list price)
+  mig_uuid:gpu_mig_compute_share:catalogue              per MIG instance: share of its GPU
+"""
+
+
+# -- dcgm-exporter compatibility -----------------------------------------------------------------
+
+
+def _dcgm(record: str, per_uuid: str) -> dict[str, Any]:
+    """``per_uuid`` (one sample per uuid) under dcgm-exporter's labels."""
+    return {
+        "record": record,
+        "expr": (
+            f"max by ({_DCGM_BY}) (\n"
+            f"  (\n    {per_uuid}\n  )\n"
+            f"    * on (uuid) group_left ({_DCGM_BY})\n"
+            "  uuid:dcgm_exporter_labels:info\n"
+            ")\n"
+        ),
+    }
+
+
+def _plain(metric: str, selector: str = "", scale: str = "") -> str:
+    return f"max by (uuid) ({metric}{selector}){scale}"
+
+
+def dcgm_rules() -> list[dict[str, Any]]:
+    renames = (
+        ("UUID", "$1", "uuid"),
+        ("Hostname", "$1", "node"),
+        ("modelName", "$1", "model_name"),
+        ("DCGM_FI_DRIVER_VERSION", "$1", "driver_version"),
+        ("device", "nvidia$1", "gpu"),
+    )
+    labels = (
+        "label_replace(" * len(renames)
+        + "\n  max by (node, gpu, uuid, model_name, pci_bus_id, driver_version) (gpu_info),\n"
+        + ",\n".join(
+            f'  "{target}", "{replacement}", "{source}", "(.*)")'
+            for target, replacement, source in renames
+        )
+        + "\n"
+    )
+    whole = 'gpu_pod_allocation_info{mig_uuid=""}'
+    holder = f"max by (uuid, namespace, pod, container) ({whole})"
+    rules: list[dict[str, Any]] = [
+        {"record": "uuid:dcgm_exporter_labels:identity", "expr": labels},
+        {
+            "record": "uuid:dcgm_exporter_labels:info",
+            "expr": (
+                "uuid:dcgm_exporter_labels:identity\n"
+                "  * on (uuid) group_left (namespace, pod, container)\n"
+                "(\n"
+                f"  {holder}\n"
+                f"  and on (uuid) (count by (uuid) ({holder}) == 1)\n"
+                ")\n"
+                "or on (uuid)\n"
+                "uuid:dcgm_exporter_labels:identity\n"
+            ),
+        },
+    ]
+    rules += [
+        {
+            "record": "xid:gpu_xid_code:catalogue",
+            "expr": f"vector({code})",
+            "labels": {"xid": str(code)},
+        }
+        for code in XID_CODES
+    ]
+    clock_bits = "\n      or ".join(
+        f'gpu_clock_event_reason_active{{reason="{reason}"}} * {bit}'
+        for reason, bit in CLOCK_EVENT_BITS
+    )
+    clock_mask = f"sum by (uuid) (max by (uuid, reason) (\n        {clock_bits}\n    ))"
+    latest_xid = (
+        "(\n"
+        "      max by (uuid, xid) (gpu_xid_last_seen_timestamp_seconds)\n"
+        "        == on (uuid) group_left ()\n"
+        "      max by (uuid) (gpu_xid_last_seen_timestamp_seconds)\n"
+        "    ) * 0\n"
+        "      + on (xid) group_left ()\n"
+        "    xid:gpu_xid_code:catalogue\n"
+        "    or on (uuid)\n"
+        "    max by (uuid) (uuid:dcgm_exporter_labels:identity) * 0"
+    )
+    fields = (
+        ("DCGM_FI_DEV_GPU_UTIL", _plain("gpu_utilization_ratio", scale=" * 100")),
+        ("DCGM_FI_DEV_MEM_COPY_UTIL", _plain("gpu_memory_utilization_ratio", scale=" * 100")),
+        ("DCGM_FI_DEV_FB_USED", _plain("gpu_memory_used_bytes", scale=f" / {MIB}")),
+        (
+            "DCGM_FI_DEV_FB_FREE",
+            f"(max by (uuid) (gpu_memory_total_bytes) - max by (uuid) (gpu_memory_used_bytes)) / {MIB}",
+        ),
+        ("DCGM_FI_DEV_FB_TOTAL", _plain("gpu_memory_total_bytes", scale=f" / {MIB}")),
+        ("DCGM_FI_DEV_GPU_TEMP", _plain("gpu_temperature_celsius")),
+        ("DCGM_FI_DEV_POWER_USAGE", _plain("gpu_power_usage_watts")),
+        ("DCGM_FI_DEV_POWER_MGMT_LIMIT", _plain("gpu_power_limit_watts")),
+        (
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+            _plain("gpu_energy_consumed_joules_total", scale=" * 1000"),
+        ),
+        ("DCGM_FI_DEV_SM_CLOCK", _plain("gpu_clock_hertz", '{clock="sm"}', " / 1e6")),
+        ("DCGM_FI_DEV_MEM_CLOCK", _plain("gpu_clock_hertz", '{clock="memory"}', " / 1e6")),
+        ("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", clock_mask),
+        ("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", clock_mask),
+        ("DCGM_FI_DEV_XID_ERRORS", latest_xid),
+        ("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", _plain("gpu_ecc_errors_total", '{type="corrected"}')),
+        ("DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", _plain("gpu_ecc_errors_total", '{type="uncorrected"}')),
+        ("DCGM_FI_DEV_ECC_SBE_AGG_TOTAL", _plain("gpu_ecc_errors_lifetime", '{type="corrected"}')),
+        (
+            "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL",
+            _plain("gpu_ecc_errors_lifetime", '{type="uncorrected"}'),
+        ),
+        (
+            "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+            _plain("gpu_remapped_rows", '{type="correctable"}'),
+        ),
+        (
+            "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+            _plain("gpu_remapped_rows", '{type="uncorrectable"}'),
+        ),
+        ("DCGM_FI_DEV_ROW_REMAP_PENDING", _plain("gpu_row_remap_pending")),
+        ("DCGM_FI_DEV_ROW_REMAP_FAILURE", _plain("gpu_row_remap_failure")),
+    )
+    rules += [_dcgm(record, per_uuid) for record, per_uuid in fields]
+    return rules
+
+
+DCGM_HEADER = f"""
+Generated by alerts/generate.py: do not edit (tests/artifacts checks it is current).
+
+Our metrics under dcgm-exporter's names, units and labels, so dashboards and alerts written
+for dcgm-exporter keep working. Labels: {", ".join(DCGM_LABELS[:6])},
+{", ".join(DCGM_LABELS[6:])}. Only this file breaks the
+level:metric:operations naming, on purpose. Units: utilisation in percent, memory in MiB,
+energy in millijoules, clocks in MHz, temperature in C, power in W.
+
+Differences from dcgm-exporter (docs/alerts.md has the full list):
+- namespace/pod/container are set only on whole GPUs held by exactly one container; dcgm-exporter
+  copies a shared GPU's values to every pod, which double-counts sums by namespace. MIG instances
+  are not split out (use gpu_mig_* and gpu_pod_allocation_info).
+- DCGM_FI_DEV_XID_ERRORS keeps dcgm's "last XID code seen" meaning (0: none since the exporter
+  started), computed from gpu_xid_last_seen_timestamp_seconds; like dcgm's it never resets, so
+  alert on increase(gpu_xid_errors_total[...]) instead.
+- DCGM_FI_DEV_GPU_UTIL is NVML's instantaneous utilisation, as dcgm's is; for utilisation that
+  does not alias with the scrape interval use rate(gpu_busy_seconds_total[5m]).
+"""
+
+
+def render() -> dict[Path, str]:
+    """Every generated file and its text."""
+    return {
+        CATALOGUE_FILE: _dump(
+            CATALOGUE_HEADER, [{"name": "gpu-catalogue", "rules": catalogue_rules()}]
+        ),
+        DCGM_FILE: _dump(DCGM_HEADER, [{"name": "dcgm-exporter-compat", "rules": dcgm_rules()}]),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--check", action="store_true", help="only report stale files")
+    args = parser.parse_args(argv)
+    stale = []
+    for path, text in render().items():
+        current = path.read_text() if path.exists() else None
+        if current == text:
+            continue
+        if args.check:
+            stale.append(path.name)
+        else:
+            path.write_text(text)
+            print(f"wrote {path.relative_to(HERE.parent)}")
+    if stale:
+        print(
+            f"stale: {', '.join(stale)}; run .venv/bin/python alerts/generate.py", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

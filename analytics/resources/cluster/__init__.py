@@ -1,0 +1,1 @@
+"""Cluster resource endpoints under /resources."""

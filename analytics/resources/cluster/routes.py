@@ -1,0 +1,157 @@
+"""Cluster resource endpoints (/resources): pods, nodes, usage, top pods, health, statistics,
+namespaces, alerts and metric sources, read from Prometheus."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from analytics.api.context import services
+from analytics.api.envelope import ApiBlueprint
+from analytics.resources.cluster.schemas import (
+    AlertQuerySchema,
+    ClusterHealthSchema,
+    ClusterStatisticsSchema,
+    ClusterUsageSchema,
+    MetricsStatusSchema,
+    NamespaceUsageSchema,
+    NodeDetailSchema,
+    NodeSchema,
+    PodDetailSchema,
+    PodListQuerySchema,
+    PodSchema,
+    ResourceAlertSchema,
+    StatisticsQuerySchema,
+    TopPodSchema,
+    TopPodsQuerySchema,
+)
+from analytics.services.cluster import ClusterService, cluster_service
+from analytics.services.cluster_health import ClusterHealthService, cluster_health_service
+
+blp = ApiBlueprint(
+    "resources",
+    __name__,
+    url_prefix="/k8s-monitor/api/v1/resources",
+    description="Cluster resources from kube-state-metrics, cAdvisor and the GPU exporter "
+    "(through Prometheus). 503 METRICS_UNAVAILABLE when Prometheus cannot be reached.",
+)
+
+
+def cluster() -> ClusterService:
+    return cluster_service(services().clock)
+
+
+def health() -> ClusterHealthService:
+    return cluster_health_service(services().clock)
+
+
+@blp.route("/pods")
+class ServingPods(MethodView):
+    @blp.arguments(PodListQuerySchema, location="query")
+    @blp.envelope_response(200, PodSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Model-serving pods (vLLM, SGLang, ...) recognised by the GPU exporter"""
+        return cluster().list_pods(query.get("namespace"), serving_only=True)
+
+
+@blp.route("/pods/all")
+class AllPods(MethodView):
+    @blp.arguments(PodListQuerySchema, location="query")
+    @blp.envelope_response(200, PodSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Every pod, same shape as /resources/pods"""
+        return cluster().list_pods(query.get("namespace"))
+
+
+@blp.route("/pods/top")
+class TopPods(MethodView):
+    @blp.arguments(TopPodsQuerySchema, location="query")
+    @blp.envelope_response(200, TopPodSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Pods using the most CPU (cores), memory (GiB) or GPU (GPUs' worth of utilisation)"""
+        return cluster().top_pods(query["resource_type"], query["limit"])
+
+
+@blp.route("/pods/<string:namespace>/<string:pod_name>")
+class PodDetail(MethodView):
+    @blp.envelope_response(200, PodDetailSchema)
+    def get(self, namespace: str, pod_name: str) -> Any:
+        """One pod: containers, requests and limits, the GPUs and MIG instances it holds
+
+        404 RESOURCE_NOT_FOUND when kube-state-metrics does not know the pod.
+        """
+        return cluster().pod_detail(namespace, pod_name)
+
+
+@blp.route("/nodes")
+class Nodes(MethodView):
+    @blp.envelope_response(200, NodeSchema, many=True)
+    def get(self) -> Any:
+        """Nodes: role, Ready, capacities, usage and pod counts"""
+        return cluster().list_nodes()
+
+
+@blp.route("/nodes/<string:node_name>")
+class NodeDetail(MethodView):
+    @blp.envelope_response(200, NodeDetailSchema)
+    def get(self, node_name: str) -> Any:
+        """One node with its GPUs, MIG instances, GPU holders and pods
+
+        404 RESOURCE_NOT_FOUND when kube-state-metrics does not know the node.
+        """
+        return cluster().node_detail(node_name)
+
+
+@blp.route("/usage")
+class Usage(MethodView):
+    @blp.arguments(PodListQuerySchema, location="query")
+    @blp.envelope_response(200, ClusterUsageSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Pods, nodes and a cluster summary (namespace filters the pods and pod counts)"""
+        return cluster().usage(query.get("namespace"))
+
+
+@blp.route("/namespaces")
+class Namespaces(MethodView):
+    @blp.envelope_response(200, NamespaceUsageSchema, many=True)
+    def get(self) -> Any:
+        """Usage per namespace: pods, CPU, memory and the GPUs held"""
+        return cluster().namespaces()
+
+
+@blp.route("/statistics")
+class Statistics(MethodView):
+    @blp.arguments(StatisticsQuerySchema, location="query")
+    @blp.envelope_response(200, ClusterStatisticsSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Averages and peaks of cluster CPU, memory, GPU utilisation and pod counts"""
+        return cluster().statistics(query["hours"])
+
+
+@blp.route("/health")
+class Health(MethodView):
+    @blp.envelope_response(200, ClusterHealthSchema)
+    def get(self) -> Any:
+        """Cluster health: nodes not Ready, pods failing, stuck or crash-looping, exporters down"""
+        return health().health()
+
+
+@blp.route("/alerts")
+class Alerts(MethodView):
+    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.envelope_response(200, ResourceAlertSchema, many=True)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Firing Prometheus alerts and the service's own checks, most severe first"""
+        return health().alerts(query.get("severity"), query.get("source"))
+
+
+@blp.route("/metrics/status")
+class MetricsStatus(MethodView):
+    @blp.envelope_response(200, MetricsStatusSchema)
+    def get(self) -> Any:
+        """Metric sources: Prometheus reachable, scrape targets up, series present and fresh
+
+        Answers 200 with status DOWN while Prometheus is unreachable.
+        """
+        return health().metrics_status()

@@ -1,0 +1,754 @@
+"""Metric-backed GPU use cases: usage statistics, overheating, health, overview, collection status.
+
+Numbers come from Prometheus through PromQL that aggregates on the server (analytics.prom.queries);
+the inventory (device ids, models, thresholds, prices) comes from the database. Prometheus
+series are joined to devices by GPU uuid, or by (node, index) for devices registered without
+one. A Prometheus that cannot answer raises MetricsUnavailable (503).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from analytics.clock import Clock
+from analytics.errors import MetricsUnavailable, ResourceNotFound
+from analytics.prom import PromClient, Sample, Series, frames
+from analytics.prom import queries as q
+from analytics.services.catalog import Catalogue
+from analytics.services.health import (
+    CRITICAL,
+    HEALTHY,
+    WARNING,
+    DeviceSignals,
+    Finding,
+    Verdict,
+    assess,
+    collect_signals,
+)
+from analytics.services.live import LiveDeviceMetrics
+from analytics.store import allocations as allocation_store
+from analytics.store import devices as device_store
+from analytics.store import mig as mig_store
+from analytics.store.db import Database
+from analytics.store.devices import DeviceRecord
+
+HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
+XID_WINDOW_HOURS = 24
+REFINE_STEP_SECONDS = 60
+_MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
+
+
+@dataclass(frozen=True)
+class FleetDevice:
+    """A registered GPU with what the metric endpoints need from the inventory."""
+
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    model_name: str
+    gpu_uuid: str | None
+    status: str
+    presence: str | None
+    threshold_c: float
+    memory_gb: float
+    price_per_hour: float | None
+    allocated: bool
+
+
+class Fleet:
+    """The inventory indexed for joining Prometheus series (by uuid, then by node and index)."""
+
+    def __init__(self, devices: Sequence[FleetDevice]) -> None:
+        self.devices = list(devices)
+        self._by_id = {d.device_id: d for d in devices}
+        self._by_uuid = {d.gpu_uuid: d for d in devices if d.gpu_uuid}
+        self._by_place = {(d.node_name, str(d.device_index)): d for d in devices}
+
+    def get(self, device_id: str) -> FleetDevice | None:
+        return self._by_id.get(device_id)
+
+    def resolve(self, labels: Mapping[str, str]) -> FleetDevice | None:
+        device = self._by_uuid.get(labels.get("uuid", ""))
+        if device is not None:
+            return device
+        place = self._by_place.get((labels.get("node", ""), labels.get("gpu", "")))
+        series_uuid = labels.get("uuid", "")
+        # A series without a uuid (an exporter that started while the GPU was unreadable)
+        # belongs to the place; one with another uuid is another board.
+        if place is not None and (not place.gpu_uuid or not series_uuid):
+            return place
+        return None
+
+    def key(self, device: FleetDevice) -> str:
+        """The join key of its series in frames: the uuid, or node/index without one."""
+        return device.gpu_uuid or f"{device.node_name}/{device.device_index}"
+
+
+def series_key(labels: Mapping[str, str], fleet: Fleet) -> str:
+    device = fleet.resolve(labels)
+    if device is not None:
+        return fleet.key(device)
+    return labels.get("uuid", "")
+
+
+class GpuMetricsService:
+    def __init__(
+        self,
+        database: Database,
+        catalogue: Catalogue,
+        clock: Clock,
+        prom: Callable[[], PromClient],
+    ) -> None:
+        self._db = database
+        self._catalogue = catalogue
+        self._clock = clock
+        self._prom = prom
+
+    # -- inventory -----------------------------------------------------------------------------
+
+    def fleet(self, nodes: Sequence[str] | None = None) -> Fleet:
+        with self._db.read() as conn:
+            records = device_store.list_devices(conn, self._clock.now())
+        if nodes is not None:
+            wanted = set(nodes)
+            records = [r for r in records if r.node_name in wanted]
+        return Fleet([self._fleet_device(r) for r in records])
+
+    def _fleet_device(self, record: DeviceRecord) -> FleetDevice:
+        model = self._catalogue.model(record.model_id)
+        return FleetDevice(
+            device_id=record.device_id,
+            node_name=record.node_name,
+            device_index=record.device_index,
+            model_id=record.model_id,
+            model_name=model.model_name,
+            gpu_uuid=record.gpu_uuid,
+            status=record.status,
+            presence=record.presence,
+            threshold_c=model.overheat_threshold_c,
+            memory_gb=model.memory_gb,
+            price_per_hour=model.price_per_hour,
+            allocated=record.allocated,
+        )
+
+    # -- live values ---------------------------------------------------------------------------
+
+    def live_values(
+        self, fleet: Fleet, device_ids: Sequence[str] | None = None
+    ) -> dict[str, LiveDeviceMetrics]:
+        """Temperature, power and utilisation (percent) by device id: one query, for the
+        whole fleet or (a few devices asked for) just their uuids."""
+        scope = q.ALL
+        if device_ids is not None and len(device_ids) <= 32:
+            wanted = [fleet.get(d) for d in device_ids]
+            uuids = [d.gpu_uuid for d in wanted if d is not None and d.gpu_uuid]
+            if len(uuids) == len(device_ids):
+                scope = q.Scope(uuids=uuids)
+        samples = self._prom().query(q.live_device_values(scope))
+        values: dict[str, dict[str, float]] = {}
+        for sample in samples:
+            device = fleet.resolve(sample.labels)
+            if device is not None and math.isfinite(sample.value):
+                values.setdefault(device.device_id, {})[sample.labels.get("__name__", "")] = (
+                    sample.value
+                )
+        return {
+            device_id: LiveDeviceMetrics(
+                temperature_c=v.get("gpu_temperature_celsius"),
+                power_w=_round(v.get("gpu_power_usage_watts"), 1),
+                utilization_percent=_percent(v.get("gpu_utilization_ratio")),
+            )
+            for device_id, v in values.items()
+        }
+
+    # -- usage statistics ----------------------------------------------------------------------
+
+    def usage_statistics(self, hours: int, nodes: Sequence[str] | None = None) -> dict[str, Any]:
+        prom = self._prom()
+        fleet = self.fleet(nodes)
+        now = self._clock.now().timestamp()
+        rules_end = self._rules_end(hours)
+        scope = q.Scope(nodes=nodes)
+        samples = prom.query(q.usage_statistics(hours, now, now, rules_end, scope))
+        end = rules_end if rules_end is not None else now
+        table = frames.pivot(_keyed(samples, fleet), "key", q.STAT_LABEL)
+
+        device_stats: dict[str, dict[str, Any]] = {}
+        rows: list[dict[str, Any]] = []
+        for device in fleet.devices:
+            key = fleet.key(device)
+            if key not in table.index:
+                continue
+            row = table.loc[key]
+            utilization = _percent(_cell(row, "utilization"))
+            total = _cell(row, "memory_total") or device.memory_gb * 2**30
+            used = _cell(row, "memory_used")
+            memory = _percent(used / total) if used is not None and total else None
+            temperature = _round(_cell(row, "temperature"), 2)
+            if utilization is None and memory is None and temperature is None:
+                continue
+            device_stats[device.device_id] = {
+                "model_id": device.model_id,
+                "model_name": device.model_name,
+                "node_name": device.node_name,
+                "avg_gpu_utilization": utilization,
+                "avg_memory_utilization": memory,
+                "avg_temperature": temperature,
+            }
+            rows.append(
+                {
+                    "model_id": device.model_id,
+                    "utilization": utilization,
+                    "memory": memory,
+                    "temperature": temperature,
+                }
+            )
+        model_stats: dict[str, dict[str, Any]] = {}
+        if rows:
+            import pandas as pd
+
+            means = frames.group_means(
+                pd.DataFrame(rows), "model_id", ["utilization", "memory", "temperature"]
+            )
+            for model_id, mean in means.iterrows():
+                model_stats[str(model_id)] = {
+                    "device_count": int(mean["count"]),
+                    "avg_gpu_utilization": _round(_nan(mean["utilization"]), 2),
+                    "avg_memory_utilization": _round(_nan(mean["memory"]), 2),
+                    "avg_temperature": _round(_nan(mean["temperature"]), 2),
+                }
+        return {
+            "time_range": f"{hours} hours",
+            "window_start": _utc(end - hours * 3600),
+            "window_end": _utc(end),
+            "source": "recording-rules" if rules_end is not None else "raw",
+            "device_statistics": device_stats,
+            "model_statistics": model_stats,
+        }
+
+    def _rules_end(self, hours: int) -> float | None:
+        """The newest hourly rule sample, when the window is long enough to use the rules."""
+        if hours < q.RAW_WINDOW_LIMIT_HOURS:
+            return None
+        found = self._prom().query(q.latest_rule_evaluation())
+        if found and math.isfinite(found[0].value):
+            return found[0].value
+        return None
+
+    # -- overheating ---------------------------------------------------------------------------
+
+    def overheating_devices(self) -> list[dict[str, Any]]:
+        """Devices whose temperature is above their model's threshold now."""
+        fleet = self.fleet()
+        floor = _floor(fleet)
+        if floor is None:
+            return []
+        hot = []
+        for sample in self._prom().query(q.hot_devices(floor)):
+            device = fleet.resolve(sample.labels)
+            if device is None or sample.value <= device.threshold_c:
+                continue
+            hot.append(
+                {
+                    "device_id": device.device_id,
+                    "node_name": device.node_name,
+                    "model_id": device.model_id,
+                    "model_name": device.model_name,
+                    "current_temp_c": sample.value,
+                    "threshold_c": device.threshold_c,
+                    "excess_c": round(sample.value - device.threshold_c, 2),
+                    "severity": CRITICAL,
+                    "measured_at": _utc(sample.timestamp),
+                }
+            )
+        return sorted(hot, key=lambda h: (-h["excess_c"], h["device_id"]))
+
+    def overheating_alerts(self, hours: int) -> dict[str, Any]:
+        """Windows in which a GPU was above its model's threshold within the last ``hours``.
+
+        Long windows first find the device-hours whose hourly maximum (recording rule) was
+        hot, then read the raw series at a one-minute step only around those hours; the last
+        hour or two, not yet in a rule sample, is always read raw.
+        """
+        prom = self._prom()
+        fleet = self.fleet()
+        now = self._clock.now().timestamp()
+        start = now - hours * 3600
+        floor = _floor(fleet)
+        if floor is None:
+            return _alerts_result(hours, start, now, [])
+        thresholds = {fleet.key(d): d.threshold_c for d in fleet.devices}
+        ranges: list[tuple[float, float, set[str] | None]] = []
+        rules_end = self._rules_end(hours)
+        if rules_end is not None and rules_end > start:
+            hourly = prom.query_range(
+                q.hourly_temperature_above(floor),
+                _align(start, 3600, up=True),
+                _align(rules_end, 3600, up=True),
+                3600,
+            )
+            for series in hourly:
+                key = series_key(series.labels, fleet)
+                threshold = thresholds.get(key)
+                for t, value in series.points:
+                    if threshold is not None and value > threshold:
+                        ranges.append((max(start, t - 7200), min(now, t), {series.labels["uuid"]}))
+            raw_from = max(start, rules_end - 3600)
+        else:
+            raw_from = start
+        ranges.append((raw_from, now, None))
+        refinements = []
+        for range_start, range_end, uuids in _merge(ranges):
+            scope = q.Scope(uuids=sorted(uuids)) if uuids is not None else q.ALL
+            for chunk_start, chunk_end in _chunks(range_start, range_end):
+                refinements.append(
+                    (
+                        q.temperature_above(floor, scope),
+                        _align(chunk_start, REFINE_STEP_SECONDS, up=True),
+                        chunk_end,
+                        float(REFINE_STEP_SECONDS),
+                    )
+                )
+        points = [s for answer in prom.query_ranges(refinements) for s in answer]
+        frame = frames.series_frame(
+            [Series({"key": series_key(s.labels, fleet)}, s.points) for s in points], ["key"]
+        )
+        # Overlapping refinement ranges may return a time twice.
+        frame = frame.drop_duplicates(["key", "time"])
+        runs = frames.runs_above(frame, "key", thresholds, REFINE_STEP_SECONDS * 1.5)
+        by_key = {fleet.key(d): d for d in fleet.devices}
+        alerts = []
+        for run in runs.to_dict("records"):
+            device = by_key.get(str(run["key"]))
+            if device is None:
+                continue
+            first, last = float(run["start"]), float(run["end"])
+            alerts.append(
+                {
+                    "device_id": device.device_id,
+                    "node_name": device.node_name,
+                    "model_id": device.model_id,
+                    "start": _utc(first),
+                    "end": _utc(last),
+                    # Each reading stands for one step: a single hot reading is one minute.
+                    "duration_minutes": round((last - first + REFINE_STEP_SECONDS) / 60.0, 1),
+                    "peak_temperature": float(run["peak"]),
+                    "threshold": device.threshold_c,
+                    "ongoing": now - last <= 2 * REFINE_STEP_SECONDS,
+                    "severity": CRITICAL,
+                }
+            )
+        alerts.sort(key=lambda a: (a["start"], a["device_id"]))
+        return _alerts_result(hours, start, now, alerts)
+
+    # -- health --------------------------------------------------------------------------------
+
+    def device_health(self, device_id: str) -> dict[str, Any]:
+        fleet = self.fleet()
+        device = fleet.get(device_id)
+        if device is None:
+            raise ResourceNotFound(f"GPU device {device_id} not found.", {"deviceId": device_id})
+        if device.gpu_uuid:
+            scope = q.Scope(uuids=[device.gpu_uuid])
+        else:
+            scope = q.Scope(nodes=[device.node_name])
+        samples = self._prom().query(q.device_health(scope, XID_WINDOW_HOURS * 3600))
+        signals = _signals_for(fleet, samples)
+        return self._health_view(device, signals.get(device.device_id))
+
+    def cluster_health(self) -> dict[str, Any]:
+        fleet = self.fleet()
+        samples = self._prom().query(q.device_health(q.ALL, XID_WINDOW_HOURS * 3600))
+        signals = _signals_for(fleet, samples)
+        views = [self._health_view(d, signals.get(d.device_id)) for d in fleet.devices]
+        counts = Counter(v["status"] for v in views)
+        reasons = Counter(f["code"] for v in views for f in v["reasons"] if f["severity"] != "INFO")
+        status = CRITICAL if counts[CRITICAL] else WARNING if counts[WARNING] else HEALTHY
+        return {
+            "status": status,
+            "total_devices": len(views),
+            "healthy_devices": counts[HEALTHY],
+            "warning_devices": counts[WARNING],
+            "critical_devices": counts[CRITICAL],
+            "reasons": dict(sorted(reasons.items())),
+            "devices_by_node": _by_node(views),
+            "unhealthy": [v for v in views if v["status"] != HEALTHY],
+            "checked_at": self._clock.now(),
+        }
+
+    def _health_view(self, device: FleetDevice, signals: DeviceSignals | None) -> dict[str, Any]:
+        verdict: Verdict = assess(
+            signals,
+            device.threshold_c,
+            ever_reported=device.presence is not None,
+            xid_window_hours=XID_WINDOW_HOURS,
+        )
+        return {
+            "device_id": device.device_id,
+            "node_name": device.node_name,
+            "model_id": device.model_id,
+            "status": verdict.status,
+            "reasons": [_finding(f) for f in verdict.findings],
+            "temperature_c": signals.temperature_c if signals else None,
+            "threshold_c": device.threshold_c,
+            "xid_counts": {
+                str(k): v for k, v in sorted((signals.xid_counts if signals else {}).items())
+            },
+            "xid_window_hours": XID_WINDOW_HOURS,
+            "checked_at": self._clock.now(),
+        }
+
+    # -- overview ------------------------------------------------------------------------------
+
+    def overview(self) -> dict[str, Any]:
+        prom = self._prom()
+        now = self._clock.now()
+        with self._db.read() as conn:
+            records = device_store.list_devices(conn, now)
+            mig_count = len(mig_store.instances(conn, now))
+            active = len(allocation_store.list_allocations(conn, now, active_only=True))
+        fleet = Fleet([self._fleet_device(r) for r in records])
+        fleet_now = {s.labels.get(q.STAT_LABEL): s.value for s in prom.query(q.fleet_now())}
+        signals = _signals_for(fleet, prom.query(q.device_health(q.ALL, XID_WINDOW_HOURS * 3600)))
+        checks = [self._health_view(d, signals.get(d.device_id)) for d in fleet.devices]
+        findings = [
+            (v["device_id"], f["severity"])
+            for v in checks
+            for f in v["reasons"]
+            if f["severity"] in (CRITICAL, WARNING)
+        ]
+        firing = [a for a in prom.alerts() if a.get("state") == "firing"]
+        uuid_to_id = {d.gpu_uuid: d.device_id for d in fleet.devices if d.gpu_uuid}
+        flagged = set(findings)
+        prom_alerts = []
+        for alert in firing:
+            labels = alert.get("labels") or {}
+            severity = str(labels.get("severity", "warning")).upper()
+            device_id = uuid_to_id.get(labels.get("uuid", ""))
+            # Our own check already counts this device at this severity: do not count twice.
+            if device_id is not None and (device_id, severity) in flagged:
+                continue
+            prom_alerts.append(severity)
+        critical = sum(1 for _d, s in findings if s == CRITICAL) + prom_alerts.count(CRITICAL)
+        warning = sum(1 for _d, s in findings if s == WARNING) + prom_alerts.count(WARNING)
+        priced = [d.price_per_hour or 0.0 for d in fleet.devices]
+        hourly = round(sum(priced), 2)
+        used, total = fleet_now.get("memory_used"), fleet_now.get("memory_total")
+        return {
+            "total_nodes": len({d.node_name for d in fleet.devices}),
+            "total_gpu_devices": len(fleet.devices),
+            "total_mig_instances": mig_count,
+            "active_allocations": active,
+            "devices_by_model": dict(sorted(Counter(d.model_id for d in fleet.devices).items())),
+            "devices_reporting": int(fleet_now.get("devices_up") or 0),
+            "overall_gpu_utilization": _percent(_finite(fleet_now.get("utilization"))),
+            "overall_memory_utilization": (
+                _percent(used / total) if used is not None and total else None
+            ),
+            "overall_temperature": _round(_finite(fleet_now.get("temperature")), 2),
+            "total_hourly_cost": hourly,
+            "total_monthly_cost": round(hourly * HOURS_PER_MONTH, 2),
+            "total_alerts": len(findings) + len(prom_alerts),
+            "critical_alerts": critical,
+            "warning_alerts": warning,
+            "prometheus_alerts": len(firing),
+        }
+
+    # -- batch collection ----------------------------------------------------------------------
+
+    def collect_nodes(
+        self,
+        nodes: Sequence[str],
+        window_hours: int,
+        gpu_metrics: bool,
+        node_metrics: bool,
+        sync: Callable[[Sequence[str]], Any] | None,
+    ) -> dict[str, Any]:
+        """Per node: sync its GPUs (``sync``), their averages over the window, and the node's
+        CPU and memory use. Unknown nodes are answered NOT_FOUND, not refused."""
+        wanted = sorted(set(nodes), key=list(nodes).index)
+        sync_result = sync(wanted) if gpu_metrics and sync is not None else None
+        usage: dict[str, Any] = {}
+        if gpu_metrics:
+            usage = self.usage_statistics(window_hours, nodes=wanted)
+        resources: dict[str, dict[str, float]] = {}
+        if node_metrics:
+            for sample in self._prom().query(q.node_usage(wanted)):
+                node = sample.labels.get("node", "")
+                stat = sample.labels.get(q.STAT_LABEL, "")
+                if node and math.isfinite(sample.value):
+                    resources.setdefault(node, {})[stat] = sample.value
+        fleet = self.fleet(wanted)
+        registered = Counter(d.node_name for d in fleet.devices)
+        reported_devices = Counter(
+            d.node_name for d in fleet.devices if d.presence in ("REPORTED", "LOST")
+        )
+        results = []
+        for node in wanted:
+            devices = {
+                device_id: stats
+                for device_id, stats in usage.get("device_statistics", {}).items()
+                if stats["node_name"] == node
+            }
+            gpu_part = None
+            if gpu_metrics:
+                gpu_part = {
+                    "devices_registered": registered[node],
+                    "devices_reported": reported_devices[node],
+                    "avg_gpu_utilization": _mean(
+                        d["avg_gpu_utilization"] for d in devices.values()
+                    ),
+                    "avg_memory_utilization": _mean(
+                        d["avg_memory_utilization"] for d in devices.values()
+                    ),
+                    "avg_temperature": _mean(d["avg_temperature"] for d in devices.values()),
+                    "device_statistics": devices,
+                }
+            node_part = None
+            values = resources.get(node, {})
+            if node_metrics:
+                cpu, cpu_total = values.get("cpu_cores"), values.get("cpu_allocatable")
+                memory, memory_total = values.get("memory_bytes"), values.get("memory_allocatable")
+                node_part = {
+                    "cpu_cores_used": _round(cpu, 3),
+                    "cpu_cores_allocatable": cpu_total,
+                    "cpu_usage_percent": _percent(cpu / cpu_total)
+                    if cpu is not None and cpu_total
+                    else None,
+                    "memory_used_gb": _round(memory / 1e9, 3) if memory is not None else None,
+                    "memory_allocatable_gb": (
+                        _round(memory_total / 1e9, 3) if memory_total is not None else None
+                    ),
+                    "memory_usage_percent": (
+                        _percent(memory / memory_total)
+                        if memory is not None and memory_total
+                        else None
+                    ),
+                }
+            found = bool(values) or registered[node] > 0 or bool(devices)
+            if sync_result is not None and node in getattr(sync_result, "nodes_reported", []):
+                found = True
+            results.append(
+                {
+                    "node_name": node,
+                    "status": "OK" if found else "NOT_FOUND",
+                    "gpu_metrics": gpu_part,
+                    "node_metrics": node_part,
+                }
+            )
+        return {"time_range": f"{window_hours} hours", "sync": sync_result, "nodes": results}
+
+    # -- collection status ---------------------------------------------------------------------
+
+    def collection_status(self) -> dict[str, Any]:
+        """Scrape targets and exporters as Prometheus sees them; never raises for a down
+        Prometheus (the answer says so instead)."""
+        prom = self._prom()
+        now = self._clock.now().timestamp()
+        result: dict[str, Any] = {
+            "prometheus": {"url": prom.base_url, "reachable": True, "error": None},
+            "targets": [],
+            "exporters": [],
+        }
+        try:
+            samples = prom.query(q.exporter_status())
+            targets = prom.targets()
+        except MetricsUnavailable as exc:
+            result["prometheus"].update(reachable=False, error=exc.message)
+            return result
+        exporters: dict[str, dict[str, Any]] = {}
+        node_by_instance: dict[tuple[str, str], str] = {}
+        for sample in samples:
+            node = sample.labels.get("node", "")
+            if not node:
+                continue
+            entry = exporters.setdefault(
+                node,
+                {
+                    "node_name": node,
+                    "version": None,
+                    "devices_expected": None,
+                    "devices_visible": None,
+                    "last_sample_at": None,
+                    "freshness_seconds": None,
+                },
+            )
+            stat = sample.labels.get(q.STAT_LABEL)
+            if stat == "build":
+                entry["version"] = sample.labels.get("version")
+                node_by_instance[
+                    (sample.labels.get("job", ""), sample.labels.get("instance", ""))
+                ] = node
+            elif stat == "expected":
+                entry["devices_expected"] = int(sample.value)
+            elif stat == "visible":
+                entry["devices_visible"] = int(sample.value)
+            elif stat == "sample_time":
+                entry["last_sample_at"] = _utc(sample.value)
+                entry["freshness_seconds"] = round(max(0.0, now - sample.value), 1)
+        for entry in exporters.values():
+            expected, visible = entry["devices_expected"], entry["devices_visible"]
+            entry["missing_devices"] = (
+                max(0, expected - visible) if expected is not None and visible is not None else None
+            )
+        for target in targets:
+            labels = target.get("labels") or {}
+            job, instance = labels.get("job", ""), labels.get("instance", "")
+            last = _parse_time(target.get("lastScrape"))
+            result["targets"].append(
+                {
+                    "job": job,
+                    "instance": instance,
+                    "node_name": node_by_instance.get((job, instance)),
+                    "scrape_url": target.get("scrapeUrl"),
+                    "health": target.get("health"),
+                    "last_scrape": _utc(last) if last else None,
+                    "last_scrape_duration_seconds": target.get("lastScrapeDuration"),
+                    "freshness_seconds": round(max(0.0, now - last), 1) if last else None,
+                    "last_error": target.get("lastError") or None,
+                }
+            )
+        result["exporters"] = sorted(exporters.values(), key=lambda e: e["node_name"])
+        result["targets"].sort(key=lambda t: (t["job"], t["instance"]))
+        return result
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _keyed(samples: Sequence[Sample], fleet: Fleet) -> list[Sample]:
+    """Samples relabelled with the fleet's join key (uuid, or node/index), for pivoting."""
+    return [
+        Sample({**s.labels, "key": series_key(s.labels, fleet)}, s.value, s.timestamp)
+        for s in samples
+    ]
+
+
+def _signals_for(fleet: Fleet, samples: Sequence[Sample]) -> dict[str, DeviceSignals]:
+    by_key = collect_signals(
+        [
+            Sample({**s.labels, "uuid": series_key(s.labels, fleet)}, s.value, s.timestamp)
+            for s in samples
+        ]
+    )
+    return {d.device_id: by_key[fleet.key(d)] for d in fleet.devices if fleet.key(d) in by_key}
+
+
+def _finding(finding: Finding) -> dict[str, Any]:
+    return {
+        "code": finding.code,
+        "severity": finding.severity,
+        "message": finding.message,
+        "value": finding.value,
+        "threshold": finding.threshold,
+        "xid": finding.xid,
+        "count": finding.count,
+    }
+
+
+def _by_node(views: Sequence[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    nodes: dict[str, dict[str, int]] = {}
+    for view in views:
+        entry = nodes.setdefault(view["node_name"], {HEALTHY: 0, WARNING: 0, CRITICAL: 0})
+        entry[view["status"]] += 1
+    return dict(sorted(nodes.items()))
+
+
+def _alerts_result(
+    hours: int, start: float, end: float, alerts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "time_range": f"{hours} hours",
+        "window_start": _utc(start),
+        "window_end": _utc(end),
+        "total_alerts": len(alerts),
+        "affected_devices": len({a["device_id"] for a in alerts}),
+        "alerts": alerts,
+    }
+
+
+def _floor(fleet: Fleet) -> float | None:
+    return min((d.threshold_c for d in fleet.devices), default=None)
+
+
+def _merge(
+    ranges: list[tuple[float, float, set[str] | None]],
+) -> list[tuple[float, float, set[str] | None]]:
+    """Merge overlapping time ranges; a range for every device (None) absorbs the uuid sets."""
+    merged: list[tuple[float, float, set[str] | None]] = []
+    for start, end, uuids in sorted(ranges, key=lambda r: r[0]):
+        if merged and start <= merged[-1][1]:
+            last_start, last_end, last_uuids = merged[-1]
+            combined = None if uuids is None or last_uuids is None else last_uuids | uuids
+            merged[-1] = (last_start, max(last_end, end), combined)
+        else:
+            merged.append((start, end, set(uuids) if uuids is not None else None))
+    return merged
+
+
+def _chunks(start: float, end: float) -> list[tuple[float, float]]:
+    span = REFINE_STEP_SECONDS * _MAX_POINTS
+    chunks = []
+    while start < end:
+        chunks.append((start, min(end, start + span)))
+        start += span + REFINE_STEP_SECONDS
+    return chunks
+
+
+def _align(t: float, step: float, up: bool = False) -> float:
+    aligned = math.floor(t / step) * step
+    return aligned + step if up and aligned < t else aligned
+
+
+def _cell(row: Any, column: str) -> float | None:
+    if column not in row.index:
+        return None
+    return _nan(row[column])
+
+
+def _nan(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _mean(values: Any) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 2) if present else None
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _percent(ratio: float | None) -> float | None:
+    return round(ratio * 100.0, 2) if ratio is not None and math.isfinite(ratio) else None
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return round(value, digits) if value is not None and math.isfinite(value) else None
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def _parse_time(text: Any) -> float | None:
+    if not isinstance(text, str) or not text or text.startswith("0001-"):
+        return None
+    # Prometheus gives nanoseconds (2026-11-26T09:10:48.473758873Z); Python takes micro.
+    head, _, rest = text.rstrip("Z").partition(".")
+    fraction = (rest[:6]).ljust(6, "0") if rest else "000000"
+    try:
+        moment = datetime.fromisoformat(f"{head}.{fraction}+00:00")
+    except ValueError:
+        return None
+    return moment.timestamp()

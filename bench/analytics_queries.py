@@ -1,0 +1,277 @@
+"""Latency of the metric-backed endpoints against a real Prometheus with history.
+
+For each fleet, a :class:`devstack.stack.Stack` backfills the history, starts the simulated
+exporters and cluster series, the real Prometheus (recording rules loaded) and the analytics
+service under gunicorn; the inventory is synced once; then every endpoint is called
+sequentially (one client, keep-alive) and the script prints p50/p99 per endpoint and what each
+request cost Prometheus: queries, samples returned (counted by the client) and samples read
+(Prometheus' own ``stats=all``, ``totalQueryableSamples``), from the ``X-Prometheus-*``
+response headers.
+
+Fleets: ``demo`` (simulator/fleets/demo.yaml) and ``bench512``, generated here: 64 nodes x 8
+GPUs = 512 GPUs (A100 80GB with two MIG GPUs per node, H100, L4, RTX 4090), inference,
+training, notebook and batch pods, and daily overheating and XID events.
+
+    .venv/bin/python bench/analytics_queries.py [--fleets demo,bench512] [--days 30]
+        [--step 60] [--bench-step 300] [--requests 50] [--json results.json]
+
+The 512-GPU history defaults to a 5-minute step (``--bench-step``): a month at one minute would
+take tens of minutes to generate on a small machine; hourly recording-rule samples (what long
+windows read) are the same either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devstack.stack import Stack  # noqa: E402
+
+GPU_ENDPOINTS = (
+    "/gpu/devices",
+    "/gpu/metrics/usage-statistics?hours=1",
+    "/gpu/metrics/usage-statistics?hours=24",
+    "/gpu/metrics/usage-statistics?hours=720",
+    "/gpu/metrics/overheating-alerts?hours=24",
+    "/gpu/metrics/overheating-alerts?hours=720",
+    "/gpu/overview",
+    "/gpu/health",
+    "/gpu/devices/overheating",
+    "/gpu/devices/{device}/health",
+    "/gpu/metrics/collection-status",
+    "/gpu/allocations/reconciliation",
+)
+# helper B's cluster endpoints, measured when the service has them.
+RESOURCE_ENDPOINTS = (
+    "/resources/pods",
+    "/resources/pods/all",
+    "/resources/nodes",
+    "/resources/usage",
+    "/resources/pods/top?resourceType=gpu&limit=10",
+    "/resources/health",
+    "/resources/statistics?hours=24",
+    "/resources/namespaces",
+    "/resources/alerts",
+    "/resources/metrics/status",
+)
+
+
+# -- the 512-GPU fleet -------------------------------------------------------------------------
+
+
+def bench_fleet(path: Path, nodes: int = 64) -> Path:
+    """64 nodes x 8 GPUs with mixed models, MIG, workloads and recurring events."""
+    kinds = ("A100_80GB",) * 4 + ("H100_80GB",) * 2 + ("L4", "RTX4090")
+    specs = []
+    for n in range(1, nodes + 1):
+        model = kinds[(n - 1) % len(kinds)]
+        gpus: list[dict[str, Any]] = []
+        if model == "A100_80GB":
+            gpus = [
+                {"model": model, "count": 6},
+                {"model": model, "mig": ["1g.10gb", "2g.20gb", "4g.40gb"]},
+                {"model": model, "mig": ["3g.40gb", "3g.40gb"]},
+            ]
+        else:
+            gpus = [{"model": model, "count": 8}]
+        workloads = ("inference", "training", "inference", "notebook", "batch", "inference")
+        pods = []
+        for g, workload in enumerate(workloads):
+            pods.append(
+                {
+                    "name": f"{workload}-{n:02d}-{g}",
+                    "namespace": "model-serving" if workload == "inference" else "research",
+                    "image": "vllm/vllm-openai:v0.6.3"
+                    if workload == "inference"
+                    else "nvcr.io/nvidia/pytorch:24.08-py3",
+                    **(
+                        {"args": ["--model", "meta-llama/Llama-2-7b-chat-hf"]}
+                        if workload == "inference"
+                        else {}
+                    ),
+                    "workload": workload,
+                    "gpu_memory_gib": 20,
+                    "containers": [{"name": "main", "gpus": [g]}],
+                }
+            )
+        if model == "A100_80GB":
+            pods.append(
+                {
+                    "name": f"mig-notebook-{n:02d}",
+                    "namespace": "development",
+                    "image": "quay.io/jupyter/pytorch-notebook:cuda12-2024-10-14",
+                    "workload": "notebook",
+                    "gpu_memory_gib": 5,
+                    "containers": [{"name": "nb", "mig": [[6, 0]]}],
+                }
+            )
+        events = [
+            {
+                "type": "overheat",
+                "gpu": 1,
+                "at": f"{n % 24}h",
+                "every": "1d",
+                "duration": "20m",
+                "delta_c": 25,
+            },
+            {"type": "xid", "gpu": 2, "at": f"{(n * 7) % 24}h", "every": "3d", "xid": 13},
+        ]
+        if n % 8 == 0:
+            events.append({"type": "xid", "gpu": 3, "at": "5h", "every": "2d", "xid": 48})
+        specs.append(
+            {
+                "name": f"bench-node-{n:02d}",
+                "cpu_cores": 96,
+                "memory_gib": 1024,
+                "gpus": gpus,
+                "pods": pods,
+                "events": events,
+            }
+        )
+    fleet = {"seed": 512, "epoch": "2026-01-01T00:00:00Z", "nodes": specs}
+    path.write_text(yaml.safe_dump(fleet, sort_keys=False))
+    return path
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+class Client:
+    def __init__(self, base: str, key: str) -> None:
+        parts = urlsplit(base)
+        self.prefix = parts.path
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str) -> tuple[int, dict[str, str], float]:
+        started = time.perf_counter()
+        self.connection.request(method, self.prefix + path, headers=self.headers)
+        response = self.connection.getresponse()
+        response.read()
+        elapsed = time.perf_counter() - started
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = max(0, math.ceil(q / 100 * len(ordered)) - 1)
+    return ordered[index]
+
+
+def measure(client: Client, path: str, requests: int) -> dict[str, Any] | None:
+    status, _headers, _t = client.call("GET", path)
+    if status == 404:
+        return None
+    if status != 200:
+        return {"path": path, "error": status}
+    for _ in range(2):
+        client.call("GET", path)
+    times, queries, returned, queried = [], [], [], []
+    for _ in range(requests):
+        status, headers, elapsed = client.call("GET", path)
+        assert status == 200, (path, status)
+        times.append(elapsed * 1000)
+        queries.append(int(headers.get("x-prometheus-queries", 0)))
+        returned.append(int(headers.get("x-prometheus-samples", 0)))
+        queried.append(int(headers.get("x-prometheus-samples-queried", 0)))
+    return {
+        "path": path,
+        "p50_ms": round(statistics.median(times), 1),
+        "p99_ms": round(percentile(times, 99), 1),
+        "queries": max(queries),
+        "samples_returned": max(returned),
+        "samples_queried": max(queried),
+    }
+
+
+def run_fleet(name: str, fleet: Path, days: float, step: int, requests: int) -> dict[str, Any]:
+    print(f"\n== {name}: {fleet.name}, {days:g} days of history at {step}s steps", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        started = time.monotonic()
+        stack = Stack(
+            fleet,
+            days=days,
+            step=step,
+            scrape_interval="15s",
+            analytics_workers=2,
+            workdir=Path(tmp) / "stack",
+            cache_dir=ROOT / "data" / "bench-history-cache",
+            start_timeout=600,
+            log=lambda message: print(f"   {message}", flush=True),
+        )
+        with stack:
+            print(f"   up in {time.monotonic() - started:.0f}s", flush=True)
+            client = Client(stack.analytics_url, stack.admin_api_key)
+            status, _h, elapsed = client.call("POST", "/gpu/metrics/collect")
+            assert status == 200, status
+            print(f"   inventory sync: {elapsed * 1000:.0f} ms", flush=True)
+            device = f"{stack.nodes[0]}-GPU-00"
+            gpus = sum(len(node.gpus) for node in stack.fleet.nodes)
+            results = []
+            for template in GPU_ENDPOINTS + RESOURCE_ENDPOINTS:
+                path = template.format(device=device)
+                result = measure(client, path, requests)
+                if result is None:
+                    continue
+                results.append(result)
+                print(
+                    "   {path:48s} p50 {p50_ms:7.1f} ms  p99 {p99_ms:7.1f} ms  "
+                    "queries {queries:2d}  samples returned {samples_returned:6d}  "
+                    "read {samples_queried:9d}".format(**result)
+                    if "error" not in result
+                    else f"   {path:48s} HTTP {result['error']}",
+                    flush=True,
+                )
+            return {"fleet": name, "gpus": gpus, "days": days, "step_s": step, "results": results}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fleets", default="demo,bench512")
+    parser.add_argument("--days", type=float, default=30)
+    parser.add_argument("--step", type=int, default=60, help="history step of the demo fleet")
+    parser.add_argument("--bench-step", type=int, default=300, help="history step at 512 GPUs")
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    # Measure the service, not the rate limiter; ask Prometheus for its sample counts.
+    os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
+    os.environ["GPU_ANALYTICS_PROMETHEUS_QUERY_STATS"] = "true"
+    os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"
+    reports = []
+    for name in args.fleets.split(","):
+        if name == "demo":
+            reports.append(
+                run_fleet(
+                    name, ROOT / "simulator/fleets/demo.yaml", args.days, args.step, args.requests
+                )
+            )
+        elif name == "bench512":
+            directory = ROOT / "data" / "bench-fleets"
+            directory.mkdir(parents=True, exist_ok=True)
+            fleet = bench_fleet(directory / "bench-512.yaml")
+            reports.append(run_fleet(name, fleet, args.days, args.bench_step, args.requests))
+        else:
+            parser.error(f"unknown fleet {name!r}")
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

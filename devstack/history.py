@@ -1,0 +1,326 @@
+"""Backfilled TSDB history for a simulated fleet: generated in parallel, cached, topped up.
+
+The history up to the last whole hour is the expensive part (a month for the demo fleet is
+some 20 million samples); it is written by :mod:`simulator.history` in independent parts
+(one per node, two for the cluster) in parallel processes, each turned into TSDB blocks by
+``promtool``, and the blocks are kept in a cache entry keyed by (fleet file contents, days,
+step, state interval, that hour, writer version). The minutes from that hour to ``end`` are
+always written fresh (a few seconds), continuing the cached counters, so a second start within
+the hour takes seconds and still ends at the current minute.
+
+Cache entries are directories of TSDB blocks plus ``history.json``; they are linked (or copied
+across file systems) into the Prometheus data directory, never modified, and the oldest beyond
+:data:`KEEP_ENTRIES` are removed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.processes import die_with_parent
+from devstack.prometheus import backfill_command, backfill_openmetrics
+from simulator.fleet import load_fleet
+from simulator.history import (
+    DEFAULT_STATE_INTERVAL_S,
+    HOUR_S,
+    CounterState,
+    counters_from_json,
+    counters_to_json,
+    history_parts,
+    write_history,
+)
+
+# Bump when simulator.history writes different series or values: old cache entries then miss.
+WRITER_VERSION = 1
+KEEP_ENTRIES = 4
+DAY_S = 86400
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "k8s-gpu-management" / "history"
+
+
+@dataclass(frozen=True)
+class HistoryInfo:
+    """What was loaded into a data directory."""
+
+    start: int  # first sample
+    end: int  # last sample
+    step: int
+    cached: bool  # the part before the last whole hour came from the cache
+    seconds: float  # wall time spent here
+    samples: int  # samples written in this call (0 for the cached part)
+
+
+def prepare_history(
+    fleet: Path,
+    data_dir: Path,
+    *,
+    days: float,
+    end: float,
+    step: int = 60,
+    state_interval: int = DEFAULT_STATE_INTERVAL_S,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
+) -> HistoryInfo:
+    """Put ``days`` of history ending at ``end`` (rounded down to ``step``) into ``data_dir``.
+
+    The series carry simulator.history's default target labels, which :mod:`devstack.stack`
+    configures Prometheus with. ``cache_dir`` None uses :func:`default_cache_dir`; a cache is
+    always used (tests pass a directory of their own). ``workers`` bounds the parts written and
+    backfilled at once (default: the CPU count).
+    """
+    started = time.monotonic()
+    fleet = Path(fleet).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    hour = math.floor(end / HOUR_S) * HOUR_S
+    start = hour - round(days * DAY_S)
+    cache_dir = cache_dir or default_cache_dir()
+    entry = cache_dir / _cache_key(fleet, days, step, state_interval, hour)
+    samples = 0
+    cached = (entry / META_FILE).is_file()
+    if not cached:
+        samples += _build_entry(fleet, entry, start, hour, step, state_interval, workers)
+        _evict(cache_dir, keep=entry)
+    meta = json.loads((entry / META_FILE).read_text())
+    counters = counters_from_json(meta["counters"])
+    _link_blocks(entry, data_dir)
+    last = math.floor(end / step) * step
+    if last > counters.time:
+        with tempfile.TemporaryDirectory(prefix=".topup-", dir=data_dir.parent) as tmp:
+            om = Path(tmp) / "topup.om"
+            result = write_history(
+                fleet,
+                om,
+                start=counters.time + step,
+                end=last,
+                step=step,
+                state_interval=state_interval,
+                continue_from=counters,
+            )
+            samples += result.samples
+            backfill_openmetrics(om, data_dir)
+    return HistoryInfo(
+        start=int(meta["start"]),
+        end=max(last, counters.time),
+        step=step,
+        cached=cached,
+        seconds=time.monotonic() - started,
+        samples=samples,
+    )
+
+
+META_FILE = "history.json"
+
+
+def _cache_key(fleet: Path, days: float, step: int, state_interval: int, hour: int) -> str:
+    digest = hashlib.sha256()
+    digest.update(fleet.read_bytes())
+    digest.update(repr((WRITER_VERSION, days, step, state_interval)).encode())
+    return f"{hour}-{digest.hexdigest()[:20]}"
+
+
+def _build_entry(
+    fleet: Path,
+    entry: Path,
+    start: int,
+    end: int,
+    step: int,
+    state_interval: int,
+    workers: int | None,
+) -> int:
+    """Write, backfill and cache the history for start..end; returns the samples written.
+
+    Each part is ``python -m simulator.history --part P`` then ``promtool``, in processes of
+    their own (no multiprocessing: callers need no ``__main__`` guard; a thread only waits).
+    On any exception (Ctrl-C included) the running children are stopped before it propagates.
+    """
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(entry.parent)
+    parts = history_parts(load_fleet(fleet))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(parts)))
+    children = _Children()
+    with tempfile.TemporaryDirectory(prefix=".building-", dir=entry.parent) as tmp:
+        build = Path(tmp)
+        blocks = build / "blocks"
+        blocks.mkdir()
+        jobs = [
+            (fleet, part, start, end, step, state_interval, build / f"part{i}")
+            for i, part in enumerate(parts)
+        ]
+        pool = concurrent.futures.ThreadPoolExecutor(workers)
+        try:
+            results = list(pool.map(lambda job: _build_part(children, *job), jobs))
+        except BaseException:
+            children.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+        busy: dict[str, float] = {}
+        samples = 0
+        counters: CounterState | None = None
+        for part_dir, part_counters, part_samples in results:
+            for block in part_dir.iterdir():
+                if block.is_dir():
+                    block.rename(blocks / block.name)
+            busy.update(part_counters.busy_seconds)
+            samples += part_samples
+            counters = part_counters
+        assert counters is not None
+        meta = {
+            "start": start,
+            "end": counters.time,
+            "step": step,
+            "samples": samples,
+            "counters": counters_to_json(
+                CounterState(time=counters.time, origin=counters.origin, busy_seconds=busy)
+            ),
+        }
+        (blocks / META_FILE).write_text(json.dumps(meta, sort_keys=True))
+        try:
+            blocks.rename(entry)
+        except OSError:
+            if not (entry / META_FILE).is_file():  # not a concurrent builder's finished entry
+                raise
+    return samples
+
+
+class _Children:
+    """The generator and promtool processes running now, so they can be stopped together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[str]] = set()
+        self._stopping = False
+
+    def run(self, command: list[str]) -> tuple[int, str]:
+        """Run ``command`` to completion; (exit status, stderr)."""
+        with self._lock:
+            if self._stopping:
+                raise HistoryError("stopped")
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=ROOT,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - stopped by the kernel if we die
+            )
+            self._running.add(process)
+        try:
+            _out, err = process.communicate()
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return process.returncode, err
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self._stopping = True
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+
+
+_SAMPLES = re.compile(r": (\d+) samples of ")
+
+
+def _build_part(
+    children: _Children,
+    fleet: Path,
+    part: str,
+    start: int,
+    end: int,
+    step: int,
+    state_interval: int,
+    workdir: Path,
+) -> tuple[Path, CounterState, int]:
+    """One part: OpenMetrics written by a child process, backfilled into ``workdir``, deleted."""
+    workdir.mkdir(parents=True)
+    om = workdir / "part.om"
+    counters_file = workdir / "counters.json"
+    status, err = children.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator.history",
+            f"--fleet={fleet}",
+            f"--start={start}",
+            f"--end={end}",
+            f"--step={step}",
+            f"--state-interval={state_interval}",
+            f"--part={part}",
+            f"--out={om}",
+            f"--counters-out={counters_file}",
+        ]
+    )
+    if status != 0:
+        raise HistoryError(f"history part {part} failed: {err[-2000:]}")
+    found = _SAMPLES.search(err)
+    try:
+        status, err = children.run(backfill_command(om, workdir))
+    finally:
+        om.unlink(missing_ok=True)
+    if status != 0:
+        raise HistoryError(f"promtool failed on history part {part}: {err[-2000:]}")
+    counters = counters_from_json(json.loads(counters_file.read_text()))
+    counters_file.unlink()
+    return workdir, counters, int(found.group(1)) if found else 0
+
+
+def _remove_stale_builds(cache_dir: Path, older_than_s: float = 6 * 3600) -> None:
+    """Leftovers of builds that were killed (their OpenMetrics parts can be gigabytes)."""
+    for leftover in cache_dir.glob(".building-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - leftover.stat().st_mtime > older_than_s:
+                shutil.rmtree(leftover)
+
+
+class HistoryError(RuntimeError):
+    """History could not be generated or backfilled."""
+
+
+def _link_blocks(entry: Path, data_dir: Path) -> None:
+    """Hard-link the entry's blocks into ``data_dir`` (copy across file systems).
+
+    Prometheus never rewrites a block's files in place (deletions and compactions write new
+    files or directories), so the cache's copies stay intact.
+    """
+    for block in entry.iterdir():
+        if not block.is_dir():
+            continue
+        target = data_dir / block.name
+        if target.exists():
+            continue
+        try:
+            shutil.copytree(block, target, copy_function=os.link)
+        except OSError:
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(block, target)
+
+
+def _evict(cache_dir: Path, keep: Path) -> None:
+    entries = [p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[KEEP_ENTRIES:]:
+        if old != keep:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(old)

@@ -1,0 +1,450 @@
+"""The whole product on one machine, for the demo, the integration tests and the benchmarks.
+
+For a fleet file a :class:`Stack` (1) loads the fleet's history into a fresh Prometheus data
+directory (:mod:`devstack.history`: generated, backfilled, cached), (2) starts one real
+``gpu-exporter --simulated-fleet`` per node and (3) one ``python -m simulator.cluster`` for the
+kube-state-metrics and cAdvisor series, (4) starts the real Prometheus on the backfilled TSDB,
+scraping them and evaluating ``alerts/recording-rules.yml``, and (5) optionally the analytics
+service under gunicorn, pointed at that Prometheus. Everything binds to loopback ports and is
+stopped in reverse order on exit, on SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if
+the process holding the Stack dies (:mod:`devstack.processes`).
+
+Scrape jobs (their labels are the ones :class:`simulator.history.TargetLabels` writes into the
+history, so backfilled and live samples are the same series):
+
+=======================  ==============================  =====================================
+job                      target                          instance label
+=======================  ==============================  =====================================
+``gpu-exporter``         each exporter's ``/metrics``    the node name
+``kube-state-metrics``   the cluster server ``/metrics`` ``simulated-cluster``
+``cadvisor``             ``/metrics/cadvisor``           ``simulated-cluster``
+=======================  ==============================  =====================================
+
+All with ``honor_labels: true``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+
+from devstack.history import HistoryInfo, prepare_history
+from devstack.processes import descendants, spawn, stop
+from devstack.prometheus import PrometheusServer, ScrapeJob, free_port
+from simulator.fleet import load_fleet
+from simulator.history import DEFAULT_STATE_INTERVAL_S, DEFAULT_TARGETS
+
+ROOT = Path(__file__).resolve().parent.parent
+RULE_FILES = (ROOT / "alerts" / "recording-rules.yml",)
+API_PREFIX = "/k8s-monitor/api/v1"
+
+
+class StackError(RuntimeError):
+    """A part of the stack did not start; the message names it and quotes its log."""
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _http_ok(url: str, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class Stack:
+    """Start with :meth:`start` or ``with Stack(...) as stack:``; see the module docstring.
+
+    ``end`` (unix seconds, default now) is where the history stops; live scraping takes over
+    from there. ``step`` and ``days`` shape the history; ``scrape_interval`` is Prometheus'
+    (tests use 1-2 s). ``workdir`` keeps logs and data (default: a temporary directory, removed
+    on stop). ``cache_dir`` holds generated histories between runs (default:
+    ``~/.cache/k8s-gpu-management/history``). ``start()`` returns once every target has been
+    scraped (``wait_for_scrapes``; Prometheus applies new targets every 5 s) and the analytics
+    service answers ``/readyz``.
+    """
+
+    def __init__(
+        self,
+        fleet: Path,
+        *,
+        days: float = 30.0,
+        step: int = 60,
+        end: float | None = None,
+        state_interval: int = DEFAULT_STATE_INTERVAL_S,
+        scrape_interval: str = "15s",
+        evaluation_interval: str = "15s",
+        analytics: bool = True,
+        analytics_port: int = 0,
+        analytics_workers: int = 2,
+        prometheus_port: int = 0,
+        host: str = "127.0.0.1",
+        workdir: Path | None = None,
+        cache_dir: Path | None = None,
+        history_workers: int | None = None,
+        start_timeout: float = 60.0,
+        wait_for_scrapes: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.fleet_path = Path(fleet).resolve()
+        self.fleet = load_fleet(self.fleet_path)
+        self.days = days
+        self.step = step
+        self.end = end
+        self.state_interval = state_interval
+        self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
+        self.with_analytics = analytics
+        self.analytics_port = analytics_port
+        self.analytics_workers = analytics_workers
+        self.prometheus_port = prometheus_port
+        self.host = host
+        self.cache_dir = cache_dir
+        self.history_workers = history_workers
+        self.start_timeout = start_timeout
+        self.wait_for_scrapes = wait_for_scrapes
+        self._log = log or (lambda _message: None)
+        self._given_workdir = workdir
+        self._tempdir: tempfile.TemporaryDirectory[str] | None = None
+        self.workdir = Path(workdir) if workdir is not None else Path()
+        self.admin_api_key = secrets.token_urlsafe(32)
+        self.history: HistoryInfo | None = None
+        self.exporter_urls: dict[str, str] = {}
+        self.cluster_url = ""
+        self.analytics_root = ""
+        self.prometheus: PrometheusServer | None = None
+        self._processes: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+        self._started = False
+
+    # -- what callers use --------------------------------------------------------------------
+
+    @property
+    def prometheus_url(self) -> str:
+        if self.prometheus is None:
+            raise StackError("the stack is not started")
+        return self.prometheus.url
+
+    @property
+    def analytics_url(self) -> str:
+        """The API base, ``http://HOST:PORT/k8s-monitor/api/v1`` ('' without analytics)."""
+        return self.analytics_root + API_PREFIX if self.analytics_root else ""
+
+    @property
+    def history_end(self) -> int:
+        """The last backfilled sample time; live scrapes follow it."""
+        if self.history is None:
+            raise StackError("the stack is not started")
+        return self.history.end
+
+    @property
+    def history_start(self) -> int:
+        if self.history is None:
+            raise StackError("the stack is not started")
+        return self.history.start
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return tuple(node.name for node in self.fleet.nodes)
+
+    def pids(self) -> list[int]:
+        """Every process the stack runs now, children of its servers included."""
+        found: list[int] = []
+        for _name, process, _log in self._processes:
+            if process.poll() is None:
+                found.append(process.pid)
+                found.extend(child.pid for child in descendants(process.pid))
+        prometheus = self.prometheus.process if self.prometheus is not None else None
+        if prometheus is not None and prometheus.poll() is None:
+            found.append(prometheus.pid)
+        return found
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> Stack:
+        if self._started:
+            return self
+        self._started = True
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self._given_workdir is None:
+            self._tempdir = tempfile.TemporaryDirectory(prefix="gpu-stack-")
+            self.workdir = Path(self._tempdir.name)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        prometheus_dir = self.workdir / "prometheus"
+        end = self.end if self.end is not None else time.time()
+        self._log(f"history: {self.days:g} days at {self.step}s steps for {self.fleet_path.name}")
+        self.history = prepare_history(
+            self.fleet_path,
+            prometheus_dir / "data",
+            days=self.days,
+            end=end,
+            step=self.step,
+            state_interval=self.state_interval,
+            cache_dir=self.cache_dir,
+            workers=self.history_workers,
+        )
+        self._log(
+            f"history: {'cached' if self.history.cached else 'generated'}, "
+            f"{self.history.samples} samples written in {self.history.seconds:.1f}s"
+        )
+        self._start_simulated_cluster()
+        self._start_prometheus(prometheus_dir)
+        # The analytics service starts while Prometheus makes its first scrapes (its scrape
+        # manager applies new targets every 5 s); both are awaited so callers see live data.
+        analytics = self._spawn_analytics() if self.with_analytics else None
+        if self.wait_for_scrapes:
+            self._wait_scraped()
+        if analytics is not None:
+            self._wait_analytics(*analytics)
+
+    def _start_simulated_cluster(self) -> None:
+        exporters: list[tuple[str, str, subprocess.Popen[bytes], Path]] = []
+        for node in self.nodes:
+            port = free_port()
+            log = self.workdir / f"exporter-{node}.log"
+            process = spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "exporter.main",
+                    "--simulated-fleet",
+                    str(self.fleet_path),
+                    "--node-name",
+                    node,
+                    "--listen",
+                    f"{self.host}:{port}",
+                    "--log-level",
+                    "WARNING",
+                ],
+                log_path=log,
+                cwd=ROOT,
+            )
+            self._processes.append((f"exporter {node}", process, log))
+            exporters.append((node, f"http://{self.host}:{port}", process, log))
+        cluster_port = free_port()
+        cluster_log = self.workdir / "cluster.log"
+        cluster = spawn(
+            [
+                sys.executable,
+                "-m",
+                "simulator.cluster",
+                "--fleet",
+                str(self.fleet_path),
+                "--listen",
+                f"{self.host}:{cluster_port}",
+            ],
+            log_path=cluster_log,
+            cwd=ROOT,
+        )
+        self._processes.append(("cluster series", cluster, cluster_log))
+        self.cluster_url = f"http://{self.host}:{cluster_port}"
+        for node, url, process, log in exporters:
+            self._wait_http(f"exporter {node}", url + "/healthz", process, log)
+            self.exporter_urls[node] = url
+        self._wait_http("cluster series", self.cluster_url + "/healthz", cluster, cluster_log)
+
+    def _start_prometheus(self, directory: Path) -> None:
+        targets = DEFAULT_TARGETS
+        exporter_targets = {
+            url.removeprefix("http://"): node for node, url in self.exporter_urls.items()
+        }
+        cluster_target = self.cluster_url.removeprefix("http://")
+        jobs = [
+            ScrapeJob(
+                targets.exporter_job,
+                tuple(exporter_targets),
+                target_labels={
+                    target: dict(targets.exporter(node)[1:])
+                    for target, node in exporter_targets.items()
+                },
+            ),
+            ScrapeJob(
+                targets.ksm_job,
+                (cluster_target,),
+                labels={"instance": targets.cluster_instance},
+            ),
+            ScrapeJob(
+                targets.cadvisor_job,
+                (cluster_target,),
+                metrics_path="/metrics/cadvisor",
+                labels={"instance": targets.cluster_instance},
+            ),
+        ]
+        self.prometheus = PrometheusServer(
+            directory,
+            jobs,
+            rule_files=RULE_FILES,
+            port=self.prometheus_port,
+            host=self.host,
+            scrape_interval=self.scrape_interval,
+            evaluation_interval=self.evaluation_interval,
+            own_session=True,
+        )
+        self.prometheus.start(timeout=self.start_timeout)
+        self._log(f"prometheus: {self.prometheus.url}")
+
+    def _wait_scraped(self) -> None:
+        """Until every scrape target has been scraped successfully once."""
+        deadline = time.monotonic() + self.start_timeout
+        last: list[str] = []
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(
+                    self.prometheus_url + "/api/v1/targets", timeout=2
+                ) as r:
+                    targets = json.loads(r.read())["data"]["activeTargets"]
+            except (urllib.error.URLError, OSError, ValueError, KeyError):
+                targets = []
+            last = [
+                f"{t['labels'].get('job')}/{t['labels'].get('instance')}: {t['health']} "
+                f"{t.get('lastError') or ''}".strip()
+                for t in targets
+                if t.get("health") != "up"
+            ]
+            if targets and not last:
+                return
+            time.sleep(0.2)
+        raise StackError(f"Prometheus has not scraped every target: {'; '.join(last)}")
+
+    def _spawn_analytics(self) -> tuple[str, subprocess.Popen[bytes], Path]:
+        port = self.analytics_port or free_port()
+        data_dir = self.workdir / "analytics"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "GPU_ANALYTICS_DATA_DIR": str(data_dir),
+            "GPU_ANALYTICS_PROMETHEUS_URL": self.prometheus_url,
+            "GPU_ANALYTICS_ADMIN_API_KEY": self.admin_api_key,
+        }
+        log = self.workdir / "analytics.log"
+        process = spawn(
+            [
+                sys.executable,
+                "-m",
+                "analytics",
+                "serve",
+                "--bind",
+                f"{self.host}:{port}",
+                "--workers",
+                str(self.analytics_workers),
+            ],
+            log_path=log,
+            env=env,
+            cwd=ROOT,
+        )
+        self._processes.append(("analytics", process, log))
+        return f"http://{self.host}:{port}", process, log
+
+    def _wait_analytics(self, root: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self._wait_http("analytics", root + "/readyz", process, log)
+        self.analytics_root = root
+        self._log(f"analytics: {self.analytics_url}")
+
+    def _wait_http(self, name: str, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise StackError(
+                    f"{name} exited with {process.returncode} while starting:\n{_log_tail(log)}"
+                )
+            if _http_ok(url):
+                return
+            time.sleep(0.1)
+        raise StackError(
+            f"{name} not ready at {url} after {self.start_timeout:.0f}s:\n{_log_tail(log)}"
+        )
+
+    def stop(self) -> None:
+        """Stop everything started, newest first; safe to call twice."""
+        # The analytics service first (it queries Prometheus), then Prometheus (it scrapes the
+        # rest), then the simulated cluster.
+        analytics = [p for p in self._processes if p[0] == "analytics"]
+        for _name, process, _log in analytics:
+            stop(process)
+        if self.prometheus is not None:
+            self.prometheus.stop()
+        for _name, process, _log in reversed(self._processes):
+            stop(process)
+        self._processes.clear()
+        if self._tempdir is not None:
+            self._tempdir.cleanup()
+            self._tempdir = None
+
+    def wait(self) -> None:
+        """Block until SIGINT or SIGTERM (handlers installed meanwhile; main thread only) or
+        until one of the stack's processes exits; the caller then stops the stack."""
+        stopped = threading.Event()
+
+        def handler(_signum: int, _frame: FrameType | None) -> None:
+            stopped.set()
+
+        with _signal_handlers(handler):
+            while not stopped.wait(1.0):
+                for name, process, log in self._processes:
+                    if process.poll() is not None:
+                        self._log(f"{name} exited with {process.returncode}:\n{_log_tail(log)}")
+                        return
+                prometheus = self.prometheus.process if self.prometheus is not None else None
+                if prometheus is not None and prometheus.poll() is not None:
+                    self._log(f"prometheus exited with {prometheus.returncode}")
+                    return
+
+    def describe(self) -> dict[str, object]:
+        """Where everything is, as plain data (the demo prints it)."""
+        return {
+            "fleet": str(self.fleet_path),
+            "prometheus": self.prometheus_url,
+            "exporters": dict(self.exporter_urls),
+            "cluster": self.cluster_url,
+            "analytics": self.analytics_url,
+            "history": {"start": self.history_start, "end": self.history_end, "step": self.step},
+        }
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"Stack({self.fleet_path.name}, prometheus={self.prometheus is not None})"
+
+
+@contextlib.contextmanager
+def _signal_handlers(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

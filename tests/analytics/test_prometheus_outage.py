@@ -1,0 +1,152 @@
+"""Prometheus down, hung, and back: metric endpoints answer 503 METRICS_UNAVAILABLE within the
+configured timeout, inventory, MIG and allocation endpoints keep working, and the service
+recovers without a restart. A real exporter, a real Prometheus of our own (stopped and
+frozen here, so not the shared stack) and the service under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from devstack.prometheus import PrometheusServer, ScrapeJob, free_port
+from tests.analytics.conftest import ADMIN, LiveServerFactory
+from tests.conftest import FLEETS, ExporterFactory
+
+METRIC_PATHS = (
+    "/gpu/metrics/usage-statistics?hours=1",
+    "/gpu/metrics/usage-statistics?hours=24",
+    "/gpu/metrics/overheating-alerts?hours=24",
+    "/gpu/overview",
+    "/gpu/health",
+    "/gpu/devices/overheating",
+    "/gpu/devices/sim-node-1-GPU-01/health",
+    "/gpu/allocations/reconciliation",
+)
+WORKING_PATHS = (
+    "/gpu/devices",
+    "/gpu/devices/sim-node-1-GPU-01",
+    "/gpu/devices/statistics",
+    "/gpu/mig/devices/sim-node-1-GPU-00",
+    "/gpu/mig/statistics",
+    "/gpu/allocations",
+)
+TIMEOUT_S = 2
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, exporter_process: ExporterFactory) -> Iterator[PrometheusServer]:
+    exporter = exporter_process(FLEETS / "test-small.yaml", "sim-node-1")
+    server = PrometheusServer(
+        tmp_path / "prometheus",
+        [ScrapeJob("gpu-exporter", (exporter.removeprefix("http://"),))],
+        port=free_port(),
+        scrape_interval="1s",
+        evaluation_interval="1s",
+    )
+    server.start()
+    try:
+        _wait_scraped(server.url)
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
+
+
+def _wait_scraped(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        body = requests.get(f"{url}/api/v1/query", params={"query": "gpu_info"}, timeout=5)
+        if body.json()["data"]["result"]:
+            return
+        time.sleep(0.2)
+    raise AssertionError("Prometheus never scraped the exporter")
+
+
+def timed_get(api: str, path: str) -> tuple[requests.Response, float]:
+    started = time.monotonic()
+    response = requests.get(api + path, timeout=30)
+    return response, time.monotonic() - started
+
+
+def assert_unavailable(api: str, paths: tuple[str, ...] = METRIC_PATHS) -> None:
+    for path in paths:
+        response, seconds = timed_get(api, path)
+        assert response.status_code == 503, (path, response.text)
+        body = response.json()
+        assert body["status"] == "error"
+        assert body["error"]["code"] == "METRICS_UNAVAILABLE"
+        assert seconds < 3, (path, seconds)
+    response = requests.post(api + "/gpu/metrics/collect", headers=ADMIN, timeout=30)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "METRICS_UNAVAILABLE"
+
+
+def assert_inventory_works(api: str) -> None:
+    for path in WORKING_PATHS:
+        response, seconds = timed_get(api, path)
+        assert response.status_code == 200, (path, response.text)
+        assert seconds < 3, (path, seconds)
+    devices = requests.get(api + "/gpu/devices", timeout=30).json()["data"]
+    assert all(d["currentTempC"] is None for d in devices)
+    status = requests.get(api + "/gpu/metrics/collection-status", timeout=30).json()["data"]
+    assert status["prometheus"]["reachable"] is False
+    # The failed sync of assert_unavailable, with its reason.
+    assert status["lastSync"]["status"] == "FAILED"
+    assert "Prometheus" in status["lastSync"]["error"]
+
+
+def assert_answers(api: str) -> None:
+    for path in METRIC_PATHS:
+        response = requests.get(api + path, timeout=30)
+        assert response.status_code == 200, (path, response.text)
+    # After a failure the devices list leaves Prometheus alone for 10 s (so an outage does
+    # not slow it down); then the live fields come back by themselves.
+    deadline = time.monotonic() + 20
+    while True:
+        devices = requests.get(api + "/gpu/devices", timeout=30).json()["data"]
+        if all(d["currentTempC"] is not None for d in devices):
+            return
+        assert time.monotonic() < deadline, devices
+        time.sleep(0.5)
+
+
+def test_outage_hang_and_recovery(
+    prometheus: PrometheusServer, live_server: LiveServerFactory
+) -> None:
+    server = live_server(
+        workers=2,
+        prometheus_url=prometheus.url,
+        prometheus_timeout_seconds=str(TIMEOUT_S),
+        sync_interval_seconds="0",
+    )
+    api = server.api
+    assert requests.post(api + "/gpu/metrics/collect", headers=ADMIN, timeout=30).ok
+    assert_answers(api)
+
+    # Down: connection refused.
+    prometheus.stop()
+    assert_unavailable(api)
+    assert_inventory_works(api)
+
+    # Back on the same address: answers again, no restart of the service.
+    prometheus.start()
+    _wait_scraped(prometheus.url)
+    assert_answers(api)
+
+    # Hung: the process is frozen, connections are accepted but never answered.
+    assert prometheus.process is not None
+    os.kill(prometheus.process.pid, signal.SIGSTOP)
+    try:
+        # Each of these waits out the whole timeout: a few make the point.
+        assert_unavailable(api, ("/gpu/metrics/usage-statistics?hours=24", "/gpu/overview"))
+        assert_inventory_works(api)
+    finally:
+        os.kill(prometheus.process.pid, signal.SIGCONT)
+    assert_answers(api)

@@ -1,0 +1,170 @@
+"""The /resources PromQL builders, as strings: server-side aggregation, escaping, tagged unions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from analytics.prom import queries_resources as q
+
+
+def test_quote_escapes_backslash_quote_and_line_breaks() -> None:
+    assert q.quote("plain") == '"plain"'
+    assert q.quote('a"b') == '"a\\"b"'
+    assert q.quote("a\\b") == '"a\\\\b"'
+    assert q.quote("a\nb\rc") == '"a\\nb\\rc"'
+    # A value cannot close the string and inject a selector.
+    injected = q.quote('x"} or vector(1) or up{a="')
+    assert injected.count('"') - injected.count('\\"') == 2
+
+
+def test_select_and_scope_matchers() -> None:
+    assert q.select("up") == "up"
+    assert q.select("up", "", 'job="a"') == 'up{job="a"}'
+    scope = q.Scope(namespace="ns", pod='p"1', node="n")
+    assert scope.matchers() == ['namespace="ns"', 'pod="p\\"1"', 'node="n"']
+    assert scope.matchers(node=False) == ['namespace="ns"', 'pod="p\\"1"']
+    assert q.ALL.matchers() == []
+
+
+def test_tagged_union_labels_each_part() -> None:
+    union = q.tagged({"a": "vector(1)", "b": "sum(up)"})
+    assert union == (
+        'label_replace(vector(1), "part", "a", "", "") or label_replace(sum(up), "part", "b", "", "")'
+    )
+    with pytest.raises(ValueError):
+        q.tagged({})
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(86400, "1d"), (7200, "2h"), (5400, "90m"), (45, "45s"), (3 * 86400, "3d"), (61, "61s")],
+)
+def test_durations_use_the_largest_exact_unit(seconds: int, text: str) -> None:
+    assert q.duration(seconds) == text
+
+
+def test_duration_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        q.duration(0)
+
+
+def _parts(query: str) -> dict[str, str]:
+    """part name -> its expression, from a tagged union."""
+    found = re.findall(r'label_replace\((.*?), "part", "([^"]+)", "", ""\)(?: or |$)', query)
+    return {name: expr for expr, name in found}
+
+
+def test_pod_parts_aggregate_per_pod_and_exclude_pod_level_cadvisor_series() -> None:
+    parts = q.pod_parts(q.Scope(namespace="model-serving"))
+    assert parts["cpu_cores"] == (
+        "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total"
+        '{container!="",container!="POD",namespace="model-serving"}[5m]))'
+    )
+    assert parts["memory_bytes"] == (
+        "sum by (namespace, pod) (container_memory_working_set_bytes"
+        '{container!="",container!="POD",namespace="model-serving"})'
+    )
+    assert parts["phase"] == (
+        'max by (namespace, pod, phase) (kube_pod_status_phase{namespace="model-serving"} == 1)'
+    )
+    assert parts["info"] == 'max without (instance, job) (kube_pod_info{namespace="model-serving"})'
+    assert parts["limit_count"] == (
+        "count by (namespace, pod, resource) (kube_pod_container_resource_limits"
+        '{resource=~"cpu|memory",namespace="model-serving"})'
+    )
+    assert parts["gpu_devices"] == (
+        "count by (namespace, pod) (max by (namespace, pod, uuid, mig_uuid) "
+        '(gpu_pod_allocation_info{namespace="model-serving"}))'
+    )
+    assert set(_parts(q.pods(q.Scope(namespace="model-serving")))) == set(parts)
+
+
+def test_device_utilization_never_copies_a_shared_device_value() -> None:
+    expr = q.device_utilization([], "namespace, pod")
+    # The device's own value is joined only for whole GPUs held exclusively.
+    assert (
+        'max by (namespace, pod, uuid, mig_uuid) (gpu_pod_allocation_info{sharing="exclusive",'
+        'mig_uuid=""}) * on (uuid) group_left () max by (uuid) (gpu_utilization_ratio)'
+    ) in expr
+    # Everything else comes from the pod's own per-process samples.
+    assert expr.endswith(
+        "or sum by (namespace, pod, uuid, mig_uuid) (gpu_pod_sm_utilization_ratio)"
+    )
+
+
+def test_a_node_scope_joins_kube_state_metrics_pod_series_with_kube_pod_info() -> None:
+    parts = q.pod_parts(q.Scope(node="gpu-worker-1"))
+    assert parts["created"] == (
+        "(max by (namespace, pod) (kube_pod_created)) and on (namespace, pod) "
+        'max by (namespace, pod) (kube_pod_info{node="gpu-worker-1"})'
+    )
+    assert 'kube_pod_info{node="gpu-worker-1"}' in parts["info"]
+    assert 'node="gpu-worker-1"' in parts["cpu_cores"]
+    assert parts["node_allocatable"] == (
+        'max by (node, resource) (kube_node_status_allocatable{resource=~"cpu|memory",'
+        'node="gpu-worker-1"})'
+    )
+
+
+def test_node_parts_count_pods_and_serving_engines_per_node() -> None:
+    parts = _parts(q.nodes())
+    assert parts["pods_total"] == (
+        "count by (node) (max by (node, namespace, pod) (kube_pod_info))"
+    )
+    assert parts["pods_running"] == (
+        "count by (node) (max by (node, namespace, pod) (kube_pod_info) * on (namespace, pod) "
+        'group_left () max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1))'
+    )
+    assert parts["serving"] == (
+        "count by (node, model_type) (max by (node, namespace, pod, model_type) "
+        "(gpu_model_serving_info))"
+    )
+    assert parts["capacity"] == (
+        'max by (node, resource) (kube_node_status_capacity{resource=~"cpu|memory|nvidia_com_gpu"})'
+    )
+    assert parts["gpu_util"] == "avg by (node) (max by (node, uuid) (gpu_utilization_ratio))"
+    assert 'node="a\\"b"' in q.nodes('a"b')
+
+
+def test_namespaces_count_each_device_once_per_namespace() -> None:
+    parts = _parts(q.namespaces())
+    assert parts["gpu_devices"] == (
+        "count by (namespace) (max by (namespace, uuid, mig_uuid) (gpu_pod_allocation_info))"
+    )
+    assert parts["gpu_shared"] == (
+        "count by (namespace) (max by (namespace, uuid, mig_uuid) "
+        '(gpu_pod_allocation_info{sharing="shared",mig_uuid=""}))'
+    )
+    assert 'phase=~"Running|Pending"' in parts["cpu_requests"]
+
+
+def test_health_thresholds_are_in_the_query() -> None:
+    parts = _parts(q.health(900, 600, 3))
+    assert parts["pending"].endswith("> 900")
+    assert parts["restarting"] == (
+        "sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total[10m])) >= 3"
+    )
+    assert parts["target"] == "max by (job, instance) (up)"
+
+
+def test_statistics_use_bounded_subqueries() -> None:
+    assert q.statistics_step_seconds(3600) == 60
+    assert q.statistics_step_seconds(86400) == 120
+    assert q.statistics_step_seconds(30 * 86400) == 3600
+    for hours in (1, 24, 168, 720, 2160):
+        window = hours * 3600
+        assert window / q.statistics_step_seconds(window) <= q.TARGET_POINTS
+    query = q.statistics(7 * 86400, 840)
+    assert "avg_over_time((" + q.CLUSTER_SERIES["gpu"] + ")[7d:14m])" in query
+    assert "max_over_time((" + q.CLUSTER_SERIES["cpu"] + ")[7d:14m])" in query
+    assert set(_parts(query)) == {
+        f"{series}/{stat}" for series in q.CLUSTER_SERIES for stat in ("avg", "max", "now")
+    }
+
+
+def test_source_freshness_checks_each_source() -> None:
+    parts = _parts(q.source_freshness())
+    assert parts["cadvisor/age"] == "time() - max(timestamp(container_cpu_usage_seconds_total))"
+    assert parts["kube-state-metrics/series"] == "count(kube_pod_info)"

@@ -1,0 +1,100 @@
+"""The gpu-hourly recording rules: promtool accepts and unit-tests them, Prometheus loads them,
+and the backfilled hourly samples are what Prometheus and the simulator compute."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from devstack.prometheus import query
+from devstack.stack import Stack
+from simulator import ManualClock, SimulatedFleet
+from simulator.fleet import load_fleet
+from simulator.history import RECORDING_RULES, RecordingRule
+from tests.stack_fixtures import HISTORY_FLEET, history_stack
+
+__all__ = ["history_stack"]
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "alerts" / "recording-rules.yml"
+FLEET = load_fleet(HISTORY_FLEET)
+NODE = SimulatedFleet(FLEET, ManualClock(0)).node(FLEET.nodes[0].name)
+UUIDS = {gpu.uuid: gpu.index for gpu in FLEET.nodes[0].gpus}
+
+
+def test_promtool_checks_the_rules(promtool: str) -> None:
+    result = subprocess.run(
+        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(RECORDING_RULES)} rules found" in result.stdout
+
+
+def test_promtool_unit_tests_pass(promtool: str) -> None:
+    tests = ROOT / "alerts" / "tests" / "recording-rules.test.yml"
+    result = subprocess.run(
+        [promtool, "test", "rules", tests.name],
+        cwd=tests.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_prometheus_loads_the_group(history_stack: Stack) -> None:
+    with urllib.request.urlopen(history_stack.prometheus_url + "/api/v1/rules", timeout=5) as r:
+        groups = json.loads(r.read())["data"]["groups"]
+    (group,) = [g for g in groups if g["name"] == "gpu-hourly"]
+    assert group["interval"] == 3600
+    assert [rule["name"] for rule in group["rules"]] == [r.record for r in RECORDING_RULES]
+    assert all(rule["health"] != "err" for rule in group["rules"])
+
+
+def independent(rule: RecordingRule, index: int, hour_end: int) -> float | None:
+    """The rule at ``hour_end`` from simulator.state alone: the exporter's values at each minute
+    of [T-1h, T] (Prometheus 2.x range), averaged or maximised."""
+    values: list[float] = []
+    for t in range(hour_end - 3600, hour_end + 1, 60):
+        reading = NODE.state.gpu_values(index, t)
+        if reading.lost:
+            continue
+        value = {
+            "gpu_utilization_ratio": round(reading.utilization_ratio * 100) / 100,
+            "gpu_memory_used_bytes": float(reading.memory_used_bytes),
+            "gpu_temperature_celsius": float(reading.temperature_celsius),
+            "gpu_power_usage_watts": round(reading.power_watts * 1000) / 1000,
+        }[rule.metric]
+        values.append(value)
+    if not values:
+        return None
+    return max(values) if rule.aggregation == "max" else sum(values) / len(values)
+
+
+@pytest.mark.parametrize("rule", RECORDING_RULES, ids=lambda r: r.record)
+def test_backfilled_rules_equal_prometheus_and_the_simulator(
+    history_stack: Stack, rule: RecordingRule
+) -> None:
+    url = history_stack.prometheus_url
+    first_hour = history_stack.history_start + 3600
+    last_hour = history_stack.history_end // 3600 * 3600
+    for hour_end in (first_hour, first_hour + 37 * 3600, last_hour):
+        backfilled = {
+            r["metric"]["uuid"]: float(r["value"][1])
+            for r in query(url, rule.record, at=hour_end)["result"]
+        }
+        evaluated = {
+            r["metric"]["uuid"]: float(r["value"][1])
+            for r in query(url, rule.expr, at=hour_end)["result"]
+        }
+        assert backfilled.keys() == evaluated.keys()
+        assert backfilled, (rule.record, hour_end)
+        for uuid, value in backfilled.items():
+            assert value == pytest.approx(evaluated[uuid], rel=1e-12), (uuid, hour_end)
+            expected = independent(rule, UUIDS[uuid], hour_end)
+            assert expected is not None
+            assert value == pytest.approx(expected, rel=1e-9), (uuid, hour_end)
