@@ -4,7 +4,7 @@ For a fleet file a :class:`Stack` (1) loads the fleet's history into a fresh Pro
 directory (:mod:`devstack.history`: generated, backfilled, cached), (2) starts one real
 ``gpu-exporter --simulated-fleet`` per node and (3) one ``python -m simulator.cluster`` for the
 kube-state-metrics and cAdvisor series, (4) starts the real Prometheus on the backfilled TSDB,
-scraping them and evaluating ``alerts/recording-rules.yml``, and (5) optionally the analytics
+scraping them and evaluating every rule file in ``alerts/``, and (5) optionally the analytics
 service under gunicorn, pointed at that Prometheus. Everything binds to loopback ports and is
 stopped in reverse order on exit, on SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if
 the process holding the Stack dies (:mod:`devstack.processes`).
@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -43,13 +44,19 @@ from types import FrameType, TracebackType
 
 from devstack.history import HistoryInfo, prepare_history
 from devstack.processes import descendants, spawn, stop
-from devstack.prometheus import PrometheusServer, ScrapeJob, free_port
+from devstack.prometheus import PrometheusError, PrometheusServer, ScrapeJob, free_port
 from simulator.fleet import load_fleet
 from simulator.history import DEFAULT_STATE_INTERVAL_S, DEFAULT_TARGETS
 
 ROOT = Path(__file__).resolve().parent.parent
-RULE_FILES = (ROOT / "alerts" / "recording-rules.yml",)
+# Every rule file of alerts/ (recording, alert, catalogue and dcgm-compatibility rules), as a
+# real deployment loads them; the promtool unit tests under alerts/tests/ are not rule files.
+RULE_FILES = tuple(sorted((ROOT / "alerts").glob("*.yml")))
 API_PREFIX = "/k8s-monitor/api/v1"
+_EXPORTER_URL = re.compile(r"serving (http://\S+)/metrics")
+_CLUSTER_URL = re.compile(r'"url": "(http://[^"]+)"')
+_PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
+_BIND_ATTEMPTS = 3
 
 
 class StackError(RuntimeError):
@@ -219,13 +226,26 @@ class Stack:
         analytics = self._spawn_analytics() if self.with_analytics else None
         if self.wait_for_scrapes:
             self._wait_scraped()
-        if analytics is not None:
-            self._wait_analytics(*analytics)
+        for attempt in range(_BIND_ATTEMPTS):
+            if analytics is None:
+                break
+            try:
+                self._wait_analytics(*analytics)
+                break
+            except StackError:
+                _root, process, log = analytics
+                stop(process)
+                self._processes = [p for p in self._processes if p[1] is not process]
+                taken = _PORT_TAKEN.search(log.read_text(errors="replace"))
+                if self.analytics_port or not taken or attempt == _BIND_ATTEMPTS - 1:
+                    raise
+                analytics = self._spawn_analytics()
 
     def _start_simulated_cluster(self) -> None:
-        exporters: list[tuple[str, str, subprocess.Popen[bytes], Path]] = []
+        # Port 0 and the URL read back from the process's output: no race for a free port
+        # with other programs starting servers at the same time (parallel test sessions).
+        exporters: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         for node in self.nodes:
-            port = free_port()
             log = self.workdir / f"exporter-{node}.log"
             process = spawn(
                 [
@@ -237,7 +257,7 @@ class Stack:
                     "--node-name",
                     node,
                     "--listen",
-                    f"{self.host}:{port}",
+                    f"{self.host}:0",
                     "--log-level",
                     "WARNING",
                 ],
@@ -245,8 +265,7 @@ class Stack:
                 cwd=ROOT,
             )
             self._processes.append((f"exporter {node}", process, log))
-            exporters.append((node, f"http://{self.host}:{port}", process, log))
-        cluster_port = free_port()
+            exporters.append((node, process, log))
         cluster_log = self.workdir / "cluster.log"
         cluster = spawn(
             [
@@ -256,17 +275,34 @@ class Stack:
                 "--fleet",
                 str(self.fleet_path),
                 "--listen",
-                f"{self.host}:{cluster_port}",
+                f"{self.host}:0",
             ],
             log_path=cluster_log,
             cwd=ROOT,
         )
         self._processes.append(("cluster series", cluster, cluster_log))
-        self.cluster_url = f"http://{self.host}:{cluster_port}"
-        for node, url, process, log in exporters:
+        for node, process, log in exporters:
+            url = self._wait_for_line(f"exporter {node}", _EXPORTER_URL, process, log)
             self._wait_http(f"exporter {node}", url + "/healthz", process, log)
             self.exporter_urls[node] = url
+        self.cluster_url = self._wait_for_line("cluster series", _CLUSTER_URL, cluster, cluster_log)
         self._wait_http("cluster series", self.cluster_url + "/healthz", cluster, cluster_log)
+
+    def _wait_for_line(
+        self, name: str, pattern: re.Pattern[str], process: subprocess.Popen[bytes], log: Path
+    ) -> str:
+        """The first group of ``pattern`` once the process has written it to its log."""
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            found = pattern.search(log.read_text(errors="replace")) if log.exists() else None
+            if found:
+                return found.group(1)
+            if process.poll() is not None:
+                raise StackError(
+                    f"{name} exited with {process.returncode} while starting:\n{_log_tail(log)}"
+                )
+            time.sleep(0.05)
+        raise StackError(f"{name} did not say where it listens in {self.start_timeout:.0f}s")
 
     def _start_prometheus(self, directory: Path) -> None:
         targets = DEFAULT_TARGETS
@@ -295,18 +331,28 @@ class Stack:
                 labels={"instance": targets.cluster_instance},
             ),
         ]
-        self.prometheus = PrometheusServer(
-            directory,
-            jobs,
-            rule_files=RULE_FILES,
-            port=self.prometheus_port,
-            host=self.host,
-            scrape_interval=self.scrape_interval,
-            evaluation_interval=self.evaluation_interval,
-            own_session=True,
-        )
-        self.prometheus.start(timeout=self.start_timeout)
-        self._log(f"prometheus: {self.prometheus.url}")
+        for attempt in range(_BIND_ATTEMPTS):
+            self.prometheus = PrometheusServer(
+                directory,
+                jobs,
+                rule_files=RULE_FILES,
+                port=self.prometheus_port,
+                host=self.host,
+                scrape_interval=self.scrape_interval,
+                evaluation_interval=self.evaluation_interval,
+                own_session=True,
+            )
+            try:
+                self.prometheus.start(timeout=self.start_timeout)
+                break
+            except PrometheusError as exc:
+                self.prometheus.stop()
+                # A free port taken by someone else meanwhile: try another, unless one was asked.
+                if self.prometheus_port or not _PORT_TAKEN.search(str(exc)):
+                    raise
+                if attempt == _BIND_ATTEMPTS - 1:
+                    raise
+        self._log(f"prometheus: {self.prometheus_url}")
 
     def _wait_scraped(self) -> None:
         """Until every scrape target has been scraped successfully once."""

@@ -42,6 +42,7 @@ def _shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
             step=60,
             end=time.time(),
             scrape_interval=f"{SCRAPE_INTERVAL_S}s",
+            evaluation_interval=f"{SCRAPE_INTERVAL_S}s",
             analytics=True,
             workdir=base / "stack",
             cache_dir=base / "cache",

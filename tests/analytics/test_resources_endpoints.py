@@ -4,6 +4,11 @@ The numbers come through the whole chain (simulated GPUs -> exporter processes, 
 cluster series -> Prometheus with backfilled history -> analytics under gunicorn) and are
 compared with tests.analytics.resources_truth, computed from the fleet model alone: counts,
 phases and capacities exactly, usage within 1%.
+
+CPU is a rate over 5 minutes. While that window still reaches back into the backfilled history
+(one sample a minute) the live scrapes (every 2 s) sample it unevenly and Prometheus' rate()
+extrapolates accordingly, so the truth applies rate()'s formula to the model's counter at the
+times Prometheus sampled it (their times only, read from Prometheus; the values are the model's).
 """
 
 from __future__ import annotations

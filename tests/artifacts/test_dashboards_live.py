@@ -131,6 +131,8 @@ def sources(history_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> I
     loaded = {rule["name"] for group in rule_groups(stack_url) for rule in group["rules"]}
     missing = frozenset(recorded_names() - loaded)
     if not missing:
+        assert history_stack.prometheus is not None
+        _wait_evaluated(stack_url, sum(len(job.targets) for job in history_stack.prometheus.jobs))
         yield Sources(stack_url, stack_url, frozenset())
         return
     assert history_stack.prometheus is not None

@@ -29,7 +29,7 @@ with stack:
 """
 
 
-def gone(pids: list[int], timeout: float = 20.0) -> list[int]:
+def gone(pids: list[int], timeout: float = 30.0) -> list[int]:
     """The pids still alive (zombies count as gone) after waiting up to ``timeout``."""
     deadline = time.monotonic() + timeout
     alive = pids
@@ -83,7 +83,7 @@ def _holder(tmp_path: Path, analytics: bool) -> tuple[subprocess.Popen[str], lis
 def test_sigterm_to_the_holder_stops_everything(tmp_path: Path) -> None:
     holder, children = _holder(tmp_path, analytics=True)
     holder.send_signal(signal.SIGTERM)
-    assert holder.wait(timeout=30) == 0
+    assert holder.wait(timeout=90) == 0
     assert gone(children) == []
     assert holder.stdout is not None
     holder.stdout.close()
@@ -92,7 +92,7 @@ def test_sigterm_to_the_holder_stops_everything(tmp_path: Path) -> None:
 def test_a_killed_holder_leaves_no_orphans(tmp_path: Path) -> None:
     holder, children = _holder(tmp_path, analytics=False)
     holder.kill()
-    holder.wait(timeout=10)
+    holder.wait(timeout=30)
     assert gone(children) == []
     assert holder.stdout is not None
     holder.stdout.close()
