@@ -12,16 +12,17 @@ Credentials travel in headers only and never appear in errors or logs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +30,7 @@ from requests.adapters import HTTPAdapter
 from analytics.errors import MetricsUnavailable, PromQueryError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Queries longer than this go as a POST form (URLs have length limits in proxies).
 _POST_THRESHOLD = 1500
@@ -178,26 +180,33 @@ class PromClient:
         requests_: Sequence[tuple[str, float, float, float]],
         max_parallel: int = 4,
     ) -> list[list[Series]]:
-        """Several range queries ``(promql, start, end, step)`` at once (a few in parallel);
-        answers in request order. Their cost is counted in the calling thread's stats."""
-        if len(requests_) <= 1 or max_parallel <= 1:
-            return [self.query_range(*r) for r in requests_]
+        """Several range queries ``(promql, start, end, step)`` at once; answers in order."""
+        calls = [functools.partial(self.query_range, *request) for request in requests_]
+        return self.gather(calls, max_parallel=max_parallel)
+
+    def gather(self, calls: Sequence[Callable[[], T]], max_parallel: int = 4) -> list[T]:
+        """Run several client calls at once (Prometheus evaluates queries concurrently);
+        results in order, the first error raised. Their cost is counted in the calling
+        thread's stats, and each call keeps its own deadline, so all end within the timeout.
+        """
+        if len(calls) <= 1 or max_parallel <= 1:
+            return [call() for call in calls]
         stacks = getattr(_stats, "stack", [])
 
-        def one(request: tuple[str, float, float, float]) -> tuple[list[Series], QueryStats]:
+        def one(call: Callable[[], T]) -> tuple[T, QueryStats]:
             with collect_stats() as stats:
-                return self.query_range(*request), stats
+                return call(), stats
 
-        with ThreadPoolExecutor(max_workers=min(max_parallel, len(requests_))) as pool:
-            done = list(pool.map(one, requests_))
-        for _series, stats in done:
+        with ThreadPoolExecutor(max_workers=min(max_parallel, len(calls))) as pool:
+            done = list(pool.map(one, calls))
+        for _result, stats in done:
             for outer in stacks:
                 outer.queries += stats.queries
                 outer.samples_returned += stats.samples_returned
                 outer.samples_queried += stats.samples_queried
                 outer.seconds += stats.seconds
                 outer.by_query.extend(stats.by_query)
-        return [series for series, _stats in done]
+        return [result for result, _stats in done]
 
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets (``/api/v1/targets``' ``activeTargets``)."""

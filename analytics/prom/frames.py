@@ -7,6 +7,7 @@ routes never see a DataFrame.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -43,12 +44,16 @@ def pivot(samples: Sequence[Sample], key: str, column_label: str) -> pd.DataFram
 
 def series_frame(series: Sequence[Series], labels: Sequence[str]) -> pd.DataFrame:
     """A long frame of range-query points: the given labels, ``time`` and ``value``."""
-    rows = [
-        {**{name: s.labels.get(name, "") for name in labels}, "time": t, "value": v}
-        for s in series
-        for t, v in s.points
-    ]
-    frame = pd.DataFrame(rows, columns=[*labels, "time", "value"])
+    columns: dict[str, list[Any]] = {name: [] for name in (*labels, "time", "value")}
+    for s in series:
+        count = len(s.points)
+        for name in labels:
+            columns[name].extend([s.labels.get(name, "")] * count)
+        columns["time"].extend(t for t, _v in s.points)
+        columns["value"].extend(v for _t, v in s.points)
+    frame = pd.DataFrame(columns)
+    frame["time"] = frame["time"].astype(float)
+    frame["value"] = frame["value"].astype(float)
     return frame.sort_values([*labels, "time"], kind="stable").reset_index(drop=True)
 
 

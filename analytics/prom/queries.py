@@ -142,7 +142,6 @@ def fleet_now(scope: Scope = ALL) -> str:
             "memory_total": f"sum({scope.select('gpu_memory_total_bytes')})",
             "temperature": f"avg({scope.select('gpu_temperature_celsius')})",
             "devices_up": f"sum({scope.select('gpu_up')})",
-            "devices_reported": f"count({scope.select('gpu_up')})",
         }
     )
 
@@ -151,13 +150,15 @@ def fleet_now(scope: Scope = ALL) -> str:
 
 
 def xid_window_parts(window_seconds: float, scope: Scope = ALL) -> dict[str, str]:
-    """XIDs per device and code over the window, in two parts to add up.
+    """XIDs per device, code and series over the window, in two parts to add up.
 
     ``xid``: the counter's increase over the window (counter resets, e.g. an exporter
-    restart, handled by ``increase``). ``xid_born``: a series born inside the window also
-    counts its first sample, which already holds its first error and which ``increase``
-    takes as the baseline. Reads the XID series only (one per device and code seen), so the
-    cost does not grow with the fleet.
+    restart, handled). ``xid_born``: a series born inside the window also counts its first
+    sample, which already holds its first error and which ``increase`` takes as the baseline.
+    When a GPU is lost the exporter renders its XID series without the ``gpu`` label, so one
+    count can continue under a second label set: the caller takes, per device and code, the
+    largest of its series' counts (analytics.services.health.collect_signals). Only XID
+    series are read (one per device and code seen), so the cost does not grow with the fleet.
     """
     counter = scope.select("gpu_xid_errors_total")
     window = duration(window_seconds)
@@ -191,6 +192,35 @@ def device_health(scope: Scope = ALL, xid_window_seconds: float = 86400) -> str:
         },
         label=CHECK_LABEL,
     )
+
+
+def fleet_health(
+    temperature_floor_c: float, scope: Scope = ALL, xid_window_seconds: float = 86400
+) -> tuple[str, str]:
+    """The health signals of a whole fleet as findings only, in two queries to run side by
+    side: (1) lost GPUs (``gpu_up == 0``), temperatures above the floor, XIDs, ECC and row
+    remapping; (2) throttling (many series to scan). Healthy GPUs answer nothing, so a large
+    fleet costs a few samples, not one per GPU; absent GPUs are known from the inventory sync.
+    """
+    uncorrected = 'type="uncorrected"'
+    findings = tagged(
+        {
+            "up": f"{scope.select('gpu_up')} == 0",
+            "temperature": f"{scope.select('gpu_temperature_celsius')} > {temperature_floor_c:g}",
+            **xid_window_parts(xid_window_seconds, scope),
+            "ecc_volatile": f"{scope.select('gpu_ecc_errors_total', uncorrected)} > 0",
+            "ecc_lifetime": f"{scope.select('gpu_ecc_errors_lifetime', uncorrected)} > 0",
+            "remap_pending": f"{scope.select('gpu_row_remap_pending')} == 1",
+            "remap_failure": f"{scope.select('gpu_row_remap_failure')} == 1",
+        },
+        label=CHECK_LABEL,
+    )
+    reasons = f"reason=~{regex_alternatives(THERMAL_REASONS + POWER_BRAKE_REASONS)}"
+    throttle = tagged(
+        {"throttle": f"{scope.select('gpu_clock_event_reason_active', reasons)} == 1"},
+        label=CHECK_LABEL,
+    )
+    return findings, throttle
 
 
 # -- windows ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ one. A Prometheus that cannot answer raises MetricsUnavailable (503).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +24,7 @@ from analytics.services.catalog import Catalogue
 from analytics.services.health import (
     CRITICAL,
     HEALTHY,
+    TEMPERATURE_MARGIN_C,
     WARNING,
     DeviceSignals,
     Finding,
@@ -354,18 +356,48 @@ class GpuMetricsService:
         device = fleet.get(device_id)
         if device is None:
             raise ResourceNotFound(f"GPU device {device_id} not found.", {"deviceId": device_id})
-        if device.gpu_uuid:
-            scope = q.Scope(uuids=[device.gpu_uuid])
-        else:
-            scope = q.Scope(nodes=[device.node_name])
+        # The node's series, not the uuid's: an exporter that started while the GPU was
+        # unreadable reports it without a uuid (joined by node and index).
+        scope = q.Scope(nodes=[device.node_name])
         samples = self._prom().query(q.device_health(scope, XID_WINDOW_HOURS * 3600))
         signals = _signals_for(fleet, samples)
         return self._health_view(device, signals.get(device.device_id))
 
+    def _fleet_health_reads(self) -> list[Callable[[], list[Sample]]]:
+        """The findings-only health queries (q.fleet_health), to run side by side. The
+        temperature floor is the lowest threshold of any catalogue model, so the queries do
+        not wait for the inventory."""
+        prom = self._prom()
+        floor = min(m.overheat_threshold_c for m in self._catalogue.models.values())
+        queries = q.fleet_health(floor - TEMPERATURE_MARGIN_C, q.ALL, XID_WINDOW_HOURS * 3600)
+        return [functools.partial(prom.query, query) for query in queries]
+
+    def _read_fleet(self) -> tuple[Fleet, int, int]:
+        """The inventory, MIG instance count and live allocation count, in one snapshot."""
+        now = self._clock.now()
+        with self._db.read() as conn:
+            records = device_store.list_devices(conn, now)
+            mig_count = mig_store.count_instances(conn)
+            active = allocation_store.count_active(conn, now)
+        return Fleet([self._fleet_device(r) for r in records]), mig_count, active
+
+    def _fleet_signals(
+        self, fleet: Fleet, answers: Sequence[Sequence[Sample]]
+    ) -> dict[str, DeviceSignals]:
+        """Signals of every device from the findings-only answers. A device with no finding
+        is up if the inventory sync last saw it (REPORTED, or LOST and not lost now),
+        unreported if it went MISSING, unknown if never reported."""
+        signals = _signals_for(fleet, [s for answer in answers for s in answer])
+        for device in fleet.devices:
+            entry = signals.setdefault(device.device_id, DeviceSignals())
+            if entry.up is None and device.presence in ("REPORTED", "LOST"):
+                entry.up = True
+        return signals
+
     def cluster_health(self) -> dict[str, Any]:
-        fleet = self.fleet()
-        samples = self._prom().query(q.device_health(q.ALL, XID_WINDOW_HOURS * 3600))
-        signals = _signals_for(fleet, samples)
+        reads: list[Callable[[], Any]] = [*self._fleet_health_reads(), self._read_fleet]
+        *answers, (fleet, _mig, _active) = self._prom().gather(reads)
+        signals = self._fleet_signals(fleet, answers)
         views = [self._health_view(d, signals.get(d.device_id)) for d in fleet.devices]
         counts = Counter(v["status"] for v in views)
         reasons = Counter(f["code"] for v in views for f in v["reasons"] if f["severity"] != "INFO")
@@ -395,6 +427,7 @@ class GpuMetricsService:
             "model_id": device.model_id,
             "status": verdict.status,
             "reasons": [_finding(f) for f in verdict.findings],
+            # The fleet view reads temperatures only near or above a threshold.
             "temperature_c": signals.temperature_c if signals else None,
             "threshold_c": device.threshold_c,
             "xid_counts": {
@@ -408,14 +441,18 @@ class GpuMetricsService:
 
     def overview(self) -> dict[str, Any]:
         prom = self._prom()
-        now = self._clock.now()
-        with self._db.read() as conn:
-            records = device_store.list_devices(conn, now)
-            mig_count = len(mig_store.instances(conn, now))
-            active = len(allocation_store.list_allocations(conn, now, active_only=True))
-        fleet = Fleet([self._fleet_device(r) for r in records])
-        fleet_now = {s.labels.get(q.STAT_LABEL): s.value for s in prom.query(q.fleet_now())}
-        signals = _signals_for(fleet, prom.query(q.device_health(q.ALL, XID_WINDOW_HOURS * 3600)))
+        # Prometheus (fleet aggregates, health findings, alerts) and the database, side by side.
+        reads: list[Callable[[], Any]] = [
+            functools.partial(prom.query, q.fleet_now()),
+            prom.alerts,
+            self._read_fleet,
+            *self._fleet_health_reads(),
+        ]
+        fleet_samples, alerts, (fleet, mig_count, active), *answers = prom.gather(
+            reads, max_parallel=len(reads)
+        )
+        signals = self._fleet_signals(fleet, answers)
+        fleet_now = {s.labels.get(q.STAT_LABEL): s.value for s in fleet_samples}
         checks = [self._health_view(d, signals.get(d.device_id)) for d in fleet.devices]
         findings = [
             (v["device_id"], f["severity"])
@@ -423,7 +460,7 @@ class GpuMetricsService:
             for f in v["reasons"]
             if f["severity"] in (CRITICAL, WARNING)
         ]
-        firing = [a for a in prom.alerts() if a.get("state") == "firing"]
+        firing = [a for a in alerts if a.get("state") == "firing"]
         uuid_to_id = {d.gpu_uuid: d.device_id for d in fleet.devices if d.gpu_uuid}
         flagged = set(findings)
         prom_alerts = []
@@ -677,19 +714,57 @@ def _floor(fleet: Fleet) -> float | None:
     return min((d.threshold_c for d in fleet.devices), default=None)
 
 
+# What one more query costs, in series-steps of a range query (measured: a few ms each).
+_QUERY_OVERHEAD_SERIES_STEPS = 3000
+
+
 def _merge(
     ranges: list[tuple[float, float, set[str] | None]],
 ) -> list[tuple[float, float, set[str] | None]]:
-    """Merge overlapping time ranges; a range for every device (None) absorbs the uuid sets."""
-    merged: list[tuple[float, float, set[str] | None]] = []
-    for start, end, uuids in sorted(ranges, key=lambda r: r[0]):
-        if merged and start <= merged[-1][1]:
-            last_start, last_end, last_uuids = merged[-1]
-            combined = None if uuids is None or last_uuids is None else last_uuids | uuids
-            merged[-1] = (last_start, max(last_end, end), combined)
-        else:
-            merged.append((start, end, set(uuids) if uuids is not None else None))
-    return merged
+    """Batch the refinement ranges into few, cheap range queries.
+
+    A range for every device (None: the recent part no rule sample covers yet) stays on its
+    own. Device ranges are merged per device where they overlap, then batched greedily in
+    time order while one query over the union (steps x devices) costs less than separate
+    ones plus a query's overhead, so daily hot hours of many GPUs do not become a month-long
+    query over all of them.
+    """
+    everyone = [(a, b, None) for a, b, u in ranges if u is None]
+    per_device: dict[str, list[tuple[float, float]]] = {}
+    for start, end, uuids in ranges:
+        for uuid in uuids or ():
+            per_device.setdefault(uuid, []).append((start, end))
+    pieces: list[tuple[float, float, str]] = []
+    for uuid, spans in per_device.items():
+        current: list[float] | None = None
+        for start, end in sorted(spans):
+            if current is not None and start <= current[1]:
+                current[1] = max(current[1], end)
+                continue
+            if current is not None:
+                pieces.append((current[0], current[1], uuid))
+            current = [start, end]
+        if current is not None:
+            pieces.append((current[0], current[1], uuid))
+
+    def cost(start: float, end: float, devices: int) -> float:
+        return (end - start) / REFINE_STEP_SECONDS * devices
+
+    batches: list[tuple[float, float, set[str] | None]] = []
+    batch_cost = 0.0
+    for start, end, uuid in sorted(pieces):
+        if batches:
+            b_start, b_end, b_uuids = batches[-1]
+            assert b_uuids is not None
+            union = cost(min(b_start, start), max(b_end, end), len(b_uuids | {uuid}))
+            alone = cost(start, end, 1)
+            if union <= batch_cost + alone + _QUERY_OVERHEAD_SERIES_STEPS:
+                batches[-1] = (min(b_start, start), max(b_end, end), b_uuids | {uuid})
+                batch_cost = union
+                continue
+        batches.append((start, end, {uuid}))
+        batch_cost = cost(start, end, 1)
+    return [*batches, *everyone]
 
 
 def _chunks(start: float, end: float) -> list[tuple[float, float]]:

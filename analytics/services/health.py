@@ -32,6 +32,8 @@ from analytics.prom import queries as q
 HEALTHY, WARNING, CRITICAL, INFO = "HEALTHY", "WARNING", "CRITICAL", "INFO"
 TEMPERATURE_MARGIN_C = 5.0
 _RANK = {INFO: 0, HEALTHY: 0, WARNING: 1, CRITICAL: 2}
+# Labels that do not tell one XID series from another (added by the query, or the join key).
+_NOT_SERIES_LABELS = frozenset({"check", "__name__", "uuid"})
 
 
 @dataclass
@@ -41,7 +43,9 @@ class DeviceSignals:
     up: bool | None = None
     temperature_c: float | None = None
     xid_counts: dict[int, int] = field(default_factory=dict)
-    xid_raw: dict[int, float] = field(default_factory=dict, repr=False)
+    xid_raw: dict[int, dict[tuple[tuple[str, str], ...], float]] = field(
+        default_factory=dict, repr=False
+    )
     ecc_uncorrected_volatile: float = 0.0
     ecc_uncorrected_lifetime: float = 0.0
     remap_pending: bool = False
@@ -84,8 +88,12 @@ def collect_signals(samples: Sequence[Sample]) -> dict[str, DeviceSignals]:
                 xid = int(sample.labels.get("xid", ""))
             except ValueError:
                 continue
-            # increase() extrapolates a little beyond the samples; events are whole.
-            entry.xid_raw[xid] = entry.xid_raw.get(xid, 0.0) + sample.value
+            # Per series (label set): its increase plus its first sample if born in the window.
+            series = tuple(
+                sorted((k, v) for k, v in sample.labels.items() if k not in _NOT_SERIES_LABELS)
+            )
+            per_series = entry.xid_raw.setdefault(xid, {})
+            per_series[series] = per_series.get(series, 0.0) + sample.value
         elif check == "ecc_volatile":
             entry.ecc_uncorrected_volatile = sample.value
         elif check == "ecc_lifetime":
@@ -97,7 +105,10 @@ def collect_signals(samples: Sequence[Sample]) -> dict[str, DeviceSignals]:
         elif check == "throttle":
             entry.throttle_reasons.add(sample.labels.get("reason", ""))
     for entry in signals.values():
-        entry.xid_counts = {x: round(v) for x, v in sorted(entry.xid_raw.items()) if round(v) > 0}
+        # The same count under two label sets (a lost GPU's series lose their gpu label):
+        # the largest, not the sum. increase() extrapolates a little; events are whole.
+        counts = {x: round(max(series.values())) for x, series in entry.xid_raw.items()}
+        entry.xid_counts = {x: n for x, n in sorted(counts.items()) if n > 0}
     return signals
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from analytics.store.devices import active_allocation
@@ -276,3 +276,9 @@ def active_on_resources(conn: Connection, resource_ids: Sequence[str], now: date
         .where(active_allocation(now))
     )
     return len(conn.execute(query).all())
+
+
+def count_active(conn: Connection, now: datetime) -> int:
+    """Allocations holding their resource at ``now``."""
+    query = select(func.count()).select_from(allocations).where(active_allocation(now))
+    return int(conn.execute(query).scalar_one())

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, insert, select
+from sqlalchemy import Connection, delete, exists, func, insert, select
 
 from analytics.store.devices import active_allocation
 from analytics.store.tables import allocations, devices, mig_instances
@@ -86,3 +86,7 @@ def insert_instances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def delete_instances(conn: Connection, device_id: str) -> int:
     result = conn.execute(delete(mig_instances).where(mig_instances.c.device_id == device_id))
     return int(result.rowcount)
+
+
+def count_instances(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(mig_instances)).scalar_one())

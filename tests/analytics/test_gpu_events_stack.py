@@ -14,6 +14,7 @@ import requests
 
 from analytics.services.health import assess
 from devstack.stack import Stack
+from simulator.fleet import load_fleet
 from tests.analytics.gpu_truth import EVENTS_NODE, HOUR, QUIET_NODE, Truth, write_events_fleet
 
 
@@ -33,6 +34,23 @@ def events_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     )
     stack.start()
     try:
+        # GPU 1 of node 1 was lost before its exporter started, so the exporter cannot tell
+        # its identity; like an operator would have, register it (the periodic sync may have
+        # found it in the history first: then it exists already).
+        lost = load_fleet(fleet.path).node(EVENTS_NODE).gpus[1]
+        registered = requests.post(
+            stack.analytics_url + "/gpu/devices",
+            json={
+                "nodeName": EVENTS_NODE,
+                "deviceIndex": 1,
+                "modelId": lost.model.model_id,
+                "gpuUuid": lost.uuid,
+                "purchaseCost": 30000.0,
+            },
+            headers={"X-API-Key": stack.admin_api_key},
+            timeout=30,
+        )
+        assert registered.status_code in (201, 409), registered.text
         response = requests.post(
             stack.analytics_url + "/gpu/metrics/collect",
             headers={"X-API-Key": stack.admin_api_key},

@@ -60,8 +60,10 @@ def test_signals_from_a_tagged_answer() -> None:
     samples = [
         Sample({"uuid": "a", "check": "up"}, 1, 0),
         Sample({"uuid": "a", "check": "temperature"}, 70, 0),
-        Sample({"uuid": "a", "check": "xid", "xid": "79"}, 1.02, 0),
-        Sample({"uuid": "a", "check": "xid_born", "xid": "79"}, 1, 0),
+        Sample({"uuid": "a", "check": "xid", "xid": "79", "gpu": "1"}, 1.02, 0),
+        Sample({"uuid": "a", "check": "xid_born", "xid": "79", "gpu": "1"}, 1, 0),
+        # The same count continued without the gpu label (the GPU was lost): not added.
+        Sample({"uuid": "a", "check": "xid_born", "xid": "79"}, 2, 0),
         Sample({"uuid": "a", "check": "xid", "xid": "13"}, 0.1, 0),  # extrapolation noise
         Sample({"uuid": "a", "check": "throttle", "reason": "sw_thermal_slowdown"}, 1, 0),
         Sample({"uuid": "b", "check": "up"}, 0, 0),

@@ -180,3 +180,31 @@ def test_parallel_range_queries_keep_order_and_count_in_the_caller(
     assert [a[0].labels["q"] for a in answers] == [f"q{i}" for i in range(6)]
     assert [a[0].points[0][0] for a in answers] == [float(i) for i in range(6)]
     assert (stats.queries, stats.samples_returned) == (6, 6)
+
+
+def test_prometheus_settings_from_the_environment() -> None:
+    from analytics.settings import SettingsError
+
+    settings = Settings.load(
+        {
+            "GPU_ANALYTICS_PROMETHEUS_URL": "https://mimir.example/prometheus",
+            "GPU_ANALYTICS_PROMETHEUS_TIMEOUT_SECONDS": "2.5",
+            "GPU_ANALYTICS_PROMETHEUS_BEARER_TOKEN": "s3cr3t-value",
+            "GPU_ANALYTICS_PROMETHEUS_ORG_ID": "tenant-1",
+            "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": "0",
+        }
+    )
+    assert settings.prometheus_timeout_seconds == 2.5
+    assert settings.sync_interval_seconds == 0
+    assert "s3cr3t-value" not in repr(settings)
+    with pytest.raises(SettingsError, match="prometheus_timeout_seconds"):
+        Settings.load({"GPU_ANALYTICS_PROMETHEUS_TIMEOUT_SECONDS": "0"})
+    with pytest.raises(SettingsError, match="exclusive"):
+        Settings.load(
+            {
+                "GPU_ANALYTICS_PROMETHEUS_BEARER_TOKEN": "tok",
+                "GPU_ANALYTICS_PROMETHEUS_BASIC_AUTH_USER": "u",
+            }
+        )
+    with pytest.raises(SettingsError, match="sync_interval_seconds"):
+        Settings.load({"GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": "-1"})

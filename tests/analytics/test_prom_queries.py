@@ -122,7 +122,7 @@ def test_fleet_now_aggregates_in_prometheus() -> None:
     query = q.fleet_now()
     assert 'label_replace(avg(gpu_utilization_ratio), "stat", "utilization"' in query
     assert "sum(gpu_memory_used_bytes)" in query
-    assert "count(gpu_up)" in query
+    assert "sum(gpu_up)" in query
 
 
 def test_inventory_and_pod_allocation_queries() -> None:

@@ -189,7 +189,12 @@ class DeviceHealthSchema(Schema):
         fields.Nested(GpuHealthReasonSchema), metadata=doc("The findings, INFO ones included.")
     )
     temperature_c = fields.Float(
-        data_key="temperatureC", allow_none=True, metadata=doc("Temperature now, °C.")
+        data_key="temperatureC",
+        allow_none=True,
+        metadata=doc(
+            "Temperature now, °C. In /gpu/health only for GPUs within 5 °C of their threshold "
+            "(the fleet view reads only those); null otherwise."
+        ),
     )
     threshold_c = fields.Float(
         data_key="thresholdC", metadata=doc("The model's overheating threshold, °C.")
