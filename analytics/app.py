@@ -154,17 +154,17 @@ def create_app(
     )
     register_error_handlers(app)
 
-    head = migrate.head_revision()
+    heads = migrate.head_revisions()
 
     def readiness() -> dict[str, Any]:
         try:
             with database.read() as conn:
                 conn.execute(text("SELECT 1"))
-            revision = migrate.current_revision(database)
+            revisions = migrate.current_revisions(database)
         except Exception as exc:
             return {"db": {"status": "DOWN", "error": type(exc).__name__}}
-        schema = {"status": "UP" if revision == head else "DOWN"}
-        schema.update({"revision": revision or "none", "expected": head or "none"})
+        schema = {"status": "UP" if revisions == heads else "DOWN"}
+        schema.update({"revision": ",".join(revisions) or "none", "expected": ",".join(heads)})
         return {"db": {"status": "UP"}, "migrations": schema}
 
     app.register_blueprint(ops_blueprint(readiness, telemetry))

@@ -80,11 +80,11 @@ def _mark_dead(_server: Any, worker: Any) -> None:
 def _migrate(_args: argparse.Namespace) -> int:
     from analytics.app import open_database, prepare_database
     from analytics.clock import SystemClock
-    from analytics.store.migrate import current_revision
+    from analytics.store.migrate import current_revisions
 
     database = open_database(_settings())
     prepare_database(database, _settings(), SystemClock())
-    print(f"schema at revision {current_revision(database)}")
+    print(f"schema at revision {','.join(current_revisions(database))}")
     return 0
 
 

@@ -20,8 +20,9 @@ def _config() -> Config:
     return config
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(_config()).get_current_head()
+def head_revisions() -> tuple[str, ...]:
+    """Every head of the migration graph, sorted (one once branches are merged)."""
+    return tuple(sorted(ScriptDirectory.from_config(_config()).get_heads()))
 
 
 def upgrade(database: Database) -> None:
@@ -30,11 +31,11 @@ def upgrade(database: Database) -> None:
     def run(conn: object) -> None:
         config = _config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
     database.write(run)
 
 
-def current_revision(database: Database) -> str | None:
+def current_revisions(database: Database) -> tuple[str, ...]:
     with database.read() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return tuple(sorted(MigrationContext.configure(conn).get_current_heads()))
