@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from analytics.api.context import SERVICES_KEY
 from analytics.api.errors import register_error_handlers
 from analytics.api.guard import init_request_guard
+from analytics.api.headers import init_security_headers
 from analytics.api.openapi import api_config, make_api, swagger_assets_blueprint
 from analytics.api.ops import ops_blueprint
 from analytics.api.prom import init_prom
@@ -153,6 +154,7 @@ def create_app(
         app, prom_client, SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
     )
     register_error_handlers(app)
+    init_security_headers(app)
 
     heads = migrate.head_revisions()
 

@@ -91,10 +91,20 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
 
 
 class LiveServer:
-    def __init__(self, url: str, data_dir: Path) -> None:
+    def __init__(
+        self, url: str, data_dir: Path, process: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.url = url
         self.api = url + API
         self.data_dir = data_dir
+        self.process = process
+
+    def read_logs(self) -> str:
+        """Stop the server and return everything it wrote to stdout and stderr."""
+        assert self.process is not None
+        self.process.terminate()
+        out, err = self.process.communicate(timeout=30)
+        return out.decode(errors="replace") + err.decode(errors="replace")
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -152,11 +162,12 @@ def live_server(tmp_path: Path) -> Iterator[LiveServerFactory]:
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, process)
-        return LiveServer(url, data_dir)
+        return LiveServer(url, data_dir, process)
 
     yield start
     for process in processes:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
     for process in processes:
         try:
             process.wait(timeout=15)
