@@ -25,7 +25,7 @@ from gpucatalog.mig import total_slices
 WorkloadShape = Literal["inference", "training", "notebook", "batch"]
 PodPhase = Literal["Running", "Succeeded", "Failed", "Pending"]
 DeviceIdForm = Literal["uuid", "index", "legacy-mig", "gke"]
-EventKind = Literal["overheat", "xid", "ecc", "row_remap_pending", "gpu_lost"]
+EventKind = Literal["overheat", "xid", "ecc", "row_remap_pending", "gpu_lost", "nvml_hang"]
 
 FIRST_PID = 20000
 GIB = 1024**3
@@ -658,6 +658,7 @@ _EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     "ecc": ("corrected", "uncorrected"),
     "row_remap_pending": ("duration", "rows_correctable", "rows_uncorrectable"),
     "gpu_lost": ("duration",),
+    "nvml_hang": ("duration",),
 }
 
 

@@ -178,6 +178,10 @@ class FakeNvml:
         return index, slot, now
 
     def _check(self, index: int, function: str, now: float) -> None:
+        hang = self._state.hang_remaining(index, now)
+        if hang > 0:
+            # A wedged driver: the call returns only when the window ends (real seconds).
+            time.sleep(hang)
         if self._state.is_lost(index, now):
             raise _error(pynvml.NVML_ERROR_GPU_IS_LOST)
         hooks = self._not_supported

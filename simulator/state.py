@@ -378,6 +378,17 @@ def is_lost(ctx: GpuContext, t: float) -> bool:
     return any(e.kind == "gpu_lost" and window_active(e, ctx.epoch, t) for e in ctx.events)
 
 
+def hang_remaining(ctx: GpuContext, t: float) -> float:
+    """Seconds left in an ``nvml_hang`` window at ``t`` (0 outside every window)."""
+    remaining = 0.0
+    for event in ctx.events:
+        if event.kind == "nvml_hang" and window_active(event, ctx.epoch, t):
+            count = occurrences_upto(event, ctx.epoch, t)
+            end = occurrence_time(event, ctx.epoch, count - 1) + event.duration_seconds
+            remaining = max(remaining, end - t)
+    return remaining
+
+
 def overheat_celsius(ctx: GpuContext, t: float) -> float:
     """Degrees added by the overheat windows active at ``t``."""
     return sum(
@@ -601,6 +612,9 @@ class NodeState:
 
     def is_lost(self, index: int, t: float) -> bool:
         return is_lost(self.contexts[index], t)
+
+    def hang_remaining(self, index: int, t: float) -> float:
+        return hang_remaining(self.contexts[index], t)
 
     def xid_occurrences(self, index: int, start: float, end: float) -> list[XidOccurrence]:
         """XIDs raised on GPU ``index`` with ``start <= t < end``, in time order."""
