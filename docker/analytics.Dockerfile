@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# gpu-analytics, the REST service: gunicorn through `gpu-analytics serve` (which migrates the
+# database once in the master, then forks the workers), as a non-root user. The project with its
+# `analytics` extra, plus `postgresql` (psycopg) for the several-replica deployment.
+#
+#   docker build -f docker/analytics.Dockerfile -t gpu-analytics .
+#   docker run -p 8080:8080 -v gpu-analytics:/var/lib/gpu-analytics gpu-analytics
+#
+# State: SQLite at /var/lib/gpu-analytics/analytics.db (GPU_ANALYTICS_DATA_DIR, a volume), or
+# PostgreSQL from GPU_ANALYTICS_DATABASE_URL. The root filesystem may be read-only: the service
+# writes only under the data directory and /tmp (gunicorn's worker heartbeat files).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY analytics/ analytics/
+COPY gpucatalog/ gpucatalog/
+RUN /opt/venv/bin/pip install ".[analytics,postgresql]"
+
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 gpu-analytics \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin gpu-analytics \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/gpu-analytics
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    GPU_ANALYTICS_DATA_DIR=/var/lib/gpu-analytics
+VOLUME ["/var/lib/gpu-analytics"]
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["gpu-analytics"]
+CMD ["serve", "--bind", "0.0.0.0:8080", "--workers", "2"]

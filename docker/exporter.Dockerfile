@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# gpu-exporter, the node agent. Slim on purpose: the project with its `exporter` extra only
+# (nvidia-ml-py, prometheus-client, grpcio, protobuf, kubernetes); no pandas, statsmodels or Flask.
+#
+#   docker build -f docker/exporter.Dockerfile -t gpu-exporter .
+#
+# NVML is not in the image: the NVIDIA container runtime (nvidia-container-toolkit, or the
+# GPU operator's RuntimeClass) mounts the driver's libnvidia-ml.so.1 and the /dev/nvidia* nodes
+# into the container when NVIDIA_VISIBLE_DEVICES is set. The device nodes are world-readable,
+# so NVML runs as the non-root user below; the Helm chart runs the container as uid 0 only to
+# reach the kubelet's root-owned pod-resources socket (docs/deploy.md).
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+# exporter/ imports gpucatalog/; simulator/ serves `gpu-exporter --simulated-fleet` (demos).
+COPY exporter/ exporter/
+COPY gpucatalog/ gpucatalog/
+COPY simulator/ simulator/
+RUN /opt/venv/bin/pip install ".[exporter]"
+
+FROM ${PYTHON_IMAGE}
+RUN groupadd --system --gid 10001 gpu-exporter \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin gpu-exporter
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=utility
+USER 10001:10001
+EXPOSE 9835
+ENTRYPOINT ["gpu-exporter"]
