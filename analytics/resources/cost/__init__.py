@@ -1,0 +1,1 @@
+"""Cost endpoints under /gpu/cost."""
