@@ -1,0 +1,1 @@
+"""The client's namespaces, one module per API area."""

@@ -1,0 +1,84 @@
+"""``client.devices``: the GPU inventory (/gpu/devices)."""
+
+from __future__ import annotations
+
+import builtins
+from datetime import datetime
+
+from k8s_gpu_client._http import path
+from k8s_gpu_client.api._base import Namespace, body
+from k8s_gpu_client.models.devices import (
+    Device,
+    DeviceHealth,
+    DeviceStatistics,
+    OverheatingDevice,
+)
+
+PREFIX = "/gpu/devices"
+
+
+class Devices(Namespace):
+    def list(
+        self,
+        *,
+        node_name: str | None = None,
+        model_id: str | None = None,
+        status: str | None = None,
+    ) -> builtins.list[Device]:
+        """GPUs, filtered by node, model or status (available, active, maintenance, or exact)."""
+        params = {"nodeName": node_name, "modelId": model_id, "status": status}
+        return Device.from_api_list(self._http.request("GET", PREFIX, params=params))
+
+    def get(self, device_id: str) -> Device:
+        return Device.from_api(self._http.request("GET", PREFIX + path(device_id)))
+
+    def register(
+        self,
+        *,
+        node_name: str,
+        model_id: str,
+        device_index: int,
+        serial_number: str | None = None,
+        pci_address: str | None = None,
+        gpu_uuid: str | None = None,
+        driver_version: str | None = None,
+        firmware_version: str | None = None,
+        purchase_cost: float | None = None,
+        purchase_date: datetime | None = None,
+        warranty_expiry_date: datetime | None = None,
+        status: str | None = None,
+    ) -> Device:
+        """Register a GPU with purchase (USD) and warranty data; needs an operator key."""
+        payload = body(
+            node_name=node_name,
+            model_id=model_id,
+            device_index=device_index,
+            serial_number=serial_number,
+            pci_address=pci_address,
+            gpu_uuid=gpu_uuid,
+            driver_version=driver_version,
+            firmware_version=firmware_version,
+            purchase_cost=purchase_cost,
+            purchase_date=purchase_date,
+            warranty_expiry_date=warranty_expiry_date,
+            status=status,
+        )
+        return Device.from_api(self._http.request("POST", PREFIX, body=payload))
+
+    def update_status(self, device_id: str, status: str) -> Device:
+        """ACTIVE, INACTIVE, MAINTENANCE, FAILED or MIG_ENABLED."""
+        data = self._http.request(
+            "PUT", PREFIX + path(device_id, "status"), params={"status": status}
+        )
+        return Device.from_api(data)
+
+    def statistics(self) -> DeviceStatistics:
+        return DeviceStatistics.from_api(self._http.request("GET", PREFIX + "/statistics"))
+
+    def overheating(self) -> builtins.list[OverheatingDevice]:
+        data = self._http.request("GET", PREFIX + "/overheating")
+        return OverheatingDevice.from_api_list(data)
+
+    def health(self, device_id: str) -> DeviceHealth:
+        data = self._http.request("GET", PREFIX + path(device_id, "health"))
+        return DeviceHealth.from_api(data)
