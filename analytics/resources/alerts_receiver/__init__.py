@@ -1,0 +1,1 @@
+"""The Alertmanager webhook receiver: alerts in, events (and webhook deliveries) out."""

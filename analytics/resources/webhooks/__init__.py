@@ -1,0 +1,1 @@
+"""Webhook endpoints: registration (secret write-only), listing, changes, the delivery log."""

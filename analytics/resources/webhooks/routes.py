@@ -1,0 +1,72 @@
+"""Webhook endpoints (seed §5.1): register, list, read, change, delete, delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from analytics.api.context import actor, services
+from analytics.api.envelope import ApiBlueprint
+from analytics.resources.webhooks.schemas import (
+    DeliveryQuerySchema,
+    DeliverySchema,
+    WebhookCreateSchema,
+    WebhookSchema,
+    WebhookUpdateSchema,
+)
+
+blp = ApiBlueprint(
+    "webhooks",
+    __name__,
+    url_prefix="/k8s-monitor/api/v1/webhooks",
+    description="Signed event webhooks with retries (docs/webhooks.md).",
+)
+
+
+@blp.route("")
+class Webhooks(MethodView):
+    @blp.envelope_response(200, WebhookSchema, many=True)
+    def get(self) -> Any:
+        """Registered webhooks (never their secrets)"""
+        return services().webhooks.list_webhooks()
+
+    @blp.arguments(WebhookCreateSchema)
+    @blp.envelope_response(201, WebhookSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Register a webhook
+
+        Needs the operator or admin role. Deliveries are POSTed as
+        `{"event", "timestamp", "data", "signature"}` with the `sha256=` HMAC also in the
+        X-Signature-256 header, retried with exponential backoff. 400 VALIDATION_ERROR for a
+        URL the SSRF guard refuses.
+        """
+        return services().webhooks.create(**body, actor=actor())
+
+
+@blp.route("/<string:webhook_id>")
+class Webhook(MethodView):
+    @blp.envelope_response(200, WebhookSchema)
+    def get(self, webhook_id: str) -> Any:
+        """One webhook"""
+        return services().webhooks.get(webhook_id)
+
+    @blp.arguments(WebhookUpdateSchema)
+    @blp.envelope_response(200, WebhookSchema)
+    def patch(self, body: dict[str, Any], webhook_id: str) -> Any:
+        """Change a webhook (e.g. `{"active": false}` to pause it)"""
+        return services().webhooks.update(webhook_id, body)
+
+    @blp.envelope_response(200, WebhookSchema)
+    def delete(self, webhook_id: str) -> Any:
+        """Delete a webhook with its queued deliveries and delivery log"""
+        return services().webhooks.delete(webhook_id)
+
+
+@blp.route("/<string:webhook_id>/deliveries")
+class Deliveries(MethodView):
+    @blp.arguments(DeliveryQuerySchema, location="query")
+    @blp.envelope_response(200, DeliverySchema, many=True)
+    def get(self, query: dict[str, Any], webhook_id: str) -> Any:
+        """The delivery log: every delivery with its attempts, status codes, errors, next try"""
+        return services().webhooks.deliveries(webhook_id, query["limit"], query["status"])
