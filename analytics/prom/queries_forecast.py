@@ -1,0 +1,122 @@
+"""PromQL builders of the forecast endpoints: hourly cluster-level series for range queries.
+
+Each query is meant for a range query at a one-hour step (STEP_SECONDS) over up to 30 days and
+answers a handful of aggregated series, never per-device samples: GPU series read the hourly
+recording rules of ``alerts/recording-rules.yml`` (``last_over_time(rule[1h])`` at a step T is
+the rule sample summarising the hour before it, whether backfilled on the hour or evaluated
+live at the group's offset); CPU and memory read cAdvisor's raw series through ``rate`` and
+``avg_over_time`` over one hour, so each point is that hour's mean. Parts travel as one tagged
+union (analytics.prom.queries_resources.tagged); per-model parts carry ``model_name`` (the
+NVML product name of ``gpu_info``). Capacities (GPUs, their memory, allocatable CPU and memory)
+are read now, with an instant query beside the range query.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from analytics.prom.queries import (
+    RULE_MEMORY_USED_AVG,
+    RULE_UTILIZATION_AVG,
+    label_value,
+    regex_alternatives,
+)
+from analytics.prom.queries_resources import CONTAINERS, TAG, tagged
+
+STEP_SECONDS = 3600
+
+
+def hourly_window(now: float, history_hours: int) -> tuple[float, float]:
+    """(start, end) of a range query ending at the last whole hour, ``history_hours`` points."""
+    if history_hours < 1:
+        raise ValueError("history_hours must be at least 1")
+    end = math.floor(now / STEP_SECONDS) * STEP_SECONDS
+    return end - (history_hours - 1) * STEP_SECONDS, end
+
+
+def gpu_inventory() -> str:
+    """For an instant query: gpu (one row per GPU: uuid, model_name), and per model_name gpus
+    (GPUs reported) and memory_total (bytes)."""
+    return tagged(
+        {
+            "gpu": "max by (uuid, model_name) (gpu_info)",
+            "gpus": "count by (model_name) (max by (uuid, model_name) (gpu_info))",
+            "memory_total": "sum by (model_name) (max by (uuid) (gpu_memory_total_bytes) "
+            "* on (uuid) group_left (model_name) max by (uuid, model_name) (gpu_info))",
+        }
+    )
+
+
+def _per_model(template: str, models: Mapping[str, Sequence[str]]) -> str:
+    """``template`` (with ``{uuids}``, a uuid matcher) once per model, labelled model_name.
+
+    Selecting each model's GPUs by uuid (from gpu_inventory) instead of joining gpu_info at
+    every step keeps a month at 1 h steps cheap: Prometheus matches the uuids once, in its
+    index, and each step only sums.
+    """
+    return " or ".join(
+        f"label_replace({template.format(uuids=f'uuid=~{regex_alternatives(uuids)}')}, "
+        f'"model_name", {label_value(name)}, "", "")'
+        for name, uuids in sorted(models.items())
+        if uuids
+    )
+
+
+def gpu_parts(models: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """For a range query: utilization (mean over the GPUs that report one, 0-1); per model
+    (``models``: model_name -> GPU uuids, from gpu_inventory): allocated (GPUs with at least
+    one container holding the GPU or one of its MIG instances) and memory_used (bytes, hourly
+    mean)."""
+    parts = {"utilization": f"avg(last_over_time({RULE_UTILIZATION_AVG}[1h]))"}
+    if any(models.values()):
+        parts["allocated"] = _per_model(
+            "count(max by (uuid) (gpu_pod_allocation_info{{{uuids}}}))", models
+        )
+        parts["memory_used"] = _per_model(
+            f"sum(last_over_time({RULE_MEMORY_USED_AVG}{{{{{{uuids}}}}}}[1h]))", models
+        )
+    return parts
+
+
+def gpu_series(models: Mapping[str, Sequence[str]]) -> str:
+    """The hourly history /gpu/forecast learns from, in one range query (see gpu_parts)."""
+    return tagged(gpu_parts(models))
+
+
+def resource_parts() -> dict[str, str]:
+    """For a range query: cpu_cores (used by containers, hourly mean), memory_bytes
+    (containers' working set, hourly mean), gpu_utilization (0-1, as in gpu_parts)."""
+    cpu = f"container_cpu_usage_seconds_total{{{CONTAINERS}}}"
+    memory = f"container_memory_working_set_bytes{{{CONTAINERS}}}"
+    return {
+        "cpu_cores": f"sum(rate({cpu}[1h]))",
+        "memory_bytes": f"sum(avg_over_time({memory}[1h]))",
+        "gpu_utilization": f"avg(last_over_time({RULE_UTILIZATION_AVG}[1h]))",
+    }
+
+
+def resource_series() -> str:
+    """The hourly history /resources/forecast learns from, in one range query."""
+    return tagged(resource_parts())
+
+
+def resource_capacity() -> str:
+    """For an instant query: cpu_allocatable (cores) and memory_allocatable (bytes)."""
+    return tagged(
+        {
+            "cpu_allocatable": 'sum(kube_node_status_allocatable{resource="cpu"})',
+            "memory_allocatable": 'sum(kube_node_status_allocatable{resource="memory"})',
+        }
+    )
+
+
+__all__ = [
+    "STEP_SECONDS",
+    "TAG",
+    "gpu_inventory",
+    "gpu_series",
+    "hourly_window",
+    "resource_capacity",
+    "resource_series",
+]

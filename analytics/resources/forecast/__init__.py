@@ -1,0 +1,1 @@
+"""Forecast endpoints: /gpu/forecast and /resources/forecast."""

@@ -1,0 +1,39 @@
+"""statsmodels is loaded on the first forecast, never by starting the service."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import sys, tempfile
+from pathlib import Path
+from analytics import create_app
+from analytics.settings import Settings
+import analytics.forecasting, analytics.services.forecast, analytics.resources.forecast.routes
+app = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), sync_interval_seconds=0))
+app.test_client().get("/k8s-monitor/api-docs")
+assert "statsmodels" not in sys.modules, "statsmodels was imported at start"
+import numpy as np
+from analytics.forecasting import forecast_series
+t = np.arange(240)
+forecast_series(50 + 30 * np.cos(2 * np.pi * t / 24) + np.random.default_rng(0).normal(0, 2, 240), 24)
+assert "statsmodels" in sys.modules, "the forecast did not use statsmodels"
+print("ok")
+"""
+
+
+def test_starting_the_service_does_not_import_statsmodels() -> None:
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
