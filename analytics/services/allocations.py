@@ -15,16 +15,20 @@ from analytics.clock import Clock
 from analytics.errors import (
     AllocationFailed,
     AnalyticsError,
+    CostLimitExceeded,
+    GpuNotAvailable,
     InsufficientResources,
     ResourceNotFound,
     ValidationFailed,
 )
 from analytics.services.catalog import Catalogue
+from analytics.services.events import EventRecorder, EventType
 from analytics.services.expiry import accrued_cost, expire_due, hours_between
 from analytics.services.fit import Demand, choose
 from analytics.services.pricing import hourly_price
 from analytics.settings import MigPricing
 from analytics.store import allocations as allocation_store
+from analytics.store import holders as holder_store
 from analytics.store import mig as mig_store
 from analytics.store.allocations import AllocationRecord, Candidate, ResourceTaken
 from analytics.store.db import Database
@@ -89,12 +93,19 @@ class AllocationView:
 
 class AllocationService:
     def __init__(
-        self, database: Database, catalogue: Catalogue, clock: Clock, pricing: MigPricing
+        self,
+        database: Database,
+        catalogue: Catalogue,
+        clock: Clock,
+        pricing: MigPricing,
+        events: EventRecorder | None = None,
     ) -> None:
         self._db = database
         self._catalogue = catalogue
         self._clock = clock
         self._pricing = pricing
+        # ALLOCATION_FAILED and ALLOCATION_EXPIRED events (docs/webhooks.md); None: none.
+        self._events = events
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -104,10 +115,14 @@ class AllocationService:
         def run(conn: Any) -> AllocationView:
             # Read the clock under the write lock, so ledger times follow commit order.
             now = self._clock.now()
-            expire_due(conn, now, actor)
+            expire_due(conn, now, actor, self._events)
             return self._allocate_one(conn, request, now, actor, None, set())
 
-        return self._with_conflict_retries(run)
+        try:
+            return self._with_conflict_retries(run)
+        except (InsufficientResources, AllocationFailed, GpuNotAvailable, CostLimitExceeded) as exc:
+            self._record_failure([request], exc)
+            raise
 
     def allocate_batch(
         self, requests: Sequence[AllocationRequest], actor: str | None
@@ -119,7 +134,7 @@ class AllocationService:
 
         def run(conn: Any) -> list[AllocationView]:
             now = self._clock.now()
-            expire_due(conn, now, actor)
+            expire_due(conn, now, actor, self._events)
             taken: set[str] = set()
             views = []
             for index, request in enumerate(requests):
@@ -133,14 +148,18 @@ class AllocationService:
                 views.append(view)
             return views
 
-        return self._with_conflict_retries(run)
+        try:
+            return self._with_conflict_retries(run)
+        except (InsufficientResources, AllocationFailed, GpuNotAvailable, CostLimitExceeded) as exc:
+            self._record_failure(requests, exc, batch_id)
+            raise
 
     def release(self, allocation_id: str, actor: str | None) -> AllocationView:
         """End an allocation; releasing one that already ended returns it unchanged."""
 
         def run(conn: Any) -> AllocationView:
             now = self._clock.now()
-            expire_due(conn, now, actor)
+            expire_due(conn, now, actor, self._events)
             record = allocation_store.get_allocation(conn, allocation_id)
             if record is None:
                 raise _not_found(allocation_id)
@@ -264,6 +283,35 @@ class AllocationService:
                 {"plannedReleaseTime": ["Must be later than the current time."]},
             )
 
+    def _record_failure(
+        self,
+        requests: Sequence[AllocationRequest],
+        exc: AnalyticsError,
+        batch_id: str | None = None,
+    ) -> None:
+        """ALLOCATION_FAILED, in its own transaction (the request's own was rolled back)."""
+        if self._events is None:
+            return
+        index = exc.details.get("index") if isinstance(exc.details, dict) else None
+        request = requests[index] if isinstance(index, int) else requests[0]
+        self._events.record(
+            EventType.ALLOCATION_FAILED,
+            {
+                "namespace": request.namespace,
+                "podName": request.pod_name,
+                "workloadType": request.workload_type,
+                "requiredMemoryGb": request.required_memory_gb,
+                "useMig": request.use_mig,
+                "preferredModelId": request.preferred_model_id,
+                "teamId": request.team_id,
+                "userId": request.user_id,
+                "batchId": batch_id,
+                "errorCode": exc.code,
+                "reason": exc.message,
+                "severity": "WARNING",
+            },
+        )
+
     def _with_conflict_retries(self, run: Callable[[Any], T]) -> T:
         # SQLite serialises writers (BEGIN IMMEDIATE), so a conflict cannot happen there; on
         # PostgreSQL two transactions may pick the same resource and the unique index refuses
@@ -296,6 +344,7 @@ class AllocationService:
                 for c in allocation_store.free_devices(conn, now)
             ]
         candidates = [c for c in candidates if c.resource_id not in taken]
+        own, candidates = _split_by_holder(conn, candidates, request.namespace, request.pod_name)
         demand = Demand(
             request.required_memory_gb,
             request.use_mig,
@@ -303,7 +352,11 @@ class AllocationService:
             request.max_cost_per_hour,
         )
         try:
-            chosen, price = choose(candidates, demand, self._price)
+            try:
+                # What the pod already holds first: the ledger then records what Kubernetes did.
+                chosen, price = choose(own, demand, self._price)
+            except (InsufficientResources, CostLimitExceeded):
+                chosen, price = choose(candidates, demand, self._price)
         except InsufficientResources as exc:
             if request.use_mig and not candidates:
                 _dict(exc)["hint"] = (
@@ -445,3 +498,16 @@ def _not_found(allocation_id: str) -> ResourceNotFound:
     return ResourceNotFound(
         f"Allocation {allocation_id} not found.", {"allocationId": allocation_id}
     )
+
+
+def _split_by_holder(
+    conn: Any, candidates: list[Candidate], namespace: str, pod: str
+) -> tuple[list[Candidate], list[Candidate]]:
+    """(resources the requesting pod already holds, resources nobody holds), as the last
+    inventory sync saw the exporter's pod attribution. A resource another pod holds is in
+    neither: the device plugin has given it away, so reserving it would be a fiction."""
+    held = holder_store.holders_by_resource(conn)
+    if not held:
+        return [], candidates
+    own = [c for c in candidates if (namespace, pod) in held.get(c.resource_id, ())]
+    return own, [c for c in candidates if c.resource_id not in held]

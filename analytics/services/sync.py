@@ -38,6 +38,7 @@ from analytics.prom import PromClient, Sample
 from analytics.prom import queries as q
 from analytics.services.catalog import Catalogue
 from analytics.store import devices as device_store
+from analytics.store import holders as holder_store
 from analytics.store import mig as mig_store
 from analytics.store import sync as sync_store
 from analytics.store.db import Database
@@ -239,9 +240,13 @@ class InventorySync:
         result = SyncResult(trigger=trigger, started_at=self._clock.now(), nodes=_sorted(nodes))
         try:
             reported, observed_mig, up_by_place = self._read(nodes)
-            self._db.write(
-                lambda conn: self._apply(conn, result, reported, observed_mig, up_by_place, nodes)
-            )
+            attribution = self._prom.query(q.pod_allocations(scope=q.Scope(nodes=nodes)))
+
+            def apply(conn: Any) -> None:
+                self._apply(conn, result, reported, observed_mig, up_by_place, nodes)
+                self._apply_holders(conn, attribution, nodes)
+
+            self._db.write(apply)
         except AnalyticsError as exc:
             result.status = "FAILED"
             result.error = exc.message
@@ -289,6 +294,32 @@ class InventorySync:
     ) -> tuple[list[ReportedGpu], list[ObservedMig], dict[tuple[str, int], bool]]:
         samples = self._prom.query(q.inventory(q.Scope(nodes=nodes)))
         return parse_inventory(samples)
+
+    def _apply_holders(
+        self, conn: Any, attribution: Sequence[Sample], nodes: Sequence[str] | None
+    ) -> None:
+        """Record which pod holds which GPU and MIG instance (the allocator skips them)."""
+        device_ids = {
+            r.gpu_uuid: r.device_id for r in sync_store.inventory_rows(conn) if r.gpu_uuid
+        }
+        instance_ids = {
+            i.mig_uuid: i.instance_id
+            for i in mig_store.instances(conn, self._clock.now())
+            if i.mig_uuid
+        }
+        rows = []
+        for sample in attribution:
+            labels = sample.labels
+            namespace, pod, node = labels.get("namespace"), labels.get("pod"), labels.get("node")
+            if not namespace or not pod or not node:
+                continue
+            mig_uuid = labels.get("mig_uuid")
+            resource_id = (
+                instance_ids.get(mig_uuid) if mig_uuid else device_ids.get(labels.get("uuid", ""))
+            )
+            if resource_id is not None:
+                rows.append(holder_store.Holder(resource_id, namespace, pod, node))
+        holder_store.replace_holders(conn, nodes, rows, self._clock.now())
 
     def _apply(
         self,

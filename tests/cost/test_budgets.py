@@ -155,3 +155,29 @@ def test_only_admin_may_create_budgets(cost_stack: CostStack) -> None:
     )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "FORBIDDEN"
+
+
+def test_schedule_checks_once_per_round_and_the_gauge_follows(app: Flask) -> None:
+    """Two workers' schedules share the lease: one evaluates, the other skips; the service's
+    /metrics then reports gpu_analytics_budget_projected_ratio for the evaluated budget."""
+    from analytics.services.budget_schedule import BudgetSchedule
+
+    services = app.extensions["gpu_analytics.services"]
+    database: Database = app.extensions["gpu_analytics.database"]
+    budget = services.budgets.create("team", "ml-team", 100.0)
+    first = BudgetSchedule(database, services.clock, services.budgets, 600)
+    second = BudgetSchedule(database, services.clock, services.budgets, 600)
+    assert first.run_if_due() is True
+    assert second.run_if_due() is False  # the lease is first's for this round
+    assert services.budgets.get(budget.budget_id).exceeded
+
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    line = next(
+        row for row in text.splitlines() if row.startswith("gpu_analytics_budget_projected_ratio{")
+    )
+    assert 'scope="team"' in line and 'name="ml-team"' in line
+    ratio = services.budgets.get(budget.budget_id).projected_ratio
+    assert float(line.rsplit(" ", 1)[1]) == pytest.approx(ratio)
+    with database.read() as conn:
+        logged = conn.execute(select(events_table.c.event_type)).scalars().all()
+    assert logged.count(COST_THRESHOLD_EXCEEDED) == 1
