@@ -30,6 +30,7 @@ from analytics.settings import MigPricing
 from analytics.store import allocations as allocation_store
 from analytics.store import holders as holder_store
 from analytics.store import mig as mig_store
+from analytics.store import pricebook as pricebook_store
 from analytics.store.allocations import AllocationRecord, Candidate, ResourceTaken
 from analytics.store.db import Database
 from gpucatalog.placement import resource_name
@@ -345,6 +346,12 @@ class AllocationService:
             ]
         candidates = [c for c in candidates if c.resource_id not in taken]
         own, candidates = _split_by_holder(conn, candidates, request.namespace, request.pod_name)
+        # Prices set through the API (the price book) win over the catalogue's, at once.
+        overrides = pricebook_store.overrides(conn)
+
+        def price_of(candidate: Candidate) -> float:
+            return self._price(candidate, overrides)
+
         demand = Demand(
             request.required_memory_gb,
             request.use_mig,
@@ -354,9 +361,9 @@ class AllocationService:
         try:
             try:
                 # What the pod already holds first: the ledger then records what Kubernetes did.
-                chosen, price = choose(own, demand, self._price)
+                chosen, price = choose(own, demand, price_of)
             except (InsufficientResources, CostLimitExceeded):
-                chosen, price = choose(candidates, demand, self._price)
+                chosen, price = choose(candidates, demand, price_of)
         except InsufficientResources as exc:
             if request.use_mig and not candidates:
                 _dict(exc)["hint"] = (
@@ -393,10 +400,17 @@ class AllocationService:
         record = AllocationRecord(**values, release_time=None, cost_accrued=None)
         return self._view(record, now, observed=chosen.observed)
 
-    def _price(self, candidate: Candidate) -> float:
-        model = self._catalogue.model(candidate.model_id)
+    def _price(
+        self, candidate: Candidate, overrides: dict[str, pricebook_store.PriceOverride]
+    ) -> float:
+        override = overrides.get(candidate.model_id)
+        model_price = (
+            override.price_per_hour
+            if override is not None
+            else self._catalogue.model(candidate.model_id).price_per_hour
+        )
         return hourly_price(
-            model.price_per_hour,
+            model_price,
             candidate.model_id,
             candidate.compute_slices,
             candidate.memory_slices,
