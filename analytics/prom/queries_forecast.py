@@ -16,15 +16,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from analytics.prom import queries_resources
 from analytics.prom.queries import (
     RULE_MEMORY_USED_AVG,
     RULE_UTILIZATION_AVG,
     label_value,
     regex_alternatives,
 )
-from analytics.prom.queries_resources import CONTAINERS, TAG, tagged
+from analytics.prom.queries_resources import CONTAINERS, tagged
 
 STEP_SECONDS = 3600
+# The label naming each part of a tagged query (the services read q.TAG).
+TAG = queries_resources.TAG
 
 
 def hourly_window(now: float, history_hours: int) -> tuple[float, float]:
@@ -109,14 +112,3 @@ def resource_capacity() -> str:
             "memory_allocatable": 'sum(kube_node_status_allocatable{resource="memory"})',
         }
     )
-
-
-__all__ = [
-    "STEP_SECONDS",
-    "TAG",
-    "gpu_inventory",
-    "gpu_series",
-    "hourly_window",
-    "resource_capacity",
-    "resource_series",
-]
