@@ -54,18 +54,20 @@ def fuzz_server(
     base = tmp_path_factory.mktemp("fuzz")
     factory = conftest.live_server.__wrapped__(base)  # type: ignore[attr-defined]
     start: LiveServerFactory = next(factory)
-    server: LiveServer = start(
-        workers=2,
-        prometheus_url=history_stack.prometheus_url,
-        rate_limit_enabled="false",
-        sync_interval_seconds="0",
-    )
-    synced = requests.post(f"{server.api}/gpu/metrics/collect", headers=ADMIN, timeout=30)
-    assert synced.status_code == 200, synced.text
-    served = requests.get(server.url + DOCS, timeout=10).json()
-    assert served == DOCUMENT, "the server's OpenAPI document differs from the collected one"
-    yield server
-    next(factory, None)
+    try:
+        server: LiveServer = start(
+            workers=2,
+            prometheus_url=history_stack.prometheus_url,
+            rate_limit_enabled="false",
+            sync_interval_seconds="0",
+        )
+        synced = requests.post(f"{server.api}/gpu/metrics/collect", headers=ADMIN, timeout=30)
+        assert synced.status_code == 200, synced.text
+        served = requests.get(server.url + DOCS, timeout=10).json()
+        assert served == DOCUMENT, "the server's OpenAPI document differs from the collected one"
+        yield server
+    finally:
+        next(factory, None)  # the factory's clean-up: stops every server it started
 
 
 def not_a_server_error(ctx: Any, response: Any, case: Any) -> bool | None:
