@@ -6,15 +6,19 @@ from the ledger afterwards (allocation events in commit order, per resource). Th
 stays on (its cost is part of the numbers) with a limit high enough not to refuse the load.
 
     .venv/bin/python bench/allocations.py [--clients 16] [--cycles 500] [--workers 4]
+        [--postgres | --database-url postgresql+psycopg://...]
+
+``--postgres`` starts a throwaway PostgreSQL server (devstack/postgres.py, default durability
+settings) for the run; without either option the service uses SQLite in a temporary directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -24,6 +28,8 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/k8s-monitor/api/v1"
@@ -78,6 +84,7 @@ def start_server(
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GPU_ANALYTICS_")},
         "GPU_ANALYTICS_DATA_DIR": str(data_dir),
+        "GPU_ANALYTICS_DATABASE_URL": args.database_url,
         "GPU_ANALYTICS_ADMIN_API_KEY": ADMIN_KEY,
         "GPU_ANALYTICS_RATE_LIMIT_AUTHENTICATED_PER_MINUTE": "100000000",
         "GPU_ANALYTICS_LOG_LEVEL": "WARNING",
@@ -110,14 +117,17 @@ def start_server(
     raise SystemExit("server did not become ready")
 
 
-def double_allocations(database: Path) -> int:
+def double_allocations(url: str) -> int:
     """Walk the ledger's events in commit order; an ALLOCATED on a held resource is a double."""
-    connection = sqlite3.connect(database)
-    rows = connection.execute(
-        "SELECT a.resource_id, e.status, e.allocation_id FROM allocation_events e "
-        "JOIN allocations a USING (allocation_id) ORDER BY e.event_id"
-    ).fetchall()
-    connection.close()
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT a.resource_id, e.status, e.allocation_id FROM allocation_events e "
+                "JOIN allocations a USING (allocation_id) ORDER BY e.event_id"
+            )
+        ).all()
+    engine.dispose()
     holder: dict[str, str] = {}
     doubles = 0
     for resource, status, allocation in rows:
@@ -142,8 +152,20 @@ def main() -> int:
     )
     parser.add_argument("--nodes", type=int, default=4)
     parser.add_argument("--gpus-per-node", type=int, default=8)
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
+    database.add_argument("--postgres", action="store_true", help="start a PostgreSQL server")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            from devstack.postgres import PostgresServer
 
+            server = stack.enter_context(PostgresServer())
+            args.database_url = server.create_database("bench")
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-allocations-"))
     port = free_port()
     extra = (
@@ -221,9 +243,10 @@ def main() -> int:
 
     allocations = len(release_ms)
     all_ms = allocate_ms + release_ms
-    doubles = double_allocations(data_dir / "analytics.db")
+    doubles = double_allocations(args.database_url or f"sqlite:///{data_dir / 'analytics.db'}")
+    backend = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
     print(
-        f"clients={args.clients} cycles={args.cycles} workers={args.workers} "
+        f"backend={backend} clients={args.clients} cycles={args.cycles} workers={args.workers} "
         f"worker_class={args.worker_class} threads={args.threads} rate_limit={args.rate_limit_storage} devices={args.nodes * args.gpus_per_node} "
         f"cpus={os.cpu_count()}"
     )

@@ -13,6 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_fixtures import (  # noqa: F401 (fixtures and hooks: PostgreSQL, `databases`)
+    database_url,
+    postgres_server,
+    postgres_template,
+    postgres_url,
+    pytest_configure,
+    pytest_generate_tests,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 FLEETS = ROOT / "simulator" / "fleets"
 

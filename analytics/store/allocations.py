@@ -140,7 +140,10 @@ def insert_allocation(
 ) -> None:
     """Insert an ALLOCATED row; ResourceTaken when the resource already has one.
 
-    No savepoint: a refused insert ends the transaction, and the caller retries it whole.
+    Writers take turns (``Database.write``: SQLite's write lock, PostgreSQL's advisory lock),
+    so the candidates a writer read are still free here; the unique index is the backstop for
+    a writer that skipped the lock. No savepoint: a refused insert ends the transaction (on
+    PostgreSQL it could not go on), and the caller retries it whole.
     """
     try:
         conn.execute(_INSERT, dict(values))

@@ -1,4 +1,5 @@
-"""The database handle: engine set-up (SQLite pragmas), read and write transactions with retries."""
+"""The database handle: engine set-up (SQLite pragmas, PostgreSQL isolation), read and write
+transactions with retries, and the one-writer-at-a-time rule on both backends."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -24,15 +25,35 @@ T = TypeVar("T")
 # Execution option marking a connection whose transactions take the write lock up front.
 _WRITE = "gpu_analytics_write"
 _BUSY_RETRIES = 8
+# PostgreSQL: the transaction-scoped advisory lock every serialised write takes first. Advisory
+# locks are per database, so only writers of the same database wait for each other.
+WRITE_LOCK_KEY = 0x6770_755F_6C65_6467  # "gpu_ledg"
+_TAKE_WRITE_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=WRITE_LOCK_KEY)
+# PostgreSQL errors that only say "run the transaction again": serialization_failure,
+# deadlock_detected, lock_not_available.
+_RETRY_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2")
+# A session idle inside a transaction this long (a stuck worker holding the write lock) is
+# ended by the server, which releases its locks.
+_IDLE_IN_TRANSACTION_MS = 60_000
 
 
 class Database:
     """One engine per process; ``write`` runs a function in a serialised write transaction."""
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 5000) -> None:
+        """``busy_timeout_ms``: how long one write waits for the write lock before it is
+        retried (SQLite's ``busy_timeout``; PostgreSQL's ``lock_timeout``)."""
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite)
+        options: dict[str, Any] = {}
+        if not self.is_sqlite:
+            # Write transactions rely on READ COMMITTED: each statement after the write lock
+            # sees every transaction committed before it (a snapshot taken at BEGIN would not).
+            options = {"pool_pre_ping": True, "isolation_level": "READ COMMITTED"}
+            if self.url.get_driver_name() in _LIBPQ_DRIVERS and "options" not in self.url.query:
+                options["connect_args"] = {"options": _session_options(busy_timeout_ms)}
+        self.engine: Engine = create_engine(url, **options)
         self._writer_queue: WriterQueue | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
@@ -42,17 +63,29 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection in a read transaction (a consistent snapshot under WAL)."""
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A connection in a read transaction: one consistent snapshot for all its statements
+        (SQLite under WAL; PostgreSQL at REPEATABLE READ, which costs a read-only transaction
+        nothing and never fails it)."""
+        with self.engine.connect() as conn:
+            if not self.is_sqlite:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
-    def write(self, work: Callable[[Connection], T]) -> T:
+    def write(self, work: Callable[[Connection], T], *, serialized: bool = True) -> T:
         """Run ``work`` in a write transaction, retried when the database is busy.
 
-        On SQLite the transaction starts with ``BEGIN IMMEDIATE``, so writers from every
-        gunicorn worker queue on the database lock instead of failing at commit; on PostgreSQL
-        it is an ordinary transaction and the work takes row locks (``FOR UPDATE``) where needed.
+        Writers take turns on both backends, across every gunicorn worker, process and
+        replica sharing the database, so ``work`` may read, decide and write (pick a free GPU,
+        expire due allocations, settle a delivery) without another writer changing what it
+        read. On SQLite the transaction starts with ``BEGIN IMMEDIATE``, so writers queue on
+        the database lock instead of failing at commit. On PostgreSQL it is a READ COMMITTED
+        transaction whose first statement takes a transaction-scoped advisory lock
+        (``pg_advisory_xact_lock``, released at commit or rollback, also when the client
+        dies); reads never wait for it. ``serialized=False`` skips that lock on PostgreSQL,
+        for a write that is one atomic statement (the rate-limit UPSERT).
         ``work`` must be safe to run again: it sees only what its own transaction did.
+        Serialization failures and deadlocks on PostgreSQL are retried like SQLite's busy.
 
         On a SQLite file, writers first queue on an ``flock`` of a lock file next to the
         database (``WriterQueue``): SQLite's own busy handler polls with sleeps of 1, 2, 5,
@@ -60,23 +93,26 @@ class Database:
         the lock was freed; the kernel's queue hands the lock over at once. The transaction
         and ``busy_timeout`` stay as they are (for writers outside this class).
         """
+        lock = serialized and not self.is_sqlite
         if self._writer_queue is None:
-            return self._write(work)
+            return self._write(work, lock)
         with self._writer_queue:
-            return self._write(work)
+            return self._write(work, lock)
 
-    def _write(self, work: Callable[[Connection], T]) -> T:
+    def _write(self, work: Callable[[Connection], T], lock: bool) -> T:
         for attempt in range(_BUSY_RETRIES + 1):
             try:
                 with (
                     self.engine.connect().execution_options(**{_WRITE: True}) as conn,
                     conn.begin(),
                 ):
+                    if lock:
+                        conn.execute(_TAKE_WRITE_LOCK)
                     return work(conn)
             except OperationalError as exc:
                 if attempt == _BUSY_RETRIES or not _is_busy(exc):
                     raise
-                log.debug("database busy, retrying (attempt %d)", attempt + 1)
+                log.debug("database busy, retrying (attempt %d): %s", attempt + 1, exc.orig)
                 time.sleep(min(0.002 * 2**attempt, 0.2) * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
@@ -141,8 +177,19 @@ class WriterQueue:
 
 
 def _is_busy(exc: DBAPIError) -> bool:
-    text = str(exc.orig).lower()
-    return "database is locked" in text or "database is busy" in text
+    if getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+def _session_options(busy_timeout_ms: int) -> str:
+    """libpq ``options`` for PostgreSQL sessions: like SQLite's busy timeout, a lock wait
+    (the write lock included) gives up after ``busy_timeout_ms`` and the write is retried."""
+    return (
+        f"-c lock_timeout={int(busy_timeout_ms)} "
+        f"-c idle_in_transaction_session_timeout={_IDLE_IN_TRANSACTION_MS}"
+    )
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -33,7 +33,9 @@ class SqlCounterStore:
     """Counters in a table: shared by all processes that use the same database.
 
     One UPSERT per request in its own short write transaction. Windows older than the previous
-    one are deleted when a bucket opens a new window.
+    one are deleted when a bucket opens a new window. On PostgreSQL the UPSERT is atomic by
+    itself (``ON CONFLICT DO UPDATE`` locks the row), so it does not queue behind the
+    serialised writers (``Database.write(serialized=False)``).
     """
 
     def __init__(self, database: Database) -> None:
@@ -60,7 +62,7 @@ class SqlCounterStore:
                 conn.execute(self._prune, {"b_oldest": window_start - 60})
             return count
 
-        return self._database.write(run)
+        return self._database.write(run, serialized=False)
 
     def peek(self, bucket: str, window_start: int) -> int:
         with self._database.read() as conn:

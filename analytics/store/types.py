@@ -10,7 +10,8 @@ from sqlalchemy.types import TypeDecorator
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Stores naive UTC (SQLite has no time zones); always returns aware UTC datetimes."""
+    """Stores naive UTC (SQLite has no time zones; on PostgreSQL a ``timestamp without time
+    zone``, so the session's TimeZone never shifts a value); always returns aware UTC."""
 
     impl = DateTime
     cache_ok = True

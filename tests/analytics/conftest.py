@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,9 +39,11 @@ class FakeClock:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    # database_url: "" (SQLite in tmp_path) unless the test is marked `databases`.
     return Settings(
         data_dir=tmp_path,
+        database_url=database_url,
         admin_api_key=Secret(ADMIN_KEY),
         rate_limit_storage="file",
         # No background inventory sync in unit tests (tests that want one run it on demand).
@@ -52,11 +55,30 @@ AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
-def make_app(settings: Settings) -> AppFactory:
-    def make(clock: Any = None, **changes: Any) -> Flask:
-        return create_app(settings.replace(**changes), clock=clock)
+def make_app(settings: Settings) -> Iterator[AppFactory]:
+    apps: list[Flask] = []
 
-    return make
+    def make(clock: Any = None, **changes: Any) -> Flask:
+        app = create_app(settings.replace(**changes), clock=clock)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        close_app(app)
+
+
+def close_app(app: Flask) -> None:
+    """Stop the app's background threads (the finalizers it registered for when it is
+    collected) and close its pooled connections: on PostgreSQL, before the test's database is
+    dropped, so no thread of a finished test reconnects to it."""
+    for reference in weakref.getweakrefs(app):
+        # Proxies (not weakref.ref) forward attribute access to the app: skip them.
+        if isinstance(reference, weakref.ref) and isinstance(
+            reference.__callback__, weakref.finalize
+        ):
+            reference.__callback__()
+    app.extensions["gpu_analytics.database"].dispose()
 
 
 @pytest.fixture
@@ -126,7 +148,7 @@ LiveServerFactory = Callable[..., LiveServer]
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServerFactory]:
+def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServerFactory]:
     """Start ``gpu-analytics serve`` (real gunicorn) with extra GPU_ANALYTICS_* settings."""
     processes: list[subprocess.Popen[bytes]] = []
 
@@ -143,6 +165,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServerFactory]:
                 "GPU_ANALYTICS_DATA_DIR": str(data_dir),
                 "GPU_ANALYTICS_ADMIN_API_KEY": ADMIN_KEY,
                 "GPU_ANALYTICS_LOG_LEVEL": "WARNING",
+                "GPU_ANALYTICS_DATABASE_URL": database_url,
                 **{f"GPU_ANALYTICS_{k.upper()}": v for k, v in env.items()},
             }
         )

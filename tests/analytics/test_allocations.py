@@ -9,6 +9,9 @@ from flask.testing import FlaskClient
 
 from tests.analytics.conftest import ADMIN, API, AppFactory, FakeClock, assert_error, register
 
+# Each test runs on SQLite and on PostgreSQL (tests/pg_fixtures.py).
+pytestmark = pytest.mark.databases
+
 
 def allocate(client: FlaskClient, **fields: Any) -> Any:
     body = {"namespace": "model-serving", "podName": "pod-a", **fields}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
 from tests.analytics.conftest import ADMIN, API, assert_error, register
+
+# Each test runs on SQLite and on PostgreSQL (tests/pg_fixtures.py).
+pytestmark = pytest.mark.databases
 
 SEED_DEVICE = {
     "nodeName": "gpu-worker-1",

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Barrier
 
+import pytest
 import requests
 
 from tests.analytics.conftest import ADMIN, LiveServerFactory, assert_error
@@ -100,6 +101,7 @@ def test_seed_scenarios_10_1_and_10_2(live_server: LiveServerFactory) -> None:
     assert any("gpu" in name for name in names)
 
 
+@pytest.mark.databases
 def test_concurrent_allocations_never_share_a_resource(live_server: LiveServerFactory) -> None:
     server = live_server(workers=3, rate_limit_authenticated_per_minute="100000")
     register_fleet(server.api, nodes=2, gpus=4)  # 8 GPUs for 24 clients

@@ -11,6 +11,9 @@ from flask.testing import FlaskClient
 
 from tests.analytics.conftest import ADMIN, API, assert_error, register
 
+# Each test runs on SQLite and on PostgreSQL (tests/pg_fixtures.py).
+pytestmark = pytest.mark.databases
+
 DEVICE = "gpu-worker-1-GPU-00"
 
 

@@ -1,4 +1,5 @@
-"""SQLite writers queue on a host-wide flock before BEGIN IMMEDIATE (store.db.WriterQueue)."""
+"""SQLite writers queue on a host-wide flock before BEGIN IMMEDIATE (store.db.WriterQueue);
+on both backends, write transactions take turns (store.db.Database.write)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import os
 import threading
 from pathlib import Path
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Connection, text
 
+from analytics.store import migrate
 from analytics.store.db import Database, WriterQueue
+from tests.analytics.test_postgres_store import run_processes
 
 
 def _add_one(queue: WriterQueue, counter: Path, times: int) -> None:
@@ -60,3 +64,41 @@ def test_sqlite_file_databases_use_a_lock_file_next_to_them(tmp_path: Path) -> N
     database.dispose()
     memory = Database("sqlite://")
     assert memory.write(lambda conn: conn.execute(text("SELECT 2")).scalar_one()) == 2
+
+
+def _add_one_through_writes(url: str, times: int) -> None:
+    """Read-modify-write a row through ``Database.write``: lost updates unless writers take
+    turns (SQLite: BEGIN IMMEDIATE; PostgreSQL: the advisory write lock)."""
+    database = Database(url)
+    query = text("SELECT holder FROM sync_state WHERE name = 'inventory'")
+    update = text("UPDATE sync_state SET holder = :value WHERE name = 'inventory'")
+
+    def add(conn: Connection) -> None:
+        value = int(conn.execute(query).scalar_one() or 0)
+        os.sched_yield()
+        conn.execute(update, {"value": str(value + 1)})
+
+    try:
+        for _ in range(times):
+            database.write(add)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.databases
+def test_writes_take_turns_across_processes_and_threads(tmp_path: Path, database_url: str) -> None:
+    url = database_url or f"sqlite:///{tmp_path / 'analytics.db'}"
+    setup = Database(url)
+    migrate.upgrade(setup)  # a no-op on the migrated PostgreSQL copy
+    setup.dispose()
+    threads = [threading.Thread(target=_add_one_through_writes, args=(url, 60)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    run_processes(_add_one_through_writes, [(url, 60), (url, 60)])
+    for thread in threads:
+        thread.join(timeout=120)
+    check = Database(url)
+    with check.read() as conn:
+        total = conn.execute(text("SELECT holder FROM sync_state")).scalar_one()
+    check.dispose()
+    assert int(total) == 4 * 60

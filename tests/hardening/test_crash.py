@@ -1,17 +1,19 @@
 """kill -9 in the middle of an allocation load: gunicorn workers first, then the master.
 
 Clients allocate whole GPUs for distinct pods from several threads against a real gunicorn
-(``gpu-analytics serve``, 3 workers) on a real SQLite file. Midway a worker is SIGKILLed; later
-the master and every worker. A fresh server on the same data directory must then hold every
-allocation a client saw committed (201), no device twice, no pod twice, and SQLite's
-``PRAGMA integrity_check`` must say ``ok``.
+(``gpu-analytics serve``, 3 workers) on a real SQLite file, then on a PostgreSQL database.
+Midway a worker is SIGKILLed; later the master and every worker. A fresh server on the same
+data directory (database) must then hold every allocation a client saw committed (201), no
+device twice, no pod twice, and the database must pass its integrity checks: SQLite's
+``PRAGMA integrity_check`` and ``foreign_key_check``; on PostgreSQL, ``amcheck`` on every
+table and B-tree index; on both, no resource with two live allocations, no row whose foreign
+key points nowhere, and one ALLOCATED event per allocation.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from sqlalchemy import Connection, create_engine, text
 
 from tests.analytics.conftest import ADMIN, ADMIN_KEY, API
 from tests.conftest import ROOT, free_port
@@ -31,7 +34,7 @@ CLIENTS = 6
 
 
 class Server:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, database_url: str = "") -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,6 +43,7 @@ class Server:
         environment.update(
             {
                 "GPU_ANALYTICS_DATA_DIR": str(data_dir),
+                "GPU_ANALYTICS_DATABASE_URL": database_url,
                 "GPU_ANALYTICS_ADMIN_API_KEY": ADMIN_KEY,
                 "GPU_ANALYTICS_LOG_LEVEL": "WARNING",
                 "GPU_ANALYTICS_RATE_LIMIT_ENABLED": "false",
@@ -172,11 +176,12 @@ def register_fleet(api: str) -> None:
                 assert response.status_code == 201, response.text
 
 
+@pytest.mark.databases
 def test_kill_9_workers_and_master_loses_and_doubles_nothing(
-    servers: list[Server], tmp_path: Path
+    servers: list[Server], tmp_path: Path, database_url: str
 ) -> None:
     data_dir = tmp_path / "data"
-    first = Server(data_dir)
+    first = Server(data_dir, database_url)
     servers.append(first)
     register_fleet(first.api)
 
@@ -196,7 +201,7 @@ def test_kill_9_workers_and_master_loses_and_doubles_nothing(
     committed = dict(load.committed)
     assert len(committed) >= 25
 
-    second = Server(data_dir)
+    second = Server(data_dir, database_url)
     servers.append(second)
     listed = requests.get(
         f"{second.api}/gpu/allocations?namespace=crash-test", headers=ADMIN, timeout=10
@@ -216,5 +221,64 @@ def test_kill_9_workers_and_master_loses_and_doubles_nothing(
     assert len(allocations) <= load.attempts
 
     second.stop()
-    with sqlite3.connect(data_dir / "analytics.db") as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    check_integrity(database_url or f"sqlite:///{data_dir / 'analytics.db'}")
+
+
+# Rows whose foreign key points nowhere, and resources with two live allocations.
+LEDGER_CHECKS = {
+    "allocation without device": "SELECT count(*) FROM allocations a "
+    "LEFT JOIN devices d ON d.device_id = a.device_id WHERE d.device_id IS NULL",
+    "event without allocation": "SELECT count(*) FROM allocation_events e "
+    "LEFT JOIN allocations a ON a.allocation_id = e.allocation_id WHERE a.allocation_id IS NULL",
+    "device without model": "SELECT count(*) FROM devices d "
+    "LEFT JOIN gpu_models m ON m.model_id = d.model_id WHERE m.model_id IS NULL",
+    "resource held twice": "SELECT count(*) FROM (SELECT resource_id FROM allocations "
+    "WHERE status = 'ALLOCATED' GROUP BY resource_id HAVING count(*) > 1) AS held",
+    "allocation without one ALLOCATED event": "SELECT count(*) FROM allocations a WHERE "
+    "(SELECT count(*) FROM allocation_events e WHERE e.allocation_id = a.allocation_id "
+    "AND e.status = 'ALLOCATED') <> 1",
+}
+
+
+def check_integrity(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            for name, query in LEDGER_CHECKS.items():
+                assert conn.execute(text(query)).scalar_one() == 0, name
+            if conn.dialect.name == "sqlite":
+                assert conn.exec_driver_sql("PRAGMA integrity_check").all() == [("ok",)]
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+            else:
+                check_postgresql_storage(conn)
+    finally:
+        engine.dispose()
+
+
+def check_postgresql_storage(conn: Connection) -> None:
+    """amcheck: every table's heap pages and every B-tree index (each heap tuple in it)."""
+    conn.execute(text("CREATE EXTENSION IF NOT EXISTS amcheck"))
+    tables = conn.execute(
+        text(
+            "SELECT c.oid, c.relname FROM pg_class c WHERE c.relkind = 'r' "
+            "AND c.relnamespace = 'public'::regnamespace"
+        )
+    ).all()
+    assert len(tables) >= 5
+    for oid, name in tables:
+        corrupt = conn.execute(text("SELECT count(*) FROM verify_heapam(:oid)"), {"oid": oid})
+        assert corrupt.scalar_one() == 0, f"heap of {name}"
+    indexes = (
+        conn.execute(
+            text(
+                "SELECT c.oid FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+                "WHERE c.relkind = 'i' AND am.amname = 'btree' "
+                "AND c.relnamespace = 'public'::regnamespace"
+            )
+        )
+        .scalars()
+        .all()
+    )
+    assert indexes
+    for oid in indexes:  # raises on corruption
+        conn.execute(text("SELECT bt_index_check(:oid, true)"), {"oid": oid})
