@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -40,7 +42,7 @@ class Settings:
 
     # Where state lives. Empty database_url means SQLite at <data_dir>/analytics.db.
     data_dir: Path = Path("data")
-    database_url: str = ""
+    database_url: str = field(default="", repr=False)  # may carry a password
     # SQLite: how long a writer waits for the lock before SQLITE_BUSY, milliseconds.
     database_busy_timeout_ms: int = 5000
     migrate_on_start: bool = True
@@ -77,9 +79,45 @@ class Settings:
     mig_pricing: MigPricing = "compute"
     # USD per GPU-hour overriding the catalogue's default, by model id.
     price_overrides: Mapping[str, float] = field(default_factory=dict)
+    # Cost (README "Cost: how the numbers are made"). On-prem amortisation: a device with a
+    # purchaseCost is priced at purchaseCost / (lifetime years x 8760 h); 0: off (book prices).
+    amortization_lifetime_years: float = 0.0
+    # A held GPU whose mean utilisation in a step is below this (a MIG instance: memory in use
+    # below this fraction) is "allocated but idle" for that step, 0-1.
+    cost_idle_utilization: float = 0.05
+    # Pod labels (kube_pod_labels) naming the team, user and project a pod's cost goes to when
+    # no ledger allocation names them.
+    cost_team_label: str = "team"
+    cost_user_label: str = "user"
+    cost_project_label: str = "project"
+    # Budgets: projected monthly cost = the last N days' cost / N x 30.
+    budget_projection_days: int = 7
+    # Budgets are evaluated every N seconds by one worker of all (0: only through the API).
+    budget_check_interval_seconds: int = 900
+    # Forecasts (/gpu/forecast, /resources/forecast): days of hourly history they learn from,
+    # and fitted forecasts kept per worker process (series x hour of the last point; 0: none).
+    forecast_history_days: int = 30
+    forecast_cache_entries: int = 256
     # prometheus_client multiprocess directory (gunicorn with several workers); empty: off.
     metrics_multiprocess_dir: Path | None = None
     log_level: str = "INFO"
+    # Webhooks (docs/webhooks.md). The outbox dispatcher polls every N seconds (0: no dispatcher
+    # in this process); one POST may take webhook_timeout_seconds; a delivery is retried with
+    # exponential backoff (base doubling to max, with jitter) until it succeeds, has been tried
+    # webhook_max_attempts times or is older than webhook_max_age_seconds.
+    webhook_dispatch_interval_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_max_attempts: int = 10
+    webhook_max_age_seconds: int = 86_400
+    webhook_backoff_base_seconds: float = 2.0
+    webhook_backoff_max_seconds: float = 600.0
+    # Comma-separated CIDRs webhook URLs may resolve to although they are loopback, private,
+    # link-local or otherwise non-public (refused by default), e.g. 10.0.0.0/8,127.0.0.1/32.
+    webhook_allowed_cidrs: str = ""
+    # Allocation events: how often expiry is swept (0: off), and how long before the planned
+    # release ALLOCATION_EXPIRING is sent.
+    allocation_events_interval_seconds: int = 30
+    allocation_expiring_notice_hours: float = 1.0
 
     @property
     def effective_database_url(self) -> str:
@@ -144,9 +182,44 @@ class Settings:
             )
         if self.trusted_proxies < 0:
             raise SettingsError("trusted_proxies must not be negative")
+        if self.webhook_dispatch_interval_seconds < 0:
+            raise SettingsError("webhook_dispatch_interval_seconds must not be negative (0: off)")
+        for name in ("webhook_timeout_seconds", "webhook_backoff_base_seconds"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if self.webhook_max_attempts < 1 or self.webhook_max_age_seconds < 1:
+            raise SettingsError("webhook_max_attempts and webhook_max_age_seconds must be >= 1")
+        if self.webhook_backoff_max_seconds < self.webhook_backoff_base_seconds:
+            raise SettingsError(
+                "webhook_backoff_max_seconds must be >= webhook_backoff_base_seconds"
+            )
+        for cidr in filter(None, (c.strip() for c in self.webhook_allowed_cidrs.split(","))):
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise SettingsError(f"webhook_allowed_cidrs: {exc}") from exc
+        if self.allocation_events_interval_seconds < 0:
+            raise SettingsError("allocation_events_interval_seconds must not be negative (0: off)")
+        if self.allocation_expiring_notice_hours < 0:
+            raise SettingsError("allocation_expiring_notice_hours must not be negative")
         for model_id, price in self.price_overrides.items():
             if price < 0:
                 raise SettingsError(f"price_overrides: {model_id} has a negative price")
+        if self.amortization_lifetime_years < 0:
+            raise SettingsError("amortization_lifetime_years must not be negative (0: off)")
+        if not 0 <= self.cost_idle_utilization <= 1:
+            raise SettingsError("cost_idle_utilization must be between 0 and 1")
+        if not 1 <= self.budget_projection_days <= 90:
+            raise SettingsError("budget_projection_days must be between 1 and 90")
+        if self.budget_check_interval_seconds < 0:
+            raise SettingsError("budget_check_interval_seconds must not be negative (0: off)")
+        if not 1 <= self.forecast_history_days <= 90:
+            raise SettingsError("forecast_history_days must be between 1 and 90")
+        if self.forecast_cache_entries < 0:
+            raise SettingsError("forecast_cache_entries must not be negative (0: no cache)")
+        for name in ("cost_team_label", "cost_user_label", "cost_project_label"):
+            if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", getattr(self, name)):
+                raise SettingsError(f"{name} must be a Kubernetes label name")
 
 
 def _read_file(path: Path) -> dict[str, Any]:

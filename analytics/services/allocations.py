@@ -314,9 +314,9 @@ class AllocationService:
         )
 
     def _with_conflict_retries(self, run: Callable[[Any], T]) -> T:
-        # SQLite serialises writers (BEGIN IMMEDIATE), so a conflict cannot happen there; on
-        # PostgreSQL two transactions may pick the same resource and the unique index refuses
-        # the second, which then chooses again.
+        # Writers are serialised on both backends (SQLite's BEGIN IMMEDIATE, PostgreSQL's
+        # advisory transaction lock), so a conflict should not happen; should a writer outside
+        # this service race us, the unique index refuses the second and it chooses again.
         for _ in range(_CONFLICT_RETRIES):
             try:
                 return self._db.write(run)

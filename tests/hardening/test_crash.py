@@ -60,13 +60,15 @@ class Server:
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, "server exited during start"
+            if self.process.poll() is not None:
+                raise AssertionError("server exited during start")
             try:
                 if requests.get(self.url + "/readyz", timeout=1).status_code == 200:
                     return
             except requests.RequestException:
                 pass
             time.sleep(0.1)
+        self.stop()  # never leave a half-started server behind
         raise AssertionError("server not ready")
 
     def workers(self) -> list[psutil.Process]:
