@@ -4,18 +4,30 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench proto docs clean system-deps
+.PHONY: demo test lint typecheck unit bench proto docs chart clean system-deps
 
+DEMO_STAMP := $(VENV)/.installed-demo
+
+# The tests need PostgreSQL's server too; the demo does not (bootstrap.sh demo skips it).
 system-deps:
-	@bash scripts/bootstrap.sh
+	@bash scripts/bootstrap.sh test
 
 $(STAMP): pyproject.toml | system-deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
+	@touch $(STAMP) $(DEMO_STAMP)
 
-demo: system-deps $(STAMP)
+# The demo installs only what it runs (no test tools: Helm's engine, schemathesis, ...).
+$(DEMO_STAMP): pyproject.toml
+	@bash scripts/bootstrap.sh demo
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[demo]'
+	@touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
+	@bash scripts/bootstrap.sh demo
 	$(BIN)/python scripts/demo.py
 
 lint: $(STAMP)
@@ -41,6 +53,10 @@ bench: $(STAMP)
 proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
 		exporter/podresources/api.proto
+
+# Copy alerts/*.yml and dashboards/*.json into the Helm chart (it cannot read files outside it).
+chart:
+	$(PYTHON) scripts/sync_chart.py
 
 docs: $(STAMP)
 	$(BIN)/python -m exporter.metrics > docs/metrics.md

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,27 +20,40 @@ from analytics.api.openapi import api_config, make_api, swagger_assets_blueprint
 from analytics.api.ops import ops_blueprint
 from analytics.api.prom import init_prom
 from analytics.api.ratelimit import Limits
-from analytics.api.telemetry import Telemetry, init_telemetry
+from analytics.api.telemetry import Telemetry, budget_gauge, init_telemetry, state_sources
 from analytics.clock import Clock, SystemClock
 from analytics.prom import PromClient, prom_client_for
+from analytics.resources.alerts_receiver.routes import blp as alerts_receiver_blp
 from analytics.resources.allocations.routes import blp as allocations_blp
 from analytics.resources.batch.routes import blp as batch_blp
 from analytics.resources.cluster.routes import blp as cluster_blp
+from analytics.resources.cost.routes import blp as cost_blp
 from analytics.resources.devices.routes import blp as devices_blp
+from analytics.resources.forecast.routes import blp as forecast_blp
 from analytics.resources.metrics.routes import blp as metrics_blp
 from analytics.resources.mig.routes import blp as mig_blp
 from analytics.resources.overview.routes import blp as overview_blp
+from analytics.resources.webhooks.routes import blp as webhooks_blp
 from analytics.services import Services
 from analytics.services.allocations import AllocationService
 from analytics.services.apikeys import ApiKeyService
+from analytics.services.budget_schedule import BudgetSchedule
+from analytics.services.budgets import BudgetService
 from analytics.services.catalog import Catalogue
+from analytics.services.cost import CostService
 from analytics.services.devices import DeviceService
+from analytics.services.events import EventRecorder
+from analytics.services.forecast import ForecastCache, ForecastService
 from analytics.services.gpu_metrics import GpuMetricsService
 from analytics.services.live import LiveMetricsProvider, PrometheusLiveMetrics
 from analytics.services.mig import MigService
+from analytics.services.pricebook import PriceBook
 from analytics.services.ratelimits import RateLimiter
 from analytics.services.reconciliation import ReconciliationService
+from analytics.services.state_metrics import StateMetrics
 from analytics.services.sync import InventorySync, SyncScheduler
+from analytics.services.webhooks import build_webhooks
+from analytics.services.webhooks_alerts import AlertReceiver
 from analytics.settings import Settings
 from analytics.store import catalog as catalog_store
 from analytics.store import migrate
@@ -117,17 +131,48 @@ def create_app(
     inventory_sync = InventorySync(
         database, catalogue, clock, prom_client, settings.sync_interval_seconds
     )
+    events = EventRecorder(database, clock)
+    price_book = PriceBook(
+        database, clock, settings.mig_pricing, settings.amortization_lifetime_years
+    )
+    cost = CostService(
+        database,
+        clock,
+        current_prom,
+        price_book,
+        settings.cost_idle_utilization,
+        {
+            "team": settings.cost_team_label,
+            "user": settings.cost_user_label,
+            "project": settings.cost_project_label,
+        },
+    )
+    webhooks, webhook_background = build_webhooks(settings, database, clock, events)
     services = Services(
         clock=clock,
         catalogue=catalogue,
         devices=DeviceService(database, catalogue, clock, live_metrics),
-        mig=MigService(database, catalogue, clock, settings.mig_pricing),
-        allocations=AllocationService(database, catalogue, clock, settings.mig_pricing),
+        mig=MigService(database, catalogue, clock, settings.mig_pricing, events),
+        allocations=AllocationService(database, catalogue, clock, settings.mig_pricing, events),
         api_keys=ApiKeyService(database, clock, settings.admin_api_key),
         rate_limiter=RateLimiter(_counter_store(settings, database), clock),
         gpu_metrics=gpu_metrics,
         inventory_sync=inventory_sync,
         reconciliation=ReconciliationService(database, clock, current_prom),
+        events=events,
+        webhooks=webhooks,
+        alert_receiver=AlertReceiver(events, catalogue, current_prom),
+        forecast=ForecastService(
+            clock,
+            current_prom,
+            ForecastCache(settings.forecast_cache_entries),
+            history_hours=settings.forecast_history_days * 24,
+        ),
+        price_book=price_book,
+        cost=cost,
+        budgets=BudgetService(
+            database, clock, cost.scope_costs, events, settings.budget_projection_days
+        ),
     )
 
     app = Flask("analytics")
@@ -136,12 +181,24 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[SERVICES_KEY] = services
     app.extensions["gpu_analytics.database"] = database
+    # create_app runs in each gunicorn worker after the fork: its threads are the worker's.
+    webhook_background.start()
+    weakref.finalize(app, webhook_background.stop)
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
 
+    budget_schedule = BudgetSchedule(
+        database, clock, services.budgets, settings.budget_check_interval_seconds
+    )
+    budget_schedule.start()
+    weakref.finalize(app, budget_schedule.stop)
+
     telemetry = Telemetry(settings.metrics_multiprocess_dir)
+    for source in state_sources(StateMetrics(database, clock)):
+        telemetry.state.add(source)
+    telemetry.state.add(budget_gauge(services.budgets))
     init_telemetry(app, telemetry)
     limits = Limits(
         anonymous=settings.rate_limit_anonymous_per_minute,
@@ -180,6 +237,10 @@ def create_app(
         cluster_blp,
         metrics_blp,
         overview_blp,
+        webhooks_blp,
+        alerts_receiver_blp,
+        forecast_blp,
+        cost_blp,
     ):
         api.register_blueprint(blueprint)
     return app

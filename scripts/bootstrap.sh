@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # Install what the demo and the tests need on a fresh Debian machine (run as root, or with sudo):
-# Python's venv module and Debian's Prometheus server and promtool. Idempotent: a machine that
-# already has them installs nothing.
+# Python's venv module and Debian's Prometheus server, promtool and Alertmanager; for the tests
+# (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server. Idempotent: a machine
+# that already has them installs nothing.
 set -euo pipefail
+purpose="${1:-test}"
 
 need=()
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# PostgreSQL's server for the tests on PostgreSQL (devstack/postgres.py); Debian keeps initdb
+# and pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH.
+has_pg() { command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null; }
+if [ "$purpose" = "test" ]; then
+  { has_pg initdb && has_pg pg_ctl; } || need+=(postgresql)
+fi
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -27,4 +36,7 @@ $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The package may start a system Prometheus on :9090; the demo and tests run their own.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   $sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+  # Likewise the package's own PostgreSQL cluster on :5432; the tests start theirs.
+  $sudo systemctl disable --now postgresql >/dev/null 2>&1 || true
+  $sudo systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
 fi

@@ -3,8 +3,9 @@
 Starts (devstack.stack.Stack): a real Prometheus on 30 days of backfilled history (generated
 once, then cached for the hour under ~/.cache/k8s-gpu-management/history), one real
 ``gpu-exporter`` per node of the fleet, the kube-state-metrics/cAdvisor series of the cluster,
-and the analytics service on port 8080; prints where everything is and a few ``curl`` commands
-that return data. Ctrl-C (or SIGTERM) stops everything it started.
+the analytics service on port 8080 and an Alertmanager wired to its receiver; prints where
+everything is and a few ``curl`` commands that return data. Ctrl-C (or SIGTERM) stops
+everything it started.
 
 Environment: DEMO_FLEET (fleet YAML), DEMO_HOST (bind address, 127.0.0.1), DEMO_PORT (analytics,
 8080), DEMO_PROMETHEUS_PORT (9090; any free port when taken), DEMO_DAYS (30), DEMO_STEP (history
@@ -100,6 +101,8 @@ def main() -> int:
         # the first live scrapes would add up to 20 s (5 s target refresh + a 15 s interval).
         wait_for_scrapes=False,
         log=_log,
+        # Alertmanager, fed by Prometheus, notifying the analytics receiver (docs/webhooks.md).
+        alertmanager=True,
     )
     try:
         with stack:
@@ -132,6 +135,7 @@ def _print_summary(stack: Stack, seconds: float) -> None:
         f"  Prometheus       {stack.prometheus_url}  "
         f"({days:.1f} days of history, then live every {stack.scrape_interval})"
     )
+    print(f"  Alertmanager     {stack.alertmanager_url}  (-> {base}/alerts/alertmanager)")
     for node, url in stack.exporter_urls.items():
         print(f"  exporter         {url}/metrics  ({node})")
     print(f"  cluster series   {stack.cluster_url}/metrics  {stack.cluster_url}/metrics/cadvisor")

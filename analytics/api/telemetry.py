@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, Response, g, request
@@ -14,6 +17,94 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from analytics.services.budgets import BudgetService
+from analytics.services.state_metrics import StateMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GaugeSource:
+    """One gauge family read at scrape time: ``read`` returns ``(label values, value)`` pairs in
+    the order of ``labels``."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+    read: Callable[[], Iterable[tuple[tuple[str, ...], float]]]
+
+
+class StateCollector(Collector):
+    """Gauges of the service's state, read from the store on each scrape.
+
+    State lives in the database, so every worker reads the same values and these need no
+    multiprocess files: whichever worker answers /metrics reports them once. A source that
+    fails is left out of that scrape (one log line); the others are still reported.
+    Add a family with ``add`` (e.g. the budget service's projected ratio).
+    """
+
+    def __init__(self) -> None:
+        self._sources: list[GaugeSource] = []
+
+    def add(self, source: GaugeSource) -> None:
+        self._sources.append(source)
+
+    def collect(self) -> Iterator[Metric]:
+        for source in self._sources:
+            try:
+                samples = list(source.read())
+            except Exception as exc:
+                log.warning("metric %s left out of this scrape: %s", source.name, exc)
+                continue
+            family = GaugeMetricFamily(source.name, source.documentation, labels=source.labels)
+            for values, value in samples:
+                family.add_metric(list(values), value)
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        # Registration must not read the database.
+        return iter(())
+
+
+def state_sources(state: StateMetrics) -> list[GaugeSource]:
+    """The gauges the gpu-analytics alert rules are written on, plus the webhook outbox."""
+    return [
+        GaugeSource(
+            "gpu_analytics_mig_layout_drift",
+            "1 when the GPU's desired MIG layout differs from the one the exporter observes.",
+            ("node", "device_id"),
+            state.mig_layout_drift,
+        ),
+        GaugeSource(
+            "gpu_analytics_allocation_planned_release_timestamp_seconds",
+            "When a live allocation is due to be released, unix seconds.",
+            ("allocation_id", "namespace", "pod"),
+            state.planned_releases,
+        ),
+        GaugeSource(
+            "gpu_analytics_webhook_deliveries",
+            "Webhook deliveries in the outbox, by state (PENDING, DELIVERED, FAILED).",
+            ("status",),
+            state.outbox,
+        ),
+    ]
+
+
+def budget_gauge(budgets: BudgetService) -> GaugeSource:
+    """Projected monthly cost over budget, as last evaluated (the GpuBudgetExceeded alert)."""
+
+    def read() -> list[tuple[tuple[str, ...], float]]:
+        return [((scope, name), ratio) for scope, name, ratio in budgets.projected_ratios()]
+
+    return GaugeSource(
+        "gpu_analytics_budget_projected_ratio",
+        "Projected monthly cost / monthly budget, by scope (team or namespace) and name.",
+        ("scope", "name"),
+        read,
+    )
 
 
 class Telemetry:
@@ -27,6 +118,9 @@ class Telemetry:
 
     def __init__(self, multiprocess_dir: Path | None) -> None:
         self.registry = CollectorRegistry()
+        # Gauges read from the store at scrape time (state_sources; more may be added).
+        self.state = StateCollector()
+        self.registry.register(self.state)
         target: CollectorRegistry | None = self.registry
         if multiprocess_dir is not None:
             prom_multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]

@@ -18,6 +18,7 @@ from analytics.errors import (
     ResourceNotFound,
 )
 from analytics.services.catalog import Catalogue
+from analytics.services.events import EventRecorder, EventType
 from analytics.services.expiry import expire_due
 from analytics.services.pricing import hourly_price
 from analytics.settings import MigPricing
@@ -98,12 +99,19 @@ def layout_error(exc: MigLayoutError) -> AnalyticsError:
 
 class MigService:
     def __init__(
-        self, database: Database, catalogue: Catalogue, clock: Clock, pricing: MigPricing
+        self,
+        database: Database,
+        catalogue: Catalogue,
+        clock: Clock,
+        pricing: MigPricing,
+        events: EventRecorder | None = None,
     ) -> None:
         self._db = database
         self._catalogue = catalogue
         self._clock = clock
         self._pricing = pricing
+        # MIG_LAYOUT_APPLIED events (docs/webhooks.md); None: none.
+        self._events = events
 
     def create(self, device_id: str, profiles: Sequence[str], actor: str | None) -> MigLayoutView:
         """Add instances to the device's layout; they stay PENDING until the exporter sees them."""
@@ -144,7 +152,11 @@ class MigService:
             mig_store.insert_instances(conn, rows)
             if device.status == "ACTIVE":
                 device_store.set_status(conn, device_id, "MIG_ENABLED", now)
-            return self._layout(conn, device_id, now)
+            layout = self._layout(conn, device_id, now)
+            self._record_applied(
+                conn, layout, "CREATED", [str(row["instance_id"]) for row in rows], actor
+            )
+            return layout
 
         return self._db.write(run)
 
@@ -153,7 +165,7 @@ class MigService:
         now = self._clock.now()
 
         def run(conn: Any) -> MigLayoutView:
-            expire_due(conn, now, actor)
+            expire_due(conn, now, actor, self._events)
             device = _locked_device(conn, device_id, now)
             existing = mig_store.instances(conn, now, device_id=device_id)
             held = [i for i in existing if i.allocation_id is not None]
@@ -172,9 +184,40 @@ class MigService:
             mig_store.delete_instances(conn, device_id)
             if device.status == "MIG_ENABLED":
                 device_store.set_status(conn, device_id, "ACTIVE", now)
-            return self._layout(conn, device_id, now)
+            layout = self._layout(conn, device_id, now)
+            self._record_applied(conn, layout, "DELETED", [i.instance_id for i in existing], actor)
+            return layout
 
         return self._db.write(run)
+
+    def _record_applied(
+        self,
+        conn: Any,
+        layout: MigLayoutView,
+        action: str,
+        instance_ids: list[str],
+        actor: str | None,
+    ) -> None:
+        """MIG_LAYOUT_APPLIED in the change's own transaction."""
+        if self._events is None:
+            return
+        config = layout.mig_config or {}
+        self._events.record_in(
+            conn,
+            EventType.MIG_LAYOUT_APPLIED,
+            {
+                "deviceId": layout.device_id,
+                "nodeName": layout.node_name,
+                "modelId": layout.model_id,
+                "action": action,
+                "instanceIds": instance_ids,
+                "desiredLayout": layout.desired_layout,
+                "observedLayout": layout.observed_layout,
+                "migConfigLabel": config.get("label_value"),
+                "actor": actor,
+                "severity": "INFO",
+            },
+        )
 
     def layout(self, device_id: str) -> MigLayoutView:
         now = self._clock.now()

@@ -19,9 +19,12 @@ DASHBOARDS = ROOT / "dashboards"
 RUNBOOKS = ROOT / "docs" / "runbooks"
 ANALYTICS_PROM = ROOT / "analytics" / "prom"
 
-# Series the analytics service will export (issue 6). Rules and dashboards already use them; the
-# metric contract accepts them and the live dashboard test exempts their panels until then.
-PLANNED = {
+# Series the analytics service will export. Rules and dashboards may use them first; the metric
+# contract accepts them and the live dashboard test exempts their panels until then.
+PLANNED: dict[str, str] = {}
+# Series the analytics service exports on its own /metrics (analytics/api/telemetry.py, read
+# from its store at scrape time; tests/webhooks checks the service really serves them).
+ANALYTICS_SERIES = {
     "gpu_analytics_mig_layout_drift": "1 when a GPU's desired MIG layout differs from the observed",
     "gpu_analytics_allocation_planned_release_timestamp_seconds": "an allocation's planned release",
     "gpu_analytics_budget_projected_ratio": "projected monthly cost / budget, by scope and name",

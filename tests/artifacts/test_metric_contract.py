@@ -11,6 +11,7 @@ import pytest
 from exporter.metrics import CATALOGUE
 from tests.artifacts.artifacts import (
     ANALYTICS_PROM,
+    ANALYTICS_SERIES,
     PLANNED,
     dashboard_queries,
     metric_names,
@@ -52,6 +53,7 @@ def unknown(names: set[str]) -> set[str]:
         and name not in recorded
         and name not in STANDARD_NAMES
         and name not in PLANNED
+        and name not in ANALYTICS_SERIES
         and not name.startswith(tuple(STANDARD_PREFIXES))
     }
 
