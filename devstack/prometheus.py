@@ -39,6 +39,9 @@ class ScrapeJob:
     # Extra labels for single targets (host:port -> labels), e.g. {"instance": "gpu-worker-1"}
     # so that series keep their identity when a target moves to another port.
     target_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # File-based service discovery: JSON/YAML target files Prometheus re-reads when they
+    # change (devstack.scale writes one target per simulated node there).
+    file_sd_files: tuple[str, ...] = ()
 
 
 def free_port() -> int:
@@ -62,6 +65,7 @@ def render_config(
     scrape_interval: str = "15s",
     evaluation_interval: str = "15s",
     external_labels: Mapping[str, str] | None = None,
+    alertmanagers: Sequence[str] = (),
 ) -> dict[str, Any]:
     config: dict[str, Any] = {
         "global": {
@@ -75,6 +79,10 @@ def render_config(
     }
     if external_labels:
         config["global"]["external_labels"] = dict(external_labels)
+    if alertmanagers:  # host:port of each Alertmanager that gets the firing alerts
+        config["alerting"] = {
+            "alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]
+        }
     for job in jobs:
         plain = [t for t in job.targets if t not in job.target_labels]
         static_configs: list[dict[str, Any]] = []
@@ -90,6 +98,8 @@ def render_config(
             "metrics_path": job.metrics_path,
             "static_configs": static_configs,
         }
+        if job.file_sd_files:
+            entry["file_sd_configs"] = [{"files": list(job.file_sd_files)}]
         if job.scrape_interval:
             entry["scrape_interval"] = job.scrape_interval
         config["scrape_configs"].append(entry)
@@ -124,12 +134,14 @@ class PrometheusServer:
         retention: str = "3650d",
         log_level: str = "warn",
         own_session: bool = False,
+        alertmanagers: Sequence[str] = (),
     ) -> None:
         self.workdir = Path(workdir)
         self.data_dir = self.workdir / "data"
         self.config_path = self.workdir / "prometheus.yml"
         self.jobs = tuple(jobs)
         self.rule_files = tuple(rule_files)
+        self.alertmanagers = tuple(alertmanagers)
         self.host = host
         self.port = port or free_port()
         self.scrape_interval = scrape_interval
@@ -149,7 +161,11 @@ class PrometheusServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = render_config(
-            self.jobs, self.rule_files, self.scrape_interval, self.evaluation_interval
+            self.jobs,
+            self.rule_files,
+            self.scrape_interval,
+            self.evaluation_interval,
+            alertmanagers=self.alertmanagers,
         )
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
 

@@ -38,10 +38,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 
+from devstack.alertmanager import AlertmanagerServer
 from devstack.history import HistoryInfo, prepare_history
 from devstack.processes import descendants, spawn, stop
 from devstack.prometheus import PrometheusError, PrometheusServer, ScrapeJob, free_port
@@ -53,6 +54,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # real deployment loads them; the promtool unit tests under alerts/tests/ are not rule files.
 RULE_FILES = tuple(sorted((ROOT / "alerts").glob("*.yml")))
 API_PREFIX = "/k8s-monitor/api/v1"
+# The scrape job of the analytics service's own /metrics.
+ANALYTICS_JOB = "gpu-analytics"
 _EXPORTER_URL = re.compile(r"serving (http://\S+)/metrics")
 _CLUSTER_URL = re.compile(r'"url": "(http://[^"]+)"')
 _PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
@@ -111,6 +114,10 @@ class Stack:
         start_timeout: float = 60.0,
         wait_for_scrapes: bool = True,
         log: Callable[[str], None] | None = None,
+        alertmanager: bool = False,
+        alertmanager_group_wait: str = "1s",
+        analytics_env: Mapping[str, str] | None = None,
+        rule_files: Sequence[Path] | None = None,
     ) -> None:
         self.fleet_path = Path(fleet).resolve()
         self.fleet = load_fleet(self.fleet_path)
@@ -141,6 +148,15 @@ class Stack:
         self.prometheus: PrometheusServer | None = None
         self._processes: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         self._started = False
+        # Alertmanager (with analytics): Prometheus sends it the firing alerts, and it sends
+        # them to the analytics service's receiver with an operator key made for it.
+        self.with_alertmanager = alertmanager
+        self.alertmanager_group_wait = alertmanager_group_wait
+        self.alertmanager: AlertmanagerServer | None = None
+        # Extra GPU_ANALYTICS_* variables for the analytics service (tests: webhook settings).
+        self.analytics_env = dict(analytics_env or {})
+        # The rule files Prometheus evaluates (default: every file of alerts/).
+        self.rule_files = tuple(rule_files) if rule_files is not None else RULE_FILES
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -149,6 +165,11 @@ class Stack:
         if self.prometheus is None:
             raise StackError("the stack is not started")
         return self.prometheus.url
+
+    @property
+    def alertmanager_url(self) -> str:
+        """Alertmanager's base URL ('' when not started)."""
+        return self.alertmanager.url if self.alertmanager is not None else ""
 
     @property
     def analytics_url(self) -> str:
@@ -182,6 +203,9 @@ class Stack:
         prometheus = self.prometheus.process if self.prometheus is not None else None
         if prometheus is not None and prometheus.poll() is None:
             found.append(prometheus.pid)
+        alertmanager = self.alertmanager.process if self.alertmanager is not None else None
+        if alertmanager is not None and alertmanager.poll() is None:
+            found.append(alertmanager.pid)
         return found
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -205,16 +229,7 @@ class Stack:
         prometheus_dir = self.workdir / "prometheus"
         end = self.end if self.end is not None else time.time()
         self._log(f"history: {self.days:g} days at {self.step}s steps for {self.fleet_path.name}")
-        self.history = prepare_history(
-            self.fleet_path,
-            prometheus_dir / "data",
-            days=self.days,
-            end=end,
-            step=self.step,
-            state_interval=self.state_interval,
-            cache_dir=self.cache_dir,
-            workers=self.history_workers,
-        )
+        self.history = self._prepare_history(prometheus_dir / "data", end)
         self._log(
             f"history: {'cached' if self.history.cached else 'generated'}, "
             f"{self.history.samples} samples written in {self.history.seconds:.1f}s"
@@ -240,6 +255,82 @@ class Stack:
                 if self.analytics_port or not taken or attempt == _BIND_ATTEMPTS - 1:
                     raise
                 analytics = self._spawn_analytics()
+        if analytics is not None:
+            self._wire_analytics()
+
+    def _prepare_history(self, data_dir: Path, end: float) -> HistoryInfo:
+        """Load the history into Prometheus' data directory (devstack.scale overrides it)."""
+        return prepare_history(
+            self.fleet_path,
+            data_dir,
+            days=self.days,
+            end=end,
+            step=self.step,
+            state_interval=self.state_interval,
+            cache_dir=self.cache_dir,
+            workers=self.history_workers,
+        )
+
+    def _wire_analytics(self) -> None:
+        """Scrape the analytics service's own /metrics (its state gauges feed alert rules)
+        and, when asked, start Alertmanager on its receiver and send it Prometheus' alerts."""
+        assert self.prometheus is not None
+        root = self.analytics_root.removeprefix("http://")
+        jobs = [job for job in self.prometheus.jobs if job.name != ANALYTICS_JOB]
+        jobs.append(ScrapeJob(ANALYTICS_JOB, (root,), labels={"instance": "gpu-analytics"}))
+        self.prometheus.jobs = tuple(jobs)
+        if self.with_alertmanager:
+            self.alertmanager = AlertmanagerServer(
+                self.workdir / "alertmanager",
+                self.analytics_url + "/alerts/alertmanager",
+                bearer_token=self._operator_key("alertmanager"),
+                host=self.host,
+                group_wait=self.alertmanager_group_wait,
+            )
+            self.alertmanager.start(timeout=self.start_timeout)
+            self.prometheus.alertmanagers = (self.alertmanager.url.removeprefix("http://"),)
+            self._log(f"alertmanager: {self.alertmanager.url}")
+        self.prometheus.reload()
+
+    def _operator_key(self, name: str) -> str:
+        """A new operator API key of the analytics service (``gpu-analytics create-api-key``)."""
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "analytics",
+                "create-api-key",
+                "--role",
+                "operator",
+                "--name",
+                name,
+            ],
+            env=self._analytics_environment(),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(f"could not create an API key for {name}: {result.stderr[-2000:]}")
+        return result.stdout.strip().splitlines()[-1]
+
+    def stop_analytics(self) -> None:
+        """Stop the analytics service only (``start_analytics`` brings it back)."""
+        for entry in [p for p in self._processes if p[0] == "analytics"]:
+            stop(entry[1])
+            self._processes.remove(entry)
+
+    def start_analytics(self) -> None:
+        """Start the analytics service again on its port, after ``stop_analytics``."""
+        if not self.analytics_root:
+            raise StackError("the stack runs no analytics service")
+        port = int(self.analytics_root.rsplit(":", 1)[1])
+        saved, self.analytics_port = self.analytics_port, port
+        try:
+            self._wait_analytics(*self._spawn_analytics())
+        finally:
+            self.analytics_port = saved
 
     def _start_simulated_cluster(self) -> None:
         # Port 0 and the URL read back from the process's output: no race for a free port
@@ -305,6 +396,32 @@ class Stack:
         raise StackError(f"{name} did not say where it listens in {self.start_timeout:.0f}s")
 
     def _start_prometheus(self, directory: Path) -> None:
+        jobs = self._scrape_jobs()
+        for attempt in range(_BIND_ATTEMPTS):
+            self.prometheus = PrometheusServer(
+                directory,
+                jobs,
+                rule_files=self.rule_files,
+                port=self.prometheus_port,
+                host=self.host,
+                scrape_interval=self.scrape_interval,
+                evaluation_interval=self.evaluation_interval,
+                own_session=True,
+            )
+            try:
+                self.prometheus.start(timeout=self.start_timeout)
+                break
+            except PrometheusError as exc:
+                self.prometheus.stop()
+                # A free port taken by someone else meanwhile: try another, unless one was asked.
+                if self.prometheus_port or not _PORT_TAKEN.search(str(exc)):
+                    raise
+                if attempt == _BIND_ATTEMPTS - 1:
+                    raise
+        self._log(f"prometheus: {self.prometheus_url}")
+
+    def _scrape_jobs(self) -> list[ScrapeJob]:
+        """The exporter, kube-state-metrics and cAdvisor jobs (devstack.scale overrides it)."""
         targets = DEFAULT_TARGETS
         exporter_targets = {
             url.removeprefix("http://"): node for node, url in self.exporter_urls.items()
@@ -331,28 +448,7 @@ class Stack:
                 labels={"instance": targets.cluster_instance},
             ),
         ]
-        for attempt in range(_BIND_ATTEMPTS):
-            self.prometheus = PrometheusServer(
-                directory,
-                jobs,
-                rule_files=RULE_FILES,
-                port=self.prometheus_port,
-                host=self.host,
-                scrape_interval=self.scrape_interval,
-                evaluation_interval=self.evaluation_interval,
-                own_session=True,
-            )
-            try:
-                self.prometheus.start(timeout=self.start_timeout)
-                break
-            except PrometheusError as exc:
-                self.prometheus.stop()
-                # A free port taken by someone else meanwhile: try another, unless one was asked.
-                if self.prometheus_port or not _PORT_TAKEN.search(str(exc)):
-                    raise
-                if attempt == _BIND_ATTEMPTS - 1:
-                    raise
-        self._log(f"prometheus: {self.prometheus_url}")
+        return jobs
 
     def _wait_scraped(self) -> None:
         """Until every scrape target has been scraped successfully once."""
@@ -379,14 +475,7 @@ class Stack:
 
     def _spawn_analytics(self) -> tuple[str, subprocess.Popen[bytes], Path]:
         port = self.analytics_port or free_port()
-        data_dir = self.workdir / "analytics"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "GPU_ANALYTICS_DATA_DIR": str(data_dir),
-            "GPU_ANALYTICS_PROMETHEUS_URL": self.prometheus_url,
-            "GPU_ANALYTICS_ADMIN_API_KEY": self.admin_api_key,
-        }
+        env = self._analytics_environment()
         log = self.workdir / "analytics.log"
         process = spawn(
             [
@@ -405,6 +494,17 @@ class Stack:
         )
         self._processes.append(("analytics", process, log))
         return f"http://{self.host}:{port}", process, log
+
+    def _analytics_environment(self) -> dict[str, str]:
+        data_dir = self.workdir / "analytics"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            **os.environ,
+            "GPU_ANALYTICS_DATA_DIR": str(data_dir),
+            "GPU_ANALYTICS_PROMETHEUS_URL": self.prometheus_url,
+            "GPU_ANALYTICS_ADMIN_API_KEY": self.admin_api_key,
+            **self.analytics_env,
+        }
 
     def _wait_analytics(self, root: str, process: subprocess.Popen[bytes], log: Path) -> None:
         self._wait_http("analytics", root + "/readyz", process, log)
@@ -432,6 +532,9 @@ class Stack:
         analytics = [p for p in self._processes if p[0] == "analytics"]
         for _name, process, _log in analytics:
             stop(process)
+        if self.alertmanager is not None:
+            self.alertmanager.stop()
+            self.alertmanager = None
         if self.prometheus is not None:
             self.prometheus.stop()
         for _name, process, _log in reversed(self._processes):
@@ -459,6 +562,10 @@ class Stack:
                 if prometheus is not None and prometheus.poll() is not None:
                     self._log(f"prometheus exited with {prometheus.returncode}")
                     return
+                alertmanager = self.alertmanager.process if self.alertmanager else None
+                if alertmanager is not None and alertmanager.poll() is not None:
+                    self._log(f"alertmanager exited with {alertmanager.returncode}")
+                    return
 
     def describe(self) -> dict[str, object]:
         """Where everything is, as plain data (the demo prints it)."""
@@ -468,6 +575,7 @@ class Stack:
             "exporters": dict(self.exporter_urls),
             "cluster": self.cluster_url,
             "analytics": self.analytics_url,
+            "alertmanager": self.alertmanager_url,
             "history": {"start": self.history_start, "end": self.history_end, "step": self.step},
         }
 

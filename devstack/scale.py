@@ -1,0 +1,520 @@
+"""A :class:`devstack.stack.Stack` for fleets of hundreds or thousands of simulated nodes.
+
+Three things change against the one-process-per-node stack, nothing else:
+
+* **Exporters**: ``shards`` processes of :mod:`simulator.multiexporter` each serve a contiguous
+  range of the fleet's nodes, one production-identical exporter pipeline and one port per
+  node. The targets reach Prometheus through file-based service discovery
+  (``file_sd_configs``): a JSON file with one entry per node, ``instance`` set to the node name,
+  as a DaemonSet's pods are discovered in a cluster.
+* **History**: written and backfilled in ``history_groups`` parts of many nodes each (one
+  ``simulator.history`` process per node would parse a thousand-node fleet a thousand times),
+  ``history_workers`` at a time; each group's generation time, promtool time and promtool peak
+  memory are kept in :attr:`ScaleStack.history_stats` (and in the cache entry, so a cached
+  start still reports what building it cost).
+* **The fleet file** is parsed with libyaml where the stack's own code parses it.
+
+Scrape jobs, recording rules, the cluster series and the analytics service are the stack's.
+
+    python -m devstack.scale history-part --fleet F --start S --end E --step 300 \\
+        --out OM --counters-out JSON --parts-file PARTS      # one history group (internal)
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from devstack.history import (
+    DAY_S,
+    META_FILE,
+    HistoryError,
+    HistoryInfo,
+    _cache_key,
+    _evict,
+    _link_blocks,
+    default_cache_dir,
+)
+from devstack.processes import descendants, die_with_parent, spawn
+from devstack.prometheus import ScrapeJob, backfill_command, backfill_openmetrics
+from devstack.stack import ROOT, Stack, StackError
+from simulator.history import (
+    CADVISOR_PART,
+    DEFAULT_STATE_INTERVAL_S,
+    DEFAULT_TARGETS,
+    HOUR_S,
+    KSM_PART,
+    NODE_PART_PREFIX,
+    CounterState,
+    counters_from_json,
+    counters_to_json,
+    write_history,
+)
+from simulator.multiexporter import load_fleet_fast
+
+EXPORTER_JOB = DEFAULT_TARGETS.exporter_job
+SD_FILE = "gpu-exporter-targets.json"
+# Scale history cache entries are told apart from devstack.history's by this suffix.
+_CACHE_SUFFIX = "-scale"
+_SHARD_READY = re.compile(r'"targets": "([^"]+)"')
+_CLUSTER_URL = re.compile(r'"url": "(http://[^"]+)"')
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """What one history group cost to build."""
+
+    parts: int
+    samples: int
+    generate_seconds: float
+    promtool_seconds: float
+    promtool_max_rss_mib: float
+
+
+def node_groups(nodes: Sequence[str], groups: int) -> list[list[str]]:
+    """``nodes`` in ``groups`` contiguous, nearly equal lists (none empty)."""
+    groups = max(1, min(groups, len(nodes)))
+    size, extra = divmod(len(nodes), groups)
+    found: list[list[str]] = []
+    start = 0
+    for index in range(groups):
+        end = start + size + (1 if index < extra else 0)
+        found.append(list(nodes[start:end]))
+        start = end
+    return found
+
+
+def prepare_scale_history(
+    fleet: Path,
+    data_dir: Path,
+    *,
+    nodes: Sequence[str],
+    days: float,
+    end: float,
+    step: int = 300,
+    state_interval: int = DEFAULT_STATE_INTERVAL_S,
+    cache_dir: Path | None = None,
+    groups: int = 8,
+    workers: int = 2,
+    block_hours: int = 1458,
+    log: Any = None,
+) -> tuple[HistoryInfo, list[GroupStats]]:
+    """:func:`devstack.history.prepare_history` for big fleets (see the module docstring).
+
+    ``block_hours`` is promtool's ``--max-block-duration``: promtool holds one block's series
+    and samples in memory, so a shorter block bounds its memory (at a thousand nodes the
+    cAdvisor part of one day peaks at ~11 GiB in one block) for a few more parses of the file.
+    """
+    started = time.monotonic()
+    fleet = Path(fleet).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    hour = math.floor(end / HOUR_S) * HOUR_S
+    start = hour - round(days * DAY_S)
+    cache_dir = cache_dir or default_cache_dir()
+    entry = cache_dir / (_cache_key(fleet, days, step, state_interval, hour) + _CACHE_SUFFIX)
+    samples = 0
+    cached = (entry / META_FILE).is_file()
+    if not cached:
+        parts = [[NODE_PART_PREFIX + n for n in group] for group in node_groups(nodes, groups)]
+        # The two cluster sources apart: at a thousand nodes each is as big as a node group.
+        parts.extend([[KSM_PART], [CADVISOR_PART]])
+        samples += _build_entry(
+            fleet, entry, parts, start, hour, step, state_interval, workers, block_hours
+        )
+        _evict(cache_dir, keep=entry)
+    meta = json.loads((entry / META_FILE).read_text())
+    stats = [GroupStats(**s) for s in meta.get("groups", [])]
+    counters = counters_from_json(meta["counters"])
+    _link_blocks(entry, data_dir)
+    last = math.floor(end / step) * step
+    if last > counters.time:
+        if log is not None:
+            log(f"history: topping up {counters.time}..{last}")
+        with tempfile.TemporaryDirectory(prefix=".topup-", dir=data_dir.parent) as tmp:
+            om = Path(tmp) / "topup.om"
+            result = write_history(
+                load_fleet_fast(fleet),
+                om,
+                start=counters.time + step,
+                end=last,
+                step=step,
+                state_interval=state_interval,
+                continue_from=counters,
+            )
+            samples += result.samples
+            backfill_openmetrics(om, data_dir)
+    info = HistoryInfo(
+        start=int(meta["start"]),
+        end=max(last, counters.time),
+        step=step,
+        cached=cached,
+        seconds=time.monotonic() - started,
+        samples=samples,
+    )
+    return info, stats
+
+
+def _build_entry(
+    fleet: Path,
+    entry: Path,
+    groups: list[list[str]],
+    start: int,
+    end: int,
+    step: int,
+    state_interval: int,
+    workers: int,
+    block_hours: int,
+) -> int:
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    children = _Children()
+    with tempfile.TemporaryDirectory(prefix=".building-", dir=entry.parent) as tmp:
+        build = Path(tmp)
+        blocks = build / "blocks"
+        blocks.mkdir()
+        jobs = [
+            (fleet, parts, start, end, step, state_interval, block_hours, build / f"group{i}")
+            for i, parts in enumerate(groups)
+        ]
+        pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
+        try:
+            results = list(pool.map(lambda job: _build_group(children, *job), jobs))
+        except BaseException:
+            children.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+        busy: dict[str, float] = {}
+        samples = 0
+        counters: CounterState | None = None
+        stats: list[GroupStats] = []
+        for group_dir, group_counters, group_stats in results:
+            for block in group_dir.iterdir():
+                if block.is_dir():
+                    block.rename(blocks / block.name)
+            busy.update(group_counters.busy_seconds)
+            samples += group_stats.samples
+            counters = group_counters
+            stats.append(group_stats)
+        assert counters is not None
+        meta = {
+            "start": start,
+            "end": counters.time,
+            "step": step,
+            "samples": samples,
+            "groups": [asdict(s) for s in stats],
+            "counters": counters_to_json(
+                CounterState(time=counters.time, origin=counters.origin, busy_seconds=busy)
+            ),
+        }
+        (blocks / META_FILE).write_text(json.dumps(meta, sort_keys=True))
+        try:
+            blocks.rename(entry)
+        except OSError:
+            if not (entry / META_FILE).is_file():
+                raise
+    return samples
+
+
+class _Children:
+    """Running generator and promtool processes, stopped together on failure."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopping = False
+
+    def run(self, command: list[str], stderr_path: Path) -> tuple[int, float]:
+        """Run ``command``; (exit status, peak RSS in MiB of that process)."""
+        with self._lock, stderr_path.open("wb") as err:
+            if self._stopping:
+                raise HistoryError("stopped")
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                cwd=ROOT,
+                preexec_fn=die_with_parent(),  # noqa: PLW1509 - stopped by the kernel if we die
+            )
+            self._running.add(process)
+        try:
+            # wait4: this child's own resource usage (its peak RSS), not all children's.
+            _pid, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        return process.returncode, usage.ru_maxrss / 1024
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self._stopping = True
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+
+
+_SAMPLES = re.compile(r": (\d+) samples of ")
+
+
+def _build_group(
+    children: _Children,
+    fleet: Path,
+    parts: list[str],
+    start: int,
+    end: int,
+    step: int,
+    state_interval: int,
+    block_hours: int,
+    workdir: Path,
+) -> tuple[Path, CounterState, GroupStats]:
+    workdir.mkdir(parents=True)
+    om = workdir / "part.om"
+    counters_file = workdir / "counters.json"
+    parts_file = workdir / "parts.txt"
+    parts_file.write_text("\n".join(parts))
+    err = workdir / "stderr.txt"
+    began = time.monotonic()
+    status, _rss = children.run(
+        [
+            sys.executable,
+            "-m",
+            "devstack.scale",
+            "history-part",
+            f"--fleet={fleet}",
+            f"--start={start}",
+            f"--end={end}",
+            f"--step={step}",
+            f"--state-interval={state_interval}",
+            f"--parts-file={parts_file}",
+            f"--out={om}",
+            f"--counters-out={counters_file}",
+        ],
+        err,
+    )
+    message = err.read_text(errors="replace")
+    if status != 0:
+        raise HistoryError(f"history group {parts[0]}.. failed: {message[-2000:]}")
+    found = _SAMPLES.search(message)
+    generated = time.monotonic()
+    try:
+        status, rss = children.run(backfill_command(om, workdir, block_hours), err)
+    finally:
+        om.unlink(missing_ok=True)
+    if status != 0:
+        raise HistoryError(f"promtool failed on {parts[0]}..: {err.read_text()[-2000:]}")
+    counters = counters_from_json(json.loads(counters_file.read_text()))
+    for leftover in (counters_file, parts_file, err):
+        leftover.unlink()
+    stats = GroupStats(
+        parts=len(parts),
+        samples=int(found.group(1)) if found else 0,
+        generate_seconds=round(generated - began, 1),
+        promtool_seconds=round(time.monotonic() - generated, 1),
+        promtool_max_rss_mib=round(rss, 1),
+    )
+    return workdir, counters, stats
+
+
+def write_sd_file(path: Path, exporter_urls: Mapping[str, str]) -> Path:
+    """The file_sd targets file for ``{node: "http://host:port"}``: one target per node,
+    labelled as a DaemonSet's pod is after the usual relabelling (``instance`` = node name)."""
+    entries = [
+        {
+            "targets": [url.removeprefix("http://")],
+            "labels": dict(DEFAULT_TARGETS.exporter(node)[1:]),
+        }
+        for node, url in exporter_urls.items()
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(entries, indent=1))
+    temporary.replace(path)  # Prometheus must never read half a file
+    return path
+
+
+# -- the stack -------------------------------------------------------------------------------
+
+
+class ScaleStack(Stack):
+    """A :class:`Stack` whose exporters are :mod:`simulator.multiexporter` shards discovered
+    through a file_sd file; see the module docstring. Other arguments are :class:`Stack`'s.
+
+    ``exporter_interval`` is every sampling stage's period (the exporter's flags
+    ``--nvml-interval`` ...): a thousand nodes sampling NVML every second would need more CPU
+    than a small machine has, and Prometheus reads them every scrape interval anyway.
+    """
+
+    def __init__(
+        self,
+        fleet: Path,
+        *,
+        shards: int = 4,
+        history_groups: int = 8,
+        history_workers: int = 2,
+        history_block_hours: int = 1458,
+        exporter_interval: float = 15.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(fleet, history_workers=history_workers, **kwargs)
+        self.shards = max(1, min(shards, len(self.fleet.nodes)))
+        self.history_groups = history_groups
+        self.history_block_hours = history_block_hours
+        self.exporter_interval = exporter_interval
+        self.history_stats: list[GroupStats] = []
+        self.shard_pids: list[int] = []
+        self.cluster_pid: int | None = None
+        self.sd_file = Path()
+
+    def _prepare_history(self, data_dir: Path, end: float) -> HistoryInfo:
+        info, stats = prepare_scale_history(
+            self.fleet_path,
+            data_dir,
+            nodes=self.nodes,
+            days=self.days,
+            end=end,
+            step=self.step,
+            state_interval=self.state_interval,
+            cache_dir=self.cache_dir,
+            groups=self.history_groups,
+            workers=self.history_workers or 2,
+            block_hours=self.history_block_hours,
+            log=self._log,
+        )
+        self.history_stats = stats
+        return info
+
+    def _start_simulated_cluster(self) -> None:
+        interval = f"{self.exporter_interval:g}"
+        shards: list[tuple[subprocess.Popen[bytes], Path]] = []
+        exporters_dir = self.workdir / "exporters"
+        for index in range(self.shards):
+            log = self.workdir / f"multiexporter-{index}.log"
+            process = spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "simulator.multiexporter",
+                    "--fleet",
+                    str(self.fleet_path),
+                    "--workdir",
+                    str(exporters_dir),
+                    "--shard",
+                    f"{index}/{self.shards}",
+                    "--host",
+                    self.host,
+                    "--",
+                    "--log-level",
+                    "WARNING",
+                    *("--nvml-interval", interval, "--processes-interval", interval),
+                    *("--pod-resources-interval", interval, "--kubernetes-interval", interval),
+                ],
+                log_path=log,
+                cwd=ROOT,
+            )
+            self._processes.append((f"multiexporter {index}", process, log))
+            self.shard_pids.append(process.pid)
+            shards.append((process, log))
+        cluster_log = self.workdir / "cluster.log"
+        cluster = spawn(
+            [
+                sys.executable,
+                "-m",
+                "simulator.cluster",
+                "--fleet",
+                str(self.fleet_path),
+                "--listen",
+                f"{self.host}:0",
+            ],
+            log_path=cluster_log,
+            cwd=ROOT,
+        )
+        self._processes.append(("cluster series", cluster, cluster_log))
+        self.cluster_pid = cluster.pid
+        for index, (process, log) in enumerate(shards):
+            path = self._wait_for_line(f"multiexporter {index}", _SHARD_READY, process, log)
+            for node, target in json.loads(Path(path).read_text()).items():
+                self.exporter_urls[node] = f"http://{target}"
+        missing = set(self.nodes) - set(self.exporter_urls)
+        if missing:
+            raise StackError(f"no exporter for {len(missing)} nodes, e.g. {sorted(missing)[0]}")
+        self.sd_file = write_sd_file(self.workdir / "prometheus" / SD_FILE, self.exporter_urls)
+        self.cluster_url = self._wait_for_line("cluster series", _CLUSTER_URL, cluster, cluster_log)
+        self._wait_http("cluster series", self.cluster_url + "/healthz", cluster, cluster_log)
+
+    def process_groups(self) -> dict[str, list[int]]:
+        """Process ids by part: prometheus, multiexporters, cluster, analytics (with workers)."""
+        groups: dict[str, list[int]] = {"multiexporters": list(self.shard_pids)}
+        if self.prometheus is not None and self.prometheus.process is not None:
+            groups["prometheus"] = [self.prometheus.process.pid]
+        if self.cluster_pid is not None:
+            groups["cluster series"] = [self.cluster_pid]
+        for name, process, _log in self._processes:
+            if name == "analytics":
+                pids = [process.pid, *(child.pid for child in descendants(process.pid))]
+                groups["analytics"] = pids
+        return groups
+
+    def _scrape_jobs(self) -> list[ScrapeJob]:
+        jobs = [job for job in super()._scrape_jobs() if job.name != EXPORTER_JOB]
+        return [ScrapeJob(EXPORTER_JOB, (), file_sd_files=(str(self.sd_file),)), *jobs]
+
+
+# -- internal command: one history group -----------------------------------------------------
+
+
+def _history_part(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack.scale history-part")
+    parser.add_argument("--fleet", required=True, type=Path)
+    parser.add_argument("--start", required=True, type=float)
+    parser.add_argument("--end", required=True, type=float)
+    parser.add_argument("--step", required=True, type=int)
+    parser.add_argument("--state-interval", required=True, type=int)
+    parser.add_argument("--parts-file", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--counters-out", required=True, type=Path)
+    args = parser.parse_args(argv)
+    began = time.monotonic()
+    result = write_history(
+        load_fleet_fast(args.fleet),
+        args.out,
+        start=args.start,
+        end=args.end,
+        step=args.step,
+        state_interval=args.state_interval,
+        parts=args.parts_file.read_text().split(),
+    )
+    args.counters_out.write_text(json.dumps(counters_to_json(result.counters)))
+    print(
+        f"devstack.scale: {result.samples} samples of {result.series} series "
+        f"in {time.monotonic() - began:.1f}s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["history-part"]:
+        return _history_part(args[1:])
+    print("usage: python -m devstack.scale history-part ...", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
