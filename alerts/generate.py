@@ -332,7 +332,12 @@ def render() -> dict[Path, str]:
         CATALOGUE_FILE: _dump(
             CATALOGUE_HEADER, [{"name": "gpu-catalogue", "rules": catalogue_rules()}]
         ),
-        DCGM_FILE: _dump(DCGM_HEADER, [{"name": "dcgm-exporter-compat", "rules": dcgm_rules()}]),
+        DCGM_FILE: _dump(
+            DCGM_HEADER,
+            # Once a minute: at 8,000 GPUs one round of these joins costs Prometheus about 20
+            # CPU-seconds (docs/scale.md), more than a 15 s interval leaves it.
+            [{"name": "dcgm-exporter-compat", "interval": "1m", "rules": dcgm_rules()}],
+        ),
     }
 
 

@@ -62,8 +62,12 @@ def api_config(version: str) -> dict[str, Any]:
 
 
 def make_api(app: Flask) -> AnalyticsApi:
-    api = AnalyticsApi(app)
+    # The field is registered before init_app builds the spec: init_app documents the error
+    # envelope (whose timestamp is a UtcDateTime), and a field registered later would leave it
+    # untyped in the first app a process makes and typed in the next ones.
+    api = AnalyticsApi()
     api.register_field(UtcDateTime, "string", "date-time")
+    api.init_app(app)
     return api
 
 

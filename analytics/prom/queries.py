@@ -248,6 +248,9 @@ def usage_statistics(
     """
     window = duration(window_hours * 3600)
     if rules_end is not None:
+        # Rule samples sit on hour boundaries and Prometheus 2.x ranges include both ends: one
+        # second less keeps exactly ``window_hours`` samples (a 25th would weigh 4% of a day).
+        window = duration(window_hours * 3600 - 1)
         sources = {
             "utilization": RULE_UTILIZATION_AVG,
             "memory_used": RULE_MEMORY_USED_AVG,

@@ -53,11 +53,11 @@ def test_live_values_are_one_selector_for_three_metrics() -> None:
 def test_long_windows_read_the_hourly_rules_at_their_newest_sample() -> None:
     query = q.usage_statistics(720, end=2000.0, now=2000.0, rules_end=1800.0)
     assert (
-        "label_replace(avg_over_time(uuid:gpu_utilization_ratio:avg1h[2592000s] @ 1800.000), "
+        "label_replace(avg_over_time(uuid:gpu_utilization_ratio:avg1h[2591999s] @ 1800.000), "
         '"stat", "utilization", "", "")'
     ) in query
-    assert "avg_over_time(uuid:gpu_memory_used_bytes:avg1h[2592000s] @ 1800.000)" in query
-    assert "avg_over_time(uuid:gpu_temperature_celsius:avg1h[2592000s] @ 1800.000)" in query
+    assert "avg_over_time(uuid:gpu_memory_used_bytes:avg1h[2591999s] @ 1800.000)" in query
+    assert "avg_over_time(uuid:gpu_temperature_celsius:avg1h[2591999s] @ 1800.000)" in query
     # Memory total is a fixed size: the current reading, one sample per device.
     assert 'label_replace(gpu_memory_total_bytes @ 2000.000, "stat", "memory_total"' in query
     assert "gpu_utilization_ratio[" not in query  # no raw samples over the month

@@ -151,8 +151,9 @@ def test_health_thresholds_are_in_the_query() -> None:
 
 def test_statistics_use_bounded_subqueries() -> None:
     assert q.statistics_step_seconds(3600) == 60
-    assert q.statistics_step_seconds(86400) == 120
-    assert q.statistics_step_seconds(30 * 86400) == 3600
+    assert q.statistics_step_seconds(86400) == 600
+    assert q.statistics_step_seconds(7 * 86400) == 4200
+    assert q.statistics_step_seconds(30 * 86400) == 18000
     for hours in (1, 24, 168, 720, 2160):
         window = hours * 3600
         assert window / q.statistics_step_seconds(window) <= q.TARGET_POINTS

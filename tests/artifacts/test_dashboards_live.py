@@ -201,8 +201,3 @@ PLANNED_QUERIES = [q for q in QUERIES if _planned(q)]
 def test_planned_series_panels_are_listed() -> None:
     # Exempt from returning data until the analytics service exports these series.
     assert sorted(f"{q.dashboard}/{q.panel}" for q in PLANNED_QUERIES) == []
-
-
-@pytest.mark.parametrize("query", PLANNED_QUERIES, ids=_query_id)
-def test_planned_series_queries_are_valid_promql(sources: Sources, query: DashboardQuery) -> None:
-    instant(sources.history, substitute(query.expr))  # status success, data or not

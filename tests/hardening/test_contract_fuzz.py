@@ -52,7 +52,7 @@ def fuzz_server(
     from tests.analytics import conftest
 
     base = tmp_path_factory.mktemp("fuzz")
-    factory = conftest.live_server.__wrapped__(base)  # type: ignore[attr-defined]
+    factory = conftest.live_server.__wrapped__(base, "")  # type: ignore[attr-defined]
     start: LiveServerFactory = next(factory)
     try:
         server: LiveServer = start(

@@ -516,7 +516,7 @@ class ClusterStatisticsSchema(Schema):
     end = UtcDateTime(metadata=doc("Window end (now), UTC."))
     step_seconds = fields.Integer(
         data_key="stepSeconds",
-        metadata=doc("Sampling step of the averages and peaks (about 720 points per window), s."),
+        metadata=doc("Sampling step of the averages and peaks (about 144 points per window), s."),
     )
     cpu_usage = fields.Nested(
         UsageSeriesStatisticsSchema,
