@@ -226,13 +226,21 @@ def fleet_health(
 # -- windows ---------------------------------------------------------------------------------
 
 
-def latest_rule_evaluation(rule: str = RULE_UTILIZATION_AVG, lookback_seconds: int = 7800) -> str:
-    """The time of the newest hourly rule sample in the last ``lookback`` (unix seconds).
+def latest_rule_evaluation(
+    rule: str = RULE_UTILIZATION_AVG, lookback_seconds: int = 7800, fallback_seconds: int = 93600
+) -> str:
+    """The time of the newest hourly rule sample (unix seconds).
 
-    A subquery every 5 minutes whose 5-minute lookback sees each rule sample once; cheap (a
-    handful of steps over one series per device).
+    A subquery every 5 minutes over the last ``lookback`` whose 5-minute lookback sees each
+    rule sample once; cheap (a handful of steps over one series per device). When there is
+    none that recent (Prometheus back from a long outage, or restarted on older data), the
+    rule samples written on hour boundaries over the last ``fallback`` (26 h), seen by a
+    subquery at whole hours: long windows then still read the rules, ending where they end,
+    instead of a month of raw series.
     """
-    return f"max(max_over_time(timestamp({rule})[{duration(lookback_seconds)}:5m]))"
+    recent = f"max(max_over_time(timestamp({rule})[{duration(lookback_seconds)}:5m]))"
+    older = f"max(max_over_time(timestamp({rule})[{duration(fallback_seconds)}:1h]))"
+    return f"{recent} or {older}"
 
 
 def usage_statistics(

@@ -72,7 +72,8 @@ def test_short_windows_read_the_raw_series() -> None:
 
 def test_latest_rule_sample_is_found_with_a_cheap_subquery() -> None:
     assert q.latest_rule_evaluation() == (
-        "max(max_over_time(timestamp(uuid:gpu_utilization_ratio:avg1h)[7800s:5m]))"
+        "max(max_over_time(timestamp(uuid:gpu_utilization_ratio:avg1h)[7800s:5m])) or "
+        "max(max_over_time(timestamp(uuid:gpu_utilization_ratio:avg1h)[93600s:1h]))"
     )
 
 
