@@ -13,18 +13,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
 
 from devstack.prometheus import free_port
+from devstack.server import ServerProcess
 
 RECEIVER = "gpu-analytics"
 _PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
@@ -75,8 +74,10 @@ def render_config(
     }
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(ServerProcess):
     """Start with ``start()`` (or as a context manager); ``url`` is its base URL."""
+
+    STOP_GRACE = 10.0
 
     def __init__(
         self,
@@ -186,34 +187,3 @@ class AlertmanagerServer:
         with urllib.request.urlopen(self.url + "/api/v2/alerts", timeout=10) as response:
             result: list[dict[str, Any]] = json.loads(response.read())
         return result
-
-    def stop(self, grace: float = 10.0) -> None:
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.process = None
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> AlertmanagerServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

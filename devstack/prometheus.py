@@ -9,7 +9,6 @@ retention is set far beyond any backfill so Prometheus does not delete it.
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -18,10 +17,11 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
+
+from devstack.server import ServerProcess
 
 
 class PrometheusError(RuntimeError):
@@ -118,8 +118,10 @@ def _min_duration(a: str, b: str) -> str:
     return a if _seconds(a) <= _seconds(b) else b
 
 
-class PrometheusServer:
+class PrometheusServer(ServerProcess):
     """Start with ``start()`` (or as a context manager); ``url`` is the HTTP API base."""
+
+    STOP_GRACE = 15.0
 
     def __init__(
         self,
@@ -214,37 +216,6 @@ class PrometheusServer:
         request = urllib.request.Request(self.url + "/-/reload", method="POST")
         with urllib.request.urlopen(request, timeout=10):
             pass
-
-    def stop(self, grace: float = 15.0) -> None:
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.process = None
-
-    def _log_tail(self, lines: int = 20) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> PrometheusServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def query(url: str, promql: str, at: float | None = None, timeout: float = 10.0) -> Any:
