@@ -37,7 +37,7 @@ from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
 from analytics.store import mig as mig_store
 from analytics.store.db import Database
-from analytics.store.devices import DeviceRecord
+from analytics.store.devices import FleetRecord
 
 HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
 XID_WINDOW_HOURS = 24
@@ -116,13 +116,13 @@ class GpuMetricsService:
 
     def fleet(self, nodes: Sequence[str] | None = None) -> Fleet:
         with self._db.read() as conn:
-            records = device_store.list_devices(conn, self._clock.now())
+            records = device_store.list_fleet(conn, self._clock.now())
         if nodes is not None:
             wanted = set(nodes)
             records = [r for r in records if r.node_name in wanted]
         return Fleet([self._fleet_device(r) for r in records])
 
-    def _fleet_device(self, record: DeviceRecord) -> FleetDevice:
+    def _fleet_device(self, record: FleetRecord) -> FleetDevice:
         model = self._catalogue.model(record.model_id)
         return FleetDevice(
             device_id=record.device_id,
@@ -376,7 +376,7 @@ class GpuMetricsService:
         """The inventory, MIG instance count and live allocation count, in one snapshot."""
         now = self._clock.now()
         with self._db.read() as conn:
-            records = device_store.list_devices(conn, now)
+            records = device_store.list_fleet(conn, now)
             mig_count = mig_store.count_instances(conn)
             active = allocation_store.count_active(conn, now)
         return Fleet([self._fleet_device(r) for r in records]), mig_count, active
@@ -414,13 +414,16 @@ class GpuMetricsService:
             "checked_at": self._clock.now(),
         }
 
-    def _health_view(self, device: FleetDevice, signals: DeviceSignals | None) -> dict[str, Any]:
-        verdict: Verdict = assess(
+    def _verdict(self, device: FleetDevice, signals: DeviceSignals | None) -> Verdict:
+        return assess(
             signals,
             device.threshold_c,
             ever_reported=device.presence is not None,
             xid_window_hours=XID_WINDOW_HOURS,
         )
+
+    def _health_view(self, device: FleetDevice, signals: DeviceSignals | None) -> dict[str, Any]:
+        verdict = self._verdict(device, signals)
         return {
             "device_id": device.device_id,
             "node_name": device.node_name,
@@ -444,28 +447,26 @@ class GpuMetricsService:
         # Prometheus (fleet aggregates, health findings, alerts) and the database, side by side.
         reads: list[Callable[[], Any]] = [
             functools.partial(prom.query, q.fleet_now()),
-            prom.alerts,
+            functools.partial(prom.query, q.firing_alerts()),
             self._read_fleet,
             *self._fleet_health_reads(),
         ]
-        fleet_samples, alerts, (fleet, mig_count, active), *answers = prom.gather(
+        fleet_samples, firing, (fleet, mig_count, active), *answers = prom.gather(
             reads, max_parallel=len(reads)
         )
         signals = self._fleet_signals(fleet, answers)
         fleet_now = {s.labels.get(q.STAT_LABEL): s.value for s in fleet_samples}
-        checks = [self._health_view(d, signals.get(d.device_id)) for d in fleet.devices]
         findings = [
-            (v["device_id"], f["severity"])
-            for v in checks
-            for f in v["reasons"]
-            if f["severity"] in (CRITICAL, WARNING)
+            (d.device_id, f.severity)
+            for d in fleet.devices
+            for f in self._verdict(d, signals.get(d.device_id)).findings
+            if f.severity in (CRITICAL, WARNING)
         ]
-        firing = [a for a in alerts if a.get("state") == "firing"]
         uuid_to_id = {d.gpu_uuid: d.device_id for d in fleet.devices if d.gpu_uuid}
         flagged = set(findings)
         prom_alerts = []
         for alert in firing:
-            labels = alert.get("labels") or {}
+            labels = alert.labels
             severity = str(labels.get("severity", "warning")).upper()
             device_id = uuid_to_id.get(labels.get("uuid", ""))
             # Our own check already counts this device at this severity: do not count twice.

@@ -43,6 +43,9 @@ class DeviceRecord:
     mig_instance_count: int
 
 
+_RECORD_FIELDS = tuple(DeviceRecord.__dataclass_fields__)
+
+
 def active_allocation(now: datetime) -> ColumnElement[bool]:
     """An allocation that holds its resource at ``now`` (expiry may not be written yet)."""
     return (allocations.c.status == "ALLOCATED") & or_(
@@ -66,7 +69,8 @@ def _query(now: datetime) -> Any:
 
 
 def _record(row: Any) -> DeviceRecord:
-    return DeviceRecord(**{k: row._mapping[k] for k in DeviceRecord.__dataclass_fields__})
+    mapping = row._mapping  # a new RowMapping on every access
+    return DeviceRecord(**{k: mapping[k] for k in _RECORD_FIELDS})
 
 
 def insert_device(conn: Connection, values: Mapping[str, Any]) -> None:
@@ -114,6 +118,39 @@ def list_devices(
     if statuses is not None:
         query = query.where(devices.c.status.in_(statuses))
     return [_record(row) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True)
+class FleetRecord:
+    """The columns the fleet-wide health and overview read for every device."""
+
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    status: str
+    gpu_uuid: str | None
+    presence: str | None
+    allocated: bool
+
+
+def list_fleet(conn: Connection, now: datetime) -> list[FleetRecord]:
+    """Every device, few columns: a tenth of :func:`list_devices`' time at 512 devices (most of
+    which is building 21-field rows in Python, not SQLite)."""
+    allocated = (
+        exists().where(allocations.c.device_id == devices.c.device_id).where(active_allocation(now))
+    )
+    query = select(
+        devices.c.device_id,
+        devices.c.node_name,
+        devices.c.device_index,
+        devices.c.model_id,
+        devices.c.status,
+        devices.c.gpu_uuid,
+        devices.c.presence,
+        allocated.label("allocated"),
+    ).order_by(devices.c.node_name, devices.c.device_index)
+    return [FleetRecord(*row) for row in conn.execute(query)]
 
 
 def set_status(conn: Connection, device_id: str, status: str, now: datetime) -> None:
