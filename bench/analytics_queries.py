@@ -14,6 +14,7 @@ training, notebook and batch pods, and daily overheating and XID events.
 
     .venv/bin/python bench/analytics_queries.py [--fleets demo,bench512] [--days 30]
         [--step 60] [--bench-step 300] [--requests 50] [--json results.json]
+        [--end UNIX] [--bench-fleet FLEET.yaml] [--only /gpu/overview,/gpu/health]
 
 The 512-GPU history defaults to a 5-minute step (``--bench-step``): a month at one minute would
 take tens of minutes to generate on a small machine; hourly recording-rule samples (what long
@@ -120,6 +121,53 @@ def bench_fleet(path: Path, nodes: int = 64) -> Path:
                     "containers": [{"name": "nb", "mig": [[6, 0]]}],
                 }
             )
+        # Jobs that come and go, on devices otherwise free: a 36-hourly job and weekday
+        # notebooks on the A100 nodes' MIG GPUs; a nightly batch job and weekday training on
+        # the other nodes' GPUs 6 and 7.
+        workdays = ["mon", "tue", "wed", "thu", "fri"]
+        scheduled: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = (
+            [
+                (
+                    "batch",
+                    "reindex",
+                    {"every_hours": 36, "at_hour": 2, "for_hours": 9},
+                    {"mig": [[7, 0]]},
+                ),
+                (
+                    "notebook",
+                    "notebook-day",
+                    {"weekdays": workdays, "at_hour": 9, "for_hours": 8},
+                    {"mig": [[6, 1]]},
+                ),
+            ]
+            if model == "A100_80GB"
+            else [
+                (
+                    "batch",
+                    "nightly",
+                    {"every_hours": 24, "at_hour": 1 + n % 3, "for_hours": 6},
+                    {"gpus": [6]},
+                ),
+                (
+                    "training",
+                    "workday-train",
+                    {"weekdays": workdays, "at_hour": 8, "for_hours": 10},
+                    {"gpus": [7]},
+                ),
+            ]
+        )
+        for workload, name, schedule, devices in scheduled:
+            pods.append(
+                {
+                    "name": f"{name}-{n:02d}",
+                    "namespace": "development" if workload == "notebook" else "research",
+                    "image": "nvcr.io/nvidia/pytorch:24.08-py3",
+                    "workload": workload,
+                    "gpu_memory_gib": 5 if workload == "notebook" else 18,
+                    "schedule": schedule,
+                    "containers": [{"name": "main", **devices}],
+                }
+            )
         events = [
             {
                 "type": "overheat",
@@ -200,7 +248,13 @@ def measure(client: Client, path: str, requests: int) -> dict[str, Any] | None:
 
 
 def run_fleet(
-    name: str, fleet: Path, days: float, step: int, requests: int, end: float | None
+    name: str,
+    fleet: Path,
+    days: float,
+    step: int,
+    requests: int,
+    end: float | None,
+    only: set[str] | None = None,
 ) -> dict[str, Any]:
     print(f"\n== {name}: {fleet.name}, {days:g} days of history at {step}s steps", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
@@ -227,6 +281,8 @@ def run_fleet(
             gpus = sum(len(node.gpus) for node in stack.fleet.nodes)
             results = []
             for template in GPU_ENDPOINTS + RESOURCE_ENDPOINTS:
+                if only is not None and template not in only:
+                    continue
                 path = template.format(device=device)
                 result = measure(client, path, requests)
                 if result is None:
@@ -257,6 +313,15 @@ def main() -> int:
         help="unix time the history ends (default now); an end in the hour of an earlier run "
         "reuses its cached history instead of generating it again",
     )
+    parser.add_argument(
+        "--bench-fleet",
+        type=Path,
+        help="fleet file for bench512 instead of generating one (e.g. the copy an earlier run "
+        "measured, to compare with it on its cached history)",
+    )
+    parser.add_argument(
+        "--only", help="comma-separated endpoint paths to measure (default: every endpoint)"
+    )
     args = parser.parse_args()
     # Measure the service, not the rate limiter; ask Prometheus for its sample counts.
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
@@ -266,6 +331,7 @@ def main() -> int:
     # them would otherwise take most of a small machine's CPU away from what is measured.
     for stage in ("NVML", "PROCESSES", "POD_RESOURCES", "KUBERNETES"):
         os.environ[f"GPU_EXPORTER_{stage}_INTERVAL"] = "15"
+    only = set(args.only.split(",")) if args.only else None
     reports = []
     for name in args.fleets.split(","):
         if name == "demo":
@@ -277,14 +343,18 @@ def main() -> int:
                     args.step,
                     args.requests,
                     args.end,
+                    only,
                 )
             )
         elif name == "bench512":
-            directory = ROOT / "data" / "bench-fleets"
-            directory.mkdir(parents=True, exist_ok=True)
-            fleet = bench_fleet(directory / "bench-512.yaml")
+            if args.bench_fleet is not None:
+                fleet = args.bench_fleet
+            else:
+                directory = ROOT / "data" / "bench-fleets"
+                directory.mkdir(parents=True, exist_ok=True)
+                fleet = bench_fleet(directory / "bench-512.yaml")
             reports.append(
-                run_fleet(name, fleet, args.days, args.bench_step, args.requests, args.end)
+                run_fleet(name, fleet, args.days, args.bench_step, args.requests, args.end, only)
             )
         else:
             parser.error(f"unknown fleet {name!r}")

@@ -5,7 +5,10 @@ Names, labels and units are the upstream ones (kube-state-metrics v2; the kubele
 departures, both what kube-prometheus-stack's relabelling produces: cAdvisor series carry a
 ``node`` label, and ``kube_node_labels``/``kube_pod_labels`` carry every label (as with
 ``--metric-labels-allowlist=nodes=[*],pods=[*]``). Only the containers of running pods have
-cAdvisor series; kube-state-metrics lists every pod of the fleet.
+cAdvisor series; kube-state-metrics lists every pod of the fleet that exists at t: all of them
+but the scheduled ones outside their windows (:meth:`simulator.fleet.PodSpec.pod_at`). An
+occurrence of a scheduled pod is a pod of its own (name, uid, container ids), created and started
+at its window's start, with a CPU counter from 0.
 
 Usage model (noise-free, so it is a pure function of t and repeats every UTC day): a container
 uses ``cpu_request · (0.05 + 0.9·u)`` cores and ``memory_request · (0.3 + 0.6·u)`` bytes, with
@@ -32,7 +35,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Literal, NamedTuple
@@ -360,7 +363,7 @@ def _pod_samples(node: NodeSpec, pod: PodSpec) -> Iterator[Sample]:
     for phase in POD_PHASES:
         yield Sample("kube_pod_status_phase", (*ids, ("phase", phase)), float(phase == pod.phase))
     # The times the simulated Kubernetes API reports (simulator.node): created 4 s before start.
-    yield Sample("kube_pod_created", ids, float(int(pod.start_time) - 4))
+    yield Sample("kube_pod_created", ids, float(int(pod.created_time)))
     yield Sample("kube_pod_start_time", ids, float(int(pod.start_time)))
     started = pod.phase != "Pending"
     for container in pod.containers:
@@ -401,13 +404,20 @@ def _pod_samples(node: NodeSpec, pod: PodSpec) -> Iterator[Sample]:
 
 
 def ksm_samples(fleet: FleetSpec) -> list[Sample]:
-    """Every kube-state-metrics series of the fleet (they do not change with time)."""
+    """The kube-state-metrics series of the nodes and of the pods without a schedule: they do not
+    change with time (:meth:`ClusterSeries.kube_state_metrics` adds the scheduled pods at t)."""
     samples: list[Sample] = []
     for node in fleet.nodes:
         samples.extend(_node_samples(node))
         for pod in node.pods:
-            samples.extend(_pod_samples(node, pod))
+            if pod.schedule is None:
+                samples.extend(_pod_samples(node, pod))
     return samples
+
+
+def pod_samples(node: NodeSpec, pod: PodSpec) -> list[Sample]:
+    """The kube-state-metrics series of one pod (an occurrence, for a scheduled pod)."""
+    return list(_pod_samples(node, pod))
 
 
 # -- cAdvisor ----------------------------------------------------------------------------------
@@ -449,11 +459,12 @@ class ContainerUsage:
 
 
 def container_usages(fleet: FleetSpec) -> list[ContainerUsage]:
-    """One :class:`ContainerUsage` per container of every running pod."""
+    """One :class:`ContainerUsage` per container of every running pod without a schedule
+    (:meth:`ClusterSeries.occurrence_usages` gives a scheduled pod's, per occurrence)."""
     usages: list[ContainerUsage] = []
     for node in fleet.nodes:
         for pod in node.pods:
-            if not pod.running:
+            if not pod.running or pod.schedule is not None:
                 continue
             for container in pod.containers:
                 usages.append(_container_usage(fleet.seed, node, pod, container))
@@ -476,20 +487,24 @@ def _container_usage(
     )
     return ContainerUsage(
         node=node.name,
-        labels=(
-            ("namespace", pod.namespace),
-            ("pod", pod.name),
-            ("container", container.name),
-            ("node", node.name),
-            ("id", container_cgroup(pod, container)),
-            ("image", container.image),
-            ("name", container.container_id),
-        ),
+        labels=_cadvisor_labels(node, pod, container),
         # The container's startedAt in the simulated API (simulator.node): pod start + 10 s.
         started_at=float(int(pod.start_time) + 10),
         cpu_cores=cores,
         cpu_prefix=tuple(prefix),
         memory_bytes=memory,
+    )
+
+
+def _cadvisor_labels(node: NodeSpec, pod: PodSpec, container: ContainerSpec) -> Labels:
+    return (
+        ("namespace", pod.namespace),
+        ("pod", pod.name),
+        ("container", container.name),
+        ("node", node.name),
+        ("id", container_cgroup(pod, container)),
+        ("image", container.image),
+        ("name", container.container_id),
     )
 
 
@@ -520,23 +535,69 @@ def usage_samples(usages: Iterable[ContainerUsage], t: float) -> list[Sample]:
 
 
 class ClusterSeries:
-    """All cluster-side series of a fleet: the constant ones built once, usage read at t."""
+    """All cluster-side series of a fleet: the constant ones built once, the scheduled pods'
+    and usage read at t."""
 
     def __init__(self, fleet: FleetSpec) -> None:
         self.fleet = fleet
-        self.ksm = tuple(ksm_samples(fleet))
+        self.ksm = tuple(ksm_samples(fleet))  # nodes and pods without a schedule
         self.machine = tuple(machine_samples(fleet))
-        self.usages = tuple(container_usages(fleet))
+        self.usages = tuple(container_usages(fleet))  # running pods without a schedule
+        self.scheduled: tuple[tuple[NodeSpec, PodSpec], ...] = tuple(
+            (node, pod) for node in fleet.nodes for pod in node.pods if pod.schedule is not None
+        )
+        # A scheduled pod's usage curve is the same in every occurrence (keyed on its uid).
+        self._curves: dict[tuple[str, str, str], ContainerUsage] = {}
 
-    def kube_state_metrics(self) -> list[Sample]:
-        return list(self.ksm)
+    def occurrences_at(self, t: float) -> list[tuple[NodeSpec, PodSpec]]:
+        """(node, occurrence) of every scheduled pod present at ``t``."""
+        found: list[tuple[NodeSpec, PodSpec]] = []
+        for node, pod in self.scheduled:
+            occurrence = pod.pod_at(t)
+            if occurrence is not None:
+                found.append((node, occurrence))
+        return found
+
+    def occurrence_usages(
+        self, node: NodeSpec, base: PodSpec, pod: PodSpec
+    ) -> list[ContainerUsage]:
+        """The containers' usage of ``pod``, an occurrence of the scheduled pod ``base``."""
+        usages: list[ContainerUsage] = []
+        for container, own in zip(base.containers, pod.containers, strict=True):
+            key = (node.name, base.uid, container.name)
+            curve = self._curves.get(key)
+            if curve is None:
+                curve = _container_usage(self.fleet.seed, node, base, container)
+                self._curves[key] = curve
+            usages.append(
+                replace(
+                    curve,
+                    labels=_cadvisor_labels(node, pod, own),
+                    started_at=float(int(pod.start_time) + 10),
+                )
+            )
+        return usages
+
+    def kube_state_metrics(self, t: float) -> list[Sample]:
+        """The kube-state-metrics series at ``t``."""
+        samples = list(self.ksm)
+        for node, pod in self.occurrences_at(t):
+            samples.extend(_pod_samples(node, pod))
+        return samples
 
     def cadvisor(self, t: float) -> list[Sample]:
-        return [*self.machine, *usage_samples(self.usages, t)]
+        usages = list(self.usages)
+        for (node, base), (_node, pod) in zip(self.scheduled, self._all_at(t), strict=True):
+            if pod is not None:
+                usages.extend(self.occurrence_usages(node, base, pod))
+        return [*self.machine, *usage_samples(usages, t)]
+
+    def _all_at(self, t: float) -> list[tuple[NodeSpec, PodSpec | None]]:
+        return [(node, pod.pod_at(t)) for node, pod in self.scheduled]
 
     def at(self, t: float) -> list[Sample]:
         """Every cluster series at ``t``."""
-        return [*self.ksm, *self.cadvisor(t)]
+        return [*self.kube_state_metrics(t), *self.cadvisor(t)]
 
 
 # -- exposition --------------------------------------------------------------------------------
@@ -583,7 +644,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         series = self.server.series
         if path == "/metrics":
-            body = exposition(series.kube_state_metrics())
+            body = exposition(series.kube_state_metrics(self.server.clock.now()))
         elif path == "/metrics/cadvisor":
             body = exposition(series.cadvisor(self.server.clock.now()))
         elif path == "/healthz":

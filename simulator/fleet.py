@@ -9,10 +9,12 @@ changes with time lives in :mod:`simulator.state`. The schema is documented at t
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import math
 import re
 import uuid as uuidlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -28,6 +30,7 @@ DeviceIdForm = Literal["uuid", "index", "legacy-mig", "gke"]
 EventKind = Literal["overheat", "xid", "ecc", "row_remap_pending", "gpu_lost", "nvml_hang"]
 
 FIRST_PID = 20000
+DAY_SECONDS = 86400
 GIB = 1024**3
 # CPU cores and memory GiB a container requests when the fleet does not say: by the pod's
 # workload for the containers that hold GPUs (or all, when none does), small for sidecars.
@@ -181,6 +184,62 @@ class OwnerRef:
     uid: str
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_UNIX_DAY0_WEEKDAY = 3  # 1970-01-01 was a Thursday
+
+
+@dataclass(frozen=True)
+class PodSchedule:
+    """When a scheduled pod exists: windows of ``for_seconds`` that open ``at_seconds`` after a
+    UTC midnight, either every ``every_seconds`` counted from the fleet epoch's midnight
+    (``origin``) or on the listed ``weekdays`` (0 = Monday). Edges are whole minutes, so a pod is
+    present for whole UTC minutes (the simulator's load is per minute). A window holds its start
+    and not its end: ``begin <= t < end``. Windows repeat backwards before the epoch too."""
+
+    at_seconds: int
+    for_seconds: int
+    origin: int  # unix seconds of the fleet epoch's UTC midnight
+    every_seconds: int | None = None
+    weekdays: tuple[int, ...] = ()
+
+    def window_at(self, t: float) -> tuple[float, float] | None:
+        """The window ``(begin, end)`` that holds ``t``, or None outside every window."""
+        if self.every_seconds is not None:
+            first = self.origin + self.at_seconds
+            begin = first + math.floor((t - first) / self.every_seconds) * self.every_seconds
+            return (begin, begin + self.for_seconds) if t < begin + self.for_seconds else None
+        day = math.floor(t / DAY_SECONDS)
+        for d in (day, day - 1):  # a window shorter than a day may run past midnight
+            begin = d * DAY_SECONDS + self.at_seconds
+            if self._on_day(d) and begin <= t < begin + self.for_seconds:
+                return (begin, begin + self.for_seconds)
+        return None
+
+    def _on_day(self, unix_day: int) -> bool:
+        return (unix_day + _UNIX_DAY0_WEEKDAY) % 7 in self.weekdays
+
+    def windows(self, start: float, end: float) -> Iterator[tuple[float, float]]:
+        """Every window that overlaps ``[start, end)``, in time order."""
+        if self.every_seconds is not None:
+            first = self.origin + self.at_seconds
+            k = math.floor((start - self.for_seconds - first) / self.every_seconds)
+            while True:
+                begin = first + k * self.every_seconds
+                if begin >= end:
+                    return
+                if begin + self.for_seconds > start:
+                    yield (begin, begin + self.for_seconds)
+                k += 1
+        day = math.floor((start - self.at_seconds - self.for_seconds) / DAY_SECONDS)
+        while True:
+            begin = day * DAY_SECONDS + self.at_seconds
+            if begin >= end:
+                return
+            if self._on_day(day) and begin + self.for_seconds > start:
+                yield (begin, begin + self.for_seconds)
+            day += 1
+
+
 @dataclass(frozen=True)
 class PodSpec:
     name: str
@@ -196,10 +255,41 @@ class PodSpec:
     start_time: float  # unix seconds
     pod_ip: str | None
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # A scheduled pod (fleet key ``schedule``) exists only inside its windows; see pod_at.
+    schedule: PodSchedule | None = None
+    window: tuple[float, float] | None = None  # set on the occurrence of a scheduled pod
+    owner_given: bool = True  # False when the owner was guessed (or left out) in the YAML
 
     @property
     def running(self) -> bool:
         return self.phase == "Running"
+
+    @property
+    def created_time(self) -> float:
+        """creationTimestamp: 4 s before a standing pod starts; an occurrence of a scheduled pod
+        is created and started at its window's start."""
+        return self.start_time if self.window is not None else self.start_time - 4
+
+    def present_at(self, t: float) -> bool:
+        """Whether the pod exists at ``t``: always without a schedule, else inside a window."""
+        return self.schedule is None or self.schedule.window_at(t) is not None
+
+    def pod_at(self, t: float) -> PodSpec | None:
+        """The pod as it exists at ``t``: itself without a schedule; for a scheduled pod, the
+        occurrence whose window holds ``t`` (None outside every window). This is the one place
+        that decides presence; the kubelet, the Kubernetes API, NVML and the cluster series
+        all ask it."""
+        if self.schedule is None:
+            return self
+        window = self.schedule.window_at(t)
+        return None if window is None else self.occurrence(window)
+
+    def occurrence(self, window: tuple[float, float]) -> PodSpec:
+        """The pod of one window. Each occurrence is a new pod, as a CronJob makes them: the
+        Job is ``<name>-<window start in minutes>`` (unless the YAML names an owner), the pod
+        ``<job>-<5 characters>``, with its own uid and container ids; GPU devices, pids,
+        requests and IP are the scheduled pod's."""
+        return _occurrence(self, window)
 
     @property
     def active(self) -> bool:
@@ -237,6 +327,21 @@ class NodeSpec:
     pods: tuple[PodSpec, ...]
     events: tuple[EventSpec, ...]
     labels: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    def pods_at(self, t: float) -> tuple[PodSpec, ...]:
+        """The node's pods that exist at ``t`` (:meth:`PodSpec.pod_at`), in fleet order."""
+        found = (pod.pod_at(t) for pod in self.pods)
+        return tuple(pod for pod in found if pod is not None)
+
+    def presence_changes(self, start: float, end: float) -> list[float]:
+        """Times in ``(start, end]`` at which a scheduled pod appears or disappears."""
+        edges: set[float] = set()
+        for pod in self.pods:
+            if pod.schedule is None:
+                continue
+            for window in pod.schedule.windows(start, end + 1):
+                edges.update(edge for edge in window if start < edge <= end)
+        return sorted(edges)
 
     @property
     def cuda_driver_version(self) -> int:
@@ -723,6 +828,101 @@ def _parse_event(raw: object, where: str, gpu_count: int) -> EventSpec:
 
 # -- pods --------------------------------------------------------------------------------------
 
+# The characters Kubernetes draws generated name suffixes from (k8s.io/apimachinery rand).
+_NAME_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+@functools.lru_cache(maxsize=4096)
+def _occurrence(pod: PodSpec, window: tuple[float, float]) -> PodSpec:
+    begin = window[0]
+    job = f"{pod.name}-{int(begin) // 60}"
+    h = stable_hash(pod.uid, begin, "occurrence")
+    suffix = "".join(
+        _NAME_SUFFIX_ALPHABET[(h >> (6 * i)) % len(_NAME_SUFFIX_ALPHABET)] for i in range(5)
+    )
+    name = f"{job}-{suffix}"
+    uid = stable_uuid(pod.uid, begin, "pod")
+    owner = (
+        pod.owner
+        if pod.owner_given
+        else OwnerRef("Job", job, stable_uuid(pod.namespace, "Job", job, pod.uid))
+    )
+    labels = dict(pod.labels)
+    if owner is not None and owner.kind == "Job":
+        labels.setdefault("job-name", owner.name)
+    containers = tuple(
+        replace(
+            c,
+            container_id=hashlib.sha256(f"{c.container_id}\x1f{begin}".encode()).hexdigest(),
+        )
+        for c in pod.containers
+    )
+    return replace(
+        pod,
+        name=name,
+        uid=uid,
+        owner=owner,
+        containers=containers,
+        start_time=float(begin),
+        window=window,
+        labels=labels,
+    )
+
+
+def _parse_schedule(raw: object, where: str, epoch: float) -> PodSchedule:
+    s = _Fields(raw, where)
+    every = s.number("every_hours", None) if s.data.get("every_hours") is not None else None
+    s.raw("every_hours", None)
+    raw_days = s.raw("weekdays", None)
+    at_hours = s.number("at_hour", 0.0)
+    for_hours = s.number("for_hours")
+    s.done()
+    if (every is None) == (raw_days is None):
+        raise FleetError(
+            f"{where}: give either 'every_hours' (a window every N hours from the epoch's "
+            "midnight) or 'weekdays' (a window on each listed day), not both or neither"
+        )
+    for key, hours in (("every_hours", every), ("at_hour", at_hours), ("for_hours", for_hours)):
+        if hours is not None and abs(hours * 60 - round(hours * 60)) > 1e-9:
+            raise FleetError(f"{s.at(key)}: {hours:g} h is not a whole number of minutes")
+    if for_hours <= 0:
+        raise FleetError(f"{s.at('for_hours')}: a window must last more than 0 h")
+    weekdays: tuple[int, ...] = ()
+    if every is not None:
+        period, what = every, f"the period of {every:g} h"
+        if every <= 0:
+            raise FleetError(f"{s.at('every_hours')}: the period must be positive")
+    else:
+        period, what = 24.0, "a day"
+        if not isinstance(raw_days, list) or not raw_days:
+            raise FleetError(
+                f"{s.at('weekdays')}: expected a non-empty list of {', '.join(WEEKDAYS)}"
+            )
+        for i, day in enumerate(raw_days):
+            if not isinstance(day, str) or day.lower() not in WEEKDAYS:
+                raise FleetError(
+                    f"{s.at('weekdays')}[{i}]: {day!r} is not one of {', '.join(WEEKDAYS)}"
+                )
+        weekdays = tuple(sorted({WEEKDAYS.index(d.lower()) for d in raw_days}))
+        if len(weekdays) != len(raw_days):
+            raise FleetError(f"{s.at('weekdays')}: a day is listed twice")
+    if at_hours >= period:
+        raise FleetError(f"{s.at('at_hour')}: {at_hours:g} h does not fall within {what}")
+    if for_hours >= period:
+        raise FleetError(
+            f"{s.at('for_hours')}: a window of {for_hours:g} h does not fit in {what} "
+            "(windows must leave a gap, or the pod would never go)"
+        )
+    midnight = math.floor(epoch / DAY_SECONDS) * DAY_SECONDS
+    return PodSchedule(
+        at_seconds=round(at_hours * 3600),
+        for_seconds=round(for_hours * 3600),
+        origin=midnight,
+        every_seconds=round(every * 3600) if every is not None else None,
+        weekdays=weekdays,
+    )
+
+
 _REPLICASET_POD = re.compile(r"^(?P<owner>.+-[a-z0-9]{6,10})-[a-z0-9]{5}$")
 _STATEFULSET_POD = re.compile(r"^(?P<owner>.+)-\d+$")
 _JOB_POD = re.compile(r"^(?P<owner>.+)-[a-z0-9]{5}$")
@@ -800,7 +1000,8 @@ def _parse_pods(
         image = p.raw("image", None)
         command = p.strings("command")
         args = p.strings("args")
-        if "owner" in p.data:
+        owner_given = "owner" in p.data
+        if owner_given:
             owner_raw = p.raw("owner", None)
             owner = None
             if owner_raw is not None:
@@ -810,6 +1011,17 @@ def _parse_pods(
                 owner = OwnerRef(kind, owner_name, stable_uuid(seed, namespace, kind, owner_name))
         else:
             owner = _default_owner(name, namespace, seed)
+        raw_schedule = p.raw("schedule", None)
+        schedule = (
+            _parse_schedule(raw_schedule, p.at("schedule"), epoch)
+            if raw_schedule is not None
+            else None
+        )
+        if schedule is not None and phase != "Running":
+            raise FleetError(
+                f"{p.at('schedule')}: only a Running pod can have a schedule (it runs inside "
+                f"its windows and does not exist outside them), not a {phase} one"
+            )
         raw_containers = p.items("containers")
         p.done()
         if not raw_containers:
@@ -882,6 +1094,8 @@ def _parse_pods(
                 start_time=float(int(epoch) - 3600 - h % (72 * 3600)),
                 pod_ip=None if phase == "Pending" else f"10.244.{node_ordinal}.{10 + i}",
                 labels=labels,
+                schedule=schedule,
+                owner_given=owner_given,
             )
         )
     return tuple(pods)

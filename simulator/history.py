@@ -14,7 +14,11 @@ cluster server (:mod:`simulator.cluster`) all along, so that backfilled and live
   exporter's real pipeline (NvmlReader on the fake NVML, the pod-resources gRPC client against
   the simulated kubelet, attribution, :func:`exporter.collector.render`) once per change of
   state, and written every ``state_interval`` seconds (default 300, Prometheus' lookback, so
-  an instant query at any past time finds them) and at every change.
+  an instant query at any past time finds them) and at every change. The windows of scheduled
+  pods (:meth:`simulator.fleet.PodSpec.pod_at`) are changes: a scheduled pod's allocation,
+  memory and kube-state-metrics series have samples exactly inside its windows (an instant
+  query still finds the last one for Prometheus' 5-minute lookback after a window closes: a
+  backfill has no staleness markers, which a live scrape would write).
 * **Recording rules** of the ``gpu-hourly`` group (:data:`RECORDING_RULES`, the same as
   ``alerts/recording-rules.yml``): one sample per hour boundary T, computed from the written
   raw samples exactly as Prometheus 2.x evaluates ``avg_over_time(x[1h])`` at T (samples with
@@ -63,15 +67,16 @@ from simulator.cluster import (
     Labels,
     format_labels,
     format_value,
+    pod_samples,
 )
 from simulator.fleet import FleetSpec, NodeSpec, SimulatorError, load_fleet
 from simulator.node import SimulatedFleet, SimulatedNode
 from simulator.state import (
     MINUTE_S,
+    EnergyMeter,
     GpuContext,
     MinuteLoad,
     NodeState,
-    energy_millijoules,
     event_xid,
     first_occurrence_at_or_after,
     is_lost,
@@ -270,13 +275,16 @@ def _series_text(prefix: str, points: Iterable[tuple[int, str]]) -> str:
 
 
 class _StaticPods:
-    """The exporter's Kubernetes stage input: the simulated API's pods through ``pod_info``."""
+    """The exporter's Kubernetes stage input: the simulated API's pods through ``pod_info``,
+    as the API lists them at the replay clock's time."""
 
-    def __init__(self, pods: list[PodInfo]) -> None:
-        self._pods = pods
+    def __init__(self, node: SimulatedNode) -> None:
+        self._node = node
 
     def list_pods(self) -> list[PodInfo]:
-        return list(self._pods)
+        from exporter.kube import pod_info
+
+        return [pod_info(p) for p in self._node.pod_list()["items"]]
 
 
 class _Xids:
@@ -300,7 +308,6 @@ class ExporterReplay(contextlib.ExitStack):
 
     def __init__(self, fleet: FleetSpec, node_name: str, start: float) -> None:
         super().__init__()
-        from exporter.kube import pod_info
         from exporter.nvml import NvmlReader
         from exporter.podresources.client import PodResourcesClient
         from exporter.sampler import Sampler
@@ -321,30 +328,35 @@ class ExporterReplay(contextlib.ExitStack):
         self.enter_context(kubelet)
         client = PodResourcesClient(kubelet.socket_path)
         self.callback(client.close)
-        self.node.write_proc(workdir / "proc")
+        self.proc_root = workdir / "proc"
+        self.node.write_proc(self.proc_root, start)
         self.reader = NvmlReader(lib, clock=self.clock.now)
         self.xids = _Xids()
         self.sampler = Sampler(
             node_name,
             self.reader,
             pod_devices=client,
-            pods=_StaticPods([pod_info(p) for p in self.node.pod_list()["items"]]),
+            pods=_StaticPods(self.node),
             xids=self.xids,
-            proc_root=workdir / "proc",
+            proc_root=self.proc_root,
             clock=self.clock.now,
         )
-        self._pods_read = False
+        self._pods_read: tuple[str, ...] | None = None  # uids of the pods last read
 
     def snapshot(self, t: float, xids: tuple[XidCount, ...] = ()) -> Snapshot:
         """What the exporter publishes after sampling at ``t``."""
         self.clock.set(t)
         self.xids.current = xids
+        present = tuple(p.uid for p in self.node.spec.pods_at(t))
+        if present != self._pods_read:
+            # Pods came or went (a schedule's window): the kubelet, the API and /proc changed.
+            self.node.write_proc(self.proc_root, t)
         self.sampler.run_nvml_stage()
         self.sampler.run_processes_stage()
-        if not self._pods_read:
+        if present != self._pods_read:
             self.sampler.run_pod_resources_stage()
             self.sampler.run_kubernetes_stage()
-            self._pods_read = True
+            self._pods_read = present
         snapshot = self.sampler.snapshot()
         assert snapshot is not None
         return snapshot
@@ -384,8 +396,9 @@ def xid_counts(node: NodeState, origin: float, t: float) -> tuple[XidCount, ...]
 
 def change_times(node: NodeState, start: float, end: float) -> list[float]:
     """Times in (start, end] at which a state series of the node may change: XIDs, ECC
-    errors, row-remap windows opening and closing, and GPUs falling off the bus and back."""
-    found: set[float] = set()
+    errors, row-remap windows opening and closing, GPUs falling off the bus and back, and
+    scheduled pods coming and going."""
+    found: set[float] = set(node.node.presence_changes(start, end))
     for ctx in node.contexts:
         for event in ctx.events:
             if event.kind == "overheat":
@@ -430,7 +443,7 @@ def dense_device_sample(
     reference: DeviceSample,
     t: int,
     load: MinuteLoad,
-    table: tuple[tuple[int, ...], tuple[int, ...]],
+    energy: EnergyMeter,
     busy_seconds: float | None,
     memory_used: int | None = None,
 ) -> DeviceSample:
@@ -450,12 +463,12 @@ def dense_device_sample(
         up=True,
         utilization_ratio=utilization,
         busy_seconds_total=busy_seconds if reference.busy_seconds_total is not None else None,
-        memory_used_bytes=memory_used if memory_used is not None else memory_used_bytes(ctx),
+        memory_used_bytes=memory_used if memory_used is not None else memory_used_bytes(ctx, t),
         temperature_celsius=float(
             temperature_celsius(ctx, math.floor(t / MINUTE_S), power, overheat_celsius(ctx, t))
         ),
         power_watts=round(power * 1000) / 1000.0,
-        energy_joules_total=energy_millijoules(ctx.epoch, table, t) / 1000.0,
+        energy_joules_total=energy.millijoules(t) / 1000.0,
     )
 
 
@@ -692,12 +705,11 @@ class HistoryWriter:
         series_labels = format_labels(labels + target)
         up_points: list[tuple[int, str]] = []
         dense: dict[str, list[tuple[int, float]]] = {name: [] for name in DENSE_GPU_METRICS}
-        table = state.power_table(ctx.gpu.index)
+        energy = state.energy_meter(ctx.gpu.index)
         loads = _Loads(ctx)
         busy = self._busy_before.get(ctx.gpu.uuid, 0.0)
         counts_busy = reference is not None and reference.busy_seconds_total is not None
         previous = self._busy_from
-        memory = memory_used_bytes(ctx)
         fields = [(name, _SIMPLE[name]) for name in DENSE_GPU_METRICS]
         for t in self.grid:
             if previous is not None and counts_busy:
@@ -708,7 +720,9 @@ class HistoryWriter:
                 continue
             up_points.append((t, "1"))
             load = loads.at(math.floor(t / MINUTE_S))
-            sample = dense_device_sample(ctx, reference, t, load, table, busy, memory)
+            sample = dense_device_sample(
+                ctx, reference, t, load, energy, busy, memory_used_bytes(ctx, t)
+            )
             for name, attribute in fields:
                 value = getattr(sample, attribute)
                 if value is not None:
@@ -770,9 +784,34 @@ class HistoryWriter:
             files.write(
                 family, header, "".join(f"{prefix}{t}\n" for t in state_times), len(state_times)
             )
-        if part != CADVISOR_PART:
+        # Scheduled pods: one pod per window, with samples only inside it (from its start).
+        occurrences = [
+            (node, base, base.occurrence(window), self._window_grid(window, state_times))
+            for node, base in series.scheduled
+            for window in (
+                base.schedule.windows(self.grid[0], self.grid[-1] + 1) if base.schedule else ()
+            )
+        ]
+        if part == KSM_PART:
+            for node, _base, pod, times in occurrences:
+                for sample in pod_samples(node, pod):
+                    family, header = _cluster_header(sample.name)
+                    prefix = (
+                        f"{sample.name}{{{format_labels(sample.labels + target)}}} "
+                        f"{format_value(sample.value)} "
+                    )
+                    files.write(
+                        family, header, "".join(f"{prefix}{t}\n" for t in times), len(times)
+                    )
             return
-        for usage in series.usages:
+        usages = [(usage, list(self.grid)) for usage in series.usages]
+        for node, base, pod, _times in occurrences:
+            window = pod.window or (0.0, 0.0)
+            inside = [t for t in self.grid if window[0] <= t < window[1]]
+            usages.extend((usage, inside) for usage in series.occurrence_usages(node, base, pod))
+        for usage, grid in usages:
+            if not grid:
+                continue
             labels = format_labels(usage.labels + target)
             for name, value_at in (
                 ("container_cpu_usage_seconds_total", usage.cpu_seconds),
@@ -780,10 +819,17 @@ class HistoryWriter:
             ):
                 family, header = _cluster_header(name)
                 text = "".join(
-                    f"{name}{{{labels}}} {format_value(float(value_at(t)))} {t}\n"
-                    for t in self.grid
+                    f"{name}{{{labels}}} {format_value(float(value_at(t)))} {t}\n" for t in grid
                 )
-                files.write(family, header, text, len(self.grid))
+                files.write(family, header, text, len(grid))
+
+    def _window_grid(self, window: tuple[float, float], state_times: Sequence[int]) -> list[int]:
+        """State-series write times inside ``window``: its first grid time, then the state
+        cadence, as for any state series that changes at the window's start."""
+        first = math.ceil(max(window[0], self.grid[0]) / self.step) * self.step
+        times = {first} if first < window[1] and first <= self.grid[-1] else set()
+        times.update(t for t in state_times if window[0] <= t < window[1])
+        return sorted(times)
 
 
 def write_history(

@@ -66,7 +66,7 @@ from exporter.server import ExporterHTTPServer
 from simulator import kubeapi, kubelet
 from simulator.clock import SystemClock
 from simulator.fleet import FleetSpec, SimulatorError, parse_fleet
-from simulator.node import SimulatedFleet, SimulatedNode
+from simulator.node import SimulatedFleet, SimulatedNode, keep_proc_current
 
 log = logging.getLogger("simulator.multiexporter")
 
@@ -307,12 +307,14 @@ class MultiExporter(contextlib.ExitStack):
         kubelets = KubeletServers()
         self.callback(kubelets.close)
         node_stacks: list[contextlib.ExitStack] = []
+        proc_roots: list[tuple[SimulatedNode, Path]] = []
         # Nodes stop in parallel: each XID watcher takes up to a poll period to notice.
         self.callback(_close_all, node_stacks)
         for name, node in simulated.items():
             directory = self.workdir / name
             proc_root = directory / "proc"
             node.write_proc(proc_root)
+            proc_roots.append((node, proc_root))
             socket_path = kubelets.add(node, directory / "kubelet.sock")
             settings = load_settings(
                 [
@@ -336,6 +338,12 @@ class MultiExporter(contextlib.ExitStack):
                 kube_api_url=f"{self.kube_api_url}/nodes/{name}",
                 proc_root=proc_root,
             )
+        # Scheduled pods come and go: one thread keeps every node's /proc up to date.
+        stop_proc = threading.Event()
+        self.callback(stop_proc.set)
+        threading.Thread(
+            target=keep_proc_current, args=(proc_roots, stop_proc), daemon=True
+        ).start()
 
     def targets(self) -> dict[str, str]:
         """``{node: "host:port"}`` of every node's /metrics."""

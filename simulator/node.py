@@ -1,14 +1,17 @@
 """A simulated fleet and its nodes: NVML, kubelet pod-resources, the Kubernetes pod list, /proc.
 
 Each :class:`SimulatedNode` serves one node's view in every protocol the exporter reads, all
-derived from the same fleet description and clock, so they agree with one another.
+derived from the same fleet description and clock, so they agree with one another. Pods are
+those present at the clock's now (:meth:`simulator.fleet.NodeSpec.pods_at`): a scheduled pod is
+listed, holds devices and runs processes only inside its windows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,11 +173,12 @@ class SimulatedNode:
         """XIDs GPU ``index`` raises with ``start <= t < end``, in time order."""
         return self.state.xid_occurrences(index, start, end)
 
-    def processes(self) -> tuple[SimulatedProcess, ...]:
-        return tuple(self._processes())
+    def processes(self, t: float | None = None) -> tuple[SimulatedProcess, ...]:
+        """The GPU processes of the pods present at ``t`` (default: the clock's now)."""
+        return tuple(self._processes(self.clock.now() if t is None else t))
 
-    def _processes(self) -> Iterator[SimulatedProcess]:
-        for pod in self.spec.pods:
+    def _processes(self, t: float) -> Iterator[SimulatedProcess]:
+        for pod in self.spec.pods_at(t):
             if not pod.running:
                 continue
             for container in pod.containers:
@@ -191,7 +195,8 @@ class SimulatedNode:
     # -- kubelet pod-resources -----------------------------------------------------------------
 
     def pod_resources_response(self) -> Any:
-        """``v1.ListPodResourcesResponse``; finished pods are listed too, as kubelets do."""
+        """``v1.ListPodResourcesResponse`` of the pods present now; finished pods are listed
+        too, as kubelets do."""
         return api_pb2.ListPodResourcesResponse(
             pod_resources=[
                 api_pb2.PodResources(
@@ -204,7 +209,7 @@ class SimulatedNode:
                         for container in pod.containers
                     ],
                 )
-                for pod in self.spec.pods
+                for pod in self.spec.pods_at(self.clock.now())
             ]
         )
 
@@ -249,13 +254,15 @@ class SimulatedNode:
     # -- Kubernetes API ------------------------------------------------------------------------
 
     def pod_list(self) -> dict[str, Any]:
-        """A Kubernetes ``v1`` ``PodList`` of this node's pods, as the API server returns it."""
+        """A Kubernetes ``v1`` ``PodList`` of this node's pods present now, as the API server
+        returns it."""
         version = 100000 + stable_hash(self.fleet.seed, self.spec.name, "rv") % 900000
+        pods = self.spec.pods_at(self.clock.now())
         return {
             "apiVersion": "v1",
             "kind": "PodList",
             "metadata": {"resourceVersion": str(version)},
-            "items": [self._pod_object(pod, version - i) for i, pod in enumerate(self.spec.pods)],
+            "items": [self._pod_object(pod, version - i) for i, pod in enumerate(pods)],
         }
 
     def _pod_object(self, pod: PodSpec, version: int) -> dict[str, Any]:
@@ -264,7 +271,7 @@ class SimulatedNode:
             "namespace": pod.namespace,
             "uid": pod.uid,
             "resourceVersion": str(version),
-            "creationTimestamp": _iso(pod.start_time - 4),
+            "creationTimestamp": _iso(pod.created_time),
             "labels": dict(pod.labels),
         }
         if pod.owner is not None:
@@ -365,13 +372,52 @@ class SimulatedNode:
 
     # -- /proc ---------------------------------------------------------------------------------
 
-    def write_proc(self, root: Path) -> None:
-        """Write ``<root>/<pid>/cgroup`` (cgroup v2, systemd driver) for every GPU process."""
+    def write_proc(self, root: Path, t: float | None = None) -> None:
+        """Write ``<root>/<pid>/cgroup`` (cgroup v2, systemd driver) for every GPU process of
+        the pods present at ``t`` (default: now), and remove those of scheduled pods that are
+        not (the process has exited). Call again at each presence change
+        (:func:`keep_proc_current` does, live)."""
         root = Path(root)
-        for process in self._processes():
+        when = self.clock.now() if t is None else t
+        present = self._processes(when)
+        written: set[int] = set()
+        for process in present:
             directory = root / str(process.pid)
             directory.mkdir(parents=True, exist_ok=True)
-            (directory / "cgroup").write_text(process.cgroup_line, encoding="utf-8")
+            cgroup = directory / "cgroup"
+            if not cgroup.exists() or cgroup.read_text(encoding="utf-8") != process.cgroup_line:
+                # Written aside and renamed: a reader never sees a half-written file.
+                part = directory / "cgroup.part"
+                part.write_text(process.cgroup_line, encoding="utf-8")
+                part.replace(cgroup)
+            written.add(process.pid)
+        for pod in self.spec.pods:
+            if pod.schedule is None:
+                continue
+            for container in pod.containers:
+                if container.pid is not None and container.pid not in written:
+                    shutil.rmtree(root / str(container.pid), ignore_errors=True)
+
+
+def keep_proc_current(
+    nodes: Sequence[tuple[SimulatedNode, Path]], stop: threading.Event, poll_seconds: float = 60.0
+) -> None:
+    """Rewrite each node's simulated ``/proc`` at every presence change of its scheduled pods
+    until ``stop`` is set (run it in a thread; it returns at once when no pod is scheduled).
+    Waits until the next change, at most ``poll_seconds`` (the clock may be moved by hand)."""
+    scheduled = [(n, root) for n, root in nodes if any(p.schedule for p in n.spec.pods)]
+    if not scheduled:
+        return
+    while not stop.is_set():
+        now = scheduled[0][0].clock.now()
+        for node, root in scheduled:
+            node.write_proc(root, now)
+        upcoming = [
+            change
+            for node, _root in scheduled
+            for change in node.spec.presence_changes(now, now + poll_seconds)[:1]
+        ]
+        stop.wait(max(0.05, min(upcoming, default=now + poll_seconds) - now))
 
 
 class SimulatedFleet:

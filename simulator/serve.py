@@ -24,7 +24,7 @@ from simulator.clock import SystemClock
 from simulator.fleet import SimulatorError
 from simulator.kubeapi import KubeApiServer
 from simulator.kubelet import PodResourcesServer
-from simulator.node import SimulatedFleet
+from simulator.node import SimulatedFleet, keep_proc_current
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
 
     proc_root = args.workdir / "proc"
     node.write_proc(proc_root)
+    # Scheduled pods come and go: their processes' /proc entries with them.
+    threading.Thread(
+        target=keep_proc_current, args=([(node, proc_root)], stop), daemon=True
+    ).start()
     socket_path = str(args.workdir / "kubelet.sock")
     with (
         PodResourcesServer(

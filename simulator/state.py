@@ -11,13 +11,19 @@ Model (units in names; time in unix seconds):
   epoch) is the exact integral of the *noise-free* power, rounded to whole mW per minute. The
   noise-free curve repeats every day, so the integral is O(1) from a per-GPU table of the day.
 * Counters (ECC, XID, remapped rows) are step functions of event occurrences up to t.
+* A scheduled pod (fleet key ``schedule``) loads its devices and holds their memory only inside
+  its windows (:meth:`simulator.fleet.PodSpec.present_at`, whole UTC minutes); outside them its
+  GPUs idle with that memory free and NVML lists none of its processes. The noise-free power
+  curve of such a GPU is daily per set of present consumers, so energy is summed per stretch
+  between window edges (:class:`EnergyMeter`), exact and monotonic like the rest.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pynvml
@@ -27,6 +33,7 @@ from simulator.fleet import (
     EventSpec,
     GpuSpec,
     NodeSpec,
+    PodSchedule,
     PodSpec,
     WorkloadShape,
     stable_hash,
@@ -103,6 +110,10 @@ class Consumer:
     mig_slot: int | None
     memory_bytes: int
     key: int  # noise and phase seed
+    schedule: PodSchedule | None = None  # the pod's; None: present all the time
+
+    def present_at(self, t: float) -> bool:
+        return self.schedule is None or self.schedule.window_at(t) is not None
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,7 @@ def _consumer(
         mig_slot=slot,
         memory_bytes=min(pod.gpu_memory_bytes, capacity),
         key=stable_hash(seed, pod.uid, container, gpu),
+        schedule=pod.schedule,
     )
 
 
@@ -237,9 +249,19 @@ class GpuValues:
     processes: tuple[ProcessValues, ...]
 
 
-def minute_load(ctx: GpuContext, minute: int, noisy: bool = True) -> MinuteLoad:
-    """Utilisation of a GPU and its MIG instances and processes during one UTC minute."""
-    demands = [workload_utilization(c.workload, c.key, minute, noisy) for c in ctx.consumers]
+def minute_load(
+    ctx: GpuContext, minute: int, noisy: bool = True, present: Sequence[bool] | None = None
+) -> MinuteLoad:
+    """Utilisation of a GPU and its MIG instances and processes during one UTC minute.
+
+    ``present`` (one flag per context consumer) overrides which consumers exist; by default
+    those whose pod is present at the minute's start (schedule edges are whole minutes)."""
+    if present is None:
+        present = [c.present_at(minute * MINUTE_S) for c in ctx.consumers]
+    demands = [
+        workload_utilization(c.workload, c.key, minute, noisy) if here else 0.0
+        for c, here in zip(ctx.consumers, present, strict=True)
+    ]
     memory_demands = [
         d * _MEMORY_UTILIZATION_FACTOR[c.workload]
         for d, c in zip(demands, ctx.consumers, strict=True)
@@ -283,10 +305,19 @@ def power_watts(gpu: GpuSpec, utilization: float) -> float:
     return model.idle_power_w + (model.power_limit_w - model.idle_power_w) * float(utilization**0.9)
 
 
-def daily_power_table(ctx: GpuContext) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Noise-free power per minute of the UTC day (mW) and its running integral (mJ, 1441)."""
+PowerTable = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def daily_power_table(ctx: GpuContext, present: Sequence[bool] | None = None) -> PowerTable:
+    """Noise-free power per minute of the UTC day (mW) and its running integral (mJ, 1441),
+    with the consumers flagged in ``present`` (default: those without a schedule)."""
+    if present is None:
+        present = [c.schedule is None for c in ctx.consumers]
     power_mw = tuple(
-        round(power_watts(ctx.gpu, minute_load(ctx, m, noisy=False).utilization) * 1000)
+        round(
+            power_watts(ctx.gpu, minute_load(ctx, m, noisy=False, present=present).utilization)
+            * 1000
+        )
         for m in range(MINUTES_PER_DAY)
     )
     prefix = [0]
@@ -295,22 +326,98 @@ def daily_power_table(ctx: GpuContext) -> tuple[tuple[int, ...], tuple[int, ...]
     return power_mw, tuple(prefix)
 
 
-def energy_millijoules(
-    epoch: float, table: tuple[tuple[int, ...], tuple[int, ...]], t: float
-) -> int:
+def energy_millijoules(epoch: float, table: PowerTable, t: float) -> int:
     """Energy since ``epoch`` (driver load) up to ``t``: exact, monotonic, O(1)."""
     if t <= epoch:
         return 0
     return _energy_from_midnight(table, t) - _energy_from_midnight(table, epoch)
 
 
-def _energy_from_midnight(table: tuple[tuple[int, ...], tuple[int, ...]], t: float) -> int:
+def _energy_from_midnight(table: PowerTable, t: float) -> int:
     # Integer mJ from 1970-01-01 00:00 UTC under the daily-periodic curve.
     power_mw, prefix = table
     minute = math.floor(t / MINUTE_S)
     day, minute_of_day = divmod(minute, MINUTES_PER_DAY)
     within = t - minute * MINUTE_S
     return day * prefix[-1] + prefix[minute_of_day] + math.floor(power_mw[minute_of_day] * within)
+
+
+class EnergyMeter:
+    """Energy (mJ since driver load, the fleet epoch) of one GPU up to any t: exact, monotonic.
+
+    Without scheduled consumers the noise-free power repeats daily and one table answers in
+    O(1). With them, power is daily between window edges, one table per set of present
+    consumers: the energy at each edge since the epoch is kept (extended a month at a time as
+    later times are asked for) and a read is a binary search plus one table lookup.
+    """
+
+    _HORIZON_STEP_S = 30 * DAY_S
+
+    def __init__(self, ctx: GpuContext) -> None:
+        self.ctx = ctx
+        self._standing = tuple(c.schedule is None for c in ctx.consumers)
+        self._scheduled = not all(self._standing)
+        self._tables: dict[tuple[bool, ...], PowerTable] = {}
+        self._lock = threading.Lock()
+        self._edges: list[float] = [ctx.epoch]  # the present set is constant from one to the next
+        self._sets: list[tuple[bool, ...]] = [self._present(ctx.epoch)]
+        self._energy: list[int] = [0]  # mJ at each edge
+        self._horizon = ctx.epoch  # every edge before it is known
+
+    @property
+    def standing_table(self) -> PowerTable:
+        """The daily table of the consumers without a schedule."""
+        return self.table(self._standing)
+
+    def table(self, present: tuple[bool, ...]) -> PowerTable:
+        table = self._tables.get(present)
+        if table is None:
+            table = daily_power_table(self.ctx, present)
+            self._tables[present] = table
+        return table
+
+    def millijoules(self, t: float) -> int:
+        epoch = self.ctx.epoch
+        if t <= epoch:
+            return 0
+        if not self._scheduled:
+            return energy_millijoules(epoch, self.standing_table, t)
+        with self._lock:
+            while self._horizon < t:
+                self._extend()
+            i = bisect_right(self._edges, t) - 1
+            table = self.table(self._sets[i])
+            return (
+                self._energy[i]
+                + _energy_from_midnight(table, t)
+                - _energy_from_midnight(table, self._edges[i])
+            )
+
+    def _present(self, t: float) -> tuple[bool, ...]:
+        return tuple(c.present_at(t) for c in self.ctx.consumers)
+
+    def _extend(self) -> None:
+        start, end = self._horizon, self._horizon + self._HORIZON_STEP_S
+        schedules = {c.schedule for c in self.ctx.consumers if c.schedule is not None}
+        edges = sorted(
+            {
+                edge
+                for schedule in schedules
+                for window in schedule.windows(start, end + 1)
+                for edge in window
+                if start < edge <= end
+            }
+        )
+        for edge in edges:
+            table = self.table(self._sets[-1])
+            self._energy.append(
+                self._energy[-1]
+                + _energy_from_midnight(table, edge)
+                - _energy_from_midnight(table, self._edges[-1])
+            )
+            self._edges.append(edge)
+            self._sets.append(self._present(edge))
+        self._horizon = end
 
 
 # -- events ------------------------------------------------------------------------------------
@@ -413,36 +520,36 @@ def temperature_celsius(ctx: GpuContext, minute: int, power: float, overheat: fl
     return round(temperature)
 
 
-def mig_memory_used_bytes(ctx: GpuContext) -> tuple[int, ...]:
-    """Memory in use inside each MIG instance (by slot); () without MIG."""
+def mig_memory_used_bytes(ctx: GpuContext, t: float) -> tuple[int, ...]:
+    """Memory in use inside each MIG instance (by slot) at ``t``; () without MIG."""
     return tuple(
         min(
             instance.memory_bytes,
             MIG_RESERVE_BYTES
-            + sum(c.memory_bytes for c in ctx.consumers if c.mig_slot == instance.slot),
+            + sum(
+                c.memory_bytes
+                for c in ctx.consumers
+                if c.mig_slot == instance.slot and c.present_at(t)
+            ),
         )
         for instance in ctx.gpu.mig_instances
     )
 
 
-def memory_used_bytes(ctx: GpuContext) -> int:
-    """Device memory in use: the driver's reserve plus the consumers' (or MIG instances')."""
+def memory_used_bytes(ctx: GpuContext, t: float) -> int:
+    """Device memory in use at ``t``: the driver's reserve plus the present consumers' (or the
+    MIG instances'); constant between a GPU's schedule edges."""
     gpu = ctx.gpu
     if gpu.mig_enabled:
-        used = DRIVER_RESERVE_BYTES + sum(mig_memory_used_bytes(ctx))
+        used = DRIVER_RESERVE_BYTES + sum(mig_memory_used_bytes(ctx, t))
     else:
-        used = DRIVER_RESERVE_BYTES + sum(c.memory_bytes for c in ctx.consumers)
+        used = DRIVER_RESERVE_BYTES + sum(c.memory_bytes for c in ctx.consumers if c.present_at(t))
     return min(gpu.memory_bytes, used)
 
 
-def gpu_values(
-    ctx: GpuContext,
-    t: float,
-    load: MinuteLoad,
-    table: tuple[tuple[int, ...], tuple[int, ...]],
-) -> GpuValues:
+def gpu_values(ctx: GpuContext, t: float, load: MinuteLoad, energy: EnergyMeter) -> GpuValues:
     """All readings of one GPU at ``t``; ``load`` is :func:`minute_load` of t's minute and
-    ``table`` is :func:`daily_power_table` (both passed in so callers can cache them)."""
+    ``energy`` the GPU's :class:`EnergyMeter` (both passed in so callers can cache them)."""
     gpu, model, epoch = ctx.gpu, ctx.gpu.model, ctx.epoch
     util = load.utilization
     minute = math.floor(t / MINUTE_S)
@@ -498,7 +605,7 @@ def gpu_values(
     mig = [
         MigValues(instance.slot, instance.uuid, slot_util, slot_used, instance.memory_bytes)
         for instance, slot_util, slot_used in zip(
-            gpu.mig_instances, load.slot_utilization, mig_memory_used_bytes(ctx), strict=True
+            gpu.mig_instances, load.slot_utilization, mig_memory_used_bytes(ctx, t), strict=True
         )
     ]
     processes = tuple(
@@ -510,6 +617,7 @@ def gpu_values(
             memory_utilization_ratio=share * _MEMORY_UTILIZATION_FACTOR[c.workload],
         )
         for c, share in zip(ctx.consumers, load.consumer_utilization, strict=True)
+        if c.present_at(t)
     )
     corrected_aggregate = ecc[0] + ctx.ecc_corrected_baseline
     return GpuValues(
@@ -517,12 +625,12 @@ def gpu_values(
         lost=is_lost(ctx, t),
         utilization_ratio=util,
         memory_utilization_ratio=load.memory_utilization,
-        memory_used_bytes=memory_used_bytes(ctx),
+        memory_used_bytes=memory_used_bytes(ctx, t),
         memory_total_bytes=gpu.memory_bytes,
         temperature_celsius=temperature,
         power_watts=power,
         power_limit_watts=model.power_limit_w,
-        energy_millijoules=energy_millijoules(epoch, table, t),
+        energy_millijoules=energy.millijoules(t),
         clock_sm_mhz=sm_mhz,
         clock_memory_mhz=memory_mhz,
         clock_graphics_mhz=sm_mhz,
@@ -573,8 +681,8 @@ class NodeState:
         self.contexts = gpu_contexts(seed, epoch, node)
         self._loads: dict[tuple[int, int], MinuteLoad] = {}
         self._values: dict[tuple[int, float], GpuValues] = {}
-        self._tables: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        self._table_lock = threading.Lock()
+        self._meters: dict[int, EnergyMeter] = {}
+        self._meter_lock = threading.Lock()
 
     def minute_load(self, index: int, t: float) -> MinuteLoad:
         minute = math.floor(t / MINUTE_S)
@@ -587,15 +695,20 @@ class NodeState:
             self._loads[key] = load
         return load
 
-    def power_table(self, index: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        table = self._tables.get(index)
-        if table is None:
-            with self._table_lock:
-                table = self._tables.get(index)
-                if table is None:
-                    table = daily_power_table(self.contexts[index])
-                    self._tables[index] = table
-        return table
+    def energy_meter(self, index: int) -> EnergyMeter:
+        meter = self._meters.get(index)
+        if meter is None:
+            with self._meter_lock:
+                meter = self._meters.get(index)
+                if meter is None:
+                    meter = EnergyMeter(self.contexts[index])
+                    meter.standing_table  # noqa: B018 - built here, under the lock, once
+                    self._meters[index] = meter
+        return meter
+
+    def power_table(self, index: int) -> PowerTable:
+        """The daily power table of GPU ``index``'s consumers without a schedule."""
+        return self.energy_meter(index).standing_table
 
     def gpu_values(self, index: int, t: float) -> GpuValues:
         key = (index, t)
@@ -605,7 +718,7 @@ class NodeState:
             if len(self._values) >= self._MAX_CACHED_VALUES:
                 self._values.clear()
             values = gpu_values(
-                self.contexts[index], t, self.minute_load(index, t), self.power_table(index)
+                self.contexts[index], t, self.minute_load(index, t), self.energy_meter(index)
             )
             self._values[key] = values
         return values

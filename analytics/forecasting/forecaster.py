@@ -9,15 +9,20 @@ The choice, for an hourly series of n points:
   day repeats the day before to rounding: ``seasonal_naive``, reason ``exactly_periodic``.
 * no season to learn (the autocorrelation at 24 h and at 168 h is below MIN_SEASONAL_ACF, as
   for white noise): ``seasonal_naive``, reason ``no_seasonal_structure``.
-* otherwise each Holt-Winters form of CANDIDATES that the history allows is backtested against
-  seasonal naive on the same folds: origins every 24 h over the last MAX_FOLDS days, each fold
-  forecasting 24 h from the data before its origin (smoothing parameters fitted once on the
-  data before the first origin). The form with the lowest MAE wins if it beats seasonal naive
-  (reason ``beat_seasonal_naive``); otherwise seasonal naive stays (``did_not_beat_seasonal_naive``).
+* otherwise each Holt-Winters form of CANDIDATES, the weekly seasonal naive (the same hour of
+  the same weekday last week, for series that follow the working week, like jobs that run on
+  weekdays) and, where the series has a cycle of its own between a day and a week (jobs every
+  36 h, say: :func:`dominant_period`), the seasonal naive of that cycle, that the history
+  allows, is backtested against seasonal naive on the same folds:
+  origins every 24 h over the last MAX_FOLDS days, each fold forecasting 24 h from the data
+  before its origin (smoothing parameters fitted once on the data before the first origin). The
+  form with the lowest MAE (on a tie, the seasonal naive) wins if it beats seasonal naive (reason
+  ``beat_seasonal_naive``);
+  otherwise seasonal naive stays (``did_not_beat_seasonal_naive``).
 
 The winner is refitted on the whole history. Holt-Winters intervals are quantiles of simulated
 future paths (the fitted model run forward with its in-sample residuals bootstrapped);
-seasonal-naive and naive intervals are normal, from their in-sample residuals. Everything is
+seasonal-naive (daily or weekly) and naive intervals are normal, from their in-sample residuals. Everything is
 clipped to the series' bounds (e.g. 0-100 for a percentage).
 """
 
@@ -51,6 +56,25 @@ CANDIDATES: tuple[HoltWintersSpec, ...] = (
     HoltWintersSpec("holt_winters_daily_trend", DAY_HOURS, trend=True),
     HoltWintersSpec("holt_winters_weekly", WEEK_HOURS),
 )
+
+
+@dataclass(frozen=True)
+class SeasonalNaiveSpec:
+    """Seasonal naive with a season other than a day, as a backtested candidate."""
+
+    name: str
+    period: int
+
+    def min_points(self) -> int:
+        return self.period + 1
+
+
+NAIVE_CANDIDATES: tuple[SeasonalNaiveSpec, ...] = (
+    SeasonalNaiveSpec("seasonal_naive_weekly", WEEK_HOURS),
+)
+Candidate = HoltWintersSpec | SeasonalNaiveSpec
+# On a tie the simpler model wins: the seasonal naive forms come first.
+ALL_CANDIDATES: tuple[Candidate, ...] = (*NAIVE_CANDIDATES, *CANDIDATES)
 
 HOLT_WINTERS = "holt_winters"
 SEASONAL_NAIVE = "seasonal_naive"
@@ -139,9 +163,9 @@ def forecast_series(values: Array, horizon: int, bounds: Bounds | None = None) -
     if _exactly_periodic(values):
         return _baseline_forecast(values, horizon, bounds, SEASONAL_NAIVE, "exactly_periodic")
     training = values[: n - folds * BACKTEST_HORIZON]
-    candidates = [
+    candidates: list[Candidate] = [
         spec
-        for spec in CANDIDATES
+        for spec in (*ALL_CANDIDATES, *_detected(training))
         if len(training) >= spec.min_points()
         and seasonal_autocorrelation(training, spec.period) >= MIN_SEASONAL_ACF
     ]
@@ -152,6 +176,10 @@ def forecast_series(values: Array, horizon: int, bounds: Bounds | None = None) -
     if best is None:
         return _baseline_forecast(
             values, horizon, bounds, SEASONAL_NAIVE, "did_not_beat_seasonal_naive", backtest
+        )
+    if isinstance(best, SeasonalNaiveSpec):
+        return _baseline_forecast(
+            values, horizon, bounds, SEASONAL_NAIVE, "beat_seasonal_naive", backtest, best
         )
     try:
         fitted = fit_holt_winters(values, best)
@@ -168,6 +196,29 @@ def _exactly_periodic(values: Array) -> bool:
     return bool(np.all(np.abs(residuals) <= tolerance))
 
 
+def dominant_period(values: Array) -> int | None:
+    """The lag between a day and a week (exclusive) with the highest autocorrelation, when it
+    is at least MIN_SEASONAL_ACF and above the day's and the week's: the cycle of jobs that run
+    every 36 h, every 3 days, ... (on a tie, the shorter lag)."""
+    lags = range(DAY_HOURS + 1, min(WEEK_HOURS, len(values) - 1))
+    if not lags:
+        return None
+    scores = [seasonal_autocorrelation(values, lag) for lag in lags]
+    best = int(np.argmax(scores))
+    floor = max(
+        MIN_SEASONAL_ACF,
+        seasonal_autocorrelation(values, DAY_HOURS),
+        seasonal_autocorrelation(values, WEEK_HOURS),
+    )
+    return lags[best] if scores[best] >= floor else None
+
+
+def _detected(training: Array) -> tuple[SeasonalNaiveSpec, ...]:
+    """Seasonal naive at the series' own cycle, when it has one other than a day or a week."""
+    period = dominant_period(training)
+    return () if period is None else (SeasonalNaiveSpec(f"seasonal_naive_{period}h", period),)
+
+
 def seasonal_autocorrelation(values: Array, lag: int) -> float:
     """Sample autocorrelation at ``lag`` (0 when undefined)."""
     if len(values) <= lag + 1:
@@ -180,8 +231,8 @@ def seasonal_autocorrelation(values: Array, lag: int) -> float:
 
 
 def _backtest(
-    values: Array, folds: int, candidates: list[HoltWintersSpec]
-) -> tuple[Backtest, HoltWintersSpec | None]:
+    values: Array, folds: int, candidates: list[Candidate]
+) -> tuple[Backtest, Candidate | None]:
     n = len(values)
     origins = [n - (folds - k) * BACKTEST_HORIZON for k in range(folds)]
     training = values[: origins[0]]
@@ -193,6 +244,15 @@ def _backtest(
     naive_mae = baseline.mae(actual, naive_predicted)
     errors: dict[str, float] = {}
     for spec in candidates:
+        if isinstance(spec, SeasonalNaiveSpec):
+            predicted = np.concatenate(
+                [
+                    baseline.seasonal_naive(values[:o], BACKTEST_HORIZON, spec.period)
+                    for o in origins
+                ]
+            )
+            errors[spec.name] = baseline.mae(actual, predicted)
+            continue
         try:
             params = fit_holt_winters(training, spec).params
             predicted = np.concatenate(
@@ -253,15 +313,18 @@ def _baseline_forecast(
     method: str,
     reason: str,
     backtest: Backtest | None = None,
+    spec: SeasonalNaiveSpec | None = None,
 ) -> Forecast:
+    model = method if spec is None else spec.name
+    period: int | None
     if method == NAIVE:
         mean = baseline.naive(values, horizon)
         spread = baseline.naive_spread(values, horizon)
         period = None
     else:
-        mean = baseline.seasonal_naive(values, horizon)
-        spread = baseline.seasonal_naive_spread(values, horizon)
-        period = DAY_HOURS
+        period = DAY_HOURS if spec is None else spec.period
+        mean = baseline.seasonal_naive(values, horizon, period)
+        spread = baseline.seasonal_naive_spread(values, horizon, period)
     intervals = (mean - Z80 * spread, mean + Z80 * spread, mean - Z95 * spread, mean + Z95 * spread)
     return _assemble(
         values,
@@ -269,7 +332,7 @@ def _baseline_forecast(
         intervals,
         bounds,
         method=method,
-        model=method,
+        model=model,
         reason=reason,
         period=period,
         trend=False,

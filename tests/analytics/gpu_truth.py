@@ -323,11 +323,14 @@ class Truth:
 
     # -- pods --------------------------------------------------------------------------------
 
-    def holdings(self) -> dict[tuple[str, str], set[str]]:
-        """(namespace, pod) -> GPU uuids (whole GPUs) and MIG uuids its running containers hold."""
+    def holdings(self, t: float | None = None) -> dict[tuple[str, str], set[str]]:
+        """(namespace, pod) -> GPU uuids (whole GPUs) and MIG uuids its running containers hold
+        at ``t`` (the pods present then); ``t`` may be left out when no pod has a schedule."""
+        if t is None and any(p.schedule for n in self.spec.nodes for p in n.pods):
+            raise ValueError("the fleet has scheduled pods: say when (t)")
         held: dict[tuple[str, str], set[str]] = {}
         for node in self.spec.nodes:
-            for pod in node.pods:
+            for pod in node.pods if t is None else node.pods_at(t):
                 if not pod.running:
                     continue
                 for container in pod.containers:

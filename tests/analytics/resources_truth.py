@@ -13,7 +13,7 @@ from pathlib import Path
 
 from devstack.prometheus import query
 from simulator.clock import SystemClock
-from simulator.cluster import ContainerUsage, container_usages
+from simulator.cluster import ClusterSeries, ContainerUsage, container_usages
 from simulator.fleet import FleetSpec, NodeSpec, PodSpec, load_fleet
 from simulator.node import SimulatedFleet, advertised_devices
 from simulator.state import MINUTE_S
@@ -123,8 +123,26 @@ class FleetTruth:
         self.fleet = SimulatedFleet(self.spec, SystemClock())
         self.usages: dict[tuple[str, str, str], ContainerUsage] = {}
         for usage in container_usages(self.spec):
-            labels = dict(usage.labels)
-            self.usages[(labels["namespace"], labels["pod"], labels["container"])] = usage
+            self._add_usage(usage)
+        self._series = ClusterSeries(self.spec)
+
+    def _add_usage(self, usage: ContainerUsage) -> None:
+        labels = dict(usage.labels)
+        self.usages[(labels["namespace"], labels["pod"], labels["container"])] = usage
+
+    def present(self, node: NodeSpec, t: float) -> list[PodSpec]:
+        """The node's pods at ``t`` (a scheduled pod only inside its windows, as the occurrence
+        of that window, whose containers' usage is then known too)."""
+        pods: list[PodSpec] = []
+        for base in node.pods:
+            pod = base.pod_at(t)
+            if pod is None:
+                continue
+            if pod is not base and pod.running:
+                for usage in self._series.occurrence_usages(node, base, pod):
+                    self._add_usage(usage)
+            pods.append(pod)
+        return pods
 
     # -- CPU and memory --------------------------------------------------------------------
 
@@ -176,7 +194,7 @@ class FleetTruth:
         cpu_sample_times), else CPU is the exact average over the rate window."""
         found: dict[tuple[str, str], PodTruth] = {}
         for node in self.spec.nodes:
-            for pod in node.pods:
+            for pod in self.present(node, t):
                 found[(pod.namespace, pod.name)] = self._pod(node, pod, t, times or {})
         return found
 
@@ -274,7 +292,7 @@ class FleetTruth:
         cores = memory = 0.0
         utilizations: list[float] = []
         for node in self.spec.nodes:
-            for pod in node.pods:
+            for pod in self.present(node, at):
                 used = self.pod_cpu_memory(pod, at, times)
                 if used is not None:
                     cores += used[0]

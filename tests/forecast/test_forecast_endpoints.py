@@ -69,11 +69,12 @@ def gpu_forecast(history_stack: Stack) -> dict[str, Any]:
     return dict(data(get(history_stack, "/gpu/forecast", hours=12)))
 
 
-def held_gpus(fleet: FleetSpec) -> dict[str, set[tuple[str, int]]]:
-    """GPUs with at least one active container on them (whole, replica or MIG), by model."""
+def held_gpus(fleet: FleetSpec, t: float) -> dict[str, set[tuple[str, int]]]:
+    """GPUs with at least one active container on them (whole, replica or MIG) at ``t`` (the
+    pods present then: scheduled ones only inside their windows), by model."""
     held: dict[str, set[tuple[str, int]]] = {}
     for node in fleet.nodes:
-        for pod in node.pods:
+        for pod in node.pods_at(t):
             if not pod.active:
                 continue
             for container in pod.containers:
@@ -104,7 +105,7 @@ def test_gpu_forecast_capacities_are_the_fleets(
         for gpu in node.gpus:
             gpus[gpu.model.model_id] = gpus.get(gpu.model.model_id, 0) + 1
             memory[gpu.model.model_id] = memory.get(gpu.model.model_id, 0) + gpu.memory_bytes
-    held = held_gpus(fleet)
+    held = held_gpus(fleet, when(gpu_forecast["allocatedGpus"]["lastObservedAt"]).timestamp())
     by_model = {m["modelId"]: m for m in gpu_forecast["byModel"]}
     assert set(by_model) == set(gpus)
     for model_id, model in by_model.items():

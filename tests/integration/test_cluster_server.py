@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,15 +56,28 @@ def test_promtool_finds_nothing_to_fix(cluster_url: str, promtool: str, path: st
 
 def test_every_node_and_pod_is_served(cluster_url: str) -> None:
     fleet = load_fleet(FLEETS / "demo.yaml")
+    before = time.time()
     ksm = http_get(cluster_url + "/metrics").decode()
     cadvisor = http_get(cluster_url + "/metrics/cadvisor").decode()
+    after = time.time()
+    checked = 0
     for node in fleet.nodes:
         assert f'kube_node_info{{node="{node.name}"' in ksm
         assert f'machine_cpu_cores{{node="{node.name}"}} {node.cpu_cores}' in cadvisor
-        for pod in node.pods:
+        for base in node.pods:
+            # A scheduled pod is served as the occurrence of now, and not at all outside its
+            # windows (one that opened or closed during the requests is left out).
+            pod, later = base.pod_at(before), base.pod_at(after)
+            if pod != later:
+                continue
+            if pod is None:
+                assert f'pod="{base.name}-' not in ksm + cadvisor
+                continue
             assert f'kube_pod_info{{namespace="{pod.namespace}",pod="{pod.name}"' in ksm
             if pod.running:
                 assert f'pod="{pod.name}",container="{pod.containers[0].name}"' in cadvisor
+            checked += 1
+    assert checked >= sum(1 for n in fleet.nodes for p in n.pods if p.schedule is None)
 
 
 def test_unknown_paths_are_not_found(cluster_url: str) -> None:

@@ -46,7 +46,7 @@ class TestKubeStateMetrics:
         assert present == {m.name for m in CATALOGUE}
 
     def test_node_capacity_counts_what_the_device_plugin_advertises(self) -> None:
-        samples = ClusterSeries(load_fleet(SMALL)).kube_state_metrics()
+        samples = ClusterSeries(load_fleet(SMALL)).kube_state_metrics(EPOCH)
         capacity = {
             labels(s)["resource"]: (labels(s)["unit"], s.value)
             for s in by_name(samples, "kube_node_status_capacity")
@@ -75,7 +75,7 @@ class TestKubeStateMetrics:
 
     def test_pods_match_the_simulated_kubernetes_api(self) -> None:
         fleet = SimulatedFleet.from_file(SMALL, ManualClock(EPOCH))
-        samples = ClusterSeries(fleet.spec).kube_state_metrics()
+        samples = ClusterSeries(fleet.spec).kube_state_metrics(EPOCH)
         items = fleet.node("sim-node-1").pod_list()["items"]
         phases = {
             (labels(s)["namespace"], labels(s)["pod"]): labels(s)["phase"]
@@ -115,7 +115,7 @@ class TestKubeStateMetrics:
         import subprocess
 
         series = ClusterSeries(load_fleet(DEMO))
-        for samples in (series.kube_state_metrics(), series.cadvisor(EPOCH + 3600)):
+        for samples in (series.kube_state_metrics(EPOCH + 3600), series.cadvisor(EPOCH + 3600)):
             result = subprocess.run(
                 [promtool, "check", "metrics"],
                 input=exposition(samples),

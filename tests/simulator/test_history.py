@@ -87,7 +87,7 @@ class TestTheExportersReadings:
                         real,
                         t,
                         _Loads(ctx).at(t // 60),
-                        simulated.state.power_table(index),
+                        simulated.state.energy_meter(index),
                         real.busy_seconds_total,
                     )
                     for name in (*DENSE_GPU_METRICS, "gpu_memory_used_bytes"):
@@ -193,7 +193,13 @@ class TestTheFile:
         assert all(t % DEFAULT_STATE_INTERVAL_S == 0 for t in times[1:])
         assert all(b - a <= DEFAULT_STATE_INTERVAL_S for a, b in itertools.pairwise(times))
         pods = [pts for (name, _l), pts in series.items() if name == "kube_pod_info"]
-        assert len(pods) == sum(len(n.pods) for n in load_fleet(DEMO).nodes)
+        # Every standing pod, and one pod per window of a scheduled one in the written span
+        # (a Sunday night: the nightly batch job only).
+        start, end = min(times), max(times)
+        fleet_pods = [p for n in load_fleet(DEMO).nodes for p in n.pods]
+        windows = [w for p in fleet_pods if p.schedule for w in p.schedule.windows(start, end + 1)]
+        assert len(windows) == 1
+        assert len(pods) == sum(1 for p in fleet_pods if p.schedule is None) + len(windows)
 
 
 class TestContinuation:

@@ -71,10 +71,10 @@ class TestCounters:
                 previous = now
 
     def test_energy_of_an_idle_gpu_is_idle_power_times_time(self, worker4: SimulatedNode) -> None:
-        # GPU 6 holds nothing: 25 W, exactly, since the epoch (driver load).
-        assert worker4.gpu_values(6, EPOCH).energy_millijoules == 0
-        assert worker4.gpu_values(6, EPOCH + DAY).energy_millijoules == 25 * 86400 * 1000
-        assert worker4.gpu_values(6, EPOCH + 90.5).energy_millijoules == 25 * 90_500
+        # GPU 7 holds nothing (GPU 6 runs a weekday job): 25 W, exactly, since the epoch.
+        assert worker4.gpu_values(7, EPOCH).energy_millijoules == 0
+        assert worker4.gpu_values(7, EPOCH + DAY).energy_millijoules == 25 * 86400 * 1000
+        assert worker4.gpu_values(7, EPOCH + 90.5).energy_millijoules == 25 * 90_500
 
     def test_energy_is_the_integral_of_noise_free_power(self, worker3: SimulatedNode) -> None:
         power_mw, _prefix = worker3.state.power_table(4)

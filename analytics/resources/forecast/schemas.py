@@ -93,14 +93,17 @@ class SeriesForecastSchema(Schema):
     method = fields.String(
         metadata=doc(
             "holt_winters (exponential smoothing that beat seasonal naive in the backtest), "
-            "seasonal_naive (the same hour of the last day) or naive (the last value).",
+            "seasonal_naive (the same hour of the last day; with model "
+            "seasonal_naive_weekly of the same weekday last week, with seasonal_naive_<N>h "
+            "N hours before, the series' own cycle) or naive (the last value).",
             enum=["holt_winters", "seasonal_naive", "naive"],
         )
     )
     model = fields.String(
         metadata=doc(
             "The form used: holt_winters_daily, holt_winters_daily_trend, "
-            "holt_winters_weekly, seasonal_naive or naive."
+            "holt_winters_weekly, seasonal_naive_weekly, seasonal_naive_<N>h (e.g. 72h), "
+            "seasonal_naive or naive."
         )
     )
     reason = fields.String(
