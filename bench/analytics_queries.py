@@ -14,7 +14,7 @@ training, notebook and batch pods, and daily overheating and XID events.
 
     .venv/bin/python bench/analytics_queries.py [--fleets demo,bench512] [--days 30]
         [--step 60] [--bench-step 300] [--requests 50] [--json results.json]
-        [--end UNIX] [--bench-fleet FLEET.yaml] [--only /gpu/overview,/gpu/health]
+        [--end UNIX] [--bench-fleet FLEET.yaml] [--only /gpu/overview,/gpu/health] [--settle 60]
 
 The 512-GPU history defaults to a 5-minute step (``--bench-step``): a month at one minute would
 take tens of minutes to generate on a small machine; hourly recording-rule samples (what long
@@ -255,6 +255,7 @@ def run_fleet(
     requests: int,
     end: float | None,
     only: set[str] | None = None,
+    settle: float = 0.0,
 ) -> dict[str, Any]:
     print(f"\n== {name}: {fleet.name}, {days:g} days of history at {step}s steps", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
@@ -277,6 +278,12 @@ def run_fleet(
             status, _h, elapsed = client.call("POST", "/gpu/metrics/collect")
             assert status == 200, status
             print(f"   inventory sync: {elapsed * 1000:.0f} ms", flush=True)
+            if settle > 0:
+                # The start (history top-up, first scrapes and rule evaluations, Prometheus
+                # loading its blocks) keeps a small machine busy for a while after "up".
+                print(f"   settling {settle:.0f}s, load {os.getloadavg()[0]:.2f}", flush=True)
+                time.sleep(settle)
+                print(f"   load {os.getloadavg()[0]:.2f}", flush=True)
             device = f"{stack.nodes[0]}-GPU-00"
             gpus = sum(len(node.gpus) for node in stack.fleet.nodes)
             results = []
@@ -320,6 +327,12 @@ def main() -> int:
         "measured, to compare with it on its cached history)",
     )
     parser.add_argument(
+        "--settle",
+        type=float,
+        default=60.0,
+        help="seconds to wait after the stack is up before measuring (default 60)",
+    )
+    parser.add_argument(
         "--only", help="comma-separated endpoint paths to measure (default: every endpoint)"
     )
     args = parser.parse_args()
@@ -344,6 +357,7 @@ def main() -> int:
                     args.requests,
                     args.end,
                     only,
+                    args.settle,
                 )
             )
         elif name == "bench512":
@@ -354,7 +368,16 @@ def main() -> int:
                 directory.mkdir(parents=True, exist_ok=True)
                 fleet = bench_fleet(directory / "bench-512.yaml")
             reports.append(
-                run_fleet(name, fleet, args.days, args.bench_step, args.requests, args.end, only)
+                run_fleet(
+                    name,
+                    fleet,
+                    args.days,
+                    args.bench_step,
+                    args.requests,
+                    args.end,
+                    only,
+                    args.settle,
+                )
             )
         else:
             parser.error(f"unknown fleet {name!r}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,7 @@ class EventType(StrEnum):
     ALLOCATION_EXPIRED = "ALLOCATION_EXPIRED"
     COST_THRESHOLD_EXCEEDED = "COST_THRESHOLD_EXCEEDED"
     MIG_LAYOUT_APPLIED = "MIG_LAYOUT_APPLIED"
+    WEBHOOK_TEST = "WEBHOOK_TEST"
 
 
 # What each type means and where it comes from (also the OpenAPI description of the enum).
@@ -68,6 +69,10 @@ EVENT_CATALOGUE: Mapping[EventType, str] = {
     EventType.MIG_LAYOUT_APPLIED: (
         "A MIG layout was created or removed through the API (the desired layout and its "
         "nvidia.com/mig.config changed)."
+    ),
+    EventType.WEBHOOK_TEST: (
+        "Sent by POST /webhooks/{webhookId}/test to that webhook alone, whatever it "
+        "subscribes to: checks the URL, the signature and the receiver end to end."
     ),
 }
 
@@ -137,8 +142,10 @@ class EventRecorder:
         *,
         dedup_key: str | None = None,
         occurred_at: datetime | None = None,
+        targets: Sequence[str] | None = None,
     ) -> str | None:
-        """Inside the caller's write transaction; the event id, or None for a repeat."""
+        """Inside the caller's write transaction; the event id, or None for a repeat. The
+        deliveries go to the webhooks subscribed to the type, or to ``targets`` when given."""
         if event_type not in EVENT_TYPES:
             raise InvalidParameter(
                 f"Unknown event type {event_type!r}.", {"eventTypes": list(EVENT_TYPES)}
@@ -150,7 +157,9 @@ class EventRecorder:
         event_store.insert_event(
             conn, event_id, event_type, occurred_at or now, encode_data(data), dedup_key
         )
-        subscribers = webhook_store.subscribers(conn, event_type)
+        subscribers = (
+            list(targets) if targets is not None else webhook_store.subscribers(conn, event_type)
+        )
         webhook_store.enqueue(conn, subscribers, event_id, now)
         log.info(
             "event %s %s recorded, %d delivery(ies) queued", event_type, event_id, len(subscribers)

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from analytics.clock import Clock
-from analytics.errors import ResourceNotFound, ValidationFailed
-from analytics.services.events import EventRecorder
+from analytics.errors import InvalidParameter, ResourceNotFound, ValidationFailed
+from analytics.services.events import EventRecorder, EventType
 from analytics.services.webhooks_allocations import AllocationEvents
 from analytics.settings import Settings
 from analytics.store import webhooks as webhook_store
@@ -44,6 +44,14 @@ class WebhookView:
     deliveries: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TestEventView:
+    event_id: str
+    webhook_id: str
+    event: str
+    queued_at: datetime
+
+
 def guard_from(settings: Settings) -> UrlGuard:
     return UrlGuard(parse_networks(settings.webhook_allowed_cidrs))
 
@@ -65,11 +73,13 @@ class WebhookService:
         clock: Clock,
         guard: UrlGuard,
         dispatcher: Dispatcher | None = None,
+        events: EventRecorder | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
         self._guard = guard
         self.dispatcher = dispatcher
+        self._events = events or EventRecorder(database, clock)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -115,6 +125,39 @@ class WebhookService:
 
         view = self._db.write(run)
         if self.dispatcher is not None and changes.get("active"):
+            self.dispatcher.wake()
+        return view
+
+    def send_test(self, webhook_id: str, actor: str | None) -> TestEventView:
+        """Queue a signed WEBHOOK_TEST event for this webhook alone (whatever it subscribes
+        to); the delivery log shows how it went. 400 for a paused webhook (nothing would be
+        sent), 404 for an unknown one."""
+
+        def run(conn: Any) -> TestEventView:
+            record = webhook_store.get_webhook(conn, webhook_id)
+            if record is None:
+                raise _not_found(webhook_id)
+            if not record.active:
+                raise InvalidParameter(
+                    f"Webhook {webhook_id} is paused: nothing would be delivered. "
+                    'PATCH it with {"active": true} first.',
+                    {"webhookId": webhook_id, "active": False},
+                )
+            data: dict[str, object] = {
+                "webhookId": webhook_id,
+                "name": record.name,
+                "requestedBy": actor,
+                "message": "A test delivery from the GPU management service.",
+            }
+            event_id = self._events.record_in(
+                conn, EventType.WEBHOOK_TEST, data, targets=[webhook_id]
+            )
+            assert event_id is not None  # no dedup key: never a repeat
+            return TestEventView(event_id, webhook_id, EventType.WEBHOOK_TEST.value, now)
+
+        now = self._clock.now()
+        view = self._db.write(run)
+        if self.dispatcher is not None:
             self.dispatcher.wake()
         return view
 
@@ -236,4 +279,5 @@ def build_webhooks(
             settings.allocation_expiring_notice_hours,
             settings.allocation_events_interval_seconds,
         )
-    return WebhookService(database, clock, guard, dispatcher), Background(dispatcher, sweep)
+    service = WebhookService(database, clock, guard, dispatcher, events)
+    return service, Background(dispatcher, sweep)

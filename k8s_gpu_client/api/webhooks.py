@@ -9,7 +9,7 @@ from typing import Any
 
 from k8s_gpu_client._http import path
 from k8s_gpu_client.api._base import Namespace, body
-from k8s_gpu_client.models.webhooks import Receipt, Webhook, WebhookDelivery
+from k8s_gpu_client.models.webhooks import Receipt, Webhook, WebhookDelivery, WebhookTestEvent
 
 PREFIX = "/webhooks"
 
@@ -59,6 +59,12 @@ class Webhooks(Namespace):
     def delete(self, webhook_id: str) -> Webhook:
         """Delete it with its queued deliveries and delivery log; returns it as it was."""
         return Webhook.from_api(self._http.request("DELETE", PREFIX + path(webhook_id)))
+
+    def test(self, webhook_id: str) -> WebhookTestEvent:
+        """Queue a signed WEBHOOK_TEST delivery to this webhook alone (follow it in
+        ``deliveries``); a paused webhook raises InvalidParameterError."""
+        data = self._http.request("POST", PREFIX + path(webhook_id, "test"))
+        return WebhookTestEvent.from_api(data)
 
     def deliveries(
         self, webhook_id: str, *, limit: int | None = None, status: str | None = None

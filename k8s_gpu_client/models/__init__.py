@@ -51,7 +51,7 @@ from k8s_gpu_client.models.resources import (
     ResourceAlert,
     TopPod,
 )
-from k8s_gpu_client.models.webhooks import Receipt, Webhook, WebhookDelivery
+from k8s_gpu_client.models.webhooks import Receipt, Webhook, WebhookDelivery, WebhookTestEvent
 
 __all__ = [
     "Allocation",
@@ -98,5 +98,6 @@ __all__ = [
     "UsageStatistics",
     "Webhook",
     "WebhookDelivery",
+    "WebhookTestEvent",
     "to_api_value",
 ]

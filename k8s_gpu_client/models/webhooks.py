@@ -64,6 +64,16 @@ class WebhookDelivery(ApiModel):
 
 
 @dataclass(kw_only=True)
+class WebhookTestEvent(ApiModel):
+    """A queued WEBHOOK_TEST event; its delivery shows in the webhook's delivery log."""
+
+    event_id: str | None = None
+    webhook_id: str | None = None
+    event: str | None = None
+    queued_at: datetime | None = None
+
+
+@dataclass(kw_only=True)
 class Receipt(ApiModel):
     """What the service did with an Alertmanager notification."""
 

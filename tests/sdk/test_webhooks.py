@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from k8s_gpu_client import GpuManagementClient
+from k8s_gpu_client.errors import InvalidParameterError
 from k8s_gpu_client.models import webhooks
 from tests.sdk.recording import Recorder, assert_mirrors, mirrored_models, missing_operations
 
@@ -34,8 +37,12 @@ def test_webhook_lifecycle_never_returns_the_secret(recorded: GpuManagementClien
         )
         assert paused.name == "gpu-alerts" and paused.events == ["GPU_OVERHEATING"]
         assert paused.active is False
+        # A paused webhook gets no test delivery (tests/webhooks has an active one's).
+        with pytest.raises(InvalidParameterError) as refused:
+            recorded.webhooks.test(hook.webhook_id)
+        assert "paused" in str(refused.value)
         deliveries = recorded.webhooks.deliveries(hook.webhook_id, limit=10)
-        assert isinstance(deliveries, list)
+        assert deliveries == []
         assert_mirrors([hook, paused, *deliveries])
     finally:
         deleted = recorded.webhooks.delete(hook.webhook_id or "")
@@ -80,4 +87,4 @@ def test_every_webhook_operation_has_an_sdk_call(
 
 
 def test_webhooks_models_mirror_the_openapi_schemas(openapi: dict[str, Any]) -> None:
-    assert mirrored_models(webhooks, openapi) == 5
+    assert mirrored_models(webhooks, openapi) == 6

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from analytics.services.events import EventRecorder
+from analytics.services.events import EVENT_TYPES, EventRecorder
 from analytics.store.db import Database
 from analytics.webhooks.signing import (
     SIGNATURE_HEADER,
@@ -234,3 +234,48 @@ def test_racing_dispatchers_never_deliver_one_event_twice(
     assert set(keys.values()) == {1}
     assert sum(made) == 60
     assert sum(1 for m in made if m > 0) >= 2, made  # they really raced
+
+
+def test_a_test_event_goes_to_that_webhook_alone_signed(
+    app: Flask, client: FlaskClient, receiver: WebhookReceiver, make_dispatcher: DispatcherFactory
+) -> None:
+    # Subscribed to another event; a second webhook subscribed to everything gets nothing.
+    hook = register_webhook(client, receiver.url + "/one", ["GPU_LOST"], secret="first-secret")
+    register_webhook(client, receiver.url + "/other", list(EVENT_TYPES))
+    response = client.post(f"{API}/webhooks/{hook['webhookId']}/test", headers=ADMIN)
+    assert response.status_code == 202, response.get_json()
+    queued = response.get_json()["data"]
+    assert queued["webhookId"] == hook["webhookId"]
+    assert queued["event"] == "WEBHOOK_TEST"
+    assert queued["eventId"].startswith("evt_")
+    assert queued["queuedAt"] == "2026-01-05T12:00:00Z"
+    assert make_dispatcher().run_once() == 1
+
+    (request,) = receiver.requests()
+    assert request.path == "/one"
+    assert request.headers["X-Webhook-Event"] == "WEBHOOK_TEST"
+    assert request.headers["X-Webhook-Event-Id"] == queued["eventId"]
+    assert request.payload["data"]["webhookId"] == hook["webhookId"]
+    assert request.payload["data"]["requestedBy"] is not None
+    assert verify_body("first-secret", request.body, request.headers[SIGNATURE_HEADER])
+    (delivery,) = deliveries(client, hook["webhookId"])
+    assert (delivery["event"], delivery["status"]) == ("WEBHOOK_TEST", "DELIVERED")
+
+
+def test_a_test_event_is_refused_for_paused_or_unknown_webhooks_and_viewers(
+    client: FlaskClient, receiver: WebhookReceiver, make_dispatcher: DispatcherFactory
+) -> None:
+    hook = register_webhook(client, receiver.url)
+    path = f"{API}/webhooks/{hook['webhookId']}"
+    assert client.patch(path, json={"active": False}, headers=ADMIN).status_code == 200
+    refused = client.post(path + "/test", headers=ADMIN)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "INVALID_PARAMETER"
+    assert "paused" in refused.get_json()["error"]["message"]
+    missing = client.post(f"{API}/webhooks/WH-NOSUCH00/test", headers=ADMIN)
+    assert missing.status_code == 404
+    assert missing.get_json()["error"]["code"] == "RESOURCE_NOT_FOUND"
+    viewer = client.application.extensions["gpu_analytics.services"].api_keys.create("viewer")
+    assert client.post(path + "/test", headers={"X-API-Key": viewer.key}).status_code == 403
+    assert make_dispatcher().run_once() == 0
+    assert receiver.requests() == []

@@ -1,4 +1,4 @@
-"""Webhook endpoints (seed §5.1): register, list, read, change, delete, delivery log."""
+"""Webhook endpoints (seed §5.1): register, list, read, change, delete, test, delivery log."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from analytics.resources.webhooks.schemas import (
     DeliverySchema,
     WebhookCreateSchema,
     WebhookSchema,
+    WebhookTestEventSchema,
     WebhookUpdateSchema,
 )
 
@@ -61,6 +62,19 @@ class Webhook(MethodView):
     def delete(self, webhook_id: str) -> Any:
         """Delete a webhook with its queued deliveries and delivery log"""
         return services().webhooks.delete(webhook_id)
+
+
+@blp.route("/<string:webhook_id>/test")
+class WebhookTest(MethodView):
+    @blp.envelope_response(202, WebhookTestEventSchema)
+    def post(self, webhook_id: str) -> Any:
+        """Send a test event to this webhook
+
+        Needs the operator or admin role. Queues one signed `WEBHOOK_TEST` delivery to this
+        webhook alone, whatever events it subscribes to, with the usual retries; follow it in
+        `GET /webhooks/{webhookId}/deliveries`. 400 INVALID_PARAMETER for a paused webhook.
+        """
+        return services().webhooks.send_test(webhook_id, actor())
 
 
 @blp.route("/<string:webhook_id>/deliveries")

@@ -139,6 +139,15 @@ class DeliverySchema(Schema):
     log = fields.List(fields.Nested(AttemptSchema), metadata=doc("Every attempt, oldest first."))
 
 
+class WebhookTestEventSchema(Schema):
+    event_id = fields.String(
+        data_key="eventId", metadata=doc("The queued event; its delivery is in the log.")
+    )
+    webhook_id = fields.String(data_key="webhookId", metadata=doc("The webhook it goes to."))
+    event = fields.String(metadata=doc("Always WEBHOOK_TEST."))
+    queued_at = UtcDateTime(data_key="queuedAt", metadata=doc("When it was queued, UTC."))
+
+
 class DeliveryQuerySchema(Schema):
     limit = fields.Integer(
         load_default=50,
