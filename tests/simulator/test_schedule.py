@@ -25,6 +25,7 @@ from simulator.cluster import ClusterSeries, Sample
 from simulator.fleet import FleetError, load_fleet, parse_fleet
 from simulator.history import write_history
 from simulator.state import DRIVER_RESERVE_BYTES, MINUTE_S, minute_load
+from tests.cost.truth import present
 
 from .conftest import EPOCH, FLEETS
 from .test_history import parse_openmetrics
@@ -35,7 +36,6 @@ HOUR = 3600
 DAY = 86400
 # 2026-01-01 (the epoch) is a Thursday; 2026-01-03 a Saturday.
 THURSDAY, SATURDAY = EPOCH, EPOCH + 2 * DAY
-WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def fleet_yaml() -> dict[str, Any]:
@@ -47,21 +47,9 @@ def yaml_pods() -> list[dict[str, Any]]:
 
 
 def expected_present(pod: dict[str, Any], t: float) -> bool:
-    """Presence by the documented rule, from the YAML alone."""
-    schedule = pod.get("schedule")
-    if schedule is None:
-        return True
-    at, length = schedule.get("at_hour", 0) * HOUR, schedule["for_hours"] * HOUR
-    if "every_hours" in schedule:
-        period = schedule["every_hours"] * HOUR
-        return (t - EPOCH - at) % period < length  # the epoch is a UTC midnight
-    moment = dt.datetime.fromtimestamp(t, dt.UTC)
-    for back in (0, 1):
-        day = (moment - dt.timedelta(days=back)).date()
-        start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp() + at
-        if WEEKDAY_NAMES[day.weekday()] in schedule["weekdays"] and start <= t < start + length:
-            return True
-    return False
+    """Presence by the documented rule, from the YAML alone (the cost truth's reading of it;
+    the fleet's epoch is a UTC midnight)."""
+    return present(pod.get("schedule"), EPOCH, t)
 
 
 def node_at(t: float) -> SimulatedNode:
