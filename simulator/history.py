@@ -65,6 +65,7 @@ from simulator.cluster import (
 from simulator.cluster import (
     ClusterSeries,
     Labels,
+    Sample,
     format_labels,
     format_value,
     pod_samples,
@@ -536,6 +537,17 @@ def history_parts(fleet: FleetSpec) -> list[str]:
     return [*(NODE_PART_PREFIX + node.name for node in fleet.nodes), KSM_PART, CADVISOR_PART]
 
 
+def _write_constant(
+    files: _FamilyFiles, sample: Sample, target: Labels, times: Sequence[int]
+) -> None:
+    """One cluster series holding ``sample``'s value at each of ``times``."""
+    family, header = _cluster_header(sample.name)
+    prefix = (
+        f"{sample.name}{{{format_labels(sample.labels + target)}}} {format_value(sample.value)} "
+    )
+    files.write(family, header, "".join(f"{prefix}{t}\n" for t in times), len(times))
+
+
 class HistoryWriter:
     """Writes one window of history for a fleet; see the module docstring."""
 
@@ -776,14 +788,7 @@ class HistoryWriter:
         else:
             constant, target = series.machine, self.targets.cadvisor()
         for sample in constant:
-            family, header = _cluster_header(sample.name)
-            prefix = (
-                f"{sample.name}{{{format_labels(sample.labels + target)}}} "
-                f"{format_value(sample.value)} "
-            )
-            files.write(
-                family, header, "".join(f"{prefix}{t}\n" for t in state_times), len(state_times)
-            )
+            _write_constant(files, sample, target, state_times)
         # Scheduled pods: one pod per window, with samples only inside it (from its start).
         occurrences = [
             (node, base, base.occurrence(window), self._window_grid(window, state_times))
@@ -795,14 +800,7 @@ class HistoryWriter:
         if part == KSM_PART:
             for node, _base, pod, times in occurrences:
                 for sample in pod_samples(node, pod):
-                    family, header = _cluster_header(sample.name)
-                    prefix = (
-                        f"{sample.name}{{{format_labels(sample.labels + target)}}} "
-                        f"{format_value(sample.value)} "
-                    )
-                    files.write(
-                        family, header, "".join(f"{prefix}{t}\n" for t in times), len(times)
-                    )
+                    _write_constant(files, sample, target, times)
             return
         usages = [(usage, list(self.grid)) for usage in series.usages]
         for node, base, pod, _times in occurrences:
