@@ -7,18 +7,20 @@ its own ``start()``; ``STOP_GRACE`` is how long it gets between SIGTERM and SIGK
 from __future__ import annotations
 
 import subprocess
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 
-class ServerProcess:
+class ServerProcess(ABC):
     STOP_GRACE = 10.0
     process: subprocess.Popen[bytes] | None
     log_path: Path
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Start the server and wait until it answers."""
 
     def stop(self, grace: float | None = None) -> None:
         from devstack.processes import stop  # psutil only when something is stopped

@@ -132,6 +132,7 @@ class WebhookService:
         """Queue a signed WEBHOOK_TEST event for this webhook alone (whatever it subscribes
         to); the delivery log shows how it went. 400 for a paused webhook (nothing would be
         sent), 404 for an unknown one."""
+        now = self._clock.now()
 
         def run(conn: Any) -> TestEventView:
             record = webhook_store.get_webhook(conn, webhook_id)
@@ -155,7 +156,6 @@ class WebhookService:
             assert event_id is not None  # no dedup key: never a repeat
             return TestEventView(event_id, webhook_id, EventType.WEBHOOK_TEST.value, now)
 
-        now = self._clock.now()
         view = self._db.write(run)
         if self.dispatcher is not None:
             self.dispatcher.wake()
