@@ -27,18 +27,19 @@ def samples_frame(samples: Sequence[Sample], labels: Sequence[str]) -> pd.DataFr
     return pd.DataFrame(rows, columns=[*labels, "value", "timestamp"])
 
 
-def pivot(samples: Sequence[Sample], key: str, column_label: str) -> pd.DataFrame:
-    """Rows by ``key`` (e.g. uuid), one column per value of ``column_label`` (e.g. stat).
+def pivot(samples: Sequence[Sample], key: str, column_label: str) -> dict[str, dict[str, float]]:
+    """Rows by ``key`` (e.g. uuid), one entry per value of ``column_label`` (e.g. stat).
 
     The rows of a tagged answer (one query, several statistics) become one table; a key with a
-    statistic missing gets NaN there.
+    statistic missing has no entry for it, samples without the key are left out, and of two
+    samples for one cell the last counts. Plain dicts, not a DataFrame: callers look rows up one
+    device at a time, and a DataFrame row lookup costs ~40 us (at 512 GPUs ~40 ms a request).
     """
-    frame = samples_frame(samples, [key, column_label])
-    frame = frame[frame[key] != ""]
-    if frame.empty:
-        return pd.DataFrame(index=pd.Index([], name=key))
-    table = frame.pivot_table(index=key, columns=column_label, values="value", aggfunc="last")
-    table.columns.name = None
+    table: dict[str, dict[str, float]] = {}
+    for sample in samples:
+        row = sample.labels.get(key, "")
+        if row:
+            table.setdefault(row, {})[sample.labels.get(column_label, "")] = sample.value
     return table
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,11 @@ from analytics.store.devices import FleetRecord
 
 HOURS_PER_MONTH = 730.0  # 365 * 24 / 12
 XID_WINDOW_HOURS = 24
+# Recorded fleet aggregates older than this mean the rule evaluation has stopped (Prometheus'
+# default evaluation interval is 1 m, the demo's 15 s): the overview reads the raw series.
+RECORDED_MAX_AGE_S = 150.0
+# How long the time of the newest hourly rule sample is reused (a new one comes each hour).
+RULES_END_TTL_S = 60.0
 REFINE_STEP_SECONDS = 60
 _MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
@@ -111,6 +117,8 @@ class GpuMetricsService:
         self._catalogue = catalogue
         self._clock = clock
         self._prom = prom
+        # (time.monotonic() of the lookup, its answer): see _rules_end.
+        self._rules_end_cache: tuple[float, float | None] | None = None
 
     # -- inventory -----------------------------------------------------------------------------
 
@@ -185,9 +193,9 @@ class GpuMetricsService:
         rows: list[dict[str, Any]] = []
         for device in fleet.devices:
             key = fleet.key(device)
-            if key not in table.index:
+            row = table.get(key)
+            if row is None:
                 continue
-            row = table.loc[key]
             utilization = _percent(_cell(row, "utilization"))
             total = _cell(row, "memory_total") or device.memory_gb * 2**30
             used = _cell(row, "memory_used")
@@ -235,13 +243,21 @@ class GpuMetricsService:
         }
 
     def _rules_end(self, hours: int) -> float | None:
-        """The newest hourly rule sample, when the window is long enough to use the rules."""
+        """The newest hourly rule sample, when the window is long enough to use the rules.
+
+        A new one comes once an hour, so the answer is kept for RULES_END_TTL_S: finding it
+        costs Prometheus a subquery (~20 ms at 512 GPUs), more than the rest of a day's window.
+        """
         if hours < q.RAW_WINDOW_LIMIT_HOURS:
             return None
+        checked = time.monotonic()
+        cached = self._rules_end_cache
+        if cached is not None and checked - cached[0] < RULES_END_TTL_S:
+            return cached[1]
         found = self._prom().query(q.latest_rule_evaluation())
-        if found and math.isfinite(found[0].value):
-            return found[0].value
-        return None
+        end = found[0].value if found and math.isfinite(found[0].value) else None
+        self._rules_end_cache = (checked, end)
+        return end
 
     # -- overheating ---------------------------------------------------------------------------
 
@@ -442,20 +458,33 @@ class GpuMetricsService:
 
     # -- overview ------------------------------------------------------------------------------
 
+    def _fleet_now(self, recorded: Sequence[Sample]) -> dict[str | None, float]:
+        """The fleet aggregates from the recording rules (q.fleet_now_recorded) while their
+        evaluation is current; from the raw series when the rules are not loaded (a Prometheus
+        without the project's rules) or have not been evaluated for RECORDED_MAX_AGE_S."""
+        values = {
+            s.labels.get(q.STAT_LABEL): s.value
+            for s in recorded
+            if s.labels.get(q.STAT_LABEL) != q.FIRING_ALERT
+        }
+        recorded_at = values.pop(q.RECORDED_AT, None)
+        if recorded_at is not None and recorded[0].timestamp - recorded_at <= RECORDED_MAX_AGE_S:
+            return values
+        return {s.labels.get(q.STAT_LABEL): s.value for s in self._prom().query(q.fleet_now())}
+
     def overview(self) -> dict[str, Any]:
         prom = self._prom()
-        # Prometheus (fleet aggregates, health findings, alerts) and the database, side by side.
+        # Prometheus (recorded fleet aggregates and firing alerts, health findings) and the
+        # database, side by side.
         reads: list[Callable[[], Any]] = [
-            functools.partial(prom.query, q.fleet_now()),
-            functools.partial(prom.query, q.firing_alerts()),
+            functools.partial(prom.query, q.fleet_now_recorded()),
             self._read_fleet,
             *self._fleet_health_reads(),
         ]
-        fleet_samples, firing, (fleet, mig_count, active), *answers = prom.gather(
-            reads, max_parallel=len(reads)
-        )
+        recorded, (fleet, mig_count, active), *answers = prom.gather(reads, max_parallel=len(reads))
         signals = self._fleet_signals(fleet, answers)
-        fleet_now = {s.labels.get(q.STAT_LABEL): s.value for s in fleet_samples}
+        firing = [s for s in recorded if s.labels.get(q.STAT_LABEL) == q.FIRING_ALERT]
+        fleet_now = self._fleet_now(recorded)
         findings = [
             (d.device_id, f.severity)
             for d in fleet.devices
@@ -782,10 +811,8 @@ def _align(t: float, step: float, up: bool = False) -> float:
     return aligned + step if up and aligned < t else aligned
 
 
-def _cell(row: Any, column: str) -> float | None:
-    if column not in row.index:
-        return None
-    return _nan(row[column])
+def _cell(row: Mapping[str, float], column: str) -> float | None:
+    return _nan(row.get(column))
 
 
 def _nan(value: Any) -> float | None:
