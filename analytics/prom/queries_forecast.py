@@ -5,8 +5,9 @@ answers a handful of aggregated series, never per-device samples: GPU series rea
 recording rules of ``alerts/recording-rules.yml`` (``last_over_time(rule[1h])`` at a step T is
 the rule sample summarising the hour before it, whether backfilled on the hour or evaluated
 live at the group's offset); CPU and memory read cAdvisor's raw series through ``rate`` and
-``avg_over_time`` over one hour, so each point is that hour's mean. Parts travel as one tagged
-union (analytics.prom.queries_resources.tagged); per-model parts carry ``model_name`` (the
+``avg_over_time`` over one hour, so each point is that hour's mean. Parts are tagged
+(analytics.prom.queries_resources.tagged; the services run one range query per part, side by
+side); per-model parts carry ``model_name`` (the
 NVML product name of ``gpu_info``). Capacities (GPUs, their memory, allocatable CPU and memory)
 are read now, with an instant query beside the range query.
 """
@@ -82,6 +83,12 @@ def gpu_parts(models: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return parts
 
 
+def part_query(name: str, expr: str) -> str:
+    """One part as a query of its own, tagged as in the union (so the services can run the
+    parts side by side)."""
+    return tagged({name: expr})
+
+
 def gpu_series(models: Mapping[str, Sequence[str]]) -> str:
     """The hourly history /gpu/forecast learns from, in one range query (see gpu_parts)."""
     return tagged(gpu_parts(models))
@@ -97,11 +104,6 @@ def resource_parts() -> dict[str, str]:
         "memory_bytes": f"sum(avg_over_time({memory}[1h]))",
         "gpu_utilization": f"avg(last_over_time({RULE_UTILIZATION_AVG}[1h]))",
     }
-
-
-def resource_series() -> str:
-    """The hourly history /resources/forecast learns from, in one range query."""
-    return tagged(resource_parts())
 
 
 def resource_capacity() -> str:

@@ -13,7 +13,7 @@ all. Parts with the same tag never collide, because the tag differs.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 TAG = "part"
@@ -421,13 +421,25 @@ def statistics_step_seconds(window_seconds: int) -> int:
     return max(1, math.ceil(window_seconds / TARGET_POINTS / 60)) * 60
 
 
-def statistics(window_seconds: int, step_seconds: int) -> str:
-    """Cluster averages and peaks over the window, evaluated on the server, and the values now:
-    parts ``<series>/<stat>`` for each series of CLUSTER_SERIES and stat avg, max, now."""
-    window, step = duration(window_seconds), duration(step_seconds)
-    parts: dict[str, str] = {}
-    for name, expr in CLUSTER_SERIES.items():
-        for stat in ("avg", "max"):
-            parts[f"{name}/{stat}"] = f"{stat}_over_time(({expr})[{window}:{step}])"
-        parts[f"{name}/now"] = expr
-    return tagged(parts)
+# The series of CLUSTER_SERIES by query: the container sums (thousands of series each) alone,
+# the small ones together, so that Prometheus evaluates them side by side.
+STATISTICS_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("cpu",),
+    ("memory",),
+    ("gpu", "pods", "running_pods"),
+)
+
+
+def statistics_grid(end: float, window_seconds: int, step_seconds: int) -> tuple[int, int]:
+    """The first and last evaluation time of a window's statistics: the multiples of the step in
+    [end - window, end], where Prometheus 2.x evaluates a subquery ``[window:step]`` at end."""
+    first = math.ceil((end - window_seconds) / step_seconds) * step_seconds
+    last = math.floor(end / step_seconds) * step_seconds
+    return first, last
+
+
+def cluster_series(names: Iterable[str]) -> str:
+    """The named CLUSTER_SERIES tagged by name: as a range query over the statistics grid, each
+    series' points, once (a subquery per statistic would evaluate it once per statistic); as
+    an instant query, the values now."""
+    return tagged({name: CLUSTER_SERIES[name] for name in names})

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import requests
 
+from analytics.prom import queries_resources as rq
 from devstack.stack import Stack
 from gpucatalog import mig_profiles
 from tests.analytics.resources_truth import (
@@ -357,8 +358,20 @@ def test_health_and_metric_sources_of_the_live_stack(stack: Api) -> None:
 
 
 def test_requests_stay_small(stack: Api) -> None:
-    """Aggregation on the server: a handful of queries and rows per request."""
-    for path, params in (("/pods/all", {}), ("/nodes", {}), ("/statistics", {"hours": 168})):
+    """Aggregation on the server: a handful of queries and rows per request. The statistics
+    read each cluster series' points over the window (at most TARGET_POINTS + 1 each, whatever
+    the window and the cluster's size) and its value now."""
+    series = len(rq.CLUSTER_SERIES)
+    for path, params, queries, samples in (
+        ("/pods/all", {}, 2, 100),
+        ("/nodes", {}, 2, 100),
+        (
+            "/statistics",
+            {"hours": 168},
+            len(rq.STATISTICS_GROUPS) + 1,
+            series * (rq.TARGET_POINTS + 2),
+        ),
+    ):
         response = stack.get(path, **params)
-        assert int(response.headers["X-Prometheus-Queries"]) <= 2
-        assert int(response.headers["X-Prometheus-Samples"]) <= 100, path
+        assert int(response.headers["X-Prometheus-Queries"]) <= queries, path
+        assert int(response.headers["X-Prometheus-Samples"]) <= samples, path

@@ -157,12 +157,23 @@ def test_statistics_use_bounded_subqueries() -> None:
     for hours in (1, 24, 168, 720, 2160):
         window = hours * 3600
         assert window / q.statistics_step_seconds(window) <= q.TARGET_POINTS
-    query = q.statistics(7 * 86400, 840)
-    assert "avg_over_time((" + q.CLUSTER_SERIES["gpu"] + ")[7d:14m])" in query
-    assert "max_over_time((" + q.CLUSTER_SERIES["cpu"] + ")[7d:14m])" in query
-    assert set(_parts(query)) == {
-        f"{series}/{stat}" for series in q.CLUSTER_SERIES for stat in ("avg", "max", "now")
+    # Every series in exactly one of the side-by-side queries.
+    grouped = [name for group in q.STATISTICS_GROUPS for name in group]
+    assert sorted(grouped) == sorted(q.CLUSTER_SERIES)
+    assert _parts(q.cluster_series(["cpu", "gpu"])) == {
+        "cpu": q.CLUSTER_SERIES["cpu"],
+        "gpu": q.CLUSTER_SERIES["gpu"],
     }
+
+
+def test_statistics_grid_is_the_subquery_grid() -> None:
+    # Multiples of the step in [end - window, end], both ends included when they fall on it.
+    assert q.statistics_grid(86400 * 10 + 30, 86400, 600) == (86400 * 9 + 600, 86400 * 10)
+    assert q.statistics_grid(86400 * 10, 86400, 600) == (86400 * 9, 86400 * 10)
+    first, last = q.statistics_grid(1_795_700_123, 7 * 86400, 4200)
+    assert first % 4200 == 0 and last % 4200 == 0
+    assert 1_795_700_123 - 7 * 86400 <= first < 1_795_700_123 - 7 * 86400 + 4200
+    assert 1_795_700_123 - 4200 < last <= 1_795_700_123
 
 
 def test_source_freshness_checks_each_source() -> None:

@@ -110,6 +110,9 @@ def prometheus(request: Seen) -> Reply:
     result: list[dict[str, Any]] = []
 
     def add(labels: dict[str, str], values: np.ndarray) -> None:
+        # Only the parts the query asks for (the service asks for one part per query).
+        if f'"part", "{labels["part"]}"' not in request.params["query"]:
+            return
         result.append(
             {
                 "metric": labels,
@@ -152,12 +155,17 @@ def test_warm_requests_do_not_refit_or_reread_history_and_a_new_hour_does(
     assert service.cache.computed == 2 * fitted
     assert later.utilization is not None
     assert later.utilization.last_observed_at == datetime(2026, 3, 2, 11, tzinfo=UTC)
-    # The settled history was read once per hour; the capacities on every request.
+    # The settled history was read once per hour (utilisation, allocated and memory: a range
+    # query each); the capacities on every request.
     paths = [seen.path for seen in fake_prometheus.seen]
-    assert paths.count("/api/v1/query_range") == 2
+    assert paths.count("/api/v1/query_range") == 2 * 3
     assert paths.count("/api/v1/query") == 3
     # Each model's GPUs are selected by the uuids the inventory query named.
-    ranged = next(s for s in fake_prometheus.seen if s.path == "/api/v1/query_range")
+    ranged = next(
+        s
+        for s in fake_prometheus.seen
+        if s.path == "/api/v1/query_range" and '"part", "allocated"' in s.params["query"]
+    )
     a100 = regex_alternatives([f"GPU-A100-{i}" for i in range(4)])
     assert f"uuid=~{a100}" in ranged.params["query"]
 
@@ -201,5 +209,5 @@ def test_an_hour_that_has_not_settled_is_read_again(fake_prometheus: FakePrometh
     fitted = service.cache.computed
     service.gpu_forecast(24)
     paths = [seen.path for seen in fake_prometheus.seen]
-    assert paths.count("/api/v1/query_range") == 2
+    assert paths.count("/api/v1/query_range") == 2 * 3
     assert service.cache.computed == fitted
