@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from analytics.prom import queries as q
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_label_values_are_escaped_as_promql_strings() -> None:
@@ -119,11 +123,23 @@ def test_overheating_queries_filter_on_the_server() -> None:
     assert q.hot_devices(80) == "gpu_temperature_celsius > 80"
 
 
-def test_fleet_now_aggregates_in_prometheus() -> None:
-    query = q.fleet_now()
-    assert 'label_replace(avg(gpu_utilization_ratio), "stat", "utilization"' in query
-    assert "sum(gpu_memory_used_bytes)" in query
-    assert "sum(gpu_up)" in query
+def test_fleet_now_reads_the_rules_and_aggregates_raw_series_as_they_do() -> None:
+    groups = yaml.safe_load((ROOT / "alerts" / "gpu-recording.yml").read_text())["groups"]
+    rules = {r["record"]: r["expr"] for g in groups for r in g["rules"] if "record" in r}
+    assert set(q.FLEET_NOW_RULES.values()) <= set(rules)
+    recorded = q.fleet_now_recorded()
+    for stat, record in q.FLEET_NOW_RULES.items():
+        assert f'label_replace({record}, "stat", "{stat}"' in recorded
+    assert f'label_replace(timestamp({q.FLEET_NOW_RULES["devices_up"]}), "stat", "recorded_at"' in (
+        recorded
+    )
+    assert 'label_replace(ALERTS{alertstate="firing"}, "stat", "firing_alert"' in recorded
+    # Without the rules: the same expressions on the raw series, one value per device first.
+    raw = q.fleet_now()
+    for stat in ("utilization", "temperature"):
+        assert f'label_replace({rules[q.FLEET_NOW_RULES[stat]]}, "stat", "{stat}"' in raw
+    assert "sum(max by (node, uuid) (gpu_memory_used_bytes))" in raw
+    assert "sum(max by (node, uuid) (gpu_up))" in raw
 
 
 def test_inventory_and_pod_allocation_queries() -> None:
