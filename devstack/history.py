@@ -28,12 +28,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from devstack.processes import die_with_parent
 from devstack.prometheus import backfill_command, backfill_openmetrics
-from simulator.fleet import load_fleet
+from simulator.fleet import FleetSpec, load_fleet
 from simulator.history import (
     DEFAULT_STATE_INTERVAL_S,
     HOUR_S,
@@ -92,17 +94,40 @@ def prepare_history(
     hour = math.floor(end / HOUR_S) * HOUR_S
     start = hour - round(days * DAY_S)
     cache_dir = cache_dir or default_cache_dir()
-    entry = cache_dir / _cache_key(fleet, days, step, state_interval, hour)
+    entry = cache_dir / cache_key(fleet, days, step, state_interval, hour)
     samples = 0
     cached = (entry / META_FILE).is_file()
     if not cached:
         samples += _build_entry(fleet, entry, start, hour, step, state_interval, workers)
-        _evict(cache_dir, keep=entry)
-    meta = json.loads((entry / META_FILE).read_text())
+        evict_old_entries(cache_dir, keep=entry)
+    info, _meta = load_entry(
+        entry, data_dir, fleet, end, step, state_interval, cached, samples, started
+    )
+    return info
+
+
+def load_entry(
+    entry: Path,
+    data_dir: Path,
+    fleet: FleetSpec | Path,
+    end: float,
+    step: int,
+    state_interval: int,
+    cached: bool,
+    samples: int,
+    started: float,
+    log: Callable[[str], None] | None = None,
+) -> tuple[HistoryInfo, dict[str, Any]]:
+    """Link a cache entry's blocks into ``data_dir`` and write the minutes from the entry's
+    end to ``end`` fresh, continuing its counters; the HistoryInfo (``samples`` written before
+    plus the top-up's, timed from ``started``) and the entry's metadata."""
+    meta: dict[str, Any] = json.loads((entry / META_FILE).read_text())
     counters = counters_from_json(meta["counters"])
     _link_blocks(entry, data_dir)
     last = math.floor(end / step) * step
     if last > counters.time:
+        if log is not None:
+            log(f"history: topping up {counters.time}..{last}")
         with tempfile.TemporaryDirectory(prefix=".topup-", dir=data_dir.parent) as tmp:
             om = Path(tmp) / "topup.om"
             result = write_history(
@@ -116,7 +141,7 @@ def prepare_history(
             )
             samples += result.samples
             backfill_openmetrics(om, data_dir)
-    return HistoryInfo(
+    info = HistoryInfo(
         start=int(meta["start"]),
         end=max(last, counters.time),
         step=step,
@@ -124,12 +149,13 @@ def prepare_history(
         seconds=time.monotonic() - started,
         samples=samples,
     )
+    return info, meta
 
 
 META_FILE = "history.json"
 
 
-def _cache_key(fleet: Path, days: float, step: int, state_interval: int, hour: int) -> str:
+def cache_key(fleet: Path, days: float, step: int, state_interval: int, hour: int) -> str:
     digest = hashlib.sha256()
     digest.update(fleet.read_bytes())
     digest.update(repr((WRITER_VERSION, days, step, state_interval)).encode())
@@ -155,81 +181,110 @@ def _build_entry(
     _remove_stale_builds(entry.parent)
     parts = history_parts(load_fleet(fleet))
     workers = max(1, min(workers or os.cpu_count() or 1, len(parts)))
-    children = _Children()
+    children = Children()
     with tempfile.TemporaryDirectory(prefix=".building-", dir=entry.parent) as tmp:
         build = Path(tmp)
-        blocks = build / "blocks"
-        blocks.mkdir()
         jobs = [
             (fleet, part, start, end, step, state_interval, build / f"part{i}")
             for i, part in enumerate(parts)
         ]
-        pool = concurrent.futures.ThreadPoolExecutor(workers)
-        try:
-            results = list(pool.map(lambda job: _build_part(children, *job), jobs))
-        except BaseException:
-            children.stop_all()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown()
-        busy: dict[str, float] = {}
-        samples = 0
-        counters: CounterState | None = None
-        for part_dir, part_counters, part_samples in results:
-            for block in part_dir.iterdir():
-                if block.is_dir():
-                    block.rename(blocks / block.name)
-            busy.update(part_counters.busy_seconds)
-            samples += part_samples
-            counters = part_counters
-        assert counters is not None
-        meta = {
-            "start": start,
-            "end": counters.time,
-            "step": step,
-            "samples": samples,
-            "counters": counters_to_json(
-                CounterState(time=counters.time, origin=counters.origin, busy_seconds=busy)
-            ),
-        }
-        (blocks / META_FILE).write_text(json.dumps(meta, sort_keys=True))
-        try:
-            blocks.rename(entry)
-        except OSError:
-            if not (entry / META_FILE).is_file():  # not a concurrent builder's finished entry
-                raise
+        results = children.map(lambda job: _build_part(children, *job), jobs, workers)
+        samples = sum(part_samples for _dir, _counters, part_samples in results)
+        finish_entry(
+            entry,
+            build,
+            [(part_dir, counters) for part_dir, counters, _samples in results],
+            {"start": start, "step": step, "samples": samples},
+        )
     return samples
 
 
-class _Children:
-    """The generator and promtool processes running now, so they can be stopped together."""
+def finish_entry(
+    entry: Path,
+    build: Path,
+    parts: Sequence[tuple[Path, CounterState]],
+    meta: Mapping[str, Any],
+) -> None:
+    """Move the blocks of the parts' directories (under ``build``) into one directory with
+    META_FILE (``meta`` plus the end and every part's counters) and rename it to ``entry``; a
+    concurrent builder's finished entry already there is kept."""
+    blocks = build / "blocks"
+    blocks.mkdir()
+    busy: dict[str, float] = {}
+    for part_dir, counters in parts:
+        for block in part_dir.iterdir():
+            if block.is_dir():
+                block.rename(blocks / block.name)
+        busy.update(counters.busy_seconds)
+    last = parts[-1][1]
+    merged = CounterState(time=last.time, origin=last.origin, busy_seconds=busy)
+    full = {**meta, "end": last.time, "counters": counters_to_json(merged)}
+    (blocks / META_FILE).write_text(json.dumps(full, sort_keys=True))
+    try:
+        blocks.rename(entry)
+    except OSError:
+        if not (entry / META_FILE).is_file():  # not a concurrent builder's finished entry
+            raise
+
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+class Children:
+    """The generator and promtool processes of a history build, run to completion from worker
+    threads and stopped together when the build fails."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._running: set[subprocess.Popen[str]] = set()
+        self._running: set[subprocess.Popen[bytes]] = set()
         self._stopping = False
 
-    def run(self, command: list[str]) -> tuple[int, str]:
-        """Run ``command`` to completion; (exit status, stderr)."""
-        with self._lock:
+    def run(self, command: list[str], stderr_path: Path) -> tuple[int, float]:
+        """Run ``command`` to completion, its stderr into ``stderr_path``; (exit status, peak
+        RSS of that process in MiB)."""
+        with self._lock, stderr_path.open("wb") as err:
             if self._stopping:
                 raise HistoryError("stopped")
             process = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
+                stderr=err,
                 cwd=ROOT,
                 preexec_fn=die_with_parent(),  # noqa: PLW1509 - stopped by the kernel if we die
             )
             self._running.add(process)
         try:
-            _out, err = process.communicate()
+            # wait4: this child's own resource usage (its peak RSS), not all children's.
+            _pid, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
         finally:
             with self._lock:
                 self._running.discard(process)
-        return process.returncode, err
+        return process.returncode, usage.ru_maxrss / 1024
+
+    def map(self, work: Callable[[J], R], jobs: Sequence[J], workers: int) -> list[R]:
+        """``work`` on each job, ``workers`` at a time (threads that only wait on children: no
+        multiprocessing, so callers need no ``__main__`` guard); results in order. On any
+        exception (Ctrl-C included) the running children are stopped before it propagates."""
+        pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
+        futures = [pool.submit(work, job) for job in jobs]
+        try:
+            # The first failure, not the first job's result: a part that fails while earlier
+            # ones still run stops them now.
+            concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+            for future in futures:
+                error = future.exception() if future.done() else None
+                if error is not None:
+                    raise error
+            results = [future.result() for future in futures]
+        except BaseException:
+            self.stop_all()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
 
     def stop_all(self) -> None:
         with self._lock:
@@ -240,11 +295,12 @@ class _Children:
                 process.terminate()
 
 
-_SAMPLES = re.compile(r": (\d+) samples of ")
+# What simulator.history prints on stderr when it is done.
+SAMPLES_WRITTEN = re.compile(r": (\d+) samples of ")
 
 
 def _build_part(
-    children: _Children,
+    children: Children,
     fleet: Path,
     part: str,
     start: int,
@@ -257,7 +313,8 @@ def _build_part(
     workdir.mkdir(parents=True)
     om = workdir / "part.om"
     counters_file = workdir / "counters.json"
-    status, err = children.run(
+    err = workdir / "stderr.txt"
+    status, _rss = children.run(
         [
             sys.executable,
             "-m",
@@ -270,19 +327,22 @@ def _build_part(
             f"--part={part}",
             f"--out={om}",
             f"--counters-out={counters_file}",
-        ]
+        ],
+        err,
     )
+    message = err.read_text(errors="replace")
     if status != 0:
-        raise HistoryError(f"history part {part} failed: {err[-2000:]}")
-    found = _SAMPLES.search(err)
+        raise HistoryError(f"history part {part} failed: {message[-2000:]}")
+    found = SAMPLES_WRITTEN.search(message)
     try:
-        status, err = children.run(backfill_command(om, workdir))
+        status, _rss = children.run(backfill_command(om, workdir), err)
     finally:
         om.unlink(missing_ok=True)
     if status != 0:
-        raise HistoryError(f"promtool failed on history part {part}: {err[-2000:]}")
+        raise HistoryError(f"promtool failed on history part {part}: {err.read_text()[-2000:]}")
     counters = counters_from_json(json.loads(counters_file.read_text()))
     counters_file.unlink()
+    err.unlink()
     return workdir, counters, int(found.group(1)) if found else 0
 
 
@@ -317,7 +377,7 @@ def _link_blocks(entry: Path, data_dir: Path) -> None:
             shutil.copytree(block, target)
 
 
-def _evict(cache_dir: Path, keep: Path) -> None:
+def evict_old_entries(cache_dir: Path, keep: Path) -> None:
     entries = [p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
     entries.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[KEEP_ENTRIES:]:

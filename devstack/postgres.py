@@ -12,7 +12,6 @@ user (made by the Debian package), which owns the temporary directory. Authentic
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import re
@@ -23,11 +22,11 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from devstack.processes import die_with_parent
 from devstack.prometheus import free_port
+from devstack.server import ServerProcess
 
 # Debian installs the server binaries outside PATH, one directory per major version.
 DEBIAN_BIN_DIRS = Path("/usr/lib/postgresql")
@@ -60,8 +59,13 @@ def bin_dir() -> Path:
     return versions[-1]
 
 
-class PostgresServer:
-    """One ``postgres`` process on a fresh cluster in a temporary directory."""
+class PostgresServer(ServerProcess):
+    """One ``postgres`` process on a fresh cluster in a temporary directory (removed when it
+    stops). Stopped with SIGINT, PostgreSQL's fast shutdown (roll back sessions, checkpoint):
+    SIGTERM would wait for every client to disconnect."""
+
+    STOP_GRACE = 15.0
+    STOP_SIGNAL = signal.SIGINT
 
     def __init__(
         self,
@@ -84,7 +88,7 @@ class PostgresServer:
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    def start(self) -> PostgresServer:
+    def start(self) -> None:
         self.socket_dir.mkdir()
         if self._user is not None:
             try:
@@ -140,36 +144,10 @@ class PostgresServer:
                 preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl and getppid run there
             )
         self._wait_ready()
-        return self
 
-    def stop(self, grace: float = 15.0) -> None:
-        """Fast shutdown (SIGINT: roll back sessions, checkpoint), SIGKILL after ``grace``."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    def stop(self, grace: float | None = None) -> None:
+        super().stop(grace)
         shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self,
-        _type: type[BaseException] | None,
-        _value: BaseException | None,
-        _traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- databases ------------------------------------------------------------------------
 
@@ -250,12 +228,6 @@ class PostgresServer:
                 return
             time.sleep(0.05)
         raise PostgresError(f"postgres not ready after {self._start_timeout}s: {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
 
 
 def _checked(name: str) -> str:

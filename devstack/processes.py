@@ -76,12 +76,15 @@ def descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def stop(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
-    """SIGTERM, wait ``grace`` seconds, SIGKILL; then make sure its descendants are gone too."""
+def stop(
+    process: subprocess.Popen[bytes], grace: float = 10.0, first: int = signal.SIGTERM
+) -> None:
+    """``first`` (SIGTERM), wait ``grace`` seconds, SIGKILL; then make sure its descendants
+    are gone too."""
     children = descendants(process.pid)
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(first)
         try:
             process.wait(timeout=grace)
         except subprocess.TimeoutExpired:

@@ -23,16 +23,12 @@ Scrape jobs, recording rules, the cluster series and the analytics service are t
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import contextlib
 import json
 import math
-import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -42,15 +38,18 @@ from typing import Any
 from devstack.history import (
     DAY_S,
     META_FILE,
+    SAMPLES_WRITTEN,
+    Children,
     HistoryError,
     HistoryInfo,
-    _cache_key,
-    _evict,
-    _link_blocks,
+    cache_key,
     default_cache_dir,
+    evict_old_entries,
+    finish_entry,
+    load_entry,
 )
-from devstack.processes import descendants, die_with_parent, spawn
-from devstack.prometheus import ScrapeJob, backfill_command, backfill_openmetrics
+from devstack.processes import descendants, spawn
+from devstack.prometheus import ScrapeJob, backfill_command
 from devstack.stack import ROOT, Stack, StackError
 from simulator.history import (
     CADVISOR_PART,
@@ -125,7 +124,7 @@ def prepare_scale_history(
     hour = math.floor(end / HOUR_S) * HOUR_S
     start = hour - round(days * DAY_S)
     cache_dir = cache_dir or default_cache_dir()
-    entry = cache_dir / (_cache_key(fleet, days, step, state_interval, hour) + _CACHE_SUFFIX)
+    entry = cache_dir / (cache_key(fleet, days, step, state_interval, hour) + _CACHE_SUFFIX)
     samples = 0
     cached = (entry / META_FILE).is_file()
     if not cached:
@@ -135,37 +134,20 @@ def prepare_scale_history(
         samples += _build_entry(
             fleet, entry, parts, start, hour, step, state_interval, workers, block_hours
         )
-        _evict(cache_dir, keep=entry)
-    meta = json.loads((entry / META_FILE).read_text())
-    stats = [GroupStats(**s) for s in meta.get("groups", [])]
-    counters = counters_from_json(meta["counters"])
-    _link_blocks(entry, data_dir)
-    last = math.floor(end / step) * step
-    if last > counters.time:
-        if log is not None:
-            log(f"history: topping up {counters.time}..{last}")
-        with tempfile.TemporaryDirectory(prefix=".topup-", dir=data_dir.parent) as tmp:
-            om = Path(tmp) / "topup.om"
-            result = write_history(
-                load_fleet_fast(fleet),
-                om,
-                start=counters.time + step,
-                end=last,
-                step=step,
-                state_interval=state_interval,
-                continue_from=counters,
-            )
-            samples += result.samples
-            backfill_openmetrics(om, data_dir)
-    info = HistoryInfo(
-        start=int(meta["start"]),
-        end=max(last, counters.time),
-        step=step,
-        cached=cached,
-        seconds=time.monotonic() - started,
-        samples=samples,
+        evict_old_entries(cache_dir, keep=entry)
+    info, meta = load_entry(
+        entry,
+        data_dir,
+        load_fleet_fast(fleet),
+        end,
+        step,
+        state_interval,
+        cached,
+        samples,
+        started,
+        log,
     )
-    return info, stats
+    return info, [GroupStats(**s) for s in meta.get("groups", [])]
 
 
 def _build_entry(
@@ -180,100 +162,32 @@ def _build_entry(
     block_hours: int,
 ) -> int:
     entry.parent.mkdir(parents=True, exist_ok=True)
-    children = _Children()
+    children = Children()
     with tempfile.TemporaryDirectory(prefix=".building-", dir=entry.parent) as tmp:
         build = Path(tmp)
-        blocks = build / "blocks"
-        blocks.mkdir()
         jobs = [
             (fleet, parts, start, end, step, state_interval, block_hours, build / f"group{i}")
             for i, parts in enumerate(groups)
         ]
-        pool = concurrent.futures.ThreadPoolExecutor(max(1, workers))
-        try:
-            results = list(pool.map(lambda job: _build_group(children, *job), jobs))
-        except BaseException:
-            children.stop_all()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown()
-        busy: dict[str, float] = {}
-        samples = 0
-        counters: CounterState | None = None
-        stats: list[GroupStats] = []
-        for group_dir, group_counters, group_stats in results:
-            for block in group_dir.iterdir():
-                if block.is_dir():
-                    block.rename(blocks / block.name)
-            busy.update(group_counters.busy_seconds)
-            samples += group_stats.samples
-            counters = group_counters
-            stats.append(group_stats)
-        assert counters is not None
-        meta = {
-            "start": start,
-            "end": counters.time,
-            "step": step,
-            "samples": samples,
-            "groups": [asdict(s) for s in stats],
-            "counters": counters_to_json(
-                CounterState(time=counters.time, origin=counters.origin, busy_seconds=busy)
-            ),
-        }
-        (blocks / META_FILE).write_text(json.dumps(meta, sort_keys=True))
-        try:
-            blocks.rename(entry)
-        except OSError:
-            if not (entry / META_FILE).is_file():
-                raise
+        results = children.map(lambda job: _build_group(children, *job), jobs, workers)
+        stats = [group_stats for _dir, _counters, group_stats in results]
+        samples = sum(group.samples for group in stats)
+        finish_entry(
+            entry,
+            build,
+            [(group_dir, counters) for group_dir, counters, _stats in results],
+            {
+                "start": start,
+                "step": step,
+                "samples": samples,
+                "groups": [asdict(group) for group in stats],
+            },
+        )
     return samples
 
 
-class _Children:
-    """Running generator and promtool processes, stopped together on failure."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: set[subprocess.Popen[bytes]] = set()
-        self._stopping = False
-
-    def run(self, command: list[str], stderr_path: Path) -> tuple[int, float]:
-        """Run ``command``; (exit status, peak RSS in MiB of that process)."""
-        with self._lock, stderr_path.open("wb") as err:
-            if self._stopping:
-                raise HistoryError("stopped")
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                cwd=ROOT,
-                preexec_fn=die_with_parent(),  # noqa: PLW1509 - stopped by the kernel if we die
-            )
-            self._running.add(process)
-        try:
-            # wait4: this child's own resource usage (its peak RSS), not all children's.
-            _pid, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
-        finally:
-            with self._lock:
-                self._running.discard(process)
-        return process.returncode, usage.ru_maxrss / 1024
-
-    def stop_all(self) -> None:
-        with self._lock:
-            self._stopping = True
-            running = list(self._running)
-        for process in running:
-            with contextlib.suppress(ProcessLookupError):
-                process.terminate()
-
-
-_SAMPLES = re.compile(r": (\d+) samples of ")
-
-
 def _build_group(
-    children: _Children,
+    children: Children,
     fleet: Path,
     parts: list[str],
     start: int,
@@ -310,7 +224,7 @@ def _build_group(
     message = err.read_text(errors="replace")
     if status != 0:
         raise HistoryError(f"history group {parts[0]}.. failed: {message[-2000:]}")
-    found = _SAMPLES.search(message)
+    found = SAMPLES_WRITTEN.search(message)
     generated = time.monotonic()
     try:
         status, rss = children.run(backfill_command(om, workdir, block_hours), err)
