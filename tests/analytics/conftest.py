@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,8 +21,9 @@ from flask.testing import FlaskClient
 
 from analytics import create_app
 from analytics.settings import Secret, Settings
+from devstack.prometheus import PrometheusServer, ScrapeJob
 from tests.analytics.prom_fake import fake_prometheus  # noqa: F401 (a fixture)
-from tests.conftest import ROOT, free_port
+from tests.conftest import FLEETS, ROOT, ExporterFactory, free_port
 
 API = "/k8s-monitor/api/v1"
 ADMIN_KEY = "test-admin-key-0123456789"
@@ -200,3 +203,39 @@ def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServerFactory
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
+
+
+@contextlib.contextmanager
+def node_prometheus(
+    workdir: Path, exporter_process: ExporterFactory, node: str = "sim-node-1"
+) -> Iterator[PrometheusServer]:
+    """A real Prometheus of a test's own, without rule files, scraping a real exporter of one
+    node of test-small.yaml every second; handed out once it has scraped the exporter, stopped
+    afterwards (woken first, should the test have frozen it with SIGSTOP)."""
+    exporter = exporter_process(FLEETS / "test-small.yaml", node)
+    server = PrometheusServer(
+        workdir,
+        [ScrapeJob("gpu-exporter", (exporter.removeprefix("http://"),))],
+        port=free_port(),
+        scrape_interval="1s",
+        evaluation_interval="1s",
+    )
+    server.start()
+    try:
+        wait_for_series(server.url, "gpu_info")
+        yield server
+    finally:
+        if server.process is not None and server.process.poll() is None:
+            os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
+
+
+def wait_for_series(url: str, query: str, present: bool = True, timeout: float = 30.0) -> None:
+    """Until the instant ``query`` answers something (``present``) or nothing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = requests.get(f"{url}/api/v1/query", params={"query": query}, timeout=5).json()
+        if bool(body["data"]["result"]) == present:
+            return
+        assert time.monotonic() < deadline, f"{query} never {'appeared' if present else 'went'}"
+        time.sleep(0.2)

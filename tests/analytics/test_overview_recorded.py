@@ -14,44 +14,29 @@ from typing import Any
 import pytest
 import requests
 
-from devstack.prometheus import PrometheusServer, ScrapeJob, free_port
-from tests.analytics.conftest import ADMIN, LiveServerFactory
-from tests.conftest import FLEETS, ExporterFactory
+from devstack.prometheus import PrometheusServer
+from tests.analytics.conftest import (
+    ADMIN,
+    LiveServerFactory,
+    node_prometheus,
+    wait_for_series,
+)
+from tests.conftest import ExporterFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDING_RULES = ROOT / "alerts" / "gpu-recording.yml"
-NODE = "sim-node-1"
 
 
 @pytest.fixture
 def prometheus(tmp_path: Path, exporter_process: ExporterFactory) -> Iterator[PrometheusServer]:
-    exporter = exporter_process(FLEETS / "test-small.yaml", NODE)
-    server = PrometheusServer(
-        tmp_path / "prometheus",
-        [ScrapeJob("gpu-exporter", (exporter.removeprefix("http://"),))],
-        port=free_port(),
-        scrape_interval="1s",
-        evaluation_interval="1s",
-    )
-    server.start()
-    try:
-        _wait_for(server.url, "gpu_up")
+    with node_prometheus(tmp_path / "prometheus", exporter_process) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _instant(url: str, query: str) -> list[dict[str, Any]]:
     body = requests.get(f"{url}/api/v1/query", params={"query": query}, timeout=5).json()
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
-
-
-def _wait_for(url: str, query: str, present: bool = True) -> None:
-    deadline = time.monotonic() + 30
-    while bool(_instant(url, query)) != present:
-        assert time.monotonic() < deadline, f"{query} never {'appeared' if present else 'went'}"
-        time.sleep(0.2)
 
 
 def _reload(server: PrometheusServer, rule_files: list[Path]) -> None:
@@ -113,14 +98,14 @@ def test_overview_reads_rules_when_loaded_and_raw_series_otherwise(
 
     # The rules loaded: the same numbers from the recorded aggregates, one query fewer.
     _reload(prometheus, [RECORDING_RULES])
-    _wait_for(prometheus.url, "cluster:gpu_up:sum")
+    wait_for_series(prometheus.url, "cluster:gpu_up:sum")
     overview, queries_recorded = _overview_like_raw(api, prometheus.url)
     assert overview["devicesReporting"] == devices
     assert queries_recorded == queries_raw - 1
 
     # The rules removed again: their series go stale and the raw series are read again.
     _reload(prometheus, [])
-    _wait_for(prometheus.url, "cluster:gpu_up:sum", present=False)
+    wait_for_series(prometheus.url, "cluster:gpu_up:sum", present=False)
     overview, queries = _overview_like_raw(api, prometheus.url)
     assert overview["devicesReporting"] == devices
     assert queries == queries_raw

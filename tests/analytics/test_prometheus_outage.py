@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack.prometheus import PrometheusServer, ScrapeJob, free_port
-from tests.analytics.conftest import ADMIN, LiveServerFactory
-from tests.conftest import FLEETS, ExporterFactory
+from devstack.prometheus import PrometheusServer
+from tests.analytics.conftest import (
+    ADMIN,
+    LiveServerFactory,
+    node_prometheus,
+    wait_for_series,
+)
+from tests.conftest import ExporterFactory
 
 METRIC_PATHS = (
     "/gpu/metrics/usage-statistics?hours=1",
@@ -41,32 +46,8 @@ TIMEOUT_S = 2
 
 @pytest.fixture
 def prometheus(tmp_path: Path, exporter_process: ExporterFactory) -> Iterator[PrometheusServer]:
-    exporter = exporter_process(FLEETS / "test-small.yaml", "sim-node-1")
-    server = PrometheusServer(
-        tmp_path / "prometheus",
-        [ScrapeJob("gpu-exporter", (exporter.removeprefix("http://"),))],
-        port=free_port(),
-        scrape_interval="1s",
-        evaluation_interval="1s",
-    )
-    server.start()
-    try:
-        _wait_scraped(server.url)
+    with node_prometheus(tmp_path / "prometheus", exporter_process) as server:
         yield server
-    finally:
-        if server.process is not None and server.process.poll() is None:
-            os.kill(server.process.pid, signal.SIGCONT)
-        server.stop()
-
-
-def _wait_scraped(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        body = requests.get(f"{url}/api/v1/query", params={"query": "gpu_info"}, timeout=5)
-        if body.json()["data"]["result"]:
-            return
-        time.sleep(0.2)
-    raise AssertionError("Prometheus never scraped the exporter")
 
 
 def timed_get(api: str, path: str) -> tuple[requests.Response, float]:
@@ -137,7 +118,7 @@ def test_outage_hang_and_recovery(
 
     # Back on the same address: answers again, no restart of the service.
     prometheus.start()
-    _wait_scraped(prometheus.url)
+    wait_for_series(prometheus.url, "gpu_info")
     assert_answers(api)
 
     # Hung: the process is frozen, connections are accepted but never answered.
