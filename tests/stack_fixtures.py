@@ -25,6 +25,33 @@ HISTORY_FLEET = ROOT / "simulator" / "fleets" / "test-small.yaml"
 HISTORY_DAYS = 7
 SCRAPE_INTERVAL_S = 2
 
+
+def make_stack(
+    base: Path,
+    fleet: Path,
+    *,
+    days: float,
+    analytics: bool,
+    end: float | None = None,
+    step: int = 60,
+    interval_s: int = SCRAPE_INTERVAL_S,
+) -> Stack:
+    """A Stack as the tests run it: ``days`` of history at ``step`` ending at ``end`` (now),
+    Prometheus scraping and evaluating rules every ``interval_s``, and its working directory
+    and history cache of its own under ``base``. Not started."""
+    return Stack(
+        fleet,
+        days=days,
+        step=step,
+        end=time.time() if end is None else end,
+        scrape_interval=f"{interval_s}s",
+        evaluation_interval=f"{interval_s}s",
+        analytics=analytics,
+        workdir=base / "stack",
+        cache_dir=base / "cache",
+    )
+
+
 _shared: dict[str, Stack] = {}
 _failure: list[BaseException] = []
 _users: list[int] = [0]
@@ -36,17 +63,7 @@ def _shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     stack = _shared.get("history")
     if stack is None:
         base = tmp_path_factory.mktemp("history-stack")
-        stack = Stack(
-            HISTORY_FLEET,
-            days=HISTORY_DAYS,
-            step=60,
-            end=time.time(),
-            scrape_interval=f"{SCRAPE_INTERVAL_S}s",
-            evaluation_interval=f"{SCRAPE_INTERVAL_S}s",
-            analytics=True,
-            workdir=base / "stack",
-            cache_dir=base / "cache",
-        )
+        stack = make_stack(base, HISTORY_FLEET, days=HISTORY_DAYS, analytics=True)
         try:
             stack.start()
         except BaseException as exc:

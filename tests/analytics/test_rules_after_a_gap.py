@@ -17,6 +17,7 @@ from analytics.settings import Secret, Settings
 from devstack.stack import Stack
 from tests.analytics.conftest import ADMIN, ADMIN_KEY, API
 from tests.conftest import FLEETS
+from tests.stack_fixtures import make_stack
 
 HOUR = 3600
 GAP_HOURS = 5
@@ -25,16 +26,12 @@ GAP_HOURS = 5
 @pytest.fixture(scope="module")
 def stale_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("stale")
-    stack = Stack(
+    stack = make_stack(
+        base,
         FLEETS / "test-small.yaml",
         days=2,
-        step=60,
-        end=time.time() - GAP_HOURS * HOUR,
-        scrape_interval="2s",
-        evaluation_interval="2s",
         analytics=False,
-        workdir=base / "stack",
-        cache_dir=base / "cache",
+        end=time.time() - GAP_HOURS * HOUR,
     )
     with stack:
         yield stack

@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
+from tests.stack_fixtures import make_stack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COST_FLEET = ROOT / "simulator" / "fleets" / "cost-scenarios.yaml"
@@ -60,16 +61,8 @@ class CostStack:
 def cost_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CostStack]:
     base = tmp_path_factory.mktemp("cost-stack")
     started = time.monotonic()
-    stack = Stack(
-        COST_FLEET,
-        days=HISTORY_DAYS,
-        step=HISTORY_STEP_S,
-        end=time.time(),
-        scrape_interval="5s",
-        evaluation_interval="5s",
-        analytics=True,
-        workdir=base / "stack",
-        cache_dir=base / "cache",
+    stack = make_stack(
+        base, COST_FLEET, days=HISTORY_DAYS, analytics=True, step=HISTORY_STEP_S, interval_s=5
     )
     stack.start()
     try:

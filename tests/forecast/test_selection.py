@@ -31,6 +31,18 @@ def assert_ordered(forecast: Forecast, bounds: Bounds | None = None) -> None:
         assert np.all(forecast.upper95 <= bounds.upper)
 
 
+def day_ahead_errors(series: np.ndarray, days: int) -> tuple[list[float], list[float]]:
+    """Out of sample: from each of the last ``days`` days' start, the next day's MAE of our
+    forecast and of seasonal naive, fitted on what came before."""
+    ours, naive = [], []
+    for days_left in range(1, days + 1):
+        cut = len(series) - 24 * days_left
+        seen, unseen = series[:cut], series[cut : cut + 24]
+        ours.append(mae(unseen, forecast_series(seen, 24).mean))
+        naive.append(mae(unseen, seasonal_naive(seen, 24)))
+    return ours, naive
+
+
 def test_a_daily_season_is_learned_and_beats_seasonal_naive_out_of_sample() -> None:
     series = daily(15)
     forecast = forecast_series(series[:-24], 24, Bounds(0.0, 100.0))
@@ -43,12 +55,7 @@ def test_a_daily_season_is_learned_and_beats_seasonal_naive_out_of_sample() -> N
     assert forecast.backtest.mase < forecast.backtest.seasonal_naive_mase
     assert_ordered(forecast, Bounds(0.0, 100.0))
     # On days it never saw, too: five origins, each forecasting the next day.
-    ours, naive = [], []
-    for days_left in range(1, 6):
-        cut = len(series) - 24 * days_left
-        seen, unseen = series[:cut], series[cut : cut + 24]
-        ours.append(mae(unseen, forecast_series(seen, 24).mean))
-        naive.append(mae(unseen, seasonal_naive(seen, 24)))
+    ours, naive = day_ahead_errors(series, days=5)
     assert np.mean(ours) < 0.9 * np.mean(naive)
 
 
@@ -104,12 +111,7 @@ def test_jobs_on_weekdays_choose_the_weekly_seasonal_naive() -> None:
     # Out of sample, over the days of a week: yesterday's value misses Mondays and Saturdays
     # (when the working week starts and ends); ours is exact on at least six of the seven days
     # (a backtest over three weekdays, where yesterday is exact too, cannot tell the two apart).
-    ours, naive = [], []
-    for days_left in range(1, 8):
-        cut = len(series) - 24 * days_left
-        seen, unseen = series[:cut], series[cut : cut + 24]
-        ours.append(mae(unseen, forecast_series(seen, 24).mean))
-        naive.append(mae(unseen, seasonal_naive(seen, 24)))
+    ours, naive = day_ahead_errors(series, days=7)
     assert sum(error == 0.0 for error in ours) >= 6
     assert sum(error == 0.0 for error in naive) == 5
     assert np.mean(ours) < np.mean(naive)

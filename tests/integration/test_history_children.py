@@ -31,7 +31,12 @@ def test_a_failed_job_stops_the_others_and_later_runs(tmp_path: Path) -> None:
 
     def job(name: str) -> int:
         if name == "fails":
-            time.sleep(0.5)  # the other job's child is running by now
+            # Fail once the other job's child runs: Children.run creates its stderr file under
+            # the lock it starts the child in, so stop_all sees that child.
+            deadline = time.monotonic() + 10
+            while not (tmp_path / "sleeps.txt").exists():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
             raise RuntimeError("part failed")
         status, _peak = children.run(
             [sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / f"{name}.txt"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from k8s_gpu_client import GpuManagementClient
 from tests.analytics.conftest import live_server  # noqa: F401 (a fixture)
 from tests.conftest import ROOT
 from tests.sdk.recording import Recorder
+from tests.stack_fixtures import make_stack
 
 DEMO_FLEET = ROOT / "simulator" / "fleets" / "demo.yaml"
 HISTORY_DAYS = 1
@@ -34,16 +34,8 @@ SCRAPE_INTERVAL_S = 2
 @pytest.fixture(scope="session")
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("sdk-demo-stack")
-    stack = Stack(
-        DEMO_FLEET,
-        days=HISTORY_DAYS,
-        step=60,
-        end=time.time(),
-        scrape_interval=f"{SCRAPE_INTERVAL_S}s",
-        evaluation_interval=f"{SCRAPE_INTERVAL_S}s",
-        analytics=True,
-        workdir=base / "stack",
-        cache_dir=base / "cache",
+    stack = make_stack(
+        base, DEMO_FLEET, days=HISTORY_DAYS, analytics=True, interval_s=SCRAPE_INTERVAL_S
     )
     with stack:
         # The inventory follows the exporters: sync once so every GPU of the fleet is known.

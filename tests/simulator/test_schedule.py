@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from simulator.fleet import FleetError, load_fleet, parse_fleet
 from simulator.history import write_history
 from simulator.state import DRIVER_RESERVE_BYTES, MINUTE_S, minute_load
 from tests.cost.truth import present
+from tests.stack_fixtures import make_stack
 
 from .conftest import EPOCH, FLEETS
 from .test_history import parse_openmetrics
@@ -331,17 +331,7 @@ HISTORY_DAYS = 5
 @pytest.fixture(scope="module")
 def schedule_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("schedules")
-    stack = Stack(
-        SCHEDULES,
-        days=HISTORY_DAYS,
-        step=60,
-        end=time.time(),
-        scrape_interval="2s",
-        evaluation_interval="2s",
-        analytics=False,
-        workdir=base / "stack",
-        cache_dir=base / "cache",
-    )
+    stack = make_stack(base, SCHEDULES, days=HISTORY_DAYS, analytics=False)
     with stack:
         yield stack
 
