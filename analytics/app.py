@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import text
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from analytics.api.boundary import init_request_boundary
 from analytics.api.context import SERVICES_KEY
 from analytics.api.errors import register_error_handlers
 from analytics.api.guard import init_request_guard
@@ -207,6 +208,8 @@ def create_app(
         enabled=settings.rate_limit_enabled,
     )
     init_request_guard(app, limits, settings.anonymous_read)
+    # After the guard: a malformed request is counted and authenticated like any other.
+    init_request_boundary(app)
     init_prom(
         app, prom_client, SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
     )

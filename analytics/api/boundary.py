@@ -1,0 +1,45 @@
+"""What every request must satisfy before a view sees it, checked once here and not per route.
+
+- A JSON body nests at most ``MAX_JSON_DEPTH`` arrays and objects: deeper ones are 400
+  ``VALIDATION_ERROR`` before any parser recurses into them (Python's ``json`` raises
+  RecursionError near depth 1000, which used to answer 500 on every write).
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+
+from flask import Flask, request
+
+from analytics.errors import ValidationFailed
+
+# The deepest body we take is the Alertmanager notification (4 levels); 32 leaves room.
+MAX_JSON_DEPTH = 32
+
+# A JSON string, escapes included. An unterminated one runs to the end of the body (``\Z``):
+# every match succeeds where it starts, so the scan stays linear whatever the body holds.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = tuple(1 if b in b"[{" else -1 for b in range(256))
+
+
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in ``body`` (0 for a scalar), without parsing it.
+
+    Brackets inside strings do not count. Malformed JSON gets some number; its parser refuses it.
+    """
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    if not brackets:
+        return 0
+    return max(accumulate(map(_STEP.__getitem__, brackets)))
+
+
+def init_request_boundary(app: Flask) -> None:
+    @app.before_request
+    def _boundary() -> None:
+        if request.is_json and json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+            raise ValidationFailed(
+                f"The JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep.",
+                {"maxDepth": MAX_JSON_DEPTH},
+            )

@@ -1,0 +1,96 @@
+"""What every request must satisfy before a view sees it (analytics/api/boundary.py), checked
+on every operation the app serves: JSON nesting depth."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from analytics.api.boundary import MAX_JSON_DEPTH, json_depth
+from tests.analytics.conftest import ADMIN, API, assert_error
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def write_operations(app: Flask) -> list[tuple[str, str]]:
+    """(method, path) of every write the app routes under the API, path variables filled in."""
+    operations = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "x", rule.rule)
+        for method in sorted(set(rule.methods or ()) & set(WRITE_METHODS)):
+            operations.append(
+                (method, path + ("?status=ACTIVE" if path.endswith("/status") else ""))
+            )
+    return operations
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def send(client: FlaskClient, method: str, path: str, body: str) -> Any:
+    headers = {**ADMIN, "Content-Type": "application/json"}
+    return client.open(path, method=method, data=body, headers=headers)
+
+
+def test_every_write_operation_is_found(app: Flask) -> None:
+    operations = write_operations(app)
+    for expected in (
+        ("POST", f"{API}/gpu/devices"),
+        ("PUT", f"{API}/gpu/devices/x/status?status=ACTIVE"),
+        ("POST", f"{API}/gpu/mig/devices/x"),
+        ("DELETE", f"{API}/gpu/mig/devices/x"),
+        ("POST", f"{API}/gpu/allocations"),
+        ("DELETE", f"{API}/gpu/allocations/x"),
+        ("POST", f"{API}/gpu/metrics/collect"),
+        ("POST", f"{API}/webhooks"),
+        ("PATCH", f"{API}/webhooks/x"),
+        ("DELETE", f"{API}/webhooks/x"),
+        ("POST", f"{API}/webhooks/x/test"),
+        ("POST", f"{API}/batch/allocations"),
+        ("POST", f"{API}/batch/metrics/collect"),
+        ("POST", f"{API}/alerts/alertmanager"),
+        ("POST", f"{API}/gpu/cost/budgets"),
+    ):
+        assert expected in operations
+
+
+def test_deeply_nested_json_is_a_validation_error_on_every_write(
+    app: Flask, client: FlaskClient
+) -> None:
+    for method, path in write_operations(app):
+        for depth in (MAX_JSON_DEPTH + 1, 1000, 100_000):
+            response = send(client, method, path, nested(depth))
+            error = assert_error(response, 400, "VALIDATION_ERROR")
+            assert error["details"] == {"maxDepth": MAX_JSON_DEPTH}, (method, path)
+        # Inside the limit the request goes on to its view (which may refuse it for itself).
+        response = send(client, method, path, nested(MAX_JSON_DEPTH))
+        assert response.status_code != 500, (method, path)
+        error = response.get_json().get("error") or {}
+        assert error.get("details") != {"maxDepth": MAX_JSON_DEPTH}, (method, path)
+
+
+def test_depth_counts_brackets_outside_strings_only() -> None:
+    assert json_depth(b"1") == 0
+    assert json_depth(b'{"a": [{"b": {}}]}') == 4
+    assert json_depth(b'{"name": "[[[[{{{{", "x": "\\"[["}') == 1
+    assert json_depth(b'[[1], [2, [3]], "]]]]"]') == 3
+    # Unterminated strings and stray escapes end the scan; the parser refuses such bodies.
+    assert json_depth(b'["abc\\') == 1
+    assert json_depth(b'"\\"' * 1000 + b"[[") == 0
+
+
+@pytest.mark.parametrize("mimetype", ["application/json", "application/merge-patch+json"])
+def test_json_subtypes_are_checked_too(client: FlaskClient, mimetype: str) -> None:
+    response = client.post(
+        f"{API}/gpu/devices",
+        data=nested(2000),
+        headers={**ADMIN, "Content-Type": mimetype},
+    )
+    assert_error(response, 400, "VALIDATION_ERROR")
