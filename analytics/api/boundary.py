@@ -1,5 +1,9 @@
 """What every request must satisfy before a view sees it, checked once here and not per route.
 
+- No redirect is built from the Host header: werkzeug's routing answers a path with doubled
+  slashes (merge_slashes) or a missing trailing slash (strict_slashes) with a 308 to
+  ``http://<Host>/<normalised path>``, an open redirect for any client that sets ``Host``. Such
+  paths are 404 ``RESOURCE_NOT_FOUND`` instead, like any other unknown path.
 - A JSON body nests at most ``MAX_JSON_DEPTH`` arrays and objects: deeper ones are 400
   ``VALIDATION_ERROR`` before any parser recurses into them (Python's ``json`` raises
   RecursionError near depth 1000, which used to answer 500 on every write).
@@ -11,6 +15,8 @@ import re
 from itertools import accumulate
 
 from flask import Flask, request
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import RequestRedirect
 
 from analytics.errors import ValidationFailed
 
@@ -38,6 +44,8 @@ def json_depth(body: bytes) -> int:
 def init_request_boundary(app: Flask) -> None:
     @app.before_request
     def _boundary() -> None:
+        if isinstance(request.routing_exception, RequestRedirect):
+            raise NotFound()
         if request.is_json and json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
             raise ValidationFailed(
                 f"The JSON body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep.",

@@ -1,17 +1,19 @@
 """What every request must satisfy before a view sees it (analytics/api/boundary.py), checked
-on every operation the app serves: JSON nesting depth."""
+on every operation the app serves: no redirect built from the Host header, JSON nesting depth."""
 
 from __future__ import annotations
 
+import http.client
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from analytics.api.boundary import MAX_JSON_DEPTH, json_depth
-from tests.analytics.conftest import ADMIN, API, assert_error
+from tests.analytics.conftest import ADMIN, API, LiveServerFactory, assert_error
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -94,3 +96,72 @@ def test_json_subtypes_are_checked_too(client: FlaskClient, mimetype: str) -> No
         headers={**ADMIN, "Content-Type": mimetype},
     )
     assert_error(response, 400, "VALIDATION_ERROR")
+
+
+# Doubled slashes anywhere (werkzeug's merge_slashes) and trailing slashes (strict_slashes).
+UNNORMALISED_PATHS = (
+    f"/{API}//gpu/devices",
+    f"{API}//gpu/devices",
+    f"{API}/gpu//devices",
+    f"{API}/gpu/devices//statistics",
+    f"{API}/gpu/devices/gpu-worker-1-GPU-00//health",
+    f"{API}/gpu/devices/",
+    f"{API}/webhooks/",
+    f"{API}/gpu/mig/devices/x/",
+    "/k8s-monitor//api-docs",
+    "/k8s-monitor/api-docs/",
+    "/k8s-monitor//swagger-ui.html",
+    "/k8s-monitor/api//actuator/health",
+    "/healthz/",
+)
+
+
+def assert_no_foreign_redirect(response: Any, path: str) -> None:
+    location = response.headers.get("Location")
+    assert location is None or not urlsplit(location).netloc, (path, location)
+    assert response.status_code not in (301, 302, 303, 307, 308), (path, response.status_code)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE"])
+def test_unnormalised_paths_never_redirect_to_the_host_header(
+    client: FlaskClient, method: str
+) -> None:
+    for path in UNNORMALISED_PATHS:
+        # PATH_INFO as a server passes it on (the test client would read "//host" as a netloc).
+        response = client.open(
+            "/",
+            method=method,
+            environ_overrides={"PATH_INFO": path},
+            headers={**ADMIN, "Host": "evil.example"},
+        )
+        assert_no_foreign_redirect(response, path)
+        assert response.get_json()["status"] == "error", path
+        if method == "GET":
+            assert_error(response, 404, "RESOURCE_NOT_FOUND")
+
+
+def test_a_route_with_a_trailing_slash_is_not_reached_by_redirect(app: Flask) -> None:
+    # No route of ours ends in a slash; one that did would redirect its slash-less form.
+    app.add_url_rule("/k8s-monitor/probe/", "probe", lambda: "probe")
+    client = app.test_client()
+    assert client.get("/k8s-monitor/probe/").status_code == 200
+    response = client.get("/k8s-monitor/probe", headers={"Host": "evil.example"})
+    assert_no_foreign_redirect(response, "/k8s-monitor/probe")
+    assert_error(response, 404, "RESOURCE_NOT_FOUND")
+
+
+def test_live_server_answers_merged_slashes_without_a_redirect(
+    live_server: LiveServerFactory,
+) -> None:
+    server = live_server(workers=1)
+    address = urlsplit(server.url)
+    for path in (f"/{API}//gpu/devices", f"{API}/gpu/devices//statistics", f"{API}/webhooks/"):
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+        try:
+            connection.request("GET", path, headers={"Host": "evil.example"})
+            response = connection.getresponse()
+            response.read()
+        finally:
+            connection.close()
+        assert response.status == 404, path
+        assert response.getheader("Location") is None, path
