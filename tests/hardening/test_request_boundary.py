@@ -1,5 +1,6 @@
 """What every request must satisfy before a view sees it (analytics/api/boundary.py), checked
-on every operation the app serves: no redirect built from the Host header, JSON nesting depth."""
+on every operation the app serves: no redirect built from the Host header, each query parameter
+once, JSON nesting depth."""
 
 from __future__ import annotations
 
@@ -29,6 +30,20 @@ def write_operations(app: Flask) -> list[tuple[str, str]]:
             operations.append(
                 (method, path + ("?status=ACTIVE" if path.endswith("/status") else ""))
             )
+    return operations
+
+
+def openapi_operations(client: FlaskClient) -> list[tuple[str, str, list[dict[str, Any]]]]:
+    """(method, path with variables filled in, query parameters) of every documented operation."""
+    document = client.get("/k8s-monitor/api-docs").get_json()
+    operations = []
+    for template, item in document["paths"].items():
+        path = re.sub(r"\{[^}]+\}", "x", template)
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            operations.append((method.upper(), path, query))
     return operations
 
 
@@ -165,3 +180,42 @@ def test_live_server_answers_merged_slashes_without_a_redirect(
             connection.close()
         assert response.status == 404, path
         assert response.getheader("Location") is None, path
+
+
+def test_no_query_parameter_is_a_list(client: FlaskClient) -> None:
+    # A list parameter would legitimately repeat: the boundary would have to allow it.
+    for method, path, query in openapi_operations(client):
+        for parameter in query:
+            assert parameter["schema"].get("type") != "array", (method, path, parameter["name"])
+
+
+@pytest.mark.parametrize("query", ["hours=1&hours=720", "hours=720&hours=1", "hours=24&hours=24"])
+def test_a_repeated_query_parameter_is_invalid_whichever_value_comes_first(
+    client: FlaskClient, query: str
+) -> None:
+    error = assert_error(
+        client.get(f"{API}/gpu/allocations/expiring?{query}"), 400, "INVALID_PARAMETER"
+    )
+    assert error["details"] == {"hours": ["Given more than once."]}
+    assert client.get(f"{API}/gpu/allocations/expiring?hours=720").status_code == 200
+
+
+def test_every_operation_refuses_repeated_query_parameters(client: FlaskClient) -> None:
+    operations = openapi_operations(client)
+    assert len(operations) > 40
+    for method, path, query in operations:
+        # Each documented parameter, and one no schema knows (it used to be ignored).
+        for name in [p["name"] for p in query] + ["unknownParameter"]:
+            response = client.open(
+                f"{path}?{name}=1&{name}=2", method=method, headers=ADMIN, json={}
+            )
+            error = assert_error(response, 400, "INVALID_PARAMETER")
+            assert error["details"] == {name: ["Given more than once."]}, (method, path)
+    status = client.put(
+        f"{API}/gpu/devices/x/status?status=ACTIVE&status=FAILED&nodeName=a&nodeName=b",
+        headers=ADMIN,
+    )
+    assert assert_error(status, 400, "INVALID_PARAMETER")["details"] == {
+        "nodeName": ["Given more than once."],
+        "status": ["Given more than once."],
+    }
