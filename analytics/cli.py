@@ -35,6 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from analytics.app import create_app, open_database, prepare_database
     from analytics.clock import SystemClock
+    from analytics.serving.worker import buffered_worker
 
     # Migrate once in the master, so workers start on a current schema.
     database = open_database(settings)
@@ -42,12 +43,15 @@ def _serve(args: argparse.Namespace) -> int:
     database.dispose()
     worker_settings = settings.replace(migrate_on_start=False)
     multiproc_dir = settings.metrics_multiprocess_dir
+    worker_class: Any = args.worker_class
+    if worker_class == "buffered":
+        worker_class = buffered_worker(args.client_timeout, settings.max_request_bytes)
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             self.cfg.set("bind", [args.bind])
             self.cfg.set("workers", args.workers)
-            self.cfg.set("worker_class", args.worker_class)
+            self.cfg.set("worker_class", worker_class)
             self.cfg.set("threads", args.threads)
             self.cfg.set("timeout", 30)
             self.cfg.set("graceful_timeout", 10)
@@ -126,8 +130,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=int(os.environ.get("GPU_ANALYTICS_WORKERS", "2"))
     )
-    serve.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    serve.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    serve.add_argument(
+        "--worker-class",
+        default=os.environ.get("GPU_ANALYTICS_WORKER_CLASS", "buffered"),
+        choices=["buffered", "gthread", "sync"],
+        help="buffered (default): threads that only see requests that have fully arrived, so "
+        "idle or slow clients cannot hold them; gthread and sync are gunicorn's own and can be "
+        "stalled by a few slow clients (docs/analytics.md, Serving)",
+    )
+    serve.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("GPU_ANALYTICS_THREADS", "4")),
+        help="threads per worker (buffered and gthread)",
+    )
+    serve.add_argument(
+        "--client-timeout",
+        type=float,
+        default=float(os.environ.get("GPU_ANALYTICS_CLIENT_TIMEOUT_SECONDS", "10")),
+        help="seconds a client has to send a whole request (buffered worker); also bounds "
+        "each socket read and write of a request",
+    )
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
 

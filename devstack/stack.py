@@ -66,6 +66,16 @@ class StackError(RuntimeError):
     """A part of the stack did not start; the message names it and quotes its log."""
 
 
+# gunicorn workers of the stack's analytics service (the demo's), as in the chart's values.
+ANALYTICS_WORKERS = 2
+
+
+def analytics_command(bind: str, workers: int) -> list[str]:
+    """How the stack runs the analytics service: ``gpu-analytics serve`` with its defaults
+    (the buffered worker class, 4 threads per worker)."""
+    return [sys.executable, "-m", "analytics", "serve", "--bind", bind, "--workers", str(workers)]
+
+
 def _log_tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -105,7 +115,7 @@ class Stack:
         evaluation_interval: str = "15s",
         analytics: bool = True,
         analytics_port: int = 0,
-        analytics_workers: int = 2,
+        analytics_workers: int = ANALYTICS_WORKERS,
         prometheus_port: int = 0,
         host: str = "127.0.0.1",
         workdir: Path | None = None,
@@ -478,16 +488,7 @@ class Stack:
         env = self._analytics_environment()
         log = self.workdir / "analytics.log"
         process = spawn(
-            [
-                sys.executable,
-                "-m",
-                "analytics",
-                "serve",
-                "--bind",
-                f"{self.host}:{port}",
-                "--workers",
-                str(self.analytics_workers),
-            ],
+            analytics_command(f"{self.host}:{port}", self.analytics_workers),
             log_path=log,
             env=env,
             cwd=ROOT,

@@ -55,17 +55,19 @@ _HTTP_CODES = {
 _AUTH_CHALLENGE = 'Bearer realm="gpu-analytics", Basic realm="gpu-analytics"'
 
 
+def error_document(code: str, message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
+    """The error envelope: ``{"status": "error", "error": {...}, "timestamp": ...}``."""
+    return {
+        "status": "error",
+        "error": {"code": code, "message": message, "details": details, **extra},
+        "timestamp": _clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, **extra: Any
 ) -> Response:
-    error = {"code": code, "message": message, "details": details, **extra}
-    response = jsonify(
-        {
-            "status": "error",
-            "error": error,
-            "timestamp": _clock.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-    )
+    response = jsonify(error_document(code, message, details, **extra))
     response.status_code = status
     return response
 

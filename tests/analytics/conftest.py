@@ -155,7 +155,11 @@ def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServerFactory
     """Start ``gpu-analytics serve`` (real gunicorn) with extra GPU_ANALYTICS_* settings."""
     processes: list[subprocess.Popen[bytes]] = []
 
-    def start(workers: int = 3, **env: str) -> LiveServer:
+    def start(
+        workers: int = 3, command: Callable[[str], list[str]] | None = None, **env: str
+    ) -> LiveServer:
+        """``command``: the whole command line for a bind address (HOST:PORT); by default
+        ``python -m analytics serve`` with ``workers`` and the serve command's defaults."""
         port = free_port()
         data_dir = tmp_path / f"server-{port}"
         environment = {
@@ -172,18 +176,23 @@ def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServerFactory
                 **{f"GPU_ANALYTICS_{k.upper()}": v for k, v in env.items()},
             }
         )
-        command = [
-            sys.executable,
-            "-m",
-            "analytics",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-        ]
+        bind = f"127.0.0.1:{port}"
+        argv = (
+            command(bind)
+            if command is not None
+            else [
+                sys.executable,
+                "-m",
+                "analytics",
+                "serve",
+                "--bind",
+                bind,
+                "--workers",
+                str(workers),
+            ]
+        )
         process = subprocess.Popen(
-            command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            argv, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"

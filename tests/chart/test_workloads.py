@@ -244,7 +244,9 @@ def test_analytics_runs_the_real_command_with_real_settings(value_set: str) -> N
     assert args.command == "serve"
     assert args.bind == "0.0.0.0:8080"
     assert args.workers == analytics.get("workers", 2)
-    assert args.worker_class == analytics.get("workerClass", "sync")
+    assert args.worker_class == analytics.get("workerClass", "buffered")
+    assert args.threads == analytics.get("threads", 4)
+    assert args.client_timeout == analytics.get("clientTimeoutSeconds", 10)
     assert args.access_log is analytics.get("accessLog", False)
     secrets = {
         "k8s-gpu-management-admin-key/admin-api-key": "admin-key",
