@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from analytics.clock import format_utc
+from analytics.clock import format_utc, parse_utc
 
 
 def doc(description: str, **extra: Any) -> dict[str, Any]:
@@ -25,11 +25,9 @@ class UtcDateTime(fields.Field[datetime]):
         if not isinstance(value, str):
             raise ValidationError("Not a valid ISO-8601 date-time string.")
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+            return parse_utc(value)
         except ValueError as exc:
             raise ValidationError(
-                "Not a valid ISO-8601 date-time, e.g. 2025-08-04T12:00:00Z."
+                "Not a valid ISO-8601 date-time between the years 1 and 9999 in UTC, "
+                "e.g. 2025-08-04T12:00:00Z."
             ) from exc
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)

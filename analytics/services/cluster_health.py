@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from analytics.clock import Clock
+from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable
 from analytics.prom import PromClient, get_prom_client
 from analytics.prom import queries_resources as q
@@ -272,12 +272,12 @@ def _parse_time(raw: Any) -> datetime | None:
     if not isinstance(raw, str) or not raw:
         return None
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        parsed = parse_utc(raw)
     except ValueError:
         return None
     if parsed.year < 1971:  # Prometheus' zero time
         return None
-    return parsed.astimezone(UTC)
+    return parsed
 
 
 def _float(raw: Any) -> float | None:

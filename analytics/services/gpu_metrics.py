@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from analytics.clock import Clock
+from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable, ResourceNotFound
 from analytics.prom import PromClient, Sample, Series, frames
 from analytics.prom import queries as q
@@ -847,11 +847,8 @@ def _utc(timestamp: float) -> datetime:
 def _parse_time(text: Any) -> float | None:
     if not isinstance(text, str) or not text or text.startswith("0001-"):
         return None
-    # Prometheus gives nanoseconds (2026-11-26T09:10:48.473758873Z); Python takes micro.
-    head, _, rest = text.rstrip("Z").partition(".")
-    fraction = (rest[:6]).ljust(6, "0") if rest else "000000"
+    # Prometheus gives nanoseconds (2026-11-26T09:10:48.473758873Z); Python keeps micro.
     try:
-        moment = datetime.fromisoformat(f"{head}.{fraction}+00:00")
+        return parse_utc(text).timestamp()
     except ValueError:
         return None
-    return moment.timestamp()
