@@ -2,8 +2,13 @@
 
 Only ``http`` and ``https`` URLs with a host and no user info. Every address the host resolves
 to must be public: loopback, private (RFC 1918, unique-local), link-local (169.254/16, the cloud
-metadata address among them), shared (100.64/10), multicast, unspecified and reserved addresses
-are refused unless they fall in a network of ``webhook_allowed_cidrs``. The check runs when a
+metadata address among them), shared (100.64/10), multicast, unspecified, site-local
+(fec0::/10), 6to4 relay anycast (192.88.99/24) and reserved addresses are refused unless they
+fall in a network of ``webhook_allowed_cidrs``. An IPv6 address that carries an IPv4 one is
+judged by that one too: IPv4-mapped (::ffff:0:0/96) and -compatible (::/96), 6to4 (2002::/16),
+Teredo (2001::/32: server and client) and NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48,
+which is refused whatever it carries). A NAT64 address of the well-known prefix carrying a public
+IPv4 address passes: that is how an IPv6-only cluster (DNS64) reaches every public host. The check runs when a
 webhook is registered and again before each delivery, on the addresses then resolved; the
 sender connects to the checked address itself, so a DNS answer that changes in between (DNS
 rebinding) cannot redirect it. Redirects are never followed (transport).
@@ -74,23 +79,62 @@ def parse_url(url: str) -> Target:
     return Target(parts.scheme, parts.hostname, port or default, path)
 
 
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+# Not public, though Python's ipaddress calls them global (as of 3.11).
+_NOT_PUBLIC: tuple[tuple[IpNetwork, str], ...] = (
+    (ipaddress.IPv4Network("192.88.99.0/24"), "6to4 relay anycast"),
+    (ipaddress.IPv6Network("fec0::/10"), "site-local"),
+    (_NAT64_LOCAL_USE, "local-use NAT64"),
+)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, each with the form that carries it."""
+    last_32_bits = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _IPV4_MAPPED:
+        return [("IPv4-mapped", last_32_bits)]
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # not :: nor ::1
+        return [("IPv4-compatible", last_32_bits)]
+    if address.sixtofour is not None:
+        return [("6to4", address.sixtofour)]
+    if address.teredo is not None:
+        server, client = address.teredo
+        return [("Teredo server", server), ("Teredo client", client)]
+    if address in _NAT64_WELL_KNOWN or address in _NAT64_LOCAL_USE:
+        return [("NAT64", last_32_bits)]
+    return []
+
+
 def refusal(address: IpAddress) -> str | None:
-    """Why this address is not public, or None when it is."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return refusal(address.ipv4_mapped)
+    """Why this address may not be called (``"a loopback address"``), or None when it is public.
+
+    An IPv6 address carrying a refused IPv4 one is refused for it (``"a loopback address
+    (127.0.0.1 as 6to4)"``).
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        for form, ipv4 in embedded_ipv4(address):
+            reason = refusal(ipv4)
+            if reason is not None:
+                return f"{reason} ({ipv4} as {form})"
+        if address in _IPV4_MAPPED or address in _NAT64_WELL_KNOWN:
+            return None  # the IPv4 address it carries is public; the IPv6 form is only transport
     checks = (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("private", address.is_private),
+        *((name, address in network) for network, name in _NOT_PUBLIC),
         ("reserved", address.is_reserved),
     )
     for name, hit in checks:
         if hit:
-            return name
+            return f"a {name} address"
     if not address.is_global:
-        return "not globally routable"
+        return "a not globally routable address"
     return None
 
 
@@ -118,7 +162,7 @@ class UrlGuard:
         reason = refusal(address)
         if reason is not None and not any(address in network for network in self.allowed):
             raise UrlRefused(
-                f"the URL resolves to {address}, a {reason} address; allow it with "
+                f"the URL resolves to {address}, {reason}; allow it with "
                 "webhook_allowed_cidrs if this is intended",
                 str(address),
             )

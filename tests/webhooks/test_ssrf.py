@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,28 @@ REFUSED = [
     ("http://224.0.0.1/hook", "multicast"),
     ("http://localhost:8080/hook", "loopback"),  # a name that resolves to loopback
     ("http://100.64.0.1/hook", "not globally routable"),
+    ("http://[fec0::1]/", "site-local"),
+    ("http://192.88.99.1/", "6to4 relay anycast"),
+]
+# IPv6 forms that carry an IPv4 address: judged by the IPv4 address (the reason names it).
+REFUSED_EMBEDDED = [
+    # 6to4 (2002::/16) of 127.0.0.1, 169.254.169.254 and 10.0.0.1.
+    ("http://[2002:7f00:1::]/", "loopback", "127.0.0.1 as 6to4"),
+    ("http://[2002:a9fe:a9fe::]/", "link-local", "169.254.169.254 as 6to4"),
+    ("http://[2002:0a00:0001::]/", "private", "10.0.0.1 as 6to4"),
+    ("http://[2002:c058:6301::1]/", "6to4 relay anycast", "192.88.99.1 as 6to4"),
+    # Teredo (2001::/32): a public server, and the client (stored inverted) 127.0.0.1.
+    ("http://[2001:0:5db8:d70e::80ff:fffe]/", "loopback", "127.0.0.1 as Teredo client"),
+    ("http://[2001:0:a9fe:a9fe::a201:2a04]/", "link-local", "169.254.169.254 as Teredo server"),
+    # NAT64: the well-known prefix and the local-use one.
+    ("http://[64:ff9b::7f00:1]/", "loopback", "127.0.0.1 as NAT64"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "link-local", "169.254.169.254 as NAT64"),
+    ("http://[64:ff9b:1::a00:1]/", "private", "10.0.0.1 as NAT64"),
+    # IPv4-mapped and IPv4-compatible.
+    ("http://[::ffff:169.254.169.254]/", "link-local", "169.254.169.254 as IPv4-mapped"),
+    ("http://[::ffff:a00:1]/", "private", "10.0.0.1 as IPv4-mapped"),
+    ("http://[::127.0.0.1]/", "loopback", "127.0.0.1 as IPv4-compatible"),
+    ("http://[::a9fe:a9fe]/", "link-local", "169.254.169.254 as IPv4-compatible"),
 ]
 
 
@@ -43,6 +66,40 @@ def test_registration_refuses_non_public_targets(
         strict_client.post(f"{API}/webhooks", json=body, headers=ADMIN), 400, "VALIDATION_ERROR"
     )
     assert f"a {reason} address" in error["details"]["url"][0]
+
+
+@pytest.mark.parametrize(("url", "reason", "carried"), REFUSED_EMBEDDED)
+def test_registration_refuses_ipv6_forms_of_non_public_ipv4_addresses(
+    strict_client: FlaskClient, url: str, reason: str, carried: str
+) -> None:
+    body = {"name": "x", "url": url, "events": ["GPU_LOST"], "secret": "s3cret-key"}
+    error = assert_error(
+        strict_client.post(f"{API}/webhooks", json=body, headers=ADMIN), 400, "VALIDATION_ERROR"
+    )
+    assert f"a {reason} address ({carried})" in error["details"]["url"][0]
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_pass_but_local_use_nat64_does_not() -> None:
+    guard = UrlGuard()
+    for url in (
+        "http://[2002:5db8:d70e::1]/",  # 6to4 of 93.184.215.14
+        "http://[64:ff9b::5db8:d70e]/",  # NAT64 (DNS64 in an IPv6-only cluster)
+        "http://[::ffff:93.184.215.14]/",
+        "http://[2606:4700:4700::1111]/",
+    ):
+        assert guard.resolve(url)[1], url
+    for url, reason in (
+        ("http://[64:ff9b:1::5db8:d70e]/", "local-use NAT64"),
+        # Teredo with public ends is still in 2001::/23 (IETF protocol assignments).
+        ("http://[2001:0:5db8:d70e::a247:28f1]/", "private"),
+        ("http://[::5db8:d70e]/", "reserved"),  # IPv4-compatible: deprecated
+    ):
+        with pytest.raises(UrlRefused, match=f"a {reason} address"):
+            guard.resolve(url)
+    # A resolver's answer in these forms is judged alike (at registration and at delivery).
+    resolved = UrlGuard(resolver=lambda host, port: ["93.184.215.14", "2002:a9fe:a9fe::"])
+    with pytest.raises(UrlRefused, match=re.escape("(169.254.169.254 as 6to4)")):
+        resolved.resolve("http://hooks.example.com/")
 
 
 @pytest.mark.parametrize(
