@@ -18,6 +18,9 @@ from analytics.services.apikeys import ANONYMOUS, Principal
 API_PREFIX = "/k8s-monitor/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_ROLE = "operator"
+# Reads that need the write role too: webhook URLs carry credentials (Slack and Teams put a
+# token in the path), and the delivery log shows where events go.
+OPERATOR_READ_PREFIXES = (f"{API_PREFIX}/webhooks",)
 
 
 def presented_key() -> str | None:
@@ -49,18 +52,33 @@ def authenticate() -> Principal:
     return services().api_keys.authenticate(key)
 
 
+def operator_read(path: str) -> bool:
+    """Whether reading ``path`` needs the operator or admin role (webhooks)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in OPERATOR_READ_PREFIXES)
+
+
 def authorize(caller: Principal, anonymous_read: bool) -> None:
-    """Reads: anyone when anonymous reads are on, else any key. Writes: operator or admin."""
+    """Reads: anyone when anonymous reads are on, else any key; webhook reads, like writes:
+    operator or admin."""
     if not request.path.startswith(API_PREFIX):
         return
-    if request.method in READ_METHODS:
+    reading = request.method in READ_METHODS
+    if reading and (request.method == "OPTIONS" or not operator_read(request.path)):
         if not caller.authenticated and not anonymous_read:
             raise Unauthorized("Authentication required: send an API key.")
         return
     if not caller.authenticated:
-        raise Unauthorized("Authentication required for changes: send an API key.")
+        raise Unauthorized(
+            "Authentication required to read webhooks: send an operator API key."
+            if reading
+            else "Authentication required for changes: send an API key."
+        )
     if not caller.has_role(WRITE_ROLE):
         raise Forbidden(
-            f"The {caller.role} role may only read; changes need the {WRITE_ROLE} or admin role.",
+            f"The {caller.role} role may not read webhooks (their URLs carry credentials); "
+            f"that needs the {WRITE_ROLE} or admin role."
+            if reading
+            else f"The {caller.role} role may only read; changes need the {WRITE_ROLE} or "
+            "admin role.",
             {"role": caller.role, "requiredRole": WRITE_ROLE},
         )

@@ -21,7 +21,8 @@ Kubernetes GPU management: GPU inventory, MIG layouts and the allocation ledger.
 Every response is an envelope: `{"status": "success", "data": ..., "timestamp": ...}` or
 `{"status": "error", "error": {"code", "message", "details"}, "timestamp": ...}`.
 Writes need an API key with the operator or admin role (`Authorization: Bearer KEY`,
-`X-API-Key: KEY`, or HTTP basic with the key as password). Rate limits per minute: 1000
+`X-API-Key: KEY`, or HTTP basic with the key as password), and so do reads of /webhooks (webhook
+URLs carry credentials); other reads may be anonymous (configurable). Rate limits per minute: 1000
 anonymous, 5000 per API key, 100 on /batch/*; every response carries X-RateLimit-Limit,
 X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds).
 """

@@ -105,7 +105,11 @@ def _register(stack: Stack, url: str, secret: str) -> str:
 
 
 def _deliveries(stack: Stack, webhook_id: str) -> list[dict[str, Any]]:
-    response = requests.get(f"{stack.analytics_url}/webhooks/{webhook_id}/deliveries", timeout=10)
+    response = requests.get(
+        f"{stack.analytics_url}/webhooks/{webhook_id}/deliveries",
+        headers={"Authorization": f"Bearer {stack.admin_api_key}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     result: list[dict[str, Any]] = response.json()["data"]
     return result

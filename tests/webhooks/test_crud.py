@@ -32,16 +32,16 @@ def test_register_as_in_the_seed_and_read_back_without_the_secret(client: FlaskC
 
     responses = [
         response,
-        client.get(f"{API}/webhooks"),
-        client.get(f"{API}/webhooks/{webhook_id}"),
+        client.get(f"{API}/webhooks", headers=ADMIN),
+        client.get(f"{API}/webhooks/{webhook_id}", headers=ADMIN),
         client.patch(f"{API}/webhooks/{webhook_id}", json={"active": False}, headers=ADMIN),
-        client.get(f"{API}/webhooks/{webhook_id}/deliveries"),
+        client.get(f"{API}/webhooks/{webhook_id}/deliveries", headers=ADMIN),
     ]
     for answer in responses:
         assert answer.status_code == 200 or answer is response
         assert "webhook_secret_key" not in answer.get_data(as_text=True)
         assert "secret" not in json.dumps(answer.get_json()["data"])
-    listed = client.get(f"{API}/webhooks").get_json()["data"]
+    listed = client.get(f"{API}/webhooks", headers=ADMIN).get_json()["data"]
     assert [w["webhookId"] for w in listed] == [webhook_id]
     assert listed[0]["active"] is False
 
@@ -66,18 +66,20 @@ def test_delete_removes_it(client: FlaskClient) -> None:
     response = client.delete(f"{API}/webhooks/{hook['webhookId']}", headers=ADMIN)
     assert response.status_code == 200
     assert response.get_json()["data"]["webhookId"] == hook["webhookId"]
-    assert_error(client.get(f"{API}/webhooks/{hook['webhookId']}"), 404, "RESOURCE_NOT_FOUND")
+    assert_error(
+        client.get(f"{API}/webhooks/{hook['webhookId']}", headers=ADMIN), 404, "RESOURCE_NOT_FOUND"
+    )
     assert_error(
         client.delete(f"{API}/webhooks/{hook['webhookId']}", headers=ADMIN),
         404,
         "RESOURCE_NOT_FOUND",
     )
-    assert client.get(f"{API}/webhooks").get_json()["data"] == []
+    assert client.get(f"{API}/webhooks", headers=ADMIN).get_json()["data"] == []
 
 
 def test_unknown_webhook_is_404_everywhere(client: FlaskClient) -> None:
     for path in ("WH-NOPE0000", "WH-NOPE0000/deliveries"):
-        assert_error(client.get(f"{API}/webhooks/{path}"), 404, "RESOURCE_NOT_FOUND")
+        assert_error(client.get(f"{API}/webhooks/{path}", headers=ADMIN), 404, "RESOURCE_NOT_FOUND")
     assert_error(
         client.patch(f"{API}/webhooks/WH-NOPE0000", json={"active": True}, headers=ADMIN),
         404,
@@ -130,7 +132,7 @@ def test_bad_query_parameters_are_invalid_parameter(client: FlaskClient) -> None
     hook = register_webhook(client, "http://127.0.0.1:9/a")
     for query in ("limit=0", "limit=x", "status=LOST"):
         assert_error(
-            client.get(f"{API}/webhooks/{hook['webhookId']}/deliveries?{query}"),
+            client.get(f"{API}/webhooks/{hook['webhookId']}/deliveries?{query}", headers=ADMIN),
             400,
             "INVALID_PARAMETER",
         )
@@ -148,3 +150,36 @@ def test_writes_need_an_operator(client: FlaskClient) -> None:
     response = client.post(f"{API}/webhooks", json=SEED_BODY, headers={"X-API-Key": operator.key})
     assert response.status_code == 201
     assert response.get_json()["data"]["createdBy"] == f"{operator.key_id}:{operator.name}"
+
+
+def test_reads_need_an_operator_even_with_anonymous_reads_on(client: FlaskClient) -> None:
+    """Webhook URLs carry tokens (Slack, Teams) and the log shows where events go: viewers and
+    anonymous callers learn nothing, not even whether a webhook exists."""
+    hook = register_webhook(client, "http://127.0.0.1:9/services/T0/B0/token-in-the-path")
+    keys = client.application.extensions["gpu_analytics.services"].api_keys
+    viewer, operator = keys.create("viewer"), keys.create("operator")
+    paths = [
+        f"{API}/webhooks",
+        f"{API}/webhooks/{hook['webhookId']}",
+        f"{API}/webhooks/{hook['webhookId']}/deliveries",
+        f"{API}/webhooks/WH-NOPE0000",
+        f"{API}/webhooks/WH-NOPE0000/deliveries",
+    ]
+    for path in paths:
+        for method in ("GET", "HEAD"):
+            anonymous = client.open(path, method=method)
+            assert anonymous.status_code == 401, (method, path)
+            refused = client.open(path, method=method, headers={"X-API-Key": viewer.key})
+            assert refused.status_code == 403, (method, path)
+        error = assert_error(client.get(path), 401, "UNAUTHORIZED")
+        assert "token-in-the-path" not in json.dumps(error)
+        error = assert_error(client.get(path, headers={"X-API-Key": viewer.key}), 403, "FORBIDDEN")
+        assert error["details"] == {"role": "viewer", "requiredRole": "operator"}
+        assert "token-in-the-path" not in json.dumps(error)
+    for headers in ({"X-API-Key": operator.key}, ADMIN):
+        listed = client.get(paths[0], headers=headers).get_json()["data"]
+        assert [w["url"] for w in listed] == [hook["url"]]
+        assert client.get(paths[1], headers=headers).status_code == 200
+        assert client.get(paths[2], headers=headers).status_code == 200
+    # Other reads stay anonymous (anonymous_read is on).
+    assert client.get(f"{API}/gpu/devices").status_code == 200

@@ -41,7 +41,7 @@ def events(app: Flask) -> EventRecorder:
 
 
 def deliveries(client: FlaskClient, webhook_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"{API}/webhooks/{webhook_id}/deliveries")
+    response = client.get(f"{API}/webhooks/{webhook_id}/deliveries", headers=ADMIN)
     assert response.status_code == 200
     result: list[dict[str, Any]] = response.get_json()["data"]
     return result

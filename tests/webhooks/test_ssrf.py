@@ -172,7 +172,9 @@ def test_delivery_rechecks_the_resolved_address(
     assert changed.status_code == 200, changed.get_json()
     assert dispatcher.run_once() == 1
     assert receiver.requests() == []
-    (delivery,) = client.get(f"{API}/webhooks/{hook['webhookId']}/deliveries").get_json()["data"]
+    (delivery,) = client.get(
+        f"{API}/webhooks/{hook['webhookId']}/deliveries", headers=ADMIN
+    ).get_json()["data"]
     assert delivery["status"] == "PENDING"
     assert delivery["log"][0]["outcome"] == "RETRY"
     assert "refused" in delivery["log"][0]["error"]

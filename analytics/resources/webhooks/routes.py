@@ -29,7 +29,11 @@ blp = ApiBlueprint(
 class Webhooks(MethodView):
     @blp.envelope_response(200, WebhookSchema, many=True)
     def get(self) -> Any:
-        """Registered webhooks (never their secrets)"""
+        """Registered webhooks (never their secrets)
+
+        Needs the operator or admin role, like every webhook read: webhook URLs carry
+        credentials (Slack and Teams put a token in the path).
+        """
         return services().webhooks.list_webhooks()
 
     @blp.arguments(WebhookCreateSchema)
@@ -49,7 +53,10 @@ class Webhooks(MethodView):
 class Webhook(MethodView):
     @blp.envelope_response(200, WebhookSchema)
     def get(self, webhook_id: str) -> Any:
-        """One webhook"""
+        """One webhook
+
+        Needs the operator or admin role (its URL may carry a token).
+        """
         return services().webhooks.get(webhook_id)
 
     @blp.arguments(WebhookUpdateSchema)
@@ -82,5 +89,8 @@ class Deliveries(MethodView):
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.envelope_response(200, DeliverySchema, many=True)
     def get(self, query: dict[str, Any], webhook_id: str) -> Any:
-        """The delivery log: every delivery with its attempts, status codes, errors, next try"""
+        """The delivery log: every delivery with its attempts, status codes, errors, next try
+
+        Needs the operator or admin role.
+        """
         return services().webhooks.deliveries(webhook_id, query["limit"], query["status"])
