@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from analytics.api.boundary import init_request_boundary
 from analytics.api.context import SERVICES_KEY
 from analytics.api.errors import register_error_handlers
+from analytics.api.expensive import init_expensive_gate
 from analytics.api.guard import init_request_guard
 from analytics.api.headers import init_security_headers
 from analytics.api.openapi import api_config, make_api, swagger_assets_blueprint
@@ -37,6 +38,7 @@ from analytics.resources.overview.routes import blp as overview_blp
 from analytics.resources.webhooks.routes import blp as webhooks_blp
 from analytics.services import Services
 from analytics.services.allocations import AllocationService
+from analytics.services.answer_cache import AnswerCache
 from analytics.services.apikeys import ApiKeyService
 from analytics.services.budget_schedule import BudgetSchedule
 from analytics.services.budgets import BudgetService
@@ -45,6 +47,7 @@ from analytics.services.cost import CostService
 from analytics.services.devices import DeviceService
 from analytics.services.events import EventRecorder
 from analytics.services.forecast import ForecastCache, ForecastService
+from analytics.services.forecast_warmup import ForecastWarmup
 from analytics.services.gpu_metrics import GpuMetricsService
 from analytics.services.live import LiveMetricsProvider, PrometheusLiveMetrics
 from analytics.services.mig import MigService
@@ -147,6 +150,7 @@ def create_app(
             "user": settings.cost_user_label,
             "project": settings.cost_project_label,
         },
+        AnswerCache(settings.cost_cache_seconds, max_entries=64),
     )
     webhooks, webhook_background = build_webhooks(settings, database, clock, events)
     services = Services(
@@ -190,6 +194,11 @@ def create_app(
             app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
         )
 
+    if settings.forecast_warmup:
+        warmup = ForecastWarmup(services.forecast, clock)
+        warmup.start()
+        weakref.finalize(app, warmup.stop)
+
     budget_schedule = BudgetSchedule(
         database, clock, services.budgets, settings.budget_check_interval_seconds
     )
@@ -208,6 +217,9 @@ def create_app(
         enabled=settings.rate_limit_enabled,
     )
     init_request_guard(app, limits, settings.anonymous_read)
+    init_expensive_gate(
+        app, settings.expensive_requests_per_client, settings.expensive_requests_per_worker
+    )
     # After the guard: a malformed request is counted and authenticated like any other.
     init_request_boundary(app)
     init_prom(

@@ -98,6 +98,17 @@ class Settings:
     # and fitted forecasts kept per worker process (series x hour of the last point; 0: none).
     forecast_history_days: int = 30
     forecast_cache_entries: int = 256
+    # Fit the default forecasts in each worker's background at start and after every hour, so
+    # no request pays for loading statsmodels and fitting (analytics.services.forecast_warmup).
+    forecast_warmup: bool = True
+    # Expensive reads (cost analysis and optimisation, forecasts, long statistics) in progress at
+    # once in one worker: per client (API key or address) and in all. Keep the second below the
+    # threads per worker, so cheap requests always find a thread; more answer 429.
+    expensive_requests_per_client: int = 2
+    expensive_requests_per_worker: int = 2
+    # Seconds a cost analysis or optimisation answer is reused while its window, the ledger,
+    # the prices and the devices are unchanged (per worker); 0: computed at every request.
+    cost_cache_seconds: float = 300.0
     # prometheus_client multiprocess directory (gunicorn with several workers); empty: off.
     metrics_multiprocess_dir: Path | None = None
     log_level: str = "INFO"
@@ -168,6 +179,8 @@ class Settings:
             "rate_limit_authenticated_per_minute",
             "rate_limit_batch_per_minute",
             "max_request_bytes",
+            "expensive_requests_per_client",
+            "expensive_requests_per_worker",
         )
         for name in positive:
             if getattr(self, name) <= 0:
@@ -217,6 +230,8 @@ class Settings:
             raise SettingsError("forecast_history_days must be between 1 and 90")
         if self.forecast_cache_entries < 0:
             raise SettingsError("forecast_cache_entries must not be negative (0: no cache)")
+        if self.cost_cache_seconds < 0:
+            raise SettingsError("cost_cache_seconds must not be negative (0: no cache)")
         for name in ("cost_team_label", "cost_user_label", "cost_project_label"):
             if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", getattr(self, name)):
                 raise SettingsError(f"{name} must be a Kubernetes label name")

@@ -21,9 +21,15 @@ class Limits:
     enabled: bool
 
 
+def client_identity() -> str:
+    """Who the request counts against: its API key, or its address when anonymous."""
+    caller = principal()
+    return f"key:{caller.key_id}" if caller.authenticated else f"ip:{request.remote_addr}"
+
+
 def bucket_and_limit(limits: Limits) -> tuple[str, int]:
     caller = principal()
-    who = f"key:{caller.key_id}" if caller.authenticated else f"ip:{request.remote_addr}"
+    who = client_identity()
     if request.path.startswith(BATCH_PREFIX):
         return f"batch:{who}", limits.batch
     if caller.authenticated:

@@ -11,6 +11,7 @@ hourly points, and a refit with fixed parameters (each backtest fold) takes a fe
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -84,6 +85,12 @@ class FittedHoltWinters:
             except (ValueError, np.linalg.LinAlgError) as exc:
                 raise ModelFitError(f"{self.spec.name}: simulation failed: {exc}") from exc
         return np.asarray(paths, dtype=np.float64).reshape(horizon, repetitions)
+
+
+def load() -> None:
+    """Import statsmodels' Holt-Winters now (about a second): for a background thread, so the
+    first forecast a client asks for does not pay for it."""
+    importlib.import_module("statsmodels.tsa.holtwinters")
 
 
 def fit_holt_winters(

@@ -15,11 +15,13 @@ from typing import Any
 from analytics.clock import Clock
 from analytics.prom import PromClient
 from analytics.services import optimization
+from analytics.services.answer_cache import AnswerCache
 from analytics.services.cost_model import CostReport, DeviceCost, PodCost, build_report
 from analytics.services.cost_split import Split
 from analytics.services.cost_usage import Window, read_holdings, read_usage
 from analytics.services.pricebook import PriceBook
 from analytics.store import allocations as allocation_store
+from analytics.store import versions
 from analytics.store.allocations import AllocationRecord
 from analytics.store.db import Database
 
@@ -51,6 +53,7 @@ class CostService:
         price_book: PriceBook,
         idle_threshold: float,
         owner_labels: Mapping[str, str],
+        answers: AnswerCache[Any] | None = None,
     ) -> None:
         self._db = database
         self._clock = clock
@@ -58,6 +61,8 @@ class CostService:
         self.price_book = price_book
         self.idle_threshold = idle_threshold
         self.owner_labels = dict(owner_labels)
+        # Analyses and optimisations in this process (analytics.services.answer_cache).
+        self.answers: AnswerCache[Any] = answers or AnswerCache(ttl_s=0, max_entries=0)
 
     # -- building blocks ---------------------------------------------------------------------
 
@@ -93,8 +98,25 @@ class CostService:
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    def analysis(self, days: int) -> dict[str, Any]:
+    def _answer(self, kind: str, days: int, compute: Callable[[int, datetime], Any]) -> Any:
+        """``compute(days, now)``, or the answer to the same question while it is current: the
+        same window (it moves every resolution step) on the same ledger, prices and devices.
+        Concurrent identical requests share one computation."""
         now = self._clock.now()
+        window = Window.ending(now, days)
+        with self._db.read() as conn:
+            inputs = versions.cost_inputs(conn)
+        return self.answers.get((kind, days, window.end, inputs), lambda: compute(days, now))
+
+    def analysis(self, days: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._answer("analysis", days, self._analysis)
+        return result
+
+    def optimization(self, days: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._answer("optimization", days, self._optimization)
+        return result
+
+    def _analysis(self, days: int, now: datetime) -> dict[str, Any]:
         report = self.report(days, now)
         suggestions = self.suggestions(report, now)
         window = report.window
@@ -127,8 +149,7 @@ class CostService:
             "analysis_date": now,
         }
 
-    def optimization(self, days: int) -> dict[str, Any]:
-        now = self._clock.now()
+    def _optimization(self, days: int, now: datetime) -> dict[str, Any]:
         report = self.report(days, now)
         suggestions = self.suggestions(report, now)
         # Added up in rule order (the order in which rules claim hardware), listed by saving.

@@ -49,8 +49,10 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         admin_api_key=Secret(ADMIN_KEY),
         rate_limit_storage="file",
-        # No background inventory sync in unit tests (tests that want one run it on demand).
+        # No background inventory sync in unit tests (tests that want one run it on demand),
+        # and no forecasts fitted in the background (tests/forecast tests the warm-up).
         sync_interval_seconds=0,
+        forecast_warmup=False,
     )
 
 

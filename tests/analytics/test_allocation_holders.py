@@ -33,6 +33,7 @@ def synced(history_stack: Stack, tmp_path: Path) -> FlaskClient:
             prometheus_url=history_stack.prometheus_url,
             admin_api_key=Secret(ADMIN_KEY),
             sync_interval_seconds=0,
+            forecast_warmup=False,
             rate_limit_storage="memory",
         )
     )

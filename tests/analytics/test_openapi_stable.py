@@ -20,7 +20,7 @@ from analytics.settings import Settings
 documents = []
 for _ in range(2):
     with tempfile.TemporaryDirectory() as d:
-        app = create_app(Settings(data_dir=pathlib.Path(d), sync_interval_seconds=0))
+        app = create_app(Settings(data_dir=pathlib.Path(d), sync_interval_seconds=0, forecast_warmup=False))
         documents.append(app.test_client().get("/k8s-monitor/api-docs").get_json())
 json.dump(documents, sys.stdout)
 """
@@ -36,5 +36,5 @@ def test_first_and_second_app_of_a_fresh_process_serve_the_same_document() -> No
     assert timestamp["type"] == "string" and timestamp["format"] == "date-time"
     # ... and the same as this (long-lived) test process makes.
     with tempfile.TemporaryDirectory() as d:
-        app = create_app(Settings(data_dir=Path(d), sync_interval_seconds=0))
+        app = create_app(Settings(data_dir=Path(d), sync_interval_seconds=0, forecast_warmup=False))
         assert app.test_client().get("/k8s-monitor/api-docs").get_json() == first

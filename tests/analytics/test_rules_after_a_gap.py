@@ -44,6 +44,7 @@ def test_usage_statistics_read_the_rules_across_a_gap(stale_stack: Stack, tmp_pa
             prometheus_url=stale_stack.prometheus_url,
             admin_api_key=Secret(ADMIN_KEY),
             sync_interval_seconds=0,
+            forecast_warmup=False,
             budget_check_interval_seconds=0,
         )
     )

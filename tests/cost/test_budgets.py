@@ -43,6 +43,7 @@ def app(tmp_path: Path, cost_stack: CostStack) -> Flask:
         prometheus_timeout_seconds=30,
         admin_api_key=Secret("budget-test-admin-key-0123"),
         sync_interval_seconds=0,
+        forecast_warmup=False,
         rate_limit_storage="memory",
     )
     return create_app(settings)

@@ -164,6 +164,7 @@ def test_prometheus_down_is_503_metrics_unavailable(tmp_path: Path, path: str) -
         prometheus_url=f"http://127.0.0.1:{free_port()}",
         prometheus_timeout_seconds=1.0,
         sync_interval_seconds=0,
+        forecast_warmup=False,
         rate_limit_storage="memory",
     )
     response = create_app(settings).test_client().get("/k8s-monitor/api/v1" + path)

@@ -1,4 +1,5 @@
-"""statsmodels is loaded on the first forecast, never by starting the service."""
+"""statsmodels is loaded on the first forecast (or by the background warm-up), never by starting
+the service."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from analytics import create_app
 from analytics.settings import Settings
 import analytics.forecasting, analytics.services.forecast, analytics.resources.forecast.routes
-app = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), sync_interval_seconds=0))
+app = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), sync_interval_seconds=0, forecast_warmup=False))
 app.test_client().get("/k8s-monitor/api-docs")
 assert "statsmodels" not in sys.modules, "statsmodels was imported at start"
 import numpy as np

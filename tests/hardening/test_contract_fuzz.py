@@ -34,7 +34,9 @@ DOCS = "/k8s-monitor/api-docs"
 
 def _document() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as data_dir:
-        app = create_app(Settings(data_dir=Path(data_dir), sync_interval_seconds=0))
+        app = create_app(
+            Settings(data_dir=Path(data_dir), sync_interval_seconds=0, forecast_warmup=False)
+        )
         document: dict[str, Any] = app.test_client().get(DOCS).get_json()
     return document
 

@@ -224,7 +224,12 @@ def test_metrics_unavailable_is_retried_then_raised(live_server: LiveServerFacto
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     yield create_app(
-        Settings(data_dir=tmp_path, sync_interval_seconds=0, rate_limit_storage="memory")
+        Settings(
+            data_dir=tmp_path,
+            sync_interval_seconds=0,
+            forecast_warmup=False,
+            rate_limit_storage="memory",
+        )
     )
 
 

@@ -35,6 +35,7 @@ def settings(tmp_path: Path) -> Settings:
         admin_api_key=Secret(ADMIN_KEY),
         rate_limit_storage="memory",
         sync_interval_seconds=0,
+        forecast_warmup=False,
         # No background threads: tests drive the dispatcher and the sweep themselves.
         webhook_dispatch_interval_seconds=0,
         allocation_events_interval_seconds=0,

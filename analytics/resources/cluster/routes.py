@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
+from analytics.api.expensive import expensive
 from analytics.resources.cluster.schemas import (
     AlertQuerySchema,
     ClusterHealthSchema,
@@ -124,6 +125,7 @@ class Namespaces(MethodView):
 class Statistics(MethodView):
     @blp.arguments(StatisticsQuerySchema, location="query")
     @blp.envelope_response(200, ClusterStatisticsSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """Averages and peaks of cluster CPU, memory, GPU utilisation and pod counts"""
         return cluster().statistics(query["hours"])

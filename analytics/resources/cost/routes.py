@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import actor, principal, services
 from analytics.api.envelope import ApiBlueprint
+from analytics.api.expensive import expensive
 from analytics.errors import Forbidden
 from analytics.resources.cost.schemas import (
     AnalysisQuerySchema,
@@ -44,6 +45,7 @@ def require_admin() -> None:
 class Analysis(MethodView):
     @blp.arguments(AnalysisQuerySchema, location="query")
     @blp.envelope_response(200, CostAnalysisSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """Cost of the last `days` days by namespace, team, user, project and model
 
@@ -79,6 +81,7 @@ class Analysis(MethodView):
 class Optimization(MethodView):
     @blp.arguments(OptimizationQuerySchema, location="query")
     @blp.envelope_response(200, OptimizationSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """Cost optimisation suggestions with their evidence and monthly USD estimates
 

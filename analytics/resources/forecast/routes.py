@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
+from analytics.api.expensive import expensive
 from analytics.resources.forecast.schemas import (
     ForecastQuerySchema,
     GpuForecastSchema,
@@ -30,6 +31,7 @@ blp = ApiBlueprint(
 class GpuForecast(MethodView):
     @blp.arguments(ForecastQuerySchema, location="query")
     @blp.envelope_response(200, GpuForecastSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """GPU demand forecast: utilisation, allocated GPUs and GPU memory, per model, with
         intervals and when each model's GPUs or memory run out"""
@@ -40,6 +42,7 @@ class GpuForecast(MethodView):
 class ResourceForecast(MethodView):
     @blp.arguments(ForecastQuerySchema, location="query")
     @blp.envelope_response(200, ResourceForecastSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """Cluster CPU, memory and GPU usage forecast, with intervals and when CPU or memory
         use reaches the nodes' allocatable"""

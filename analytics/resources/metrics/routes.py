@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
+from analytics.api.expensive import expensive
 from analytics.resources.metrics.schemas import (
     CollectionStatusSchema,
     GpuMetricsWindowQuerySchema,
@@ -28,6 +29,7 @@ blp = ApiBlueprint(
 class UsageStatistics(MethodView):
     @blp.arguments(GpuMetricsWindowQuerySchema, location="query")
     @blp.envelope_response(200, UsageStatisticsSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """Per-device and per-model average utilisation, memory use and temperature
 
@@ -42,6 +44,7 @@ class UsageStatistics(MethodView):
 class OverheatingAlerts(MethodView):
     @blp.arguments(GpuMetricsWindowQuerySchema, location="query")
     @blp.envelope_response(200, OverheatingAlertsSchema)
+    @expensive
     def get(self, query: dict[str, Any]) -> Any:
         """Windows in which a GPU was above its model's temperature threshold
 
