@@ -128,7 +128,8 @@ class MigService:
                 )
             if device.allocated and not existing:
                 raise GpuNotAvailable(
-                    f"GPU device {device_id} is allocated as a whole GPU; release it first.",
+                    f"GPU device {device_id} is in use as a whole GPU (allocated, or held by "
+                    "a pod); release it first.",
                     {"deviceId": device_id},
                 )
             gb = {p.name: p.memory_gb for p in mig_profiles(device.model_id)}
@@ -161,22 +162,26 @@ class MigService:
         return self._db.write(run)
 
     def delete(self, device_id: str, actor: str | None) -> MigLayoutView:
-        """Remove every MIG instance of the device; refused while any is allocated."""
+        """Remove every MIG instance of the device; refused while any is allocated or held."""
         now = self._clock.now()
 
         def run(conn: Any) -> MigLayoutView:
             expire_due(conn, now, actor, self._events)
             device = _locked_device(conn, device_id, now)
             existing = mig_store.instances(conn, now, device_id=device_id)
-            held = [i for i in existing if i.allocation_id is not None]
+            held = [i for i in existing if not i.free]
             if held:
                 raise GpuNotAvailable(
-                    f"GPU device {device_id} has {len(held)} allocated MIG instance(s); "
-                    "release them before deleting the layout.",
+                    f"GPU device {device_id} has {len(held)} MIG instance(s) in use (allocated, "
+                    "or held by a pod); release them before deleting the layout.",
                     {
                         "deviceId": device_id,
                         "allocatedInstances": [
-                            {"instanceId": i.instance_id, "allocationId": i.allocation_id}
+                            {
+                                "instanceId": i.instance_id,
+                                "allocationId": i.allocation_id,
+                                "heldByPod": i.held_by_pod,
+                            }
                             for i in held
                         ],
                     },
@@ -233,14 +238,14 @@ class MigService:
         with self._db.read() as conn:
             records = mig_store.instances(conn, self._clock.now())
         total = len(records)
-        allocated = sum(1 for r in records if r.allocation_id is not None)
+        allocated = sum(1 for r in records if not r.free)
         by_profile: dict[str, dict[str, int]] = {}
         for r in records:
             entry = by_profile.setdefault(r.profile, {"total": 0, "allocated": 0, "free": 0})
             entry["total"] += 1
-            entry["allocated" if r.allocation_id else "free"] += 1
+            entry["free" if r.free else "allocated"] += 1
         memory_total = sum(r.memory_gb for r in records)
-        memory_allocated = sum(r.memory_gb for r in records if r.allocation_id)
+        memory_allocated = sum(r.memory_gb for r in records if not r.free)
         return {
             "total_instances": total,
             "allocated_instances": allocated,
@@ -358,7 +363,7 @@ class MigService:
             desired=record.desired,
             observed=record.observed,
             mig_uuid=record.mig_uuid,
-            allocated=record.allocation_id is not None,
+            allocated=not record.free,
             allocation_id=record.allocation_id,
             resource_name=resource_name(record.profile),
             cost_per_hour=hourly_price(

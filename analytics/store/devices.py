@@ -11,6 +11,7 @@ from sqlalchemy import Connection, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from analytics.store.holders import held
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -39,6 +40,7 @@ class DeviceRecord:
     last_seen_at: datetime | None
     product_name: str | None
     presence: str | None
+    # Not free to allocate: a live ledger allocation or a pod holding it (see taken()).
     allocated: bool
     mig_instance_count: int
 
@@ -54,10 +56,22 @@ def active_allocation(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _query(now: datetime) -> Any:
-    allocated = (
+def taken(now: datetime) -> ColumnElement[bool]:
+    """The device is not free to allocate, as the allocator sees it: a live ledger allocation
+    on it or one of its MIG instances, or a pod holding it or one of its MIG instances."""
+    ledger = (
         exists().where(allocations.c.device_id == devices.c.device_id).where(active_allocation(now))
     )
+    held_slice = (
+        exists()
+        .where(mig_instances.c.device_id == devices.c.device_id)
+        .where(held(mig_instances.c.instance_id))
+    )
+    return ledger | held(devices.c.device_id) | held_slice
+
+
+def _query(now: datetime) -> Any:
+    allocated = taken(now)
     mig_count = (
         select(func.count())
         .where(mig_instances.c.device_id == devices.c.device_id)
@@ -137,9 +151,6 @@ class FleetRecord:
 def list_fleet(conn: Connection, now: datetime) -> list[FleetRecord]:
     """Every device, few columns: a tenth of :func:`list_devices`' time at 512 devices (most of
     which is building 21-field rows in Python, not SQLite)."""
-    allocated = (
-        exists().where(allocations.c.device_id == devices.c.device_id).where(active_allocation(now))
-    )
     query = select(
         devices.c.device_id,
         devices.c.node_name,
@@ -148,7 +159,7 @@ def list_fleet(conn: Connection, now: datetime) -> list[FleetRecord]:
         devices.c.status,
         devices.c.gpu_uuid,
         devices.c.presence,
-        allocated.label("allocated"),
+        taken(now).label("allocated"),
     ).order_by(devices.c.node_name, devices.c.device_index)
     return [FleetRecord(*row) for row in conn.execute(query)]
 

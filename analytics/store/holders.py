@@ -10,7 +10,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, Index, String, Table, delete, insert, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Index,
+    String,
+    Table,
+    delete,
+    exists,
+    insert,
+    select,
+)
 
 from analytics.store.tables import metadata
 from analytics.store.types import UtcDateTime
@@ -27,6 +38,12 @@ device_holders = Table(
     Column("observed_at", UtcDateTime, nullable=False),
     Index("ix_device_holders_node", "node_name"),
 )
+
+
+def held(resource_id: ColumnElement[str]) -> ColumnElement[bool]:
+    """Some pod holds ``resource_id`` (a device or MIG instance id), as the exporter last showed:
+    the allocator does not give it to anyone else, so no view may call it free."""
+    return exists().where(device_holders.c.resource_id == resource_id)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, exists, func, insert, select
 
 from analytics.store.devices import active_allocation
+from analytics.store.holders import held
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -34,6 +35,13 @@ class MigInstanceRecord:
     created_at: datetime
     observed_at: datetime | None
     allocation_id: str | None
+    # A pod holds it (the exporter's attribution), with or without a ledger allocation.
+    held_by_pod: bool
+
+    @property
+    def free(self) -> bool:
+        """Free to allocate, as the allocator sees it."""
+        return self.allocation_id is None and not self.held_by_pod
 
 
 def _query(now: datetime) -> Any:
@@ -52,6 +60,7 @@ def _query(now: datetime) -> Any:
             devices.c.model_id,
             devices.c.status.label("device_status"),
             holder.label("allocation_id"),
+            held(mig_instances.c.instance_id).label("held_by_pod"),
         )
         .select_from(mig_instances.join(devices))
         .order_by(devices.c.node_name, devices.c.device_index, mig_instances.c.instance_id)
@@ -69,12 +78,16 @@ def instances(
     if device_id is not None:
         query = query.where(mig_instances.c.device_id == device_id)
     if free_only:
-        held = (
+        allocated = (
             exists()
             .where(allocations.c.resource_id == mig_instances.c.instance_id)
             .where(active_allocation(now))
         )
-        query = query.where(~held).where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
+        query = (
+            query.where(~allocated)
+            .where(~held(mig_instances.c.instance_id))
+            .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
+        )
     return [_record(row) for row in conn.execute(query)]
 
 

@@ -87,3 +87,38 @@ def test_mig_instances_go_to_their_holders_and_the_free_one_to_a_newcomer(
     assert chosen[0]["allocatedResource"] not in held
     # Every instance is now reserved (one free, two by their holders): nothing is left.
     assert_error(allocate(synced, ("default", "late"), 5, True), 409, "INSUFFICIENT_RESOURCES")
+
+
+def test_every_view_calls_free_what_the_allocator_would_give(synced: FlaskClient) -> None:
+    """Held by a pod is not free, in the device list, its filter and statistics, and the MIG
+    views alike: what they offer is exactly what allocations then get (issue 15, finding 8)."""
+    database = synced.application.extensions["gpu_analytics.database"]
+    with database.read() as conn:
+        held = holder_store.holders_by_resource(conn)
+    devices = synced.get(f"{API}/gpu/devices").get_json()["data"]
+    by_id = {d["deviceId"]: d for d in devices}
+    holds_gpu = {r for r in held if "-MIG-" not in r}
+    holds_slice = {r.split("-MIG-")[0] for r in held if "-MIG-" in r}
+    assert holds_gpu and holds_slice, held
+    for device_id in holds_gpu | holds_slice:
+        assert by_id[device_id]["allocated"] is True, by_id[device_id]
+    available = synced.get(f"{API}/gpu/devices", query_string={"status": "available"})
+    offered = {d["deviceId"] for d in available.get_json()["data"]}
+    assert offered == {d["deviceId"] for d in devices if not d["allocated"]}
+    assert not offered & (holds_gpu | holds_slice)
+    statistics = synced.get(f"{API}/gpu/devices/statistics").get_json()["data"]
+    assert statistics["allocatedDevices"] == sum(d["allocated"] for d in devices)
+
+    free_mig = synced.get(f"{API}/gpu/mig/available").get_json()["data"]
+    free_ids = {i["instanceId"] for i in free_mig}
+    assert not free_ids & set(held)
+    mig_statistics = synced.get(f"{API}/gpu/mig/statistics").get_json()["data"]
+    assert mig_statistics["freeInstances"] == len(free_ids)
+    # A newcomer gets each offered instance, and then nothing more.
+    given = set()
+    for number in range(len(free_ids)):
+        response = allocate(synced, ("default", f"newcomer-{number}"), 1, True)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        given.add(response.get_json()["data"]["allocatedResource"])
+    assert given == free_ids
+    assert_error(allocate(synced, ("default", "late"), 1, True), 409, "INSUFFICIENT_RESOURCES")
