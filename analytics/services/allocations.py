@@ -336,15 +336,9 @@ class AllocationService:
         batch_id: str | None,
         taken: set[str],
     ) -> AllocationView:
-        if request.use_mig:
-            candidates = allocation_store.free_mig_instances(conn, now)
-        else:
-            models = self._catalogue.models
-            candidates = [
-                dataclasses.replace(c, memory_gb=models[c.model_id].memory_gb)
-                for c in allocation_store.free_devices(conn, now)
-            ]
-        candidates = [c for c in candidates if c.resource_id not in taken]
+        candidates = self._candidates(conn, now, request.use_mig, taken_too=False)
+        if taken:
+            candidates = [c for c in candidates if c.resource_id not in taken]
         own, candidates = _split_by_holder(conn, candidates, request.namespace, request.pod_name)
         # Prices set through the API (the price book) win over the catalogue's, at once.
         overrides = pricebook_store.overrides(conn)
@@ -364,6 +358,8 @@ class AllocationService:
                 chosen, price = choose(own, demand, price_of)
             except (InsufficientResources, CostLimitExceeded):
                 chosen, price = choose(candidates, demand, price_of)
+        except CostLimitExceeded as exc:
+            raise self._busy_within_limit(conn, now, demand, price_of, exc) from None
         except InsufficientResources as exc:
             if request.use_mig and not candidates:
                 _dict(exc)["hint"] = (
@@ -399,6 +395,46 @@ class AllocationService:
         allocation_store.insert_allocation(conn, values, actor, now)
         record = AllocationRecord(**values, release_time=None, cost_accrued=None)
         return self._view(record, now, observed=chosen.observed)
+
+    def _candidates(
+        self, conn: Any, now: datetime, use_mig: bool, *, taken_too: bool
+    ) -> list[Candidate]:
+        if use_mig:
+            return allocation_store.free_mig_instances(conn, now, taken_too=taken_too)
+        memory_gb = self._catalogue.memory_gb
+        return allocation_store.free_devices(conn, now, memory_gb, taken_too=taken_too)
+
+    def _busy_within_limit(
+        self,
+        conn: Any,
+        now: datetime,
+        demand: Demand,
+        price_of: Callable[[Candidate], float],
+        refusal: CostLimitExceeded,
+    ) -> AnalyticsError:
+        """Everything free costs more than the limit. When a resource that fits the memory and
+        the limit exists but is taken (a race lost to another request, say), the request can
+        succeed once it is released: 409 GPU_NOT_AVAILABLE. Else 422 COST_LIMIT_EXCEEDED, as
+        ``refusal`` says (docs/analytics.md, "Errors")."""
+        limit = demand.max_cost_per_hour
+        assert limit is not None
+        affordable_taken = [
+            c.resource_id
+            for c in self._candidates(conn, now, demand.use_mig, taken_too=True)
+            if c.memory_gb >= demand.required_memory_gb and price_of(c) <= limit
+        ]
+        if not affordable_taken:
+            return refusal
+        kind = "MIG instance" if demand.use_mig else "GPU"
+        return GpuNotAvailable(
+            f"Every {kind} with {demand.required_memory_gb:g} GB within ${limit:g}/hour is in "
+            f"use ({len(affordable_taken)}); the free ones cost more. Try again once one is "
+            "released, or raise maxCostPerHour.",
+            {
+                **_dict(refusal),
+                "inUseWithinLimit": len(affordable_taken),
+            },
+        )
 
     def _price(
         self, candidate: Candidate, overrides: dict[str, pricebook_store.PriceOverride]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from analytics.errors import InvalidParameter
 from analytics.store import catalog as catalog_store
 from analytics.store.catalog import ModelRecord
@@ -15,10 +18,16 @@ class Catalogue:
     def __init__(self, database: Database) -> None:
         with database.read() as conn:
             self._models = catalog_store.models(conn)
+        self._memory_gb = MappingProxyType({k: m.memory_gb for k, m in self._models.items()})
 
     @property
     def models(self) -> dict[str, ModelRecord]:
         return dict(self._models)
+
+    @property
+    def memory_gb(self) -> Mapping[str, float]:
+        """Each model's memory in GB, by model id (read-only)."""
+        return self._memory_gb
 
     def model(self, model_id: str) -> ModelRecord:
         try:

@@ -102,13 +102,17 @@ _DUE = (
     .where(allocations.c.planned_release_time <= _NOW)
 )
 _GET = select(allocations).where(allocations.c.allocation_id == bindparam("allocation_id"))
-_FREE_DEVICES = (
+# Whole GPUs and MIG instances the allocator may give: ACTIVE GPUs without a MIG layout, and
+# instances on ACTIVE or MIG_ENABLED GPUs. _FREE_* are those without a live allocation.
+_DEVICES = (
     select(devices.c.device_id, devices.c.node_name, devices.c.device_index, devices.c.model_id)
     .where(devices.c.status == "ACTIVE")
-    .where(devices.c.device_id.not_in(select(allocations.c.device_id).where(_active_at_now())))
     .where(devices.c.device_id.not_in(select(mig_instances.c.device_id)))
 )
-_FREE_MIG = (
+_FREE_DEVICES = _DEVICES.where(
+    devices.c.device_id.not_in(select(allocations.c.device_id).where(_active_at_now()))
+)
+_MIG = (
     select(
         mig_instances.c.instance_id,
         mig_instances.c.device_id,
@@ -123,11 +127,9 @@ _FREE_MIG = (
     )
     .select_from(mig_instances.join(devices))
     .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
-    .where(
-        mig_instances.c.instance_id.not_in(
-            select(allocations.c.resource_id).where(_active_at_now())
-        )
-    )
+)
+_FREE_MIG = _MIG.where(
+    mig_instances.c.instance_id.not_in(select(allocations.c.resource_id).where(_active_at_now()))
 )
 
 
@@ -230,8 +232,11 @@ def list_allocations(
     return [_record(row) for row in conn.execute(query)]
 
 
-def free_devices(conn: Connection, now: datetime) -> list[Candidate]:
-    """Whole GPUs to allocate: ACTIVE, no MIG layout, no live allocation."""
+def free_devices(
+    conn: Connection, now: datetime, memory_gb: Mapping[str, float], *, taken_too: bool = False
+) -> list[Candidate]:
+    """Whole GPUs to allocate: ACTIVE, no MIG layout, no live allocation (``taken_too``: with
+    or without one). ``memory_gb``: each model's memory, by model id."""
     return [
         Candidate(
             "GPU",
@@ -240,18 +245,21 @@ def free_devices(conn: Connection, now: datetime) -> list[Candidate]:
             row.node_name,
             row.device_index,
             row.model_id,
-            0.0,
+            memory_gb[row.model_id],
             None,
             None,
             None,
             True,
         )
-        for row in conn.execute(_FREE_DEVICES, {"now": now})
+        for row in conn.execute(_DEVICES if taken_too else _FREE_DEVICES, {"now": now})
     ]
 
 
-def free_mig_instances(conn: Connection, now: datetime) -> list[Candidate]:
-    """MIG instances to allocate (desired or observed) on ACTIVE or MIG_ENABLED devices."""
+def free_mig_instances(
+    conn: Connection, now: datetime, *, taken_too: bool = False
+) -> list[Candidate]:
+    """MIG instances to allocate (desired or observed) on ACTIVE or MIG_ENABLED devices, without
+    a live allocation (``taken_too``: with or without one)."""
     return [
         Candidate(
             "MIG_INSTANCE",
@@ -266,7 +274,7 @@ def free_mig_instances(conn: Connection, now: datetime) -> list[Candidate]:
             row.memory_slices,
             row.observed,
         )
-        for row in conn.execute(_FREE_MIG, {"now": now})
+        for row in conn.execute(_MIG if taken_too else _FREE_MIG, {"now": now})
     ]
 
 

@@ -129,6 +129,33 @@ def test_cost_limit_exceeded_is_422(fleet: FlaskClient) -> None:
     assert allocate(fleet, requiredMemoryGb=70, maxCostPerHour=2.5).status_code == 201
 
 
+def test_a_cost_limit_met_only_by_taken_gpus_is_409_then_422_when_none_could(
+    fleet: FlaskClient,
+) -> None:
+    """The race of issue 15: many requests under a limit only one GPU meets; the losers could
+    succeed once it is released (409), unlike a limit no GPU of the fleet meets (422)."""
+    # 70 GB within $2.50/hour: only the A100 80GB (2.29); the H100 costs more.
+    first = allocate(fleet, podName="winner", requiredMemoryGb=70, maxCostPerHour=2.5)
+    assert first.status_code == 201
+    assert first.get_json()["data"]["deviceId"] == "gpu-worker-1-GPU-00"
+    error = assert_error(
+        allocate(fleet, podName="loser", requiredMemoryGb=70, maxCostPerHour=2.5),
+        409,
+        "GPU_NOT_AVAILABLE",
+    )
+    assert error["details"]["inUseWithinLimit"] == 1
+    assert error["details"]["maxCostPerHour"] == 2.5
+    assert_error(
+        allocate(fleet, podName="loser", requiredMemoryGb=70, maxCostPerHour=1.0),
+        422,
+        "COST_LIMIT_EXCEEDED",
+    )
+    allocation = first.get_json()["data"]["allocationId"]
+    assert fleet.delete(f"{API}/gpu/allocations/{allocation}", headers=ADMIN).status_code == 200
+    again = allocate(fleet, podName="loser", requiredMemoryGb=70, maxCostPerHour=2.5)
+    assert again.status_code == 201
+
+
 def test_nothing_fits_is_409_with_closest_candidates(fleet: FlaskClient) -> None:
     error = assert_error(allocate(fleet, requiredMemoryGb=100), 409, "INSUFFICIENT_RESOURCES")
     closest = error["details"]["closestCandidates"]

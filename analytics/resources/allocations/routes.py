@@ -44,7 +44,8 @@ class Allocations(MethodView):
         Best fit: the preferred model first, then the smallest resource with enough memory,
         then the cheapest. 409 INSUFFICIENT_RESOURCES when nothing free fits (details list the
         closest candidates); 422 COST_LIMIT_EXCEEDED when everything that fits costs more than
-        maxCostPerHour. The response says how to request the resource in Kubernetes.
+        maxCostPerHour, 409 GPU_NOT_AVAILABLE when only taken resources meet it (it can succeed
+        once one is released). The response says how to request the resource in Kubernetes.
         """
         return services().allocations.allocate(AllocationRequest(**body), actor())
 
