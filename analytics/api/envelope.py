@@ -68,6 +68,11 @@ class ErrorEnvelopeSchema(Schema):
 class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     """A flask-smorest Blueprint whose ``envelope_response`` wraps the view's data."""
 
+    def arguments(self, schema: type[Schema] | Schema, **kwargs: Any) -> Any:
+        """flask-smorest's ``arguments`` with one schema instance for every request (given a
+        class, webargs would build a schema per request, deep-copying all its fields)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
     def envelope_response(
         self, status_code: int, schema: type[Schema], *, many: bool = False, **kwargs: Any
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
