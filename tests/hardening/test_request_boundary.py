@@ -170,7 +170,7 @@ def test_live_server_answers_merged_slashes_without_a_redirect(
 ) -> None:
     server = live_server(workers=1)
     address = urlsplit(server.url)
-    for path in (f"/{API}//gpu/devices", f"{API}/gpu/devices//statistics", f"{API}/webhooks/"):
+    for path in (f"/{API}//gpu/devices", f"{API}/gpu/devices//statistics", f"{API}/gpu/devices/"):
         connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
         try:
             connection.request("GET", path, headers={"Host": "evil.example"})
