@@ -1,4 +1,5 @@
-"""Marshmallow fields and helpers every schema uses: UTC timestamps with Z, descriptions."""
+"""Marshmallow fields and helpers every schema uses: UTC timestamps with Z, names without
+control characters, descriptions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 from analytics.clock import format_utc, parse_utc
+from analytics.text import refused_characters
 
 
 def doc(description: str, **extra: Any) -> dict[str, Any]:
@@ -31,3 +33,24 @@ class UtcDateTime(fields.Field[datetime]):
                 "Not a valid ISO-8601 date-time between the years 1 and 9999 in UTC, "
                 "e.g. 2025-08-04T12:00:00Z."
             ) from exc
+
+
+class Text(fields.String):
+    """A string without control, bidirectional-formatting or line-separator characters
+    (analytics.text): every name, id, label and other free text a request may carry.
+    ``multiline=True`` also takes tab, line feed and carriage return (alert descriptions)."""
+
+    def __init__(self, *args: Any, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        refused = refused_characters(text, multiline=self.multiline)
+        if refused:
+            raise ValidationError(
+                "Must not contain control or bidirectional formatting characters: "
+                + ", ".join(refused)
+                + "."
+            )
+        return text

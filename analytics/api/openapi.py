@@ -24,7 +24,9 @@ Writes need an API key with the operator or admin role (`Authorization: Bearer K
 `X-API-Key: KEY`, or HTTP basic with the key as password), and so do reads of /webhooks (webhook
 URLs carry credentials); other reads may be anonymous (configurable). Rate limits per minute: 1000
 anonymous, 5000 per API key, 100 on /batch/*; every response carries X-RateLimit-Limit,
-X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds).
+X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds). Text in requests (names, ids,
+labels) may not hold control, bidirectional-formatting or line-separator characters: NUL,
+U+202E and the like are 400 (VALIDATION_ERROR in a body, INVALID_PARAMETER in a query).
 """
 
 

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from analytics.clock import Clock
-from analytics.errors import InvalidParameter, Unauthorized
+from analytics.errors import InvalidParameter, Unauthorized, ValidationFailed
 from analytics.settings import Secret
 from analytics.store import apikeys as key_store
 from analytics.store.db import Database
+from analytics.text import refused_characters
 
 ROLES = ("viewer", "operator", "admin")
 _RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -61,6 +62,15 @@ class ApiKeyService:
     def create(self, role: str, name: str | None = None) -> NewApiKey:
         if role not in ROLES:
             raise InvalidParameter(f"Unknown role {role!r}; use one of {', '.join(ROLES)}.")
+        # The name is echoed in logs and the ledger (actor "id:name"): as plain as any name.
+        refused = refused_characters(name or "")
+        if refused:
+            raise ValidationFailed(
+                "The key name must not contain control or bidirectional formatting characters: "
+                + ", ".join(refused)
+                + ".",
+                {"name": refused},
+            )
         key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
         key = f"{_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         label = name or f"{role}-{key_id}"

@@ -8,28 +8,39 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
+
+
+def _text_map(data_key: str, description: str, multiline: bool = False) -> fields.Dict:
+    # Annotation values may span lines (descriptions); names and label values may not.
+    return fields.Dict(
+        keys=Text(),
+        values=Text(multiline=multiline),
+        data_key=data_key,
+        load_default=dict,
+        metadata=doc(description),
+    )
 
 
 class AlertSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    status = fields.String(
+    status = Text(
         required=True,
         validate=validate.OneOf(["firing", "resolved"]),
         metadata=doc("firing or resolved."),
     )
     labels = fields.Dict(
-        keys=fields.String(validate=validate.Length(1, 256)),
-        values=fields.String(validate=validate.Length(0, 4096)),
+        keys=Text(validate=validate.Length(1, 256)),
+        values=Text(validate=validate.Length(0, 4096)),
         required=True,
         validate=validate.Length(1, 64),
         metadata=doc("The alert's labels; alertname selects the event type."),
     )
     annotations = fields.Dict(
-        keys=fields.String(validate=validate.Length(1, 256)),
-        values=fields.String(validate=validate.Length(0, 16384)),
+        keys=Text(validate=validate.Length(1, 256)),
+        values=Text(multiline=True, validate=validate.Length(0, 16384)),
         load_default=dict,
         metadata=doc("summary, description, runbook_url."),
     )
@@ -42,10 +53,10 @@ class AlertSchema(Schema):
         allow_none=True,
         metadata=doc("When it resolved (0001-01-01 while firing), UTC."),
     )
-    generator_url = fields.String(
+    generator_url = Text(
         data_key="generatorURL", load_default="", metadata=doc("The rule's Prometheus link.")
     )
-    fingerprint = fields.String(
+    fingerprint = Text(
         required=True,
         validate=validate.Length(1, 64),
         metadata=doc("Alertmanager's identity of the alert (hex)."),
@@ -56,29 +67,23 @@ class AlertmanagerNotificationSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    version = fields.String(
+    version = Text(
         required=True,
         validate=validate.Equal("4", error="Only Alertmanager webhook payload version 4."),
         metadata=doc('Payload version, "4".'),
     )
-    status = fields.String(
+    status = Text(
         required=True,
         validate=validate.OneOf(["firing", "resolved"]),
         metadata=doc("firing when at least one alert fires."),
     )
-    receiver = fields.String(required=True, metadata=doc("The Alertmanager receiver's name."))
-    group_labels = fields.Dict(
-        data_key="groupLabels", load_default=dict, metadata=doc("Labels the group shares.")
+    receiver = Text(required=True, metadata=doc("The Alertmanager receiver's name."))
+    group_labels = _text_map("groupLabels", "Labels the group shares.")
+    common_labels = _text_map("commonLabels", "Labels every alert has.")
+    common_annotations = _text_map(
+        "commonAnnotations", "Annotations every alert has.", multiline=True
     )
-    common_labels = fields.Dict(
-        data_key="commonLabels", load_default=dict, metadata=doc("Labels every alert has.")
-    )
-    common_annotations = fields.Dict(
-        data_key="commonAnnotations",
-        load_default=dict,
-        metadata=doc("Annotations every alert has."),
-    )
-    external_url = fields.String(
+    external_url = Text(
         data_key="externalURL", load_default="", metadata=doc("Alertmanager's URL.")
     )
     alerts = fields.List(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 
 # Kubernetes names: namespaces are DNS labels, pods DNS subdomains.
 _NAMESPACE = validate.Regexp(
@@ -20,24 +20,24 @@ STATUSES = ["ALLOCATED", "RELEASED", "EXPIRED"]
 
 
 class AllocationRequestSchema(Schema):
-    namespace = fields.String(
+    namespace = Text(
         required=True,
         validate=_NAMESPACE,
         metadata=doc("Namespace of the pod.", example="model-serving"),
     )
-    pod_name = fields.String(
+    pod_name = Text(
         data_key="podName",
         required=True,
         validate=_POD,
         metadata=doc("Pod that will use the GPU.", example="vllm-llama2-7b"),
     )
-    container_name = fields.String(
+    container_name = Text(
         data_key="containerName",
         load_default=None,
         validate=_LABEL,
         metadata=doc("Container in the pod.", example="vllm-container"),
     )
-    workload_type = fields.String(
+    workload_type = Text(
         data_key="workloadType",
         load_default=None,
         validate=validate.Length(1, 64),
@@ -54,7 +54,7 @@ class AllocationRequestSchema(Schema):
         validate=validate.Range(min=0, max=MAX_MEMORY_GB, min_inclusive=False),
         metadata=doc("GPU memory needed, GB (0 < x <= 1024).", example=20),
     )
-    preferred_model_id = fields.String(
+    preferred_model_id = Text(
         data_key="preferredModelId",
         load_default=None,
         validate=validate.Length(1, 64),
@@ -68,13 +68,13 @@ class AllocationRequestSchema(Schema):
         load_default=None,
         metadata=doc("When the allocation ends by itself (EXPIRED), UTC; must be in the future."),
     )
-    user_id = fields.String(
+    user_id = Text(
         data_key="userId", load_default=None, validate=_LABEL, metadata=doc("User charged.")
     )
-    team_id = fields.String(
+    team_id = Text(
         data_key="teamId", load_default=None, validate=_LABEL, metadata=doc("Team charged.")
     )
-    project_id = fields.String(
+    project_id = Text(
         data_key="projectId", load_default=None, validate=_LABEL, metadata=doc("Project charged.")
     )
     max_cost_per_hour = fields.Float(
@@ -184,10 +184,10 @@ class AllocationSchema(Schema):
 
 
 class AllocationListQuerySchema(Schema):
-    namespace = fields.String(validate=_NAMESPACE, metadata=doc("Only this namespace."))
-    user_id = fields.String(data_key="userId", validate=_LABEL, metadata=doc("Only this user."))
-    team_id = fields.String(data_key="teamId", validate=_LABEL, metadata=doc("Only this team."))
-    status = fields.String(
+    namespace = Text(validate=_NAMESPACE, metadata=doc("Only this namespace."))
+    user_id = Text(data_key="userId", validate=_LABEL, metadata=doc("Only this user."))
+    team_id = Text(data_key="teamId", validate=_LABEL, metadata=doc("Only this team."))
+    status = Text(
         load_default="ALLOCATED",
         validate=validate.OneOf([*STATUSES, "ALL"]),
         metadata=doc(
@@ -256,7 +256,7 @@ _RECONCILIATION_STATES = [
 
 
 class ReconciliationQuerySchema(Schema):
-    namespace = fields.String(validate=_NAMESPACE, metadata=doc("Only this namespace."))
+    namespace = Text(validate=_NAMESPACE, metadata=doc("Only this namespace."))
 
 
 class PodHoldingSchema(Schema):

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 from analytics.services.cluster import MAX_STATISTICS_HOURS, RESOURCE_TYPES
 from analytics.services.cluster_health import ALERT_SOURCES, SEVERITIES
 
@@ -202,11 +202,11 @@ class TopPodSchema(PodSchema):
 
 
 class PodListQuerySchema(Schema):
-    namespace = fields.String(validate=_NAMESPACE, metadata=doc("Only pods of this namespace."))
+    namespace = Text(validate=_NAMESPACE, metadata=doc("Only pods of this namespace."))
 
 
 class TopPodsQuerySchema(Schema):
-    resource_type = fields.String(
+    resource_type = Text(
         data_key="resourceType",
         load_default="cpu",
         validate=validate.OneOf(RESOURCE_TYPES),
@@ -639,11 +639,11 @@ class ResourceAlertSchema(Schema):
 
 
 class AlertQuerySchema(Schema):
-    severity = fields.String(
+    severity = Text(
         validate=validate.OneOf(SEVERITIES),
         metadata=doc("Only alerts of this severity.", enum=list(SEVERITIES)),
     )
-    source = fields.String(
+    source = Text(
         validate=validate.OneOf(ALERT_SOURCES),
         metadata=doc("Only prometheus or only analytics alerts.", enum=list(ALERT_SOURCES)),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 
 MAX_WINDOW_DAYS = 90
 # Kubernetes namespace names, and team names as the ledger takes them.
@@ -228,7 +228,7 @@ class PriceUpdateSchema(Schema):
         validate=validate.Range(0, 10000),
         metadata=doc("USD per GPU-hour (0-10000).", example=2.5),
     )
-    source = fields.String(
+    source = Text(
         load_default=None,
         validate=validate.Length(1, 256),
         metadata=doc("Where the number comes from (contract, quote).", example="2026 contract"),
@@ -236,12 +236,12 @@ class PriceUpdateSchema(Schema):
 
 
 class BudgetRequestSchema(Schema):
-    scope = fields.String(
+    scope = Text(
         required=True,
         validate=validate.OneOf(["team", "namespace"]),
         metadata=doc("team or namespace."),
     )
-    name = fields.String(
+    name = Text(
         required=True, validate=_NAME, metadata=doc("Team id or namespace.", example="ml-team")
     )
     monthly_budget = fields.Float(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 from analytics.services.devices import DEVICE_STATUSES, STATUS_FILTERS
 
 _NODE_NAME = validate.Regexp(
@@ -106,13 +106,13 @@ class DeviceSchema(Schema):
 
 
 class DeviceRegistrationSchema(Schema):
-    node_name = fields.String(
+    node_name = Text(
         data_key="nodeName",
         required=True,
         validate=_NODE_NAME,
         metadata=doc("Kubernetes node name.", example="gpu-worker-1"),
     )
-    model_id = fields.String(
+    model_id = Text(
         data_key="modelId",
         required=True,
         validate=validate.Length(1, 64),
@@ -125,31 +125,31 @@ class DeviceRegistrationSchema(Schema):
         validate=validate.Range(0, 63),
         metadata=doc("GPU index on the node, 0-63.", example=0),
     )
-    serial_number = fields.String(
+    serial_number = Text(
         data_key="serialNumber",
         load_default=None,
         validate=validate.Length(max=64),
         metadata=doc("Board serial number."),
     )
-    pci_address = fields.String(
+    pci_address = Text(
         data_key="pciAddress",
         load_default=None,
         validate=validate.Length(max=32),
         metadata=doc("PCI bus id."),
     )
-    gpu_uuid = fields.String(
+    gpu_uuid = Text(
         data_key="gpuUuid",
         load_default=None,
         validate=validate.Length(max=64),
         metadata=doc("NVML UUID, `GPU-...`."),
     )
-    driver_version = fields.String(
+    driver_version = Text(
         data_key="driverVersion",
         load_default=None,
         validate=validate.Length(max=32),
         metadata=doc("Driver version."),
     )
-    firmware_version = fields.String(
+    firmware_version = Text(
         data_key="firmwareVersion",
         load_default=None,
         validate=validate.Length(max=32),
@@ -167,7 +167,7 @@ class DeviceRegistrationSchema(Schema):
     warranty_expiry_date = UtcDateTime(
         data_key="warrantyExpiryDate", load_default=None, metadata=doc("Warranty end, UTC.")
     )
-    status = fields.String(
+    status = Text(
         load_default="ACTIVE",
         validate=validate.OneOf(DEVICE_STATUSES),
         metadata=doc("Initial status (default ACTIVE).", enum=list(DEVICE_STATUSES)),
@@ -175,11 +175,11 @@ class DeviceRegistrationSchema(Schema):
 
 
 class DeviceListQuerySchema(Schema):
-    node_name = fields.String(
+    node_name = Text(
         data_key="nodeName", validate=_NODE_NAME, metadata=doc("Only GPUs of this node.")
     )
-    model_id = fields.String(data_key="modelId", metadata=doc("Only GPUs of this model."))
-    status = fields.String(
+    model_id = Text(data_key="modelId", metadata=doc("Only GPUs of this model."))
+    status = Text(
         validate=validate.OneOf(STATUS_FILTERS + DEVICE_STATUSES),
         metadata=doc(
             "available (ACTIVE and not allocated), active (ACTIVE or MIG_ENABLED), "
@@ -190,7 +190,7 @@ class DeviceListQuerySchema(Schema):
 
 
 class DeviceStatusQuerySchema(Schema):
-    status = fields.String(
+    status = Text(
         required=True,
         validate=validate.OneOf(DEVICE_STATUSES),
         metadata=doc("The new status.", enum=list(DEVICE_STATUSES)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 
 MAX_WINDOW_HOURS = 24 * 90
 _SEVERITIES = ["CRITICAL", "WARNING", "INFO"]
@@ -495,7 +495,7 @@ class CollectionStatusSchema(Schema):
 
 class BatchMetricsCollectRequestSchema(Schema):
     nodes = fields.List(
-        fields.String(validate=validate.Length(1, 253), metadata=doc("A node name.")),
+        Text(validate=validate.Length(1, 253), metadata=doc("A node name.")),
         required=True,
         validate=validate.Length(1, 100),
         metadata=doc("Nodes to collect, 1-100.", example=["gpu-worker-1", "gpu-worker-2"]),
@@ -510,7 +510,7 @@ class BatchMetricsCollectRequestSchema(Schema):
         load_default=True,
         metadata=doc("Return the nodes' CPU and memory use (cAdvisor, kube-state-metrics)."),
     )
-    time_range = fields.String(
+    time_range = Text(
         data_key="timeRange",
         load_default="1h",
         validate=validate.Regexp(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 
 _STATES = ["PENDING", "APPLIED", "UNMANAGED"]
 
 
 class MigLayoutRequestSchema(Schema):
     profile_ids = fields.List(
-        fields.String(validate=validate.Length(1, 32), metadata=doc("A MIG profile name.")),
+        Text(validate=validate.Length(1, 32), metadata=doc("A MIG profile name.")),
         data_key="profileIds",
         required=True,
         validate=validate.Length(1, 16),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc
 from analytics.services.events import EVENT_CATALOGUE, EVENT_TYPES
 
 _EVENTS_DOC = "; ".join(f"{t.value}: {text}" for t, text in EVENT_CATALOGUE.items())
@@ -13,7 +13,7 @@ _DELIVERY_STATES = ["PENDING", "DELIVERED", "FAILED"]
 
 def _events_field(required: bool) -> fields.List[str]:
     return fields.List(
-        fields.String(
+        Text(
             validate=validate.OneOf(EVENT_TYPES),
             metadata=doc("An event type.", enum=list(EVENT_TYPES)),
         ),
@@ -32,10 +32,10 @@ _SECRET = validate.Length(8, 256)
 
 
 class WebhookCreateSchema(Schema):
-    name = fields.String(
+    name = Text(
         required=True, validate=_NAME, metadata=doc("A label.", example="slack-notifications")
     )
-    url = fields.String(
+    url = Text(
         required=True,
         validate=_URL,
         metadata=doc(
@@ -46,7 +46,7 @@ class WebhookCreateSchema(Schema):
         ),
     )
     events = _events_field(required=True)
-    secret = fields.String(
+    secret = Text(
         required=True,
         load_only=True,
         validate=_SECRET,
@@ -62,12 +62,10 @@ class WebhookCreateSchema(Schema):
 
 
 class WebhookUpdateSchema(Schema):
-    name = fields.String(validate=_NAME, metadata=doc("A label."))
-    url = fields.String(validate=_URL, metadata=doc("New URL (checked like at registration)."))
+    name = Text(validate=_NAME, metadata=doc("A label."))
+    url = Text(validate=_URL, metadata=doc("New URL (checked like at registration)."))
     events = _events_field(required=False)
-    secret = fields.String(
-        load_only=True, validate=_SECRET, metadata=doc("New signing key (write-only).")
-    )
+    secret = Text(load_only=True, validate=_SECRET, metadata=doc("New signing key (write-only)."))
     active = fields.Boolean(
         metadata=doc("false pauses deliveries (they stay queued); true resumes them.")
     )
@@ -154,7 +152,7 @@ class DeliveryQuerySchema(Schema):
         validate=validate.Range(1, 500),
         metadata=doc("Most deliveries to return, newest first (1-500)."),
     )
-    status = fields.String(
+    status = Text(
         load_default=None,
         validate=validate.OneOf(_DELIVERY_STATES),
         metadata=doc("Only deliveries in this state.", enum=_DELIVERY_STATES),
