@@ -50,6 +50,12 @@ _SERVING = [
     ("nb", "jupyter/base-notebook", ["start-notebook.sh"]),
 ]
 _WORKLOADS = ["inference", "inference", "training", "notebook"]
+# The node is a DGX-class host (2 x 112 cores, 2 TiB), and each pod holds a slice of one GPU,
+# so it asks for a slice-sized share of the host: 100 pods at the simulator's per-workload
+# defaults (16 cores, 128 GiB for training) would request 650 cores and 4,200 GiB, which the
+# fleet validator rightly refuses. The exporter does not read requests; the scrape is the same.
+NODE_CAPACITY = {"cpu_cores": 224, "memory_gib": 2048}
+POD_REQUESTS = {"cpu_request": 2, "memory_request_gib": 16}
 
 
 def _pod(n: int, container: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +67,7 @@ def _pod(n: int, container: dict[str, Any]) -> dict[str, Any]:
         "args": args,
         "workload": _WORKLOADS[n % 4],
         "gpu_memory_gib": 4,
+        **POD_REQUESTS,
         "containers": [{"name": "main", **container}],
     }
 
@@ -73,6 +80,7 @@ def fleet_pods() -> dict[str, Any]:
         "nodes": [
             {
                 "name": "bench-pods",
+                **NODE_CAPACITY,
                 "gpus": [{"model": "H100_80GB", "count": 8, "time_slicing_replicas": 13}],
                 "pods": pods,
             }
@@ -88,6 +96,7 @@ def fleet_mig() -> dict[str, Any]:
         "nodes": [
             {
                 "name": "bench-mig",
+                **NODE_CAPACITY,
                 "gpus": [{"model": "A100_80GB", "count": 8, "mig": ["1g.10gb"] * 7}],
                 "pods": pods,
             }
