@@ -10,6 +10,9 @@ stays on (its cost is part of the numbers) with a limit high enough not to refus
 
 ``--postgres`` starts a throwaway PostgreSQL server (devstack/postgres.py, default durability
 settings) for the run; without either option the service uses SQLite in a temporary directory.
+
+``--smoke`` runs 2 clients x 5 cycles against 2 workers on 2 devices, in seconds: a check
+that the benchmark still runs (and still finds no double allocation), not a measurement.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 API = "/k8s-monitor/api/v1"
 ADMIN_KEY = "bench-admin-key"
 HEADERS = {"X-API-Key": ADMIN_KEY, "Content-Type": "application/json"}
+# --smoke's sizes: every stage and figure of a full run, in seconds.
+SMOKE = {"clients": 2, "cycles": 5, "workers": 2, "nodes": 1, "gpus_per_node": 2}
 
 
 def free_port() -> int:
@@ -155,7 +160,11 @@ def main() -> int:
     database = parser.add_mutually_exclusive_group()
     database.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     database.add_argument("--postgres", action="store_true", help="start a PostgreSQL server")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
     args = parser.parse_args()
+    if args.smoke:  # smaller defaults; options given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         if args.postgres:
             from devstack.postgres import PostgresServer
@@ -166,7 +175,12 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-allocations-"))
+    # Removed afterwards: the smoke test runs this on every `make test`.
+    with tempfile.TemporaryDirectory(prefix="bench-allocations-") as tmp:
+        return run_in(Path(tmp), args)
+
+
+def run_in(data_dir: Path, args: argparse.Namespace) -> int:
     port = free_port()
     extra = (
         {"GPU_ANALYTICS_RATE_LIMIT_ENABLED": "false"}

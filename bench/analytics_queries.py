@@ -15,10 +15,18 @@ training, notebook and batch pods, and daily overheating and XID events.
     .venv/bin/python bench/analytics_queries.py [--fleets demo,bench512] [--days 30]
         [--step 60] [--bench-step 300] [--requests 50] [--json results.json]
         [--end UNIX] [--bench-fleet FLEET.yaml] [--only /gpu/overview,/gpu/health] [--settle 60]
+        [--bench-nodes 64] [--scrape-interval 15] [--cache-dir DIR] [--smoke]
 
 The 512-GPU history defaults to a 5-minute step (``--bench-step``): a month at one minute would
 take tens of minutes to generate on a small machine; hourly recording-rule samples (what long
 windows read) are the same either way.
+
+``--smoke`` measures every endpoint the same way on the generated fleet cut to its first node
+(an A100 node of 8 GPUs: MIG, every workload, scheduled jobs, overheating and XID events), 5
+days of history, Prometheus scraping every 2 s and 2 requests per endpoint, in well under a
+minute: a check that the benchmark still runs, not a measurement. Its history is cached in
+data/bench-smoke-history-cache (shared with bench/forecast_backtest.py's smoke run), apart from
+the full runs' cache, whose few entries a smoke run would otherwise evict.
 """
 
 from __future__ import annotations
@@ -70,6 +78,16 @@ RESOURCE_ENDPOINTS = (
     "/resources/alerts",
     "/resources/metrics/status",
 )
+# --smoke's sizes: every endpoint and figure of a full run, on a small fleet and history.
+SMOKE: dict[str, Any] = {
+    "fleets": "bench512",
+    "bench_nodes": 1,
+    "days": 5.0,
+    "requests": 2,
+    "settle": 1.0,
+    "scrape_interval": 2,
+    "cache_dir": ROOT / "data" / "bench-smoke-history-cache",
+}
 
 
 # -- the 512-GPU fleet -------------------------------------------------------------------------
@@ -256,6 +274,9 @@ def run_fleet(
     end: float | None,
     only: set[str] | None = None,
     settle: float = 0.0,
+    *,
+    scrape_interval_s: int = 15,
+    cache_dir: Path = ROOT / "data" / "bench-history-cache",
 ) -> dict[str, Any]:
     print(f"\n== {name}: {fleet.name}, {days:g} days of history at {step}s steps", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
@@ -265,10 +286,11 @@ def run_fleet(
             days=days,
             step=step,
             end=end,
-            scrape_interval="15s",
+            scrape_interval=f"{scrape_interval_s}s",
+            evaluation_interval=f"{scrape_interval_s}s",
             analytics_workers=2,
             workdir=Path(tmp) / "stack",
-            cache_dir=ROOT / "data" / "bench-history-cache",
+            cache_dir=cache_dir,
             start_timeout=600,
             log=lambda message: print(f"   {message}", flush=True),
         )
@@ -335,7 +357,26 @@ def main() -> int:
     parser.add_argument(
         "--only", help="comma-separated endpoint paths to measure (default: every endpoint)"
     )
+    parser.add_argument(
+        "--bench-nodes", type=int, default=64, help="nodes of 8 GPUs in the generated bench512"
+    )
+    parser.add_argument(
+        "--scrape-interval",
+        type=int,
+        default=15,
+        help="seconds between Prometheus' scrapes and rule evaluations (default 15)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=ROOT / "data" / "bench-history-cache",
+        help="where generated histories are kept between runs",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
     args = parser.parse_args()
+    if args.smoke:  # smaller defaults; options given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     # Measure the service, not the rate limiter; ask Prometheus for its sample counts.
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_PROMETHEUS_QUERY_STATS"] = "true"
@@ -358,6 +399,8 @@ def main() -> int:
                     args.end,
                     only,
                     args.settle,
+                    scrape_interval_s=args.scrape_interval,
+                    cache_dir=args.cache_dir,
                 )
             )
         elif name == "bench512":
@@ -366,7 +409,9 @@ def main() -> int:
             else:
                 directory = ROOT / "data" / "bench-fleets"
                 directory.mkdir(parents=True, exist_ok=True)
-                fleet = bench_fleet(directory / "bench-512.yaml")
+                fleet = bench_fleet(
+                    directory / f"bench-{args.bench_nodes * 8}.yaml", args.bench_nodes
+                )
             reports.append(
                 run_fleet(
                     name,
@@ -377,6 +422,8 @@ def main() -> int:
                     args.end,
                     only,
                     args.settle,
+                    scrape_interval_s=args.scrape_interval,
+                    cache_dir=args.cache_dir,
                 )
             )
         else:

@@ -13,7 +13,10 @@ Most of those scrapes are served from the per-snapshot cache (sampling runs ever
 real Prometheus scraping every 15 s always misses it, so the cost of a miss (render + gzip of
 a fresh snapshot, in-process) is measured separately and printed as "render".
 
-    python bench/exporter_scrape.py [--scrapes 10000] [--soak 60]
+    python bench/exporter_scrape.py [--scrapes 10000] [--soak 60] [--renders 1000] [--smoke]
+
+``--smoke`` runs both fleets the same way with tiny counts (50 scrapes, a 1 s soak, 20
+renders), in seconds: a check that the benchmark still runs, not a measurement.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ _SERVING = [
     ("nb", "jupyter/base-notebook", ["start-notebook.sh"]),
 ]
 _WORKLOADS = ["inference", "inference", "training", "notebook"]
+# --smoke's counts: every stage and figure of a full run, in seconds.
+SMOKE = {"scrapes": 50, "soak": 1.0, "renders": 20}
 # The node is a DGX-class host (2 x 112 cores, 2 TiB), and each pod holds a slice of one GPU,
 # so it asks for a slice-sized share of the host: 100 pods at the simulator's per-workload
 # defaults (16 cores, 128 GiB for training) would request 650 cores and 4,200 GiB, which the
@@ -153,7 +158,7 @@ def render_cost(fleet_path: Path, node: str, renders: int = 1000) -> list[float]
     return timings
 
 
-def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float) -> None:
+def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float, renders: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fleet.yaml"
         path.write_text(yaml.safe_dump(fleet))
@@ -218,7 +223,7 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float) -> No
         finally:
             process.terminate()
             process.wait(timeout=10)
-        renders = render_cost(path, node)
+        render_ms = render_cost(path, node, renders)
     mib = 1024 * 1024
     print(
         f"({label}) {scrapes} scrapes, {series} series, {statistics.mean(sizes) / 1024:.1f} KiB "
@@ -234,8 +239,8 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float) -> No
         f"after a {soak:.0f} s soak {soak_rss / mib:.1f}"
     )
     print(
-        f"    render (cache miss, in-process) ms: p50 {statistics.median(renders):.3f}  "
-        f"p99 {_pct(renders, 0.99):.3f}"
+        f"    render (cache miss, in-process) ms: p50 {statistics.median(render_ms):.3f}  "
+        f"p99 {_pct(render_ms, 0.99):.3f}"
     )
     print(f"    exporter CPU seconds in all: user {cpu.user:.1f} system {cpu.system:.1f}")
 
@@ -244,9 +249,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scrapes", type=int, default=10_000)
     parser.add_argument("--soak", type=float, default=60.0, help="seconds of slow scraping")
+    parser.add_argument("--renders", type=int, default=1000, help="cache-miss renders timed")
+    parser.add_argument("--smoke", action="store_true", help="tiny counts: does it still run?")
     args = parser.parse_args()
-    run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes, args.soak)
-    run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes, args.soak)
+    if args.smoke:  # smaller defaults; options given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
+    run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes, args.soak, args.renders)
+    run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes, args.soak, args.renders)
     return 0
 
 

@@ -27,6 +27,14 @@ generating one (a month for 512 GPUs takes many minutes on a small machine).
 
     .venv/bin/python bench/forecast_backtest.py [--fleets demo,bench512] [--days 30]
         [--backtest-days 7] [--requests 20] [--cold-requests 5] [--end UNIX] [--bench-end UNIX]
+        [--bench-nodes 64] [--scrape-interval 15] [--cache-dir DIR] [--smoke]
+
+``--smoke`` runs the backtest (one fold) and both latency services on the generated fleet cut
+to one node, with 5 days of history (the least with which the forecaster still chooses and fits
+a model at the fold's origin, rather than falling back to a baseline for a short history),
+Prometheus scraping every 2 s and 2 warm and 1 cold request per endpoint, in well under a
+minute: a check that the benchmark still runs, not a measurement. Its history is cached in
+data/bench-smoke-history-cache, shared with bench/analytics_queries.py's smoke run.
 """
 
 from __future__ import annotations
@@ -60,6 +68,18 @@ from devstack.stack import Stack  # noqa: E402
 
 HORIZON = 24
 PATHS = ("/gpu/forecast?hours=24", "/resources/forecast?hours=24")
+# --smoke's sizes: every stage and figure of a full run, on a small fleet and history. The
+# fleet, days and step match bench/analytics_queries.py's smoke run, so they share its history.
+SMOKE: dict[str, Any] = {
+    "fleets": "bench512",
+    "bench_nodes": 1,
+    "days": 5.0,
+    "backtest_days": 1,
+    "requests": 2,
+    "cold_requests": 1,
+    "scrape_interval": 2,
+    "cache_dir": ROOT / "data" / "bench-smoke-history-cache",
+}
 
 
 # -- backtest ----------------------------------------------------------------------------------
@@ -243,10 +263,11 @@ def run_fleet(
             days=args.days,
             step=step,
             end=end,
-            scrape_interval="15s",
+            scrape_interval=f"{args.scrape_interval}s",
+            evaluation_interval=f"{args.scrape_interval}s",
             analytics_workers=2,
             workdir=Path(tmp) / "stack",
-            cache_dir=ROOT / "data" / "bench-history-cache",
+            cache_dir=args.cache_dir,
             start_timeout=900,
             log=lambda message: print(f"   {message}", flush=True),
         )
@@ -277,7 +298,26 @@ def main() -> int:
     parser.add_argument("--end", type=float, help="history end of the demo fleet (unix s)")
     parser.add_argument("--bench-end", type=float, help="history end of the 512-GPU fleet")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--bench-nodes", type=int, default=64, help="nodes of 8 GPUs in the generated bench512"
+    )
+    parser.add_argument(
+        "--scrape-interval",
+        type=int,
+        default=15,
+        help="seconds between Prometheus' scrapes and rule evaluations (default 15)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=ROOT / "data" / "bench-history-cache",
+        help="where generated histories are kept between runs",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
     args = parser.parse_args()
+    if args.smoke:  # smaller defaults; options given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"
     for stage in ("NVML", "PROCESSES", "POD_RESOURCES", "KUBERNETES"):
@@ -290,7 +330,7 @@ def main() -> int:
         elif name == "bench512":
             directory = ROOT / "data" / "bench-fleets"
             directory.mkdir(parents=True, exist_ok=True)
-            fleet = bench_fleet(directory / "bench-512.yaml")
+            fleet = bench_fleet(directory / f"bench-{args.bench_nodes * 8}.yaml", args.bench_nodes)
             reports.append(run_fleet(name, fleet, args, args.bench_step, args.bench_end))
         else:
             parser.error(f"unknown fleet {name!r}")

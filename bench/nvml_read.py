@@ -6,6 +6,10 @@ Runs on real GPUs (nvidia-ml-py and the driver's libnvidia-ml) or on the simulat
     python bench/nvml_read.py --simulated-fleet simulator/fleets/demo.yaml --node-name gpu-worker-1
 
 Prints per-cycle latency percentiles, the device count and which fields each GPU reported.
+
+``--smoke`` runs 5 cycles, on simulator/fleets/test-small.yaml unless ``--simulated-fleet``
+names another fleet, in about a second: a check that the benchmark still runs, not a
+measurement (it needs no GPU).
 """
 
 from __future__ import annotations
@@ -24,6 +28,14 @@ from prometheus_client import exposition
 from exporter.nvml import NvmlReader, XidWatcher, load_system_nvml
 from exporter.server import _Static
 from exporter.snapshot import Snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+# --smoke's sizes: every stage and figure of a full run, on a small simulated node.
+SMOKE = {
+    "cycles": 5,
+    "simulated_fleet": str(ROOT / "simulator" / "fleets" / "test-small.yaml"),
+    "node_name": "sim-node-1",
+}
 
 
 def _library(args: argparse.Namespace) -> Any:
@@ -47,7 +59,11 @@ def main() -> int:
     parser.add_argument("--simulated-fleet")
     parser.add_argument("--node-name", default="bench-node")
     parser.add_argument("--out", help="write one rendered exposition here")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
     args = parser.parse_args()
+    if args.smoke:  # smaller defaults; options given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
 
     lib = _library(args)
     reader = NvmlReader(lib)

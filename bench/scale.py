@@ -20,9 +20,13 @@ prints:
   bench/exporter_scrape.py.
 
     .venv/bin/python bench/scale.py [--nodes 1000] [--days 1] [--step 300] [--requests 20]
-        [--json results.json]
+        [--json results.json] [--renders 300] [--cache-dir DIR] [--smoke]
 
-Try it small first: ``--nodes 50 --days 0.25``.
+Try it small first: ``--nodes 50 --days 0.25``. ``--smoke`` goes further, for a check that the
+benchmark still runs rather than a measurement: one node, 6 hours of history, Prometheus
+scraping every 2 s, one round, 2 requests per endpoint and 20 exporter scrapes and renders, in
+well under a minute. Its history is cached in data/bench-smoke-history-cache, apart from the
+full runs' cache, whose few entries a smoke run would otherwise evict.
 """
 
 from __future__ import annotations
@@ -64,6 +68,17 @@ from devstack.scale import ScaleStack  # noqa: E402
 
 FORECAST_ENDPOINTS = ("/gpu/forecast?hours=24", "/resources/forecast?hours=24")
 MIB = 1024 * 1024
+# --smoke's sizes: every stage and figure of a full run, on one node and a short history.
+SMOKE: dict[str, Any] = {
+    "nodes": 1,
+    "days": 0.25,
+    "scrape_interval": 2,
+    "rounds": 1,
+    "requests": 2,
+    "exporter_scrapes": 20,
+    "renders": 20,
+    "cache_dir": ROOT / "data" / "bench-smoke-history-cache",
+}
 
 
 def measure(client: Client, path: str, requests: int) -> dict[str, Any] | None:
@@ -282,7 +297,18 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--end", type=float, help="history end (unix; default now)")
     parser.add_argument("--workdir", type=Path, help="keep logs and data here")
+    parser.add_argument("--renders", type=int, default=300, help="cache-miss renders timed")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=ROOT / "data" / "scale-history-cache",
+        help="where generated histories are kept between runs",
+    )
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
     args = parser.parse_args()
+    if args.smoke:  # smaller defaults; options given on the command line still win
+        parser.set_defaults(**SMOKE)
+        args = parser.parse_args()
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_PROMETHEUS_QUERY_STATS"] = "true"
     os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"
@@ -321,7 +347,7 @@ def main() -> int:
             scrape_interval=f"{args.scrape_interval}s",
             analytics_workers=2,
             workdir=workdir,
-            cache_dir=ROOT / "data" / "scale-history-cache",
+            cache_dir=args.cache_dir,
             start_timeout=1800,
             wait_for_scrapes=False,
             log=log,
@@ -379,7 +405,7 @@ def main() -> int:
             report["uptime_during"] = _uptime()
         single = one_node_fleet(fleet, node, Path(tmp) / "one-node.yaml")
         report["exporter"]["own_process"] = standalone_exporter(single, node, args.exporter_scrapes)
-        renders = render_cost(single, node, renders=300)
+        renders = render_cost(single, node, renders=args.renders)
         report["exporter"]["render_ms"] = {
             "p50": round(statistics.median(renders), 3),
             "p99": round(percentile(renders, 99), 3),
