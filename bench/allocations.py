@@ -93,6 +93,9 @@ def start_server(
         "GPU_ANALYTICS_ADMIN_API_KEY": ADMIN_KEY,
         "GPU_ANALYTICS_RATE_LIMIT_AUTHENTICATED_PER_MINUTE": "100000000",
         "GPU_ANALYTICS_LOG_LEVEL": "WARNING",
+        # Workers load statsmodels in the background at start (seconds of CPU each): that is
+        # not what this measures.
+        "GPU_ANALYTICS_FORECAST_WARMUP": "false",
         **extra,
     }
     command = [
@@ -120,6 +123,19 @@ def start_server(
             time.sleep(0.1)
     process.kill()
     raise SystemExit("server did not become ready")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children now alive (gunicorn's workers)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    total = 0.0
+    for member in (process, *process.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 def double_allocations(url: str) -> int:
@@ -150,8 +166,15 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument(
+        "--worker-class",
+        default="buffered",
+        choices=["buffered", "gthread", "sync"],
+        help="as gpu-analytics serve; default its default",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per worker (buffered, gthread)"
+    )
     parser.add_argument(
         "--rate-limit-storage", default="file", choices=["file", "database", "memory", "off"]
     )
@@ -242,12 +265,16 @@ def run_in(data_dir: Path, args: argparse.Namespace) -> int:
                     codes[code] = codes.get(code, 0) + count
 
         threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+        server_cpu = cpu_seconds(server.pid)
+        client_cpu = time.process_time()
         started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -271,6 +298,12 @@ def run_in(data_dir: Path, args: argparse.Namespace) -> int:
     print(f"allocate_ms p50={pct(allocate_ms, 50):.2f} p99={pct(allocate_ms, 99):.2f}")
     print(f"release_ms  p50={pct(release_ms, 50):.2f} p99={pct(release_ms, 99):.2f}")
     print(f"all_ms      p50={pct(all_ms, 50):.2f} p99={pct(all_ms, 99):.2f}")
+    # CPU per request: what the load costs whatever else the machine runs (the 2 cores are
+    # shared, so this, not throughput, is what to compare between runs on a busy machine).
+    print(
+        f"cpu_ms_per_request server={server_cpu / len(all_ms) * 1000:.3f} "
+        f"client={client_cpu / len(all_ms) * 1000:.3f}"
+    )
     print(f"status_codes={dict(sorted(codes.items()))}")
     five_xx = sum(count for code, count in codes.items() if code >= 500)
     print(f"5xx={five_xx} double_allocations={doubles}")

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import http.client
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -83,6 +84,7 @@ def server(worker_class: str, workers: int, threads: int, hold_s: float) -> Iter
     finally:
         process.terminate()
         process.wait(timeout=30)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def hold_connections(port: int, idle: int, slow: int) -> list[socket.socket]:

@@ -160,6 +160,8 @@ def test_allocations_prints_throughput_latency_and_no_double_allocation() -> Non
     one_figure(output, r"^allocations_per_s={n} requests_per_s={n}$")
     for name in ("allocate_ms", "release_ms ", "all_ms     "):
         one_figure(output, rf"^{name} p50={{n}} p99={{n}}$")
+    server_cpu, client_cpu = one_figure(output, r"^cpu_ms_per_request server={n} client={n}$")
+    assert server_cpu > 0 and client_cpu > 0
     assert one_figure(output, r"^5xx={n} double_allocations={n}$") == (0, 0)
 
 
