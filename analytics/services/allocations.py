@@ -24,13 +24,11 @@ from analytics.errors import (
 from analytics.services.catalog import Catalogue
 from analytics.services.events import EventRecorder, EventType
 from analytics.services.expiry import accrued_cost, expire_due, hours_between
-from analytics.services.fit import Demand, choose
+from analytics.services.fit import Demand, choose, represented
 from analytics.services.pricing import hourly_price
 from analytics.settings import MigPricing
 from analytics.store import allocations as allocation_store
-from analytics.store import holders as holder_store
 from analytics.store import mig as mig_store
-from analytics.store import pricebook as pricebook_store
 from analytics.store.allocations import AllocationRecord, Candidate, ResourceTaken
 from analytics.store.db import Database
 from gpucatalog.placement import resource_name
@@ -336,15 +334,14 @@ class AllocationService:
         batch_id: str | None,
         taken: set[str],
     ) -> AllocationView:
-        candidates = self._candidates(conn, now, request.use_mig, taken_too=False)
-        if taken:
-            candidates = [c for c in candidates if c.resource_id not in taken]
-        own, candidates = _split_by_holder(conn, candidates, request.namespace, request.pod_name)
-        # Prices set through the API (the price book) win over the catalogue's, at once.
-        overrides = pricebook_store.overrides(conn)
-
-        def price_of(candidate: Candidate) -> float:
-            return self._price(candidate, overrides)
+        requester = (request.namespace, request.pod_name)
+        offered = self._candidates(conn, now, request.use_mig, requester, taken_too=False)
+        # What the requesting pod already holds (the exporter's attribution), and what nobody
+        # holds. A resource another pod holds is in neither: the device plugin has given it
+        # away, so reserving it would be a fiction.
+        own = [c for c in offered if c.held_by_requester and c.resource_id not in taken]
+        candidates = [c for c in offered if not c.held_by_requester and c.resource_id not in taken]
+        price_of = self._price
 
         demand = Demand(
             request.required_memory_gb,
@@ -359,7 +356,7 @@ class AllocationService:
             except (InsufficientResources, CostLimitExceeded):
                 chosen, price = choose(candidates, demand, price_of)
         except CostLimitExceeded as exc:
-            raise self._busy_within_limit(conn, now, demand, price_of, exc) from None
+            raise self._busy_within_limit(conn, now, demand, requester, exc) from None
         except InsufficientResources as exc:
             if request.use_mig and not candidates:
                 _dict(exc)["hint"] = (
@@ -397,19 +394,25 @@ class AllocationService:
         return self._view(record, now, observed=chosen.observed)
 
     def _candidates(
-        self, conn: Any, now: datetime, use_mig: bool, *, taken_too: bool
+        self,
+        conn: Any,
+        now: datetime,
+        use_mig: bool,
+        requester: tuple[str, str],
+        *,
+        taken_too: bool,
     ) -> list[Candidate]:
         if use_mig:
-            return allocation_store.free_mig_instances(conn, now, taken_too=taken_too)
+            return allocation_store.free_mig_instances(conn, now, requester, taken_too=taken_too)
         memory_gb = self._catalogue.memory_gb
-        return allocation_store.free_devices(conn, now, memory_gb, taken_too=taken_too)
+        return allocation_store.free_devices(conn, now, memory_gb, requester, taken_too=taken_too)
 
     def _busy_within_limit(
         self,
         conn: Any,
         now: datetime,
         demand: Demand,
-        price_of: Callable[[Candidate], float],
+        requester: tuple[str, str],
         refusal: CostLimitExceeded,
     ) -> AnalyticsError:
         """Everything free costs more than the limit. When a resource that fits the memory and
@@ -418,31 +421,29 @@ class AllocationService:
         ``refusal`` says (docs/analytics.md, "Errors")."""
         limit = demand.max_cost_per_hour
         assert limit is not None
-        affordable_taken = [
-            c.resource_id
-            for c in self._candidates(conn, now, demand.use_mig, taken_too=True)
-            if c.memory_gb >= demand.required_memory_gb and price_of(c) <= limit
-        ]
-        if not affordable_taken:
+        in_use = represented(
+            [
+                c
+                for c in self._candidates(conn, now, demand.use_mig, requester, taken_too=True)
+                if c.memory_gb >= demand.required_memory_gb and self._price(c) <= limit
+            ]
+        )
+        if not in_use:
             return refusal
         kind = "MIG instance" if demand.use_mig else "GPU"
         return GpuNotAvailable(
             f"Every {kind} with {demand.required_memory_gb:g} GB within ${limit:g}/hour is in "
-            f"use ({len(affordable_taken)}); the free ones cost more. Try again once one is "
-            "released, or raise maxCostPerHour.",
-            {
-                **_dict(refusal),
-                "inUseWithinLimit": len(affordable_taken),
-            },
+            f"use ({in_use}); the free ones cost more. Try again once one is released, or "
+            "raise maxCostPerHour.",
+            {**_dict(refusal), "inUseWithinLimit": in_use},
         )
 
-    def _price(
-        self, candidate: Candidate, overrides: dict[str, pricebook_store.PriceOverride]
-    ) -> float:
-        override = overrides.get(candidate.model_id)
+    def _price(self, candidate: Candidate) -> float:
+        """USD per hour: a price set through the API (the price book) wins over the
+        catalogue's, at once."""
         model_price = (
-            override.price_per_hour
-            if override is not None
+            candidate.price_override
+            if candidate.price_override is not None
             else self._catalogue.model(candidate.model_id).price_per_hour
         )
         return hourly_price(
@@ -548,16 +549,3 @@ def _not_found(allocation_id: str) -> ResourceNotFound:
     return ResourceNotFound(
         f"Allocation {allocation_id} not found.", {"allocationId": allocation_id}
     )
-
-
-def _split_by_holder(
-    conn: Any, candidates: list[Candidate], namespace: str, pod: str
-) -> tuple[list[Candidate], list[Candidate]]:
-    """(resources the requesting pod already holds, resources nobody holds), as the last
-    inventory sync saw the exporter's pod attribution. A resource another pod holds is in
-    neither: the device plugin has given it away, so reserving it would be a fiction."""
-    held = holder_store.holders_by_resource(conn)
-    if not held:
-        return [], candidates
-    own = [c for c in candidates if (namespace, pod) in held.get(c.resource_id, ())]
-    return own, [c for c in candidates if c.resource_id not in held]

@@ -32,6 +32,16 @@ def _describe(candidate: Candidate, price: float) -> dict[str, Any]:
     }
 
 
+def represented(candidates: Sequence[Candidate]) -> int:
+    """How many resources ``candidates`` stand for: the store returns a sample of each class of
+    interchangeable resources with the class's size (``peers``), counted here once a class."""
+    classes = {
+        (c.resource_type, c.model_id, c.mig_profile, c.observed, c.held_by_requester): c.peers
+        for c in candidates
+    }
+    return sum(classes.values())
+
+
 def choose(
     candidates: Sequence[Candidate], demand: Demand, price_of: Callable[[Candidate], float]
 ) -> tuple[Candidate, float]:
@@ -54,7 +64,7 @@ def choose(
             {
                 "requiredMemoryGb": demand.required_memory_gb,
                 "resourceType": kind,
-                "freeResources": len(priced),
+                "freeResources": represented(candidates),
                 "closestCandidates": [_describe(c, p) for c, p in closest[:CLOSEST_CANDIDATES]],
             },
         )

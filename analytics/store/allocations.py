@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from analytics.store.devices import active_allocation
+from analytics.store.holders import device_holders
+from analytics.store.pricebook import gpu_price_overrides
 from analytics.store.tables import allocation_events, allocations, devices, mig_instances
 
 ACTIVE_INDEX = "uq_allocations_active_resource"
@@ -70,6 +72,14 @@ class Candidate:
     compute_slices: int | None
     memory_slices: int | None
     observed: bool
+    # As the exporter's attribution last showed (store.holders): the requesting pod holds it,
+    # another pod holds it.
+    held_by_requester: bool = False
+    held_by_other: bool = False
+    # The price set through the API for its model (the price book), if any: USD per GPU-hour.
+    price_override: float | None = None
+    # Resources of its class (see CLASS_SAMPLE) the query found, itself included.
+    peers: int = 1
 
 
 # The hot path (allocate/release) runs these prebuilt statements with bound values: building
@@ -102,17 +112,74 @@ _DUE = (
     .where(allocations.c.planned_release_time <= _NOW)
 )
 _GET = select(allocations).where(allocations.c.allocation_id == bindparam("allocation_id"))
+# Who holds a resource (bound: the requesting pod) and its model's price override, per row,
+# so one statement gives the allocator everything it weighs.
+_REQUESTER = (device_holders.c.namespace == bindparam("namespace")) & (
+    device_holders.c.pod == bindparam("pod")
+)
+
+
+def _holder_flags(resource_id: Any) -> tuple[Any, Any]:
+    mine = exists().where(device_holders.c.resource_id == resource_id).where(_REQUESTER)
+    other = exists().where(device_holders.c.resource_id == resource_id).where(~_REQUESTER)
+    return mine.label("held_by_requester"), other.label("held_by_other")
+
+
+_OVERRIDE = (
+    select(gpu_price_overrides.c.price_per_hour)
+    .where(gpu_price_overrides.c.model_id == devices.c.model_id)
+    .scalar_subquery()
+    .label("price_override")
+)
+
+# Resources of one class are interchangeable to the allocator (same memory and price: a GPU
+# model; for MIG instances a model and profile, seen by the exporter or not): of each class
+# only the first few in its order (node, index, id) come back, with the size of the class, so
+# an allocation reads O(models) rows, not O(fleet). Resources held by another pod are left out;
+# those the requesting pod holds come back in classes of their own, all of them.
+CLASS_SAMPLE = 3
+
+
+def _by_class(query: Any, class_columns: Sequence[str], order_columns: Sequence[str]) -> Any:
+    rows = query.subquery()
+    partition = [*(rows.c[name] for name in class_columns), rows.c.held_by_requester]
+    ranked = (
+        select(
+            rows,
+            func.row_number()
+            .over(partition_by=partition, order_by=[rows.c[name] for name in order_columns])
+            .label("rank"),
+            func.count().over(partition_by=partition).label("peers"),
+        )
+        .where(~rows.c.held_by_other | rows.c.held_by_requester)
+        .subquery()
+    )
+    return select(ranked).where((ranked.c.rank <= CLASS_SAMPLE) | ranked.c.held_by_requester)
+
+
 # Whole GPUs and MIG instances the allocator may give: ACTIVE GPUs without a MIG layout, and
 # instances on ACTIVE or MIG_ENABLED GPUs. _FREE_* are those without a live allocation.
-_DEVICES = (
-    select(devices.c.device_id, devices.c.node_name, devices.c.device_index, devices.c.model_id)
+_DEVICE_ROWS = (
+    select(
+        devices.c.device_id,
+        devices.c.node_name,
+        devices.c.device_index,
+        devices.c.model_id,
+        *_holder_flags(devices.c.device_id),
+        _OVERRIDE,
+    )
     .where(devices.c.status == "ACTIVE")
     .where(devices.c.device_id.not_in(select(mig_instances.c.device_id)))
 )
-_FREE_DEVICES = _DEVICES.where(
-    devices.c.device_id.not_in(select(allocations.c.device_id).where(_active_at_now()))
+_DEVICE_CLASS = (("model_id",), ("node_name", "device_index", "device_id"))
+_DEVICES = _by_class(_DEVICE_ROWS, *_DEVICE_CLASS)
+_FREE_DEVICES = _by_class(
+    _DEVICE_ROWS.where(
+        devices.c.device_id.not_in(select(allocations.c.device_id).where(_active_at_now()))
+    ),
+    *_DEVICE_CLASS,
 )
-_MIG = (
+_MIG_ROWS = (
     select(
         mig_instances.c.instance_id,
         mig_instances.c.device_id,
@@ -124,12 +191,21 @@ _MIG = (
         devices.c.node_name,
         devices.c.device_index,
         devices.c.model_id,
+        *_holder_flags(mig_instances.c.instance_id),
+        _OVERRIDE,
     )
     .select_from(mig_instances.join(devices))
     .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
 )
-_FREE_MIG = _MIG.where(
-    mig_instances.c.instance_id.not_in(select(allocations.c.resource_id).where(_active_at_now()))
+_MIG_CLASS = (("model_id", "profile", "observed"), ("node_name", "device_index", "instance_id"))
+_MIG = _by_class(_MIG_ROWS, *_MIG_CLASS)
+_FREE_MIG = _by_class(
+    _MIG_ROWS.where(
+        mig_instances.c.instance_id.not_in(
+            select(allocations.c.resource_id).where(_active_at_now())
+        )
+    ),
+    *_MIG_CLASS,
 )
 
 
@@ -233,10 +309,17 @@ def list_allocations(
 
 
 def free_devices(
-    conn: Connection, now: datetime, memory_gb: Mapping[str, float], *, taken_too: bool = False
+    conn: Connection,
+    now: datetime,
+    memory_gb: Mapping[str, float],
+    requester: tuple[str, str],
+    *,
+    taken_too: bool = False,
 ) -> list[Candidate]:
     """Whole GPUs to allocate: ACTIVE, no MIG layout, no live allocation (``taken_too``: with
-    or without one). ``memory_gb``: each model's memory, by model id."""
+    or without one), none held by a pod other than ``requester`` (namespace, pod); a sample of
+    each class (CLASS_SAMPLE). ``memory_gb``: each model's memory, by model id."""
+    namespace, pod = requester
     return [
         Candidate(
             "GPU",
@@ -250,16 +333,24 @@ def free_devices(
             None,
             None,
             True,
+            bool(row.held_by_requester),
+            bool(row.held_by_other),
+            row.price_override,
+            row.peers,
         )
-        for row in conn.execute(_DEVICES if taken_too else _FREE_DEVICES, {"now": now})
+        for row in conn.execute(
+            _DEVICES if taken_too else _FREE_DEVICES,
+            {"now": now, "namespace": namespace, "pod": pod},
+        )
     ]
 
 
 def free_mig_instances(
-    conn: Connection, now: datetime, *, taken_too: bool = False
+    conn: Connection, now: datetime, requester: tuple[str, str], *, taken_too: bool = False
 ) -> list[Candidate]:
     """MIG instances to allocate (desired or observed) on ACTIVE or MIG_ENABLED devices, without
-    a live allocation (``taken_too``: with or without one)."""
+    a live allocation (``taken_too``: with or without one); the rest as for devices."""
+    namespace, pod = requester
     return [
         Candidate(
             "MIG_INSTANCE",
@@ -273,8 +364,14 @@ def free_mig_instances(
             row.compute_slices,
             row.memory_slices,
             row.observed,
+            bool(row.held_by_requester),
+            bool(row.held_by_other),
+            row.price_override,
+            row.peers,
         )
-        for row in conn.execute(_MIG if taken_too else _FREE_MIG, {"now": now})
+        for row in conn.execute(
+            _MIG if taken_too else _FREE_MIG, {"now": now, "namespace": namespace, "pod": pod}
+        )
     ]
 
 

@@ -324,3 +324,32 @@ def test_batch_is_all_or_nothing(fleet: FlaskClient) -> None:
         400,
         "VALIDATION_ERROR",
     )
+
+
+def test_the_allocator_reads_a_sample_of_each_model_not_the_whole_fleet(
+    client: FlaskClient,
+) -> None:
+    """Per class of interchangeable GPUs (a model) the store returns the first few in the
+    allocator's order with the class's size: O(models) rows per allocation, same choice."""
+    from analytics.store import allocations as allocation_store
+
+    for index in range(8):
+        register(client, "node-b", index, model="L4")
+        register(client, "node-a", index, model="A100_80GB")
+    database = client.application.extensions["gpu_analytics.database"]
+    catalogue = client.application.extensions["gpu_analytics.services"].catalogue
+    with database.read() as conn:
+        rows = allocation_store.free_devices(
+            conn, FakeClock().now(), catalogue.memory_gb, ("ns", "pod")
+        )
+    by_model: dict[str, list[Any]] = {}
+    for row in rows:
+        by_model.setdefault(row.model_id, []).append(row)
+    assert {m: len(r) for m, r in by_model.items()} == {"L4": 3, "A100_80GB": 3}
+    assert {m: r[0].peers for m, r in by_model.items()} == {"L4": 8, "A100_80GB": 8}
+    assert [r.device_id for r in by_model["L4"]] == [f"node-b-GPU-0{i}" for i in range(3)]
+    # The choice is the best of the whole fleet; refusals count every free GPU.
+    first = allocate(client, requiredMemoryGb=20)
+    assert first.get_json()["data"]["deviceId"] == "node-b-GPU-00"
+    error = assert_error(allocate(client, requiredMemoryGb=500), 409, "INSUFFICIENT_RESOURCES")
+    assert error["details"]["freeResources"] == 15
