@@ -22,6 +22,7 @@ from analytics.services.events import EventRecorder, EventType
 from analytics.services.expiry import expire_due
 from analytics.services.pricing import hourly_price
 from analytics.settings import MigPricing
+from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
 from analytics.store import mig as mig_store
 from analytics.store.db import Database
@@ -126,10 +127,11 @@ class MigService:
                     f"GPU device {device_id} is {device.status}; MIG layouts need an ACTIVE GPU.",
                     {"deviceId": device_id, "deviceStatus": device.status},
                 )
-            if device.allocated and not existing:
+            # A layout is an operator's decision: the ledger decides, not the attribution (a
+            # pod the exporter shows on the GPU does not block it; device.allocated would).
+            if not existing and allocation_store.active_on_resources(conn, [device_id], now):
                 raise GpuNotAvailable(
-                    f"GPU device {device_id} is in use as a whole GPU (allocated, or held by "
-                    "a pod); release it first.",
+                    f"GPU device {device_id} is allocated as a whole GPU; release it first.",
                     {"deviceId": device_id},
                 )
             gb = {p.name: p.memory_gb for p in mig_profiles(device.model_id)}
@@ -162,26 +164,22 @@ class MigService:
         return self._db.write(run)
 
     def delete(self, device_id: str, actor: str | None) -> MigLayoutView:
-        """Remove every MIG instance of the device; refused while any is allocated or held."""
+        """Remove every MIG instance of the device; refused while any is allocated."""
         now = self._clock.now()
 
         def run(conn: Any) -> MigLayoutView:
             expire_due(conn, now, actor, self._events)
             device = _locked_device(conn, device_id, now)
             existing = mig_store.instances(conn, now, device_id=device_id)
-            held = [i for i in existing if not i.free]
+            held = [i for i in existing if i.allocation_id is not None]
             if held:
                 raise GpuNotAvailable(
-                    f"GPU device {device_id} has {len(held)} MIG instance(s) in use (allocated, "
-                    "or held by a pod); release them before deleting the layout.",
+                    f"GPU device {device_id} has {len(held)} allocated MIG instance(s); "
+                    "release them before deleting the layout.",
                     {
                         "deviceId": device_id,
                         "allocatedInstances": [
-                            {
-                                "instanceId": i.instance_id,
-                                "allocationId": i.allocation_id,
-                                "heldByPod": i.held_by_pod,
-                            }
+                            {"instanceId": i.instance_id, "allocationId": i.allocation_id}
                             for i in held
                         ],
                     },
