@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from analytics.store.devices import active_allocation
+from analytics.store.devices import ALLOCATED, active_allocation
 from analytics.store.holders import device_holders
 from analytics.store.pricebook import gpu_price_overrides
 from analytics.store.tables import allocation_events, allocations, devices, mig_instances
@@ -88,7 +88,7 @@ _NOW: Any = bindparam("now")
 
 
 def _active_at_now() -> Any:
-    return (allocations.c.status == "ALLOCATED") & or_(
+    return (allocations.c.status == ALLOCATED) & or_(
         allocations.c.planned_release_time.is_(None),
         allocations.c.planned_release_time > _NOW,
     )
@@ -99,7 +99,7 @@ _INSERT_EVENT = insert(allocation_events)
 _END = (
     update(allocations)
     .where(allocations.c.allocation_id == bindparam("b_allocation_id"))
-    .where(allocations.c.status == "ALLOCATED")
+    .where(allocations.c.status == ALLOCATED)
     .values(
         status=bindparam("b_status"),
         release_time=bindparam("b_release_time"),
@@ -108,28 +108,29 @@ _END = (
 )
 _DUE = (
     select(allocations)
-    .where(allocations.c.status == "ALLOCATED")
+    .where(allocations.c.status == ALLOCATED)
     .where(allocations.c.planned_release_time <= _NOW)
 )
 _GET = select(allocations).where(allocations.c.allocation_id == bindparam("allocation_id"))
-# Who holds a resource (bound: the requesting pod) and its model's price override, per row,
-# so one statement gives the allocator everything it weighs.
+# Who holds each resource, as flags for the requesting pod (bound: namespace, pod): one
+# aggregate over the holders, joined once per row (correlated EXISTS would run per reference).
 _REQUESTER = (device_holders.c.namespace == bindparam("namespace")) & (
     device_holders.c.pod == bindparam("pod")
 )
-
-
-def _holder_flags(resource_id: Any) -> tuple[Any, Any]:
-    mine = exists().where(device_holders.c.resource_id == resource_id).where(_REQUESTER)
-    other = exists().where(device_holders.c.resource_id == resource_id).where(~_REQUESTER)
-    return mine.label("held_by_requester"), other.label("held_by_other")
-
-
-_OVERRIDE = (
-    select(gpu_price_overrides.c.price_per_hour)
-    .where(gpu_price_overrides.c.model_id == devices.c.model_id)
-    .scalar_subquery()
-    .label("price_override")
+_HOLDERS = (
+    select(
+        device_holders.c.resource_id,
+        func.max(case((_REQUESTER, 1), else_=0)).label("mine"),
+        func.max(case((_REQUESTER, 0), else_=1)).label("other"),
+    )
+    .group_by(device_holders.c.resource_id)
+    .subquery("holders")
+)
+_HOLDER_FLAGS = (
+    func.coalesce(_HOLDERS.c.mine, 0).label("held_by_requester"),
+    func.coalesce(_HOLDERS.c.other, 0).label("held_by_other"),
+    # The price set through the API for the model (the price book), if any.
+    gpu_price_overrides.c.price_per_hour.label("price_override"),
 )
 
 # Resources of one class are interchangeable to the allocator (same memory and price: a GPU
@@ -143,18 +144,20 @@ CLASS_SAMPLE = 3
 def _by_class(query: Any, class_columns: Sequence[str], order_columns: Sequence[str]) -> Any:
     rows = query.subquery()
     partition = [*(rows.c[name] for name in class_columns), rows.c.held_by_requester]
+    order = [rows.c[name] for name in order_columns]
     ranked = (
         select(
             rows,
-            func.row_number()
-            .over(partition_by=partition, order_by=[rows.c[name] for name in order_columns])
-            .label("rank"),
-            func.count().over(partition_by=partition).label("peers"),
+            func.row_number().over(partition_by=partition, order_by=order).label("rank"),
+            # The same window (one sort), framed over the whole class.
+            func.count()
+            .over(partition_by=partition, order_by=order, rows=(None, None))
+            .label("peers"),
         )
-        .where(~rows.c.held_by_other | rows.c.held_by_requester)
+        .where((rows.c.held_by_other == 0) | (rows.c.held_by_requester == 1))
         .subquery()
     )
-    return select(ranked).where((ranked.c.rank <= CLASS_SAMPLE) | ranked.c.held_by_requester)
+    return select(ranked).where((ranked.c.rank <= CLASS_SAMPLE) | (ranked.c.held_by_requester == 1))
 
 
 # Whole GPUs and MIG instances the allocator may give: ACTIVE GPUs without a MIG layout, and
@@ -165,8 +168,12 @@ _DEVICE_ROWS = (
         devices.c.node_name,
         devices.c.device_index,
         devices.c.model_id,
-        *_holder_flags(devices.c.device_id),
-        _OVERRIDE,
+        *_HOLDER_FLAGS,
+    )
+    .select_from(
+        devices.outerjoin(_HOLDERS, _HOLDERS.c.resource_id == devices.c.device_id).outerjoin(
+            gpu_price_overrides, gpu_price_overrides.c.model_id == devices.c.model_id
+        )
     )
     .where(devices.c.status == "ACTIVE")
     .where(devices.c.device_id.not_in(select(mig_instances.c.device_id)))
@@ -191,10 +198,13 @@ _MIG_ROWS = (
         devices.c.node_name,
         devices.c.device_index,
         devices.c.model_id,
-        *_holder_flags(mig_instances.c.instance_id),
-        _OVERRIDE,
+        *_HOLDER_FLAGS,
     )
-    .select_from(mig_instances.join(devices))
+    .select_from(
+        mig_instances.join(devices)
+        .outerjoin(_HOLDERS, _HOLDERS.c.resource_id == mig_instances.c.instance_id)
+        .outerjoin(gpu_price_overrides, gpu_price_overrides.c.model_id == devices.c.model_id)
+    )
     .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
 )
 _MIG_CLASS = (("model_id", "profile", "observed"), ("node_name", "device_index", "instance_id"))
