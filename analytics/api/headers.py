@@ -26,10 +26,16 @@ JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 def init_security_headers(app: Flask) -> None:
     @app.after_request
     def _secure(response: Response) -> Response:
-        for name, value in HEADERS.items():
-            response.headers.setdefault(name, value)
-        html = response.mimetype == "text/html"
-        response.headers.setdefault("Content-Security-Policy", HTML_POLICY if html else JSON_POLICY)
-        if response.mimetype == "application/json":
-            response.headers.setdefault("Cache-Control", "no-store")
+        mimetype = response.mimetype
+        wanted = {
+            **HEADERS,
+            "Content-Security-Policy": HTML_POLICY if mimetype == "text/html" else JSON_POLICY,
+        }
+        if mimetype == "application/json":
+            wanted["Cache-Control"] = "no-store"
+        # Headers a view set stay. One pass: werkzeug's setdefault scans every header per call.
+        present = {name.lower() for name, _value in response.headers}
+        response.headers.extend(
+            [(name, value) for name, value in wanted.items() if name.lower() not in present]
+        )
         return response
