@@ -18,7 +18,9 @@ analytics service under gunicorn (2 workers). Then:
   ``--requests`` sequential calls. Cold: another one-worker service with
   ``GPU_ANALYTICS_FORECAST_CACHE_ENTRIES=0``, so every request reads the month from Prometheus
   and fits every series from scratch; its very first request, which also imports statsmodels,
-  is printed on its own.
+  is printed on its own (what a request paid before the background warm-up). After warm-up:
+  a one-worker service as it runs by default, which loads statsmodels and fits the forecasts
+  in the background as it starts; once it has gone quiet, its first request per endpoint.
 
 Fleets: ``demo`` (simulator/fleets/demo.yaml, 32 GPUs) and ``bench512`` (64 x 8 GPUs, generated
 by bench/analytics_queries.py). Histories are cached in data/bench-history-cache; ``--end`` /
@@ -51,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -176,10 +179,11 @@ def summary(values: list[float]) -> str:
 
 
 def one_worker_service(
-    stack: Stack, workdir: Path, name: str, cache_entries: int
+    stack: Stack, workdir: Path, name: str, cache_entries: int, warmup: bool = False
 ) -> tuple[Any, str]:
     """An analytics service of one gunicorn worker on the stack's Prometheus (so every request
-    meets the same cache); ``cache_entries`` 0: it never caches forecasts."""
+    meets the same cache); ``cache_entries`` 0: it never caches forecasts; ``warmup``: it fits
+    the forecasts in the background at start (the service's default)."""
     port = free_port()
     env = {
         **os.environ,
@@ -187,6 +191,7 @@ def one_worker_service(
         "GPU_ANALYTICS_PROMETHEUS_URL": stack.prometheus_url,
         "GPU_ANALYTICS_ADMIN_API_KEY": stack.admin_api_key,
         "GPU_ANALYTICS_FORECAST_CACHE_ENTRIES": str(cache_entries),
+        "GPU_ANALYTICS_FORECAST_WARMUP": "true" if warmup else "false",
         "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": "0",
     }
     process = spawn(
@@ -219,6 +224,26 @@ def one_worker_service(
     raise RuntimeError(f"the {name} analytics service did not start")
 
 
+def wait_until_idle(pid: int, quiet_s: float = 1.0, timeout_s: float = 120.0) -> None:
+    """Until the service (master and worker) has used no CPU for ``quiet_s``: its background
+    warm-up is done."""
+    service = psutil.Process(pid)
+
+    def cpu() -> float:
+        members = [service, *service.children(recursive=True)]
+        return sum(sum(m.cpu_times()[:2]) for m in members)
+
+    deadline = time.monotonic() + timeout_s
+    before = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = cpu()
+        if now - before < 0.02 * quiet_s:
+            return
+        before = now
+    raise RuntimeError("the service did not go quiet")
+
+
 def latency(stack: Stack, workdir: Path, requests: int, cold_requests: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     process, url = one_worker_service(stack, workdir, "warm-analytics", 256)
@@ -229,6 +254,21 @@ def latency(stack: Stack, workdir: Path, requests: int, cold_requests: int) -> d
             values = timings(warm, path, requests)
             results[f"warm {path}"] = values
             print(f"   warm {path:28s} {summary(values)}", flush=True)
+    finally:
+        stop(process)
+    # The default: the worker fits the forecasts in the background as it starts. Once it has
+    # gone quiet, a client's first request finds them fitted.
+    process, url = one_worker_service(stack, workdir, "warmed-up-analytics", 256, warmup=True)
+    try:
+        wait_until_idle(process.pid)
+        warmed = Client(url, stack.admin_api_key)
+        for path in PATHS:
+            first = timings(warmed, path, 1)
+            results[f"after warm-up {path}"] = first
+            print(
+                f"   after the background warm-up, first request {path:28s} {first[0]:.0f} ms",
+                flush=True,
+            )
     finally:
         stop(process)
     process, url = one_worker_service(stack, workdir, "cold-analytics", 0)

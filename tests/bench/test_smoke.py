@@ -216,6 +216,10 @@ def test_forecast_backtest_prints_mase_and_latency() -> None:
             rf"^   cold {re.escape(path)} +p50 +{{n}} ms  p99 +{{n}} ms   "
             rf"\(first request of the worker {{n}} ms\)$",
         )
+        one_figure(
+            output,
+            rf"^   after the background warm-up, first request {re.escape(path)} +{{n}} ms$",
+        )
 
 
 def test_scale_reports_prometheus_endpoints_memory_and_exporter() -> None:
