@@ -49,6 +49,9 @@ def make_stack(
         analytics=analytics,
         workdir=base / "stack",
         cache_dir=base / "cache",
+        # No forecasts fitted in the background (seconds of CPU per worker): the forecast tests
+        # time their own requests; tests/forecast/test_warmup.py covers the warm-up.
+        analytics_env={"GPU_ANALYTICS_FORECAST_WARMUP": "false"},
     )
 
 

@@ -174,6 +174,10 @@ def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServerFactory
                 "GPU_ANALYTICS_DATA_DIR": str(data_dir),
                 "GPU_ANALYTICS_ADMIN_API_KEY": ADMIN_KEY,
                 "GPU_ANALYTICS_LOG_LEVEL": "WARNING",
+                # Each worker would load statsmodels in the background (seconds of CPU):
+                # tests/forecast/test_warmup.py covers the warm-up; pass FORECAST_WARMUP="true"
+                # for a server that needs it.
+                "GPU_ANALYTICS_FORECAST_WARMUP": "false",
                 "GPU_ANALYTICS_DATABASE_URL": database_url,
                 **{f"GPU_ANALYTICS_{k.upper()}": v for k, v in env.items()},
             }

@@ -10,6 +10,7 @@ histories under data/ (ignored by git), as when a person runs them.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -71,7 +72,7 @@ def run_bench(script: str, *args: str) -> str:
 def figures(output: str, pattern: str) -> list[tuple[float, ...]]:
     """The numbers of every line matching ``pattern``, where ``{n}`` stands for a number."""
     regex = re.compile(pattern.replace("{n}", f"({NUMBER})"), re.MULTILINE)
-    return [tuple(float(value) for value in found) for found in regex.findall(output)]
+    return [tuple(float(value) for value in match.groups()) for match in regex.finditer(output)]
 
 
 def one_figure(output: str, pattern: str) -> tuple[float, ...]:
@@ -163,6 +164,19 @@ def test_allocations_prints_throughput_latency_and_no_double_allocation() -> Non
     server_cpu, client_cpu = one_figure(output, r"^cpu_ms_per_request server={n} client={n}$")
     assert server_cpu > 0 and client_cpu > 0
     assert one_figure(output, r"^5xx={n} double_allocations={n}$") == (0, 0)
+
+
+def test_expensive_reads_prints_the_storm_the_cheap_requests_and_the_cached_answer() -> None:
+    output = run_bench("expensive_reads.py")
+    one_figure(output, r"^cheap requests alone ms: p50 {n} max {n}$")
+    statuses = re.search(r"^concurrent analyses: 6, statuses (\{.*\})$", output, re.M)
+    assert statuses, output
+    codes = ast.literal_eval(statuses.group(1))
+    # --smoke's 6 at once: some answered, the rest refused at once, nothing else.
+    assert set(codes) <= {200, 429} and codes.get(200) and sum(codes.values()) == 6, codes
+    one_figure(output, r"^answered ms: p50 {n} max {n}$")
+    one_figure(output, r"^cheap requests ms: p50 {n} max {n}$")
+    one_figure(output, r"^the same analysis again ms: p50 {n}$")
 
 
 def test_slow_clients_prints_latency_under_held_connections() -> None:
