@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import options  # bench/options.py
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,11 +184,7 @@ def main() -> int:
     database = parser.add_mutually_exclusive_group()
     database.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     database.add_argument("--postgres", action="store_true", help="start a PostgreSQL server")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
-    args = parser.parse_args()
-    if args.smoke:  # smaller defaults; options given on the command line still win
-        parser.set_defaults(**SMOKE)
-        args = parser.parse_args()
+    args = options.parse(parser, SMOKE)
     with contextlib.ExitStack() as stack:
         if args.postgres:
             from devstack.postgres import PostgresServer

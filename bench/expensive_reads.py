@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import options  # bench/options.py
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,17 +115,8 @@ def main() -> int:
     parser.add_argument(
         "--cheap-path", default="/gpu/devices", help="the cheap request (default /gpu/devices)"
     )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=ROOT / "data" / "bench-history-cache",
-        help="where generated histories are kept between runs",
-    )
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
-    args = parser.parse_args()
-    if args.smoke:  # smaller defaults; options given on the command line still win
-        parser.set_defaults(**SMOKE)
-        args = parser.parse_args()
+    options.add_cache_dir(parser, ROOT / "data" / "bench-history-cache")
+    args = options.parse(parser, SMOKE)
     with tempfile.TemporaryDirectory(prefix="bench-expensive-") as tmp:
         started = time.monotonic()
         stack = Stack(

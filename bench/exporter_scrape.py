@@ -32,6 +32,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import options  # bench/options.py
 import psutil
 import yaml
 
@@ -250,11 +251,7 @@ def main() -> int:
     parser.add_argument("--scrapes", type=int, default=10_000)
     parser.add_argument("--soak", type=float, default=60.0, help="seconds of slow scraping")
     parser.add_argument("--renders", type=int, default=1000, help="cache-miss renders timed")
-    parser.add_argument("--smoke", action="store_true", help="tiny counts: does it still run?")
-    args = parser.parse_args()
-    if args.smoke:  # smaller defaults; options given on the command line still win
-        parser.set_defaults(**SMOKE)
-        args = parser.parse_args()
+    args = options.parse(parser, SMOKE)
     run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes, args.soak, args.renders)
     run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes, args.soak, args.renders)
     return 0

@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import options  # bench/options.py
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -347,17 +348,8 @@ def main() -> int:
         default=15,
         help="seconds between Prometheus' scrapes and rule evaluations (default 15)",
     )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=ROOT / "data" / "bench-history-cache",
-        help="where generated histories are kept between runs",
-    )
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
-    args = parser.parse_args()
-    if args.smoke:  # smaller defaults; options given on the command line still win
-        parser.set_defaults(**SMOKE)
-        args = parser.parse_args()
+    options.add_cache_dir(parser, ROOT / "data" / "bench-history-cache")
+    args = options.parse(parser, SMOKE)
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"
     for stage in ("NVML", "PROCESSES", "POD_RESOURCES", "KUBERNETES"):

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import options  # bench/options.py
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from prometheus_client import exposition
@@ -59,11 +61,7 @@ def main() -> int:
     parser.add_argument("--simulated-fleet")
     parser.add_argument("--node-name", default="bench-node")
     parser.add_argument("--out", help="write one rendered exposition here")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
-    args = parser.parse_args()
-    if args.smoke:  # smaller defaults; options given on the command line still win
-        parser.set_defaults(**SMOKE)
-        args = parser.parse_args()
+    args = options.parse(parser, SMOKE)
 
     lib = _library(args)
     reader = NvmlReader(lib)

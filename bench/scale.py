@@ -47,6 +47,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import options  # bench/options.py
 import psutil
 import yaml
 
@@ -298,17 +299,8 @@ def main() -> int:
     parser.add_argument("--end", type=float, help="history end (unix; default now)")
     parser.add_argument("--workdir", type=Path, help="keep logs and data here")
     parser.add_argument("--renders", type=int, default=300, help="cache-miss renders timed")
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=ROOT / "data" / "scale-history-cache",
-        help="where generated histories are kept between runs",
-    )
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still run?")
-    args = parser.parse_args()
-    if args.smoke:  # smaller defaults; options given on the command line still win
-        parser.set_defaults(**SMOKE)
-        args = parser.parse_args()
+    options.add_cache_dir(parser, ROOT / "data" / "scale-history-cache")
+    args = options.parse(parser, SMOKE)
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_PROMETHEUS_QUERY_STATS"] = "true"
     os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"

@@ -31,8 +31,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import options  # bench/options.py
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "bench-admin-key"
+# --smoke: the buffered class alone, few clients and requests, in seconds.
+SMOKE = {"classes": "buffered", "idle": 10, "slow": 10, "requests": 5, "hold": 5.0}
 PATH = "/k8s-monitor/api/v1/gpu/devices"
 
 
@@ -149,10 +153,7 @@ def main() -> int:
     parser.add_argument("--slow", type=int, default=100)
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--hold", type=float, default=10.0, help="seconds the clients are held")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, buffered only")
-    args = parser.parse_args()
-    if args.smoke:
-        args.classes, args.idle, args.slow, args.requests, args.hold = "buffered", 10, 10, 5, 5.0
+    args = options.parse(parser, SMOKE)
     print(f"cpus={os.cpu_count()}")
     for worker_class in args.classes.split(","):
         measure(args, worker_class)
