@@ -234,6 +234,20 @@ class Client:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, elapsed
 
 
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the stacks this script and forecast_backtest.py start."""
+    parser.add_argument(
+        "--bench-nodes", type=int, default=64, help="nodes of 8 GPUs in the generated bench512"
+    )
+    parser.add_argument(
+        "--scrape-interval",
+        type=int,
+        default=15,
+        help="seconds between Prometheus' scrapes and rule evaluations (default 15)",
+    )
+    options.add_cache_dir(parser, ROOT / "data" / "bench-history-cache")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = max(0, math.ceil(q / 100 * len(ordered)) - 1)
@@ -358,16 +372,7 @@ def main() -> int:
     parser.add_argument(
         "--only", help="comma-separated endpoint paths to measure (default: every endpoint)"
     )
-    parser.add_argument(
-        "--bench-nodes", type=int, default=64, help="nodes of 8 GPUs in the generated bench512"
-    )
-    parser.add_argument(
-        "--scrape-interval",
-        type=int,
-        default=15,
-        help="seconds between Prometheus' scrapes and rule evaluations (default 15)",
-    )
-    options.add_cache_dir(parser, ROOT / "data" / "bench-history-cache")
+    add_stack_options(parser)
     args = options.parse(parser, SMOKE)
     # Measure the service, not the rate limiter; ask Prometheus for its sample counts.
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"

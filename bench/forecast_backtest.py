@@ -59,7 +59,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from analytics_queries import Client, bench_fleet, percentile  # noqa: E402
+from analytics_queries import Client, add_stack_options, bench_fleet, percentile  # noqa: E402
 
 from analytics.forecasting import Bounds, forecast_series  # noqa: E402
 from analytics.forecasting.baseline import mae, mase_scale, seasonal_naive  # noqa: E402
@@ -339,16 +339,7 @@ def main() -> int:
     parser.add_argument("--end", type=float, help="history end of the demo fleet (unix s)")
     parser.add_argument("--bench-end", type=float, help="history end of the 512-GPU fleet")
     parser.add_argument("--json", type=Path)
-    parser.add_argument(
-        "--bench-nodes", type=int, default=64, help="nodes of 8 GPUs in the generated bench512"
-    )
-    parser.add_argument(
-        "--scrape-interval",
-        type=int,
-        default=15,
-        help="seconds between Prometheus' scrapes and rule evaluations (default 15)",
-    )
-    options.add_cache_dir(parser, ROOT / "data" / "bench-history-cache")
+    add_stack_options(parser)
     args = options.parse(parser, SMOKE)
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"
