@@ -35,6 +35,8 @@ from typing import Any
 import options  # bench/options.py
 from sqlalchemy import create_engine, text
 
+from devstack.stack import analytics_command
+
 ROOT = Path(__file__).resolve().parent.parent
 API = "/k8s-monitor/api/v1"
 ADMIN_KEY = "bench-admin-key"
@@ -100,14 +102,7 @@ def start_server(
         **extra,
     }
     command = [
-        sys.executable,
-        "-m",
-        "analytics",
-        "serve",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(args.workers),
+        *analytics_command(f"127.0.0.1:{port}", args.workers),
         "--worker-class",
         args.worker_class,
         "--threads",

@@ -68,7 +68,7 @@ from analytics.prom import queries_forecast as q  # noqa: E402
 from analytics.services.forecast import add_known, hourly, on_grid  # noqa: E402
 from devstack.processes import spawn, stop  # noqa: E402
 from devstack.prometheus import free_port  # noqa: E402
-from devstack.stack import Stack  # noqa: E402
+from devstack.stack import Stack, analytics_command  # noqa: E402
 
 HORIZON = 24
 PATHS = ("/gpu/forecast?hours=24", "/resources/forecast?hours=24")
@@ -196,16 +196,7 @@ def one_worker_service(
         "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": "0",
     }
     process = spawn(
-        [
-            sys.executable,
-            "-m",
-            "analytics",
-            "serve",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-        ],
+        analytics_command(f"127.0.0.1:{port}", 1),
         log_path=workdir / f"{name}.log",
         env=env,
         cwd=ROOT,

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import options  # bench/options.py
 
+from devstack.stack import analytics_command
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "bench-admin-key"
 # --smoke: the buffered class alone, few clients and requests, in seconds.
@@ -57,14 +59,7 @@ def server(worker_class: str, workers: int, threads: int, hold_s: float) -> Iter
         "GPU_ANALYTICS_LOG_LEVEL": "ERROR",
     }
     command = [
-        sys.executable,
-        "-m",
-        "analytics",
-        "serve",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
+        *analytics_command(f"127.0.0.1:{port}", workers),
         "--worker-class",
         worker_class,
         "--threads",

@@ -27,9 +27,25 @@ print("ok")
 """
 
 
-def test_starting_the_service_does_not_import_statsmodels() -> None:
+BACKGROUND_SCRIPT = """
+import sys, tempfile, time
+from pathlib import Path
+from analytics import create_app
+from analytics.settings import Settings
+app = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), sync_interval_seconds=0,
+                          prometheus_url="http://127.0.0.1:9", prometheus_timeout_seconds=1))
+deadline = time.monotonic() + 60
+while "statsmodels.tsa.holtwinters" not in sys.modules:
+    assert time.monotonic() < deadline, "statsmodels was not loaded in the background"
+    time.sleep(0.1)
+print("ok")
+"""
+
+
+def run_fresh(script: str) -> None:
+    """``script`` in a fresh interpreter (nothing imported yet), warnings as errors: it prints ok."""
     result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", SCRIPT],
+        [sys.executable, "-W", "error", "-c", script],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -38,3 +54,12 @@ def test_starting_the_service_does_not_import_statsmodels() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_starting_the_service_does_not_import_statsmodels() -> None:
+    run_fresh(SCRIPT)
+
+
+def test_a_worker_loads_statsmodels_in_the_background_without_a_request() -> None:
+    """The default forecast warm-up (analytics.services.forecast_warmup)."""
+    run_fresh(BACKGROUND_SCRIPT)

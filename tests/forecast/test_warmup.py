@@ -1,10 +1,8 @@
 """Forecasts are fitted in the background (analytics.services.forecast_warmup): a request after
-the warm-up refits nothing, and a worker loads statsmodels without being asked."""
+the warm-up refits nothing (that a worker loads statsmodels unasked: test_lazy_import.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,31 +51,3 @@ def test_the_next_round_follows_each_hour_once_its_history_settled(
         Clock(now), lambda: PromClient("http://127.0.0.1:1"), ForecastCache(), 240
     )
     assert ForecastWarmup(service, Clock(now)).seconds_until_next_round() == seconds
-
-
-SCRIPT = """
-import sys, tempfile, time
-from pathlib import Path
-from analytics import create_app
-from analytics.settings import Settings
-app = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), sync_interval_seconds=0,
-                          prometheus_url="http://127.0.0.1:9", prometheus_timeout_seconds=1))
-deadline = time.monotonic() + 60
-while "statsmodels.tsa.holtwinters" not in sys.modules:
-    assert time.monotonic() < deadline, "statsmodels was not loaded in the background"
-    time.sleep(0.1)
-print("ok")
-"""
-
-
-def test_a_worker_loads_statsmodels_in_the_background_without_a_request() -> None:
-    result = subprocess.run(
-        [sys.executable, "-W", "error", "-c", SCRIPT],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "ok"
