@@ -1,4 +1,8 @@
-"""The success and error envelopes, and a Blueprint whose responses are wrapped in them."""
+"""The success and error envelopes, and a Blueprint whose responses are wrapped in them.
+
+A paged list's envelope carries ``pagination`` beside ``data`` only when the request asked for a
+page (analytics.api.paging); without page parameters it is the plain envelope, unchanged.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +14,41 @@ import flask_smorest
 from marshmallow import Schema, fields
 
 from analytics.api.fields import UtcDateTime, doc
+from analytics.api.paging import PageQuerySchema, PaginationSchema, pagination
 from analytics.clock import SystemClock
+from analytics.paging import Page
 
 _clock = SystemClock()
-_envelopes: dict[tuple[type[Schema], bool], type[Schema]] = {}
+_envelopes: dict[tuple[type[Schema], bool, bool], type[Schema]] = {}
+_PAGE_QUERY = PageQuerySchema()
 
 
 def success(data: Any) -> dict[str, Any]:
+    if isinstance(data, Page):
+        return {
+            "status": "success",
+            "data": data.content,
+            "pagination": pagination(data),
+            "timestamp": _clock.now(),
+        }
     return {"status": "success", "data": data, "timestamp": _clock.now()}
 
 
-def envelope_schema(schema: type[Schema], many: bool = False) -> type[Schema]:
-    """``{"status": "success", "data": <schema>, "timestamp": ...}`` as a named schema."""
-    key = (schema, many)
+def envelope_schema(schema: type[Schema], many: bool = False, paged: bool = False) -> type[Schema]:
+    """``{"status": "success", "data": <schema>, "timestamp": ...}`` as a named schema;
+    ``paged`` adds the optional ``pagination`` member."""
+    key = (schema, many, paged)
     if key not in _envelopes:
         base = schema.__name__.removesuffix("Schema")
+        members: dict[str, fields.Field[Any]] = {}
+        if paged:
+            members["pagination"] = fields.Nested(
+                PaginationSchema,
+                metadata=doc(
+                    "Only when page or size was given: this page and the size of the whole "
+                    "list. Absent from a whole-list answer."
+                ),
+            )
         _envelopes[key] = Schema.from_dict(
             {
                 "status": fields.String(
@@ -36,11 +60,12 @@ def envelope_schema(schema: type[Schema], many: bool = False) -> type[Schema]:
                     required=True,
                     metadata=doc(f"The payload: {'a list of ' if many else ''}{base}."),
                 ),
+                **members,
                 "timestamp": UtcDateTime(
                     required=True, metadata=doc("When the response was made, UTC.")
                 ),
             },
-            name=f"{base}{'List' if many else ''}Envelope",
+            name=f"{base}{'List' if many else ''}{'Page' if paged else ''}Envelope",
         )
     return _envelopes[key]
 
@@ -84,6 +109,25 @@ class ApiBlueprint(flask_smorest.Blueprint):  # type: ignore[misc]
                 return success(view(*args, **kw))
 
             result: Callable[..., Any] = documented(wrapped)
+            return result
+
+        return decorator
+
+    def paged_response(
+        self, status_code: int, schema: type[Schema], *, many: bool = False, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """``envelope_response`` for a fleet-wide list: the view also takes ``page`` (a
+        PageRequest, or None for the whole list) and returns the whole result or a Page."""
+        documented = self.response(status_code, envelope_schema(schema, many, paged=True), **kwargs)
+        parsed = self.arguments(_PAGE_QUERY, location="query")
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def wrapped(*args: Any, **kw: Any) -> Any:
+                *rest, page = args
+                return success(view(*rest, page=page, **kw))
+
+            result: Callable[..., Any] = documented(parsed(wrapped))
             return result
 
         return decorator

@@ -10,6 +10,7 @@ from typing import Any
 
 from analytics.clock import Clock
 from analytics.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound
+from analytics.paging import Page, PageRequest
 from analytics.services.catalog import Catalogue
 from analytics.services.live import LiveDeviceMetrics, LiveMetricsProvider
 from analytics.store import devices as device_store
@@ -126,20 +127,37 @@ class DeviceService:
         node_name: str | None = None,
         model_id: str | None = None,
         status: str | None = None,
-    ) -> list[DeviceView]:
+        page: PageRequest | None = None,
+    ) -> list[DeviceView] | Page[list[DeviceView]]:
+        """GPUs by node name and index; with ``page`` that page alone (live metrics are read
+        for its GPUs only) and the count of all that match."""
         if model_id is not None:
             self._catalogue.model(model_id)
-        statuses = None
-        if status is not None:
-            statuses = _FILTER_STATUSES.get(status, (status,))
+        statuses = None if status is None else _FILTER_STATUSES.get(status, (status,))
+        free_only = status == "available"
         now = self._clock.now()
         with self._db.read() as conn:
             records = device_store.list_devices(
-                conn, now, node_name=node_name, model_id=model_id, statuses=statuses
+                conn,
+                now,
+                node_name=node_name,
+                model_id=model_id,
+                statuses=statuses,
+                free_only=free_only,
+                page=page,
             )
-        if status == "available":
-            records = [r for r in records if not r.allocated]
-        return self._views(records)
+            total = len(records)
+            if page is not None and not (page.number == 1 and total < page.size):
+                total = device_store.count_devices(
+                    conn,
+                    now,
+                    node_name=node_name,
+                    model_id=model_id,
+                    statuses=statuses,
+                    free_only=free_only,
+                )
+        views = self._views(records)
+        return views if page is None else Page(views, page, total)
 
     def get(self, device_id: str) -> DeviceView:
         with self._db.read() as conn:

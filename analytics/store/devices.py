@@ -11,6 +11,7 @@ from sqlalchemy import Connection, exists, func, insert, literal_column, or_, se
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from analytics.paging import PageRequest
 from analytics.store.holders import held
 from analytics.store.tables import allocations, devices, mig_instances
 
@@ -129,15 +130,49 @@ def list_devices(
     node_name: str | None = None,
     model_id: str | None = None,
     statuses: tuple[str, ...] | None = None,
+    free_only: bool = False,
+    page: PageRequest | None = None,
 ) -> list[DeviceRecord]:
-    query = _query(now)
-    if node_name is not None:
-        query = query.where(devices.c.node_name == node_name)
-    if model_id is not None:
-        query = query.where(devices.c.model_id == model_id)
-    if statuses is not None:
-        query = query.where(devices.c.status.in_(statuses))
+    """Devices in (node_name, device_index) order, a unique key; ``free_only``: not taken();
+    ``page``: that page alone (count them with :func:`count_devices`)."""
+    query = _query(now).where(*_filters(now, node_name, model_id, statuses, free_only))
+    if page is not None:
+        query = query.limit(page.size).offset(page.offset)
     return [_record(row) for row in conn.execute(query)]
+
+
+def count_devices(
+    conn: Connection,
+    now: datetime,
+    *,
+    node_name: str | None = None,
+    model_id: str | None = None,
+    statuses: tuple[str, ...] | None = None,
+    free_only: bool = False,
+) -> int:
+    """How many rows :func:`list_devices` gives for these filters without a page."""
+    query = select(func.count()).select_from(devices)
+    query = query.where(*_filters(now, node_name, model_id, statuses, free_only))
+    return int(conn.execute(query).scalar_one())
+
+
+def _filters(
+    now: datetime,
+    node_name: str | None,
+    model_id: str | None,
+    statuses: tuple[str, ...] | None,
+    free_only: bool,
+) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if node_name is not None:
+        found.append(devices.c.node_name == node_name)
+    if model_id is not None:
+        found.append(devices.c.model_id == model_id)
+    if statuses is not None:
+        found.append(devices.c.status.in_(statuses))
+    if free_only:
+        found.append(~taken(now))
+    return found
 
 
 @dataclass(frozen=True)

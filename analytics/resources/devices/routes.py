@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
+from analytics.paging import PageRequest, paged
 from analytics.resources.devices.schemas import (
     DeviceListQuerySchema,
     DeviceRegistrationSchema,
@@ -26,15 +27,15 @@ blp = ApiBlueprint(
 @blp.route("")
 class Devices(MethodView):
     @blp.arguments(DeviceListQuerySchema, location="query")
-    @blp.envelope_response(200, DeviceSchema, many=True)
-    def get(self, query: dict[str, Any]) -> Any:
+    @blp.paged_response(200, DeviceSchema, many=True)
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
         """List GPUs, filtered by node, model or status
 
         The live fields (currentTempC, currentPowerW, currentUtilization) come from
         Prometheus in one query; when it cannot answer they are null and the list is still
-        served.
+        served. Sorted by node name, then GPU index; page and size give one page of it.
         """
-        return services().devices.list_devices(**query)
+        return services().devices.list_devices(**query, page=page)
 
     @blp.arguments(DeviceRegistrationSchema)
     @blp.envelope_response(201, DeviceSchema)
@@ -57,13 +58,14 @@ class DeviceStatistics(MethodView):
 
 @blp.route("/overheating")
 class OverheatingDevices(MethodView):
-    @blp.envelope_response(200, OverheatingDeviceSchema, many=True)
-    def get(self) -> Any:
+    @blp.paged_response(200, OverheatingDeviceSchema, many=True)
+    def get(self, page: PageRequest | None) -> Any:
         """GPUs now above their model's temperature threshold
 
+        Hottest above its threshold first, then by GPU id; page and size give one page of it.
         503 METRICS_UNAVAILABLE when Prometheus cannot answer.
         """
-        return services().gpu_metrics.overheating_devices()
+        return paged(services().gpu_metrics.overheating_devices(), page)
 
 
 @blp.route("/<string:device_id>")
