@@ -14,21 +14,67 @@ ALERTS = ROOT / "alerts"
 DASHBOARDS = ROOT / "dashboards"
 
 
+# The one rule file the chart ships only when monitoring.prometheusRule.dcgmCompat is on.
+DCGM_FILE = "dcgm-compat.yml"
+
+
 def _rule_files() -> list[Path]:
     return sorted(ALERTS.glob("*.yml"))
 
 
-def test_each_rule_file_becomes_one_prometheus_rule_with_its_groups() -> None:
-    rules = render(FULL_MONITORING).of_kind("PrometheusRule")
-    by_source = {
-        rule["metadata"]["annotations"]["k8s-gpu-management/source"]: rule for rule in rules
+def _rules_by_source(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        rule["metadata"]["annotations"]["k8s-gpu-management/source"]: rule
+        for rule in render(values).of_kind("PrometheusRule")
     }
-    assert set(by_source) == {f"alerts/{path.name}" for path in _rule_files()}
-    assert len(_rule_files()) >= 4
+
+
+def _with_dcgm_compat(values: dict[str, Any]) -> dict[str, Any]:
+    monitoring = values["monitoring"]
+    rule = {**monitoring["prometheusRule"], "dcgmCompat": True}
+    return {**values, "monitoring": {**monitoring, "prometheusRule": rule}}
+
+
+def test_each_rule_file_but_dcgm_compat_becomes_one_prometheus_rule_by_default() -> None:
+    by_source = _rules_by_source(FULL_MONITORING)
+    assert set(by_source) == {
+        f"alerts/{path.name}" for path in _rule_files() if path.name != DCGM_FILE
+    }
+    assert len(by_source) >= 4
     for path in _rule_files():
+        if path.name == DCGM_FILE:
+            continue
         rule = by_source[f"alerts/{path.name}"]
         assert rule["spec"] == {"groups": yaml.safe_load(path.read_text())["groups"]}, path.name
         assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_no_dcgm_exporter_names_are_recorded_by_default() -> None:
+    recorded = {
+        item.get("record", "")
+        for rule in render(FULL_MONITORING).of_kind("PrometheusRule")
+        for group in rule["spec"]["groups"]
+        for item in group["rules"]
+    }
+    assert not {name for name in recorded if name.startswith("DCGM_")}
+
+
+def test_the_dcgm_switch_adds_the_dcgm_compat_file_as_it_is() -> None:
+    default = _rules_by_source(FULL_MONITORING)
+    switched = _rules_by_source(_with_dcgm_compat(FULL_MONITORING))
+    assert set(switched) == set(default) | {f"alerts/{DCGM_FILE}"}
+    assert set(switched) == {f"alerts/{path.name}" for path in _rule_files()}
+    dcgm = switched[f"alerts/{DCGM_FILE}"]
+    assert dcgm["spec"] == {"groups": yaml.safe_load((ALERTS / DCGM_FILE).read_text())["groups"]}
+    assert dcgm["metadata"]["name"] == "k8s-gpu-management-dcgm-compat"
+    assert dcgm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    for source, rule in default.items():
+        assert switched[source] == rule, source
+
+
+def test_the_dcgm_switch_alone_renders_no_rules() -> None:
+    values: dict[str, Any] = {"monitoring": {"prometheusRule": {"dcgmCompat": True}}}
+    assert not render(values).of_kind("PrometheusRule")
 
 
 def test_alert_templates_reach_prometheus_unexpanded() -> None:
