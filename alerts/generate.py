@@ -44,7 +44,7 @@ CLOCK_EVENT_BITS = (
     ("hw_thermal_slowdown", 0x40),
     ("hw_power_brake", 0x80),
 )
-# XID codes that get a numeric value series (see xid:gpu_xid_code:catalogue below).
+# XID codes the lookup series xid:gpu_xid_code:catalogue holds (DCGM_FI_DEV_XID_ERRORS' value).
 XID_CODES = range(1, 256)
 
 MIB = 1048576
@@ -203,6 +203,14 @@ def _plain(metric: str, selector: str = "", scale: str = "") -> str:
     return f"max by (uuid) ({metric}{selector}){scale}"
 
 
+def _lookup(label: str, values: Sequence[tuple[str, int]]) -> str:
+    """One instant vector of constants, a series per ``(label value, number)``: the whole table
+    in one rule (a rule per entry costs Prometheus a query each per evaluation)."""
+    return "\nor ".join(
+        f'label_replace(vector({number}), "{label}", "{value}", "", "")' for value, number in values
+    )
+
+
 def dcgm_rules() -> list[dict[str, Any]]:
     renames = (
         ("UUID", "$1", "uuid"),
@@ -241,16 +249,22 @@ def dcgm_rules() -> list[dict[str, Any]]:
     rules += [
         {
             "record": "xid:gpu_xid_code:catalogue",
-            "expr": f"vector({code})",
-            "labels": {"xid": str(code)},
-        }
-        for code in XID_CODES
+            "expr": _lookup("xid", [(str(code), code) for code in XID_CODES]) + "\n",
+        },
+        {
+            "record": "reason:gpu_clock_event_bit:catalogue",
+            "expr": _lookup("reason", CLOCK_EVENT_BITS) + "\n",
+        },
     ]
-    clock_bits = "\n      or ".join(
-        f'gpu_clock_event_reason_active{{reason="{reason}"}} * {bit}'
-        for reason, bit in CLOCK_EVENT_BITS
+    # One selector of every reason series (8 a GPU) and one join on the reason with its bit,
+    # instead of a selector, a product and an `or` per reason.
+    clock_mask = (
+        "sum by (uuid) (\n"
+        "      max by (uuid, reason) (gpu_clock_event_reason_active)\n"
+        "        * on (reason) group_left ()\n"
+        "      reason:gpu_clock_event_bit:catalogue\n"
+        "    )"
     )
-    clock_mask = f"sum by (uuid) (max by (uuid, reason) (\n        {clock_bits}\n    ))"
     latest_xid = (
         "(\n"
         "      max by (uuid, xid) (gpu_xid_last_seen_timestamp_seconds)\n"
@@ -280,7 +294,6 @@ def dcgm_rules() -> list[dict[str, Any]]:
         ),
         ("DCGM_FI_DEV_SM_CLOCK", _plain("gpu_clock_hertz", '{clock="sm"}', " / 1e6")),
         ("DCGM_FI_DEV_MEM_CLOCK", _plain("gpu_clock_hertz", '{clock="memory"}', " / 1e6")),
-        ("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", clock_mask),
         ("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", clock_mask),
         ("DCGM_FI_DEV_XID_ERRORS", latest_xid),
         ("DCGM_FI_DEV_ECC_SBE_VOL_TOTAL", _plain("gpu_ecc_errors_total", '{type="corrected"}')),
@@ -302,6 +315,11 @@ def dcgm_rules() -> list[dict[str, Any]]:
         ("DCGM_FI_DEV_ROW_REMAP_FAILURE", _plain("gpu_row_remap_failure")),
     )
     rules += [_dcgm(record, per_uuid) for record, per_uuid in fields]
+    # dcgm-exporter's older name for the same mask: a copy of the recorded series, not a
+    # second round of the joins.
+    rules.append(
+        {"record": "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS", "expr": "DCGM_FI_DEV_CLOCKS_EVENT_REASONS"}
+    )
     return rules
 
 
@@ -330,7 +348,11 @@ def render() -> dict[Path, str]:
     """Every generated file and its text."""
     return {
         CATALOGUE_FILE: _dump(
-            CATALOGUE_HEADER, [{"name": "gpu-catalogue", "rules": catalogue_rules()}]
+            CATALOGUE_HEADER,
+            # Once a minute: the facts change only with gpucatalog, the devices only when a GPU
+            # comes or goes, and every reader (GpuOverheating, gpu-allocations, dashboards) looks
+            # back further than that (Prometheus' 5-minute lookback).
+            [{"name": "gpu-catalogue", "interval": "1m", "rules": catalogue_rules()}],
         ),
         DCGM_FILE: _dump(
             DCGM_HEADER,
