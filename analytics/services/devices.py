@@ -15,7 +15,7 @@ from analytics.services.catalog import Catalogue
 from analytics.services.live import LiveDeviceMetrics, LiveMetricsProvider
 from analytics.store import devices as device_store
 from analytics.store.db import Database
-from analytics.store.devices import DeviceRecord, DuplicateDevice
+from analytics.store.devices import DeviceFilter, DeviceRecord, DuplicateDevice
 
 DEVICE_STATUSES = ("ACTIVE", "INACTIVE", "MAINTENANCE", "FAILED", "MIG_ENABLED")
 # The seed's lower-case list filters, beside the exact statuses above.
@@ -133,29 +133,19 @@ class DeviceService:
         for its GPUs only) and the count of all that match."""
         if model_id is not None:
             self._catalogue.model(model_id)
-        statuses = None if status is None else _FILTER_STATUSES.get(status, (status,))
-        free_only = status == "available"
+        shown = DeviceFilter(
+            node_name=node_name,
+            model_id=model_id,
+            statuses=None if status is None else _FILTER_STATUSES.get(status, (status,)),
+            free_only=status == "available",
+        )
         now = self._clock.now()
         with self._db.read() as conn:
-            records = device_store.list_devices(
-                conn,
-                now,
-                node_name=node_name,
-                model_id=model_id,
-                statuses=statuses,
-                free_only=free_only,
-                page=page,
-            )
-            total = len(records)
-            if page is not None and not (page.number == 1 and total < page.size):
-                total = device_store.count_devices(
-                    conn,
-                    now,
-                    node_name=node_name,
-                    model_id=model_id,
-                    statuses=statuses,
-                    free_only=free_only,
-                )
+            if page is None:
+                records = device_store.list_devices(conn, now, shown)
+                total = len(records)
+            else:
+                records, total = device_store.page_devices(conn, now, page, shown)
         views = self._views(records)
         return views if page is None else Page(views, page, total)
 

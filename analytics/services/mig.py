@@ -17,6 +17,7 @@ from analytics.errors import (
     MigNotSupported,
     ResourceNotFound,
 )
+from analytics.paging import Page, PageRequest
 from analytics.services.catalog import Catalogue
 from analytics.services.events import EventRecorder, EventType
 from analytics.services.expiry import expire_due
@@ -227,10 +228,18 @@ class MigService:
         with self._db.read() as conn:
             return self._layout(conn, device_id, now)
 
-    def available(self) -> list[MigInstanceView]:
+    def available(
+        self, page: PageRequest | None = None
+    ) -> list[MigInstanceView] | Page[list[MigInstanceView]]:
+        """Free instances by node name, GPU index and instance id; ``page``: that page alone."""
         with self._db.read() as conn:
-            records = mig_store.instances(conn, self._clock.now(), free_only=True)
-        return [self._instance(r) for r in records]
+            if page is None:
+                records = mig_store.instances(conn, self._clock.now(), free_only=True)
+                total = len(records)
+            else:
+                records, total = mig_store.page_free_instances(conn, self._clock.now(), page)
+        views = [self._instance(r) for r in records]
+        return views if page is None else Page(views, page, total)
 
     def statistics(self) -> dict[str, Any]:
         with self._db.read() as conn:

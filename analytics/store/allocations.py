@@ -9,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
+from analytics.paging import PageRequest
 from analytics.store.devices import ALLOCATED, active_allocation
 from analytics.store.holders import device_holders
+from analytics.store.paging import page_rows
 from analytics.store.pricebook import gpu_price_overrides
 from analytics.store.tables import allocation_events, allocations, devices, mig_instances
 
@@ -299,23 +302,58 @@ def list_allocations(
     planned_before: datetime | None = None,
     overlapping_since: datetime | None = None,
 ) -> list[AllocationRecord]:
-    """Ledger rows; ``active_only`` reads expiry from the clock, not from the stored status."""
-    query = select(allocations).order_by(allocations.c.allocation_time, allocations.c.allocation_id)
+    """Ledger rows by allocation time, then id (a unique key); ``active_only`` reads expiry from
+    the clock, not from the stored status."""
+    where = _ledger_filters(now, active_only, status, filters, planned_before, overlapping_since)
+    return [_record(row) for row in conn.execute(_ledger(where))]
+
+
+def page_allocations(
+    conn: Connection,
+    now: datetime,
+    page: PageRequest,
+    *,
+    active_only: bool,
+    filters: Mapping[str, str | None] | None = None,
+) -> tuple[list[AllocationRecord], int]:
+    """``page`` of :func:`list_allocations` and how many rows it has in all."""
+    where = _ledger_filters(now, active_only, None, filters, None, None)
+    rows, total = page_rows(conn, _ledger(where), page)
+    return [_record(row) for row in rows], total
+
+
+def _ledger(where: list[ColumnElement[bool]]) -> Any:
+    return (
+        select(allocations)
+        .where(*where)
+        .order_by(allocations.c.allocation_time, allocations.c.allocation_id)
+    )
+
+
+def _ledger_filters(
+    now: datetime,
+    active_only: bool,
+    status: str | None,
+    filters: Mapping[str, str | None] | None,
+    planned_before: datetime | None,
+    overlapping_since: datetime | None,
+) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
     if active_only:
-        query = query.where(active_allocation(now))
+        found.append(active_allocation(now))
     elif status is not None:
-        query = query.where(allocations.c.status == status)
+        found.append(allocations.c.status == status)
     for column, value in (filters or {}).items():
         if value is not None:
-            query = query.where(allocations.c[column] == value)
+            found.append(allocations.c[column] == value)
     if planned_before is not None:
-        query = query.where(allocations.c.planned_release_time <= planned_before)
+        found.append(allocations.c.planned_release_time <= planned_before)
     if overlapping_since is not None:
-        query = query.where(
+        found.append(
             (allocations.c.release_time.is_(None))
             | (allocations.c.release_time > overlapping_since)
         )
-    return [_record(row) for row in conn.execute(query)]
+    return found
 
 
 def free_devices(

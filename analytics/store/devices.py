@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.paging import PageRequest
 from analytics.store.holders import held
+from analytics.store.paging import page_rows
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -123,56 +124,41 @@ def lock_device(conn: Connection, device_id: str, now: datetime) -> DeviceRecord
     return _record(row) if row else None
 
 
+@dataclass(frozen=True)
+class DeviceFilter:
+    """Which devices a list shows; ``free_only``: not taken()."""
+
+    node_name: str | None = None
+    model_id: str | None = None
+    statuses: tuple[str, ...] | None = None
+    free_only: bool = False
+
+    def where(self, now: datetime) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.node_name is not None:
+            found.append(devices.c.node_name == self.node_name)
+        if self.model_id is not None:
+            found.append(devices.c.model_id == self.model_id)
+        if self.statuses is not None:
+            found.append(devices.c.status.in_(self.statuses))
+        if self.free_only:
+            found.append(~taken(now))
+        return found
+
+
 def list_devices(
-    conn: Connection,
-    now: datetime,
-    *,
-    node_name: str | None = None,
-    model_id: str | None = None,
-    statuses: tuple[str, ...] | None = None,
-    free_only: bool = False,
-    page: PageRequest | None = None,
+    conn: Connection, now: datetime, shown: DeviceFilter = DeviceFilter()
 ) -> list[DeviceRecord]:
-    """Devices in (node_name, device_index) order, a unique key; ``free_only``: not taken();
-    ``page``: that page alone (count them with :func:`count_devices`)."""
-    query = _query(now).where(*_filters(now, node_name, model_id, statuses, free_only))
-    if page is not None:
-        query = query.limit(page.size).offset(page.offset)
-    return [_record(row) for row in conn.execute(query)]
+    """Devices in (node_name, device_index) order, a unique key."""
+    return [_record(row) for row in conn.execute(_query(now).where(*shown.where(now)))]
 
 
-def count_devices(
-    conn: Connection,
-    now: datetime,
-    *,
-    node_name: str | None = None,
-    model_id: str | None = None,
-    statuses: tuple[str, ...] | None = None,
-    free_only: bool = False,
-) -> int:
-    """How many rows :func:`list_devices` gives for these filters without a page."""
-    query = select(func.count()).select_from(devices)
-    query = query.where(*_filters(now, node_name, model_id, statuses, free_only))
-    return int(conn.execute(query).scalar_one())
-
-
-def _filters(
-    now: datetime,
-    node_name: str | None,
-    model_id: str | None,
-    statuses: tuple[str, ...] | None,
-    free_only: bool,
-) -> list[ColumnElement[bool]]:
-    found: list[ColumnElement[bool]] = []
-    if node_name is not None:
-        found.append(devices.c.node_name == node_name)
-    if model_id is not None:
-        found.append(devices.c.model_id == model_id)
-    if statuses is not None:
-        found.append(devices.c.status.in_(statuses))
-    if free_only:
-        found.append(~taken(now))
-    return found
+def page_devices(
+    conn: Connection, now: datetime, page: PageRequest, shown: DeviceFilter = DeviceFilter()
+) -> tuple[list[DeviceRecord], int]:
+    """``page`` of :func:`list_devices` and how many rows it has in all."""
+    rows, total = page_rows(conn, _query(now).where(*shown.where(now)), page)
+    return [_record(row) for row in rows], total
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, exists, func, insert, select
 
+from analytics.paging import PageRequest
 from analytics.store.devices import active_allocation
 from analytics.store.holders import held
+from analytics.store.paging import page_rows
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -74,6 +76,19 @@ def _record(row: Any) -> MigInstanceRecord:
 def instances(
     conn: Connection, now: datetime, *, device_id: str | None = None, free_only: bool = False
 ) -> list[MigInstanceRecord]:
+    """By node name, GPU index, then instance id (a unique key)."""
+    return [_record(row) for row in conn.execute(_instances(now, device_id, free_only))]
+
+
+def page_free_instances(
+    conn: Connection, now: datetime, page: PageRequest
+) -> tuple[list[MigInstanceRecord], int]:
+    """``page`` of ``instances(free_only=True)`` and how many there are in all."""
+    rows, total = page_rows(conn, _instances(now, None, True), page)
+    return [_record(row) for row in rows], total
+
+
+def _instances(now: datetime, device_id: str | None, free_only: bool) -> Any:
     query = _query(now)
     if device_id is not None:
         query = query.where(mig_instances.c.device_id == device_id)
@@ -88,7 +103,7 @@ def instances(
             .where(~held(mig_instances.c.instance_id))
             .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
         )
-    return [_record(row) for row in conn.execute(query)]
+    return query
 
 
 def insert_instances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

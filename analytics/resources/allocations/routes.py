@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import actor, services
 from analytics.api.envelope import ApiBlueprint
+from analytics.paging import PageRequest, paged
 from analytics.resources.allocations.schemas import (
     AllocationListQuerySchema,
     AllocationRequestSchema,
@@ -31,10 +32,13 @@ blp = ApiBlueprint(
 @blp.route("")
 class Allocations(MethodView):
     @blp.arguments(AllocationListQuerySchema, location="query")
-    @blp.envelope_response(200, AllocationSchema, many=True)
-    def get(self, query: dict[str, Any]) -> Any:
-        """Live allocations, filtered by namespace, user or team"""
-        return services().allocations.list_allocations(**query)
+    @blp.paged_response(200, AllocationSchema, many=True)
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
+        """Live allocations, filtered by namespace, user or team
+
+        Sorted by allocation time, then allocation id; page and size give one page of it.
+        """
+        return services().allocations.list_allocations(**query, page=page)
 
     @blp.arguments(AllocationRequestSchema)
     @blp.envelope_response(201, AllocationSchema)
@@ -62,10 +66,13 @@ class CostStatistics(MethodView):
 @blp.route("/expiring")
 class Expiring(MethodView):
     @blp.arguments(ExpiringQuerySchema, location="query")
-    @blp.envelope_response(200, AllocationSchema, many=True)
-    def get(self, query: dict[str, Any]) -> Any:
-        """Live allocations whose planned release falls within the next `hours`"""
-        return services().allocations.expiring(query["hours"])
+    @blp.paged_response(200, AllocationSchema, many=True)
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
+        """Live allocations whose planned release falls within the next `hours`
+
+        Sorted by planned release time, then allocation id; page and size give one page of it.
+        """
+        return paged(services().allocations.expiring(query["hours"]), page)
 
 
 @blp.route("/reconciliation")

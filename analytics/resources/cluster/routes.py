@@ -10,6 +10,7 @@ from flask.views import MethodView
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
 from analytics.api.expensive import expensive
+from analytics.paging import PageRequest, paged
 from analytics.resources.cluster.schemas import (
     AlertQuerySchema,
     ClusterHealthSchema,
@@ -50,19 +51,26 @@ def health() -> ClusterHealthService:
 @blp.route("/pods")
 class ServingPods(MethodView):
     @blp.arguments(PodListQuerySchema, location="query")
-    @blp.envelope_response(200, PodSchema, many=True)
-    def get(self, query: dict[str, Any]) -> Any:
-        """Model-serving pods (vLLM, SGLang, ...) recognised by the GPU exporter"""
-        return cluster().list_pods(query.get("namespace"), serving_only=True)
+    @blp.paged_response(200, PodSchema, many=True)
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
+        """Model-serving pods (vLLM, SGLang, ...) recognised by the GPU exporter
+
+        Sorted by namespace, then pod name; page and size give one page of it (cut after the
+        Prometheus answer is joined).
+        """
+        return paged(cluster().list_pods(query.get("namespace"), serving_only=True), page)
 
 
 @blp.route("/pods/all")
 class AllPods(MethodView):
     @blp.arguments(PodListQuerySchema, location="query")
-    @blp.envelope_response(200, PodSchema, many=True)
-    def get(self, query: dict[str, Any]) -> Any:
-        """Every pod, same shape as /resources/pods"""
-        return cluster().list_pods(query.get("namespace"))
+    @blp.paged_response(200, PodSchema, many=True)
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
+        """Every pod, same shape as /resources/pods
+
+        Sorted by namespace, then pod name; page and size give one page of it.
+        """
+        return paged(cluster().list_pods(query.get("namespace")), page)
 
 
 @blp.route("/pods/top")
@@ -87,10 +95,13 @@ class PodDetail(MethodView):
 
 @blp.route("/nodes")
 class Nodes(MethodView):
-    @blp.envelope_response(200, NodeSchema, many=True)
-    def get(self) -> Any:
-        """Nodes: role, Ready, capacities, usage and pod counts"""
-        return cluster().list_nodes()
+    @blp.paged_response(200, NodeSchema, many=True)
+    def get(self, page: PageRequest | None) -> Any:
+        """Nodes: role, Ready, capacities, usage and pod counts
+
+        Sorted by node name; page and size give one page of it.
+        """
+        return paged(cluster().list_nodes(), page)
 
 
 @blp.route("/nodes/<string:node_name>")
@@ -115,10 +126,13 @@ class Usage(MethodView):
 
 @blp.route("/namespaces")
 class Namespaces(MethodView):
-    @blp.envelope_response(200, NamespaceUsageSchema, many=True)
-    def get(self) -> Any:
-        """Usage per namespace: pods, CPU, memory and the GPUs held"""
-        return cluster().namespaces()
+    @blp.paged_response(200, NamespaceUsageSchema, many=True)
+    def get(self, page: PageRequest | None) -> Any:
+        """Usage per namespace: pods, CPU, memory and the GPUs held
+
+        Sorted by namespace name; page and size give one page of it.
+        """
+        return paged(cluster().namespaces(), page)
 
 
 @blp.route("/statistics")
@@ -142,10 +156,13 @@ class Health(MethodView):
 @blp.route("/alerts")
 class Alerts(MethodView):
     @blp.arguments(AlertQuerySchema, location="query")
-    @blp.envelope_response(200, ResourceAlertSchema, many=True)
-    def get(self, query: dict[str, Any]) -> Any:
-        """Firing Prometheus alerts and the service's own checks, most severe first"""
-        return health().alerts(query.get("severity"), query.get("source"))
+    @blp.paged_response(200, ResourceAlertSchema, many=True)
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
+        """Firing Prometheus alerts and the service's own checks, most severe first
+
+        Then by source, newest first, by name and by labels; page and size give one page of it.
+        """
+        return paged(health().alerts(query.get("severity"), query.get("source")), page)
 
 
 @blp.route("/metrics/status")

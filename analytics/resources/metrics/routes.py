@@ -9,6 +9,7 @@ from flask.views import MethodView
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
 from analytics.api.expensive import expensive
+from analytics.paging import PageRequest, paged_within
 from analytics.resources.metrics.schemas import (
     CollectionStatusSchema,
     GpuMetricsWindowQuerySchema,
@@ -28,29 +29,36 @@ blp = ApiBlueprint(
 @blp.route("/usage-statistics")
 class UsageStatistics(MethodView):
     @blp.arguments(GpuMetricsWindowQuerySchema, location="query")
-    @blp.envelope_response(200, UsageStatisticsSchema)
+    @blp.paged_response(200, UsageStatisticsSchema)
     @expensive
-    def get(self, query: dict[str, Any]) -> Any:
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
         """Per-device and per-model average utilisation, memory use and temperature
 
         Windows of 2 hours and more read the hourly recording rules (one sample per GPU and
         hour), shorter ones the raw series; `windowStart`/`windowEnd` say which data the
-        averages cover. 503 METRICS_UNAVAILABLE when Prometheus cannot answer.
+        averages cover. deviceStatistics is keyed in node name and GPU index order; page and
+        size cut it to one page (modelStatistics still covers every GPU). 503
+        METRICS_UNAVAILABLE when Prometheus cannot answer.
         """
-        return services().gpu_metrics.usage_statistics(query["hours"])
+        statistics = services().gpu_metrics.usage_statistics(query["hours"])
+        return paged_within(statistics, "device_statistics", page)
 
 
 @blp.route("/overheating-alerts")
 class OverheatingAlerts(MethodView):
     @blp.arguments(GpuMetricsWindowQuerySchema, location="query")
-    @blp.envelope_response(200, OverheatingAlertsSchema)
+    @blp.paged_response(200, OverheatingAlertsSchema)
     @expensive
-    def get(self, query: dict[str, Any]) -> Any:
+    def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
         """Windows in which a GPU was above its model's temperature threshold
 
-        Minute resolution. 503 METRICS_UNAVAILABLE when Prometheus cannot answer.
+        Minute resolution; alerts oldest first, then by GPU id. page and size cut alerts to
+        one page (totalAlerts and affectedDevices still count every window). 503
+        METRICS_UNAVAILABLE when Prometheus cannot answer.
         """
-        return services().gpu_metrics.overheating_alerts(query["hours"])
+        return paged_within(
+            services().gpu_metrics.overheating_alerts(query["hours"]), "alerts", page
+        )
 
 
 @blp.route("/collect")

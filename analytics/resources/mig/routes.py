@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import actor, services
 from analytics.api.envelope import ApiBlueprint
+from analytics.paging import PageRequest
 from analytics.resources.mig.schemas import (
     MigInstanceSchema,
     MigLayoutRequestSchema,
@@ -52,10 +53,13 @@ class MigDevice(MethodView):
 
 @blp.route("/available")
 class MigAvailable(MethodView):
-    @blp.envelope_response(200, MigInstanceSchema, many=True)
-    def get(self) -> Any:
-        """Free MIG instances (PENDING ones included: they can be allocated)"""
-        return services().mig.available()
+    @blp.paged_response(200, MigInstanceSchema, many=True)
+    def get(self, page: PageRequest | None) -> Any:
+        """Free MIG instances (PENDING ones included: they can be allocated)
+
+        Sorted by node name, GPU index, then instance id; page and size give one page of it.
+        """
+        return services().mig.available(page)
 
 
 @blp.route("/statistics")
