@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the demo and the tests need on a fresh Debian machine (run as root, or with sudo):
 # Python's venv module and Debian's Prometheus server, promtool and Alertmanager; for the tests
-# (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server. Idempotent: a machine
+# (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server and VictoriaMetrics (the
+# second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert). Idempotent: a machine
 # that already has them installs nothing.
 set -euo pipefail
 purpose="${1:-test}"
@@ -18,6 +19,10 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 has_pg() { command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null; }
 if [ "$purpose" = "test" ]; then
   { has_pg initdb && has_pg pg_ctl; } || need+=(postgresql)
+  # devstack/victoriametrics.py runs all three; Debian's victoria-metrics ships them together.
+  for tool in victoria-metrics vmctl vmalert; do
+    command -v "$tool" >/dev/null 2>&1 || { need+=(victoria-metrics); break; }
+  done
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
@@ -39,4 +44,6 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   # Likewise the package's own PostgreSQL cluster on :5432; the tests start theirs.
   $sudo systemctl disable --now postgresql >/dev/null 2>&1 || true
   $sudo systemctl disable --now prometheus-alertmanager >/dev/null 2>&1 || true
+  # And the package's VictoriaMetrics on :8428; the tests start their own.
+  $sudo systemctl disable --now victoria-metrics >/dev/null 2>&1 || true
 fi

@@ -1,0 +1,283 @@
+"""A real single-node VictoriaMetrics (Debian's ``victoria-metrics``) on loopback, in the place
+of Prometheus: it scrapes the same jobs, holds the same history and answers the same HTTP API.
+
+Three parts of the Debian package, each what a VictoriaMetrics deployment runs:
+
+* ``victoria-metrics`` stores the series and scrapes the jobs itself (``-promscrape.config``,
+  the ``scrape_configs`` of :func:`devstack.prometheus.render_config`; no vmagent needed);
+* ``vmctl prometheus`` imports history: the very TSDB blocks ``promtool`` backfilled for
+  Prometheus (:mod:`devstack.history` and its cache), read block by block and sent to the
+  import API, so both backends hold the same samples and the cache serves both;
+* ``vmalert`` evaluates the rule files (single-node VictoriaMetrics evaluates no rules),
+  writes recorded series and ``ALERTS`` back through remote write, and answers
+  ``/api/v1/alerts`` and ``/api/v1/rules`` behind ``-vmalert.proxyURL``.
+
+Flags that differ from the package defaults, and why:
+
+``-search.latencyOffset=1s``
+    VictoriaMetrics hides samples newer than 30 s from queries by default (they may still be
+    arriving); tests compare the newest readings with the simulator's.
+``-search.disableCache``
+    History is imported after the server started; a cached range answer would hide it.
+``-retentionPeriod=100y``
+    The backfilled history is as old as the fleet's epoch; the default (one month) deletes it.
+
+``start`` returns once ``/health`` answers, the history is imported and flushed, and vmalert
+answers; ``stop`` stops vmalert first, then the server (SIGTERM, SIGKILL after a grace period).
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from devstack.prometheus import ScrapeJob, free_port, render_config
+from devstack.server import ServerProcess
+
+_PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
+
+
+class VictoriaMetricsError(RuntimeError):
+    """A VictoriaMetrics program could not be found, configured or started; the message
+    quotes its log."""
+
+
+def binary(name: str = "victoria-metrics") -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise VictoriaMetricsError(
+            f"{name} is not installed: `make test` installs Debian's victoria-metrics "
+            "(scripts/bootstrap.sh)"
+        )
+    return path
+
+
+def scrape_config(jobs: Sequence[ScrapeJob], scrape_interval: str) -> dict[str, object]:
+    """Prometheus' scrape configuration without what VictoriaMetrics' strict parser refuses
+    (``rule_files`` and ``evaluation_interval``: vmalert's)."""
+    config = render_config(jobs, scrape_interval=scrape_interval)
+    config.pop("rule_files", None)
+    config["global"].pop("evaluation_interval", None)
+    return config
+
+
+def _http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+class VictoriaMetricsServer(ServerProcess):
+    """Start with ``start()`` (or as a context manager); ``url`` is the Prometheus-compatible
+    API base. ``history_dir``: a directory of Prometheus TSDB blocks imported before rules are
+    evaluated. ``jobs``, ``alertmanagers`` and :meth:`reload` work as on
+    :class:`devstack.prometheus.PrometheusServer`."""
+
+    STOP_GRACE = 15.0
+
+    def __init__(
+        self,
+        workdir: Path,
+        jobs: Sequence[ScrapeJob] = (),
+        *,
+        rule_files: Sequence[Path] = (),
+        history_dir: Path | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        scrape_interval: str = "15s",
+        evaluation_interval: str = "15s",
+        own_session: bool = False,
+        alertmanagers: Sequence[str] = (),
+        log_level: str = "ERROR",
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.data_dir = self.workdir / "vmdata"
+        self.config_path = self.workdir / "scrape.yml"
+        self.jobs = tuple(jobs)
+        self.rule_files = tuple(rule_files)
+        self.history_dir = history_dir
+        self.host = host
+        self.port = port or free_port()
+        self.rules_port = 0
+        self.scrape_interval = scrape_interval
+        self.evaluation_interval = evaluation_interval
+        self.own_session = own_session
+        self.alertmanagers = tuple(alertmanagers)
+        self.log_level = log_level
+        self.process: subprocess.Popen[bytes] | None = None
+        self.rules_process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.workdir / "victoria-metrics.log"
+        self.rules_log_path = self.workdir / "vmalert.log"
+        self.import_seconds = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def rules_url(self) -> str:
+        return f"http://{self.host}:{self.rules_port}" if self.rules_port else ""
+
+    def write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = scrape_config(self.jobs, self.scrape_interval)
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.write_config()
+        if self.rule_files:
+            self.rules_port = free_port()
+        command = [
+            binary(),
+            f"-storageDataPath={self.data_dir}",
+            f"-httpListenAddr={self.host}:{self.port}",
+            "-retentionPeriod=100y",
+            f"-promscrape.config={self.config_path}",
+            "-search.latencyOffset=1s",
+            "-search.disableCache",
+            f"-loggerLevel={self.log_level}",
+        ]
+        if self.rules_port:
+            command.append(f"-vmalert.proxyURL={self.rules_url}")
+        self.process = self._spawn(command, self.log_path)
+        self._wait(self.process, self.url + "/health", self.log_path, timeout)
+        if self.history_dir is not None:
+            self.import_blocks(self.history_dir)
+        if self.rule_files:
+            self._start_rules(timeout)
+
+    def _spawn(self, command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+        if self.own_session:
+            from devstack.processes import spawn
+
+            return spawn(command, log_path=log_path)
+        log = log_path.open("ab")
+        try:
+            return subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        finally:
+            log.close()
+
+    def _wait(
+        self, process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise VictoriaMetricsError(
+                    f"{log_path.stem} exited with {process.returncode}: {_tail(log_path)}"
+                )
+            if _http_ok(url):
+                return
+            time.sleep(0.1)
+        raise VictoriaMetricsError(f"{url} not ready after {timeout:.0f}s: {_tail(log_path)}")
+
+    def import_blocks(self, blocks_dir: Path) -> None:
+        """Import every Prometheus TSDB block under ``blocks_dir`` (``vmctl prometheus``) and
+        make it searchable now (``/internal/force_flush``; otherwise within seconds)."""
+        started = time.monotonic()
+        status, output = _run_on_terminal(
+            [
+                binary("vmctl"),
+                "prometheus",
+                "-s",
+                "--vm-disable-progress-bar",
+                f"--prom-snapshot={blocks_dir}",
+                "--prom-concurrency=2",
+                f"--vm-addr={self.url}",
+            ]
+        )
+        if status != 0:
+            raise VictoriaMetricsError(f"vmctl prometheus failed: {output[-2000:]}")
+        with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=60):
+            pass
+        self.import_seconds += time.monotonic() - started
+
+    def _start_rules(self, timeout: float) -> None:
+        command = [
+            binary("vmalert"),
+            *(f"-rule={path}" for path in self.rule_files),
+            f"-datasource.url={self.url}",
+            f"-remoteWrite.url={self.url}",
+            # Recorded series reach the store within a second, as Prometheus' own do at once.
+            "-remoteWrite.flushInterval=1s",
+            f"-evaluationInterval={self.evaluation_interval}",
+            f"-httpListenAddr={self.host}:{self.rules_port}",
+            f"-loggerLevel={self.log_level}",
+            *(f"-notifier.url=http://{target}" for target in self.alertmanagers),
+        ]
+        if not self.alertmanagers:
+            # vmalert wants somewhere to send alerts; nothing listens on the discard port.
+            command.append("-notifier.url=http://127.0.0.1:9")
+        self.rules_process = self._spawn(command, self.rules_log_path)
+        self._wait(self.rules_process, self.rules_url + "/health", self.rules_log_path, timeout)
+
+    def reload(self) -> None:
+        """Re-read the scrape configuration (after changing jobs) and restart vmalert when it
+        runs (its notifiers are flags)."""
+        self.write_config()
+        if self.process is not None:
+            self.process.send_signal(1)  # SIGHUP
+        if self.rules_process is not None:
+            from devstack.processes import stop
+
+            stop(self.rules_process, self.STOP_GRACE)
+            self.rules_process = None
+            self._start_rules(60.0)
+
+    def stop(self, grace: float | None = None) -> None:
+        from devstack.processes import stop
+
+        if self.rules_process is not None:
+            stop(self.rules_process, self.STOP_GRACE if grace is None else grace)
+            self.rules_process = None
+        super().stop(grace)
+
+
+def _run_on_terminal(command: list[str]) -> tuple[int, str]:
+    """Run ``command`` with a pseudo-terminal as stdin, stdout and stderr; (exit status, output).
+
+    Debian's vmctl 1.79 asks its progress-bar library for the terminal's size even with
+    ``--vm-disable-progress-bar`` and exits 1 ("inappropriate ioctl for device") when its
+    output is a pipe or a file.
+    """
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal)
+    finally:
+        os.close(terminal)
+    chunks: list[bytes] = []
+    try:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(controller)
+    status = process.wait()
+    return status, b"".join(chunks).decode(errors="replace")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
