@@ -44,8 +44,14 @@ CLOCK_EVENT_BITS = (
     ("hw_thermal_slowdown", 0x40),
     ("hw_power_brake", 0x80),
 )
-# XID codes the lookup series xid:gpu_xid_code:catalogue holds (DCGM_FI_DEV_XID_ERRORS' value).
-XID_CODES = range(1, 256)
+# DCGM_FI_DEV_XID_ERRORS' value is the code in the xid label, read digit by digit through one
+# lookup of ten series (PromQL has no label-to-number function): (label, place value, regex of
+# the digit at that place). Codes of up to three digits; NVIDIA's run to the low hundreds.
+XID_DIGITS = (
+    ("xid_hundreds", 100, "[0-9]*([0-9])[0-9][0-9]"),
+    ("xid_tens", 10, "[0-9]*([0-9])[0-9]"),
+    ("xid_units", 1, "[0-9]*([0-9])"),
+)
 
 MIB = 1048576
 DCGM_LABELS = (
@@ -248,8 +254,8 @@ def dcgm_rules() -> list[dict[str, Any]]:
     ]
     rules += [
         {
-            "record": "xid:gpu_xid_code:catalogue",
-            "expr": _lookup("xid", [(str(code), code) for code in XID_CODES]) + "\n",
+            "record": "digit:gpu_decimal_digit:catalogue",
+            "expr": _lookup("digit", [(str(digit), digit) for digit in range(10)]) + "\n",
         },
         {
             "record": "reason:gpu_clock_event_bit:catalogue",
@@ -265,14 +271,25 @@ def dcgm_rules() -> list[dict[str, Any]]:
         "      reason:gpu_clock_event_bit:catalogue\n"
         "    )"
     )
+    # The latest XID's series, its code split into one label per digit ("0" where the code is
+    # shorter), each digit joined with its value in the lookup and scaled by its place.
+    latest = (
+        "max by (uuid, xid) (gpu_xid_last_seen_timestamp_seconds)\n"
+        "  == on (uuid) group_left ()\n"
+        "max by (uuid) (gpu_xid_last_seen_timestamp_seconds)"
+    )
+    for label, _place, regex in XID_DIGITS:
+        latest = (
+            f'label_replace(label_replace({latest}, "{label}", "0", "", ""),'
+            f' "{label}", "$1", "xid", "{regex}")'
+        )
+    digit_terms = "".join(
+        f"\n      + on ({label}) group_left ()\n"
+        f'    {place} * label_replace(digit:gpu_decimal_digit:catalogue, "{label}", "$1", "digit", "(.*)")'
+        for label, place, _regex in XID_DIGITS
+    )
     latest_xid = (
-        "(\n"
-        "      max by (uuid, xid) (gpu_xid_last_seen_timestamp_seconds)\n"
-        "        == on (uuid) group_left ()\n"
-        "      max by (uuid) (gpu_xid_last_seen_timestamp_seconds)\n"
-        "    ) * 0\n"
-        "      + on (xid) group_left ()\n"
-        "    xid:gpu_xid_code:catalogue\n"
+        f"(\n      {latest}\n    ) * 0{digit_terms}\n"
         "    or on (uuid)\n"
         "    max by (uuid) (uuid:dcgm_exporter_labels:identity) * 0"
     )
