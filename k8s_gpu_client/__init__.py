@@ -38,6 +38,7 @@ from k8s_gpu_client.errors import (
     error_from_response,
 )
 from k8s_gpu_client.models.allocations import AllocationRequest
+from k8s_gpu_client.models.paging import Page, Pagination
 
 __version__ = "0.1.0"
 
@@ -58,6 +59,8 @@ __all__ = [
     "MethodNotAllowedError",
     "MetricsUnavailableError",
     "MigNotSupportedError",
+    "Page",
+    "Pagination",
     "PayloadTooLargeError",
     "RateLimit",
     "RateLimitExceededError",

@@ -134,6 +134,21 @@ class Transport:
         ``url_path`` is relative to the base URL; with ``envelope=False`` the decoded JSON is
         returned as it is (the actuator endpoints answer without an envelope).
         """
+        response = self._exchange(method, url_path, params, body)
+        return _decode_success(response, envelope)
+
+    def request_page(
+        self, method: str, url_path: str, *, params: Mapping[str, Any] | None = None
+    ) -> tuple[Any, Any]:
+        """:meth:`request` for a fleet-wide list: the envelope's ``data`` and its
+        ``pagination`` (None when the service answered the whole list)."""
+        body = _success_envelope(self._exchange(method, url_path, params, None))
+        return body["data"], body.get("pagination")
+
+    def _exchange(
+        self, method: str, url_path: str, params: Mapping[str, Any] | None, body: Any
+    ) -> requests.Response:
+        """The successful response to one request, after retries; raises ApiError else."""
         method = method.upper()
         if url_path.startswith("/../"):
             # Relative to the API base, as the seed writes ${API_BASE}/../actuator/health.
@@ -150,7 +165,7 @@ class Transport:
                 continue
             self._note_rate_limit(response)
             if response.status_code < 400:
-                return _decode_success(response, envelope)
+                return response
             error = error_from_response(response.status_code, _decode(response), response.headers)
             wait = self._retry_wait(method, response.status_code, error, attempt)
             if wait is None:
@@ -217,11 +232,15 @@ def _decode(response: requests.Response) -> Any:
 
 
 def _decode_success(response: requests.Response, envelope: bool) -> Any:
-    body = _decode(response)
     if not envelope:
-        return body
+        return _decode(response)
+    return _success_envelope(response)["data"]
+
+
+def _success_envelope(response: requests.Response) -> Mapping[str, Any]:
+    body = _decode(response)
     if isinstance(body, Mapping) and body.get("status") == "success" and "data" in body:
-        return body["data"]
+        return body
     raise ApiError(
         f"HTTP {response.status_code} answer is not a success envelope",
         code="INVALID_RESPONSE",

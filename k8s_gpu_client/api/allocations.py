@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import builtins
 from datetime import datetime
 
 from k8s_gpu_client._http import path
 from k8s_gpu_client.api._base import Namespace, body
 from k8s_gpu_client.models.allocations import Allocation, CostStatistics, Reconciliation
+from k8s_gpu_client.models.paging import Page
 
 PREFIX = "/gpu/allocations"
 
@@ -66,15 +66,21 @@ class Allocations(Namespace):
         user_id: str | None = None,
         team_id: str | None = None,
         status: str | None = None,
-    ) -> builtins.list[Allocation]:
-        """Live allocations (``status``: ALLOCATED by default, RELEASED, EXPIRED or ALL)."""
+        page: int | None = None,
+        size: int | None = None,
+    ) -> Page[Allocation]:
+        """Live allocations (``status``: ALLOCATED by default, RELEASED, EXPIRED or ALL) by
+        allocation time; all of them, or with ``page`` (from 1) and ``size`` one page."""
         params = {"namespace": namespace, "userId": user_id, "teamId": team_id, "status": status}
-        return Allocation.from_api_list(self._http.request("GET", PREFIX, params=params))
+        return self._list(Allocation, PREFIX, {**params, "page": page, "size": size})
 
-    def expiring(self, *, hours: int = 24) -> builtins.list[Allocation]:
-        """Live allocations whose planned release falls within the next ``hours``."""
-        data = self._http.request("GET", PREFIX + "/expiring", params={"hours": hours})
-        return Allocation.from_api_list(data)
+    def expiring(
+        self, *, hours: int = 24, page: int | None = None, size: int | None = None
+    ) -> Page[Allocation]:
+        """Live allocations whose planned release falls within the next ``hours``, soonest
+        first; all, or one page."""
+        params = {"hours": hours, "page": page, "size": size}
+        return self._list(Allocation, PREFIX + "/expiring", params)
 
     def cost_statistics(self, *, days: int | None = None) -> CostStatistics:
         """Cost (USD) by team, namespace, user and model; ``days`` limits the window."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from datetime import datetime
 
 from k8s_gpu_client._http import path
@@ -13,6 +12,7 @@ from k8s_gpu_client.models.devices import (
     DeviceStatistics,
     OverheatingDevice,
 )
+from k8s_gpu_client.models.paging import Page
 
 PREFIX = "/gpu/devices"
 
@@ -24,10 +24,13 @@ class Devices(Namespace):
         node_name: str | None = None,
         model_id: str | None = None,
         status: str | None = None,
-    ) -> builtins.list[Device]:
-        """GPUs, filtered by node, model or status (available, active, maintenance, or exact)."""
+        page: int | None = None,
+        size: int | None = None,
+    ) -> Page[Device]:
+        """GPUs by node and index, filtered by node, model or status (available, active,
+        maintenance, or exact); all of them, or with ``page`` (from 1) and ``size`` one page."""
         params = {"nodeName": node_name, "modelId": model_id, "status": status}
-        return Device.from_api_list(self._http.request("GET", PREFIX, params=params))
+        return self._list(Device, PREFIX, {**params, "page": page, "size": size})
 
     def get(self, device_id: str) -> Device:
         return Device.from_api(self._http.request("GET", PREFIX + path(device_id)))
@@ -75,9 +78,12 @@ class Devices(Namespace):
     def statistics(self) -> DeviceStatistics:
         return DeviceStatistics.from_api(self._http.request("GET", PREFIX + "/statistics"))
 
-    def overheating(self) -> builtins.list[OverheatingDevice]:
-        data = self._http.request("GET", PREFIX + "/overheating")
-        return OverheatingDevice.from_api_list(data)
+    def overheating(
+        self, *, page: int | None = None, size: int | None = None
+    ) -> Page[OverheatingDevice]:
+        """GPUs now above their threshold, hottest first; all, or one page."""
+        params = {"page": page, "size": size}
+        return self._list(OverheatingDevice, PREFIX + "/overheating", params)
 
     def health(self, device_id: str) -> DeviceHealth:
         data = self._http.request("GET", PREFIX + path(device_id, "health"))

@@ -14,15 +14,26 @@ PREFIX = "/gpu/metrics"
 
 
 class Metrics(Namespace):
-    def usage_statistics(self, *, hours: int = 24) -> UsageStatistics:
-        """Per-device and per-model average utilisation, memory use (percent), temperature."""
-        data = self._http.request("GET", PREFIX + "/usage-statistics", params={"hours": hours})
-        return UsageStatistics.from_api(data)
+    def usage_statistics(
+        self, *, hours: int = 24, page: int | None = None, size: int | None = None
+    ) -> UsageStatistics:
+        """Per-device and per-model average utilisation, memory use (percent), temperature.
 
-    def overheating_alerts(self, *, hours: int = 24) -> OverheatingAlerts:
-        """Windows in which a GPU was above its model's temperature threshold."""
-        data = self._http.request("GET", PREFIX + "/overheating-alerts", params={"hours": hours})
-        return OverheatingAlerts.from_api(data)
+        With ``page`` (from 1) and ``size``, device_statistics holds one page of GPUs (node and
+        index order) and ``pagination`` says how many GPUs there are in all.
+        """
+        params = {"hours": hours, "page": page, "size": size}
+        return self._paged_object(UsageStatistics, PREFIX + "/usage-statistics", params)
+
+    def overheating_alerts(
+        self, *, hours: int = 24, page: int | None = None, size: int | None = None
+    ) -> OverheatingAlerts:
+        """Windows in which a GPU was above its model's temperature threshold, oldest first.
+
+        With ``page`` and ``size``, alerts holds one page and ``pagination`` the total.
+        """
+        params = {"hours": hours, "page": page, "size": size}
+        return self._paged_object(OverheatingAlerts, PREFIX + "/overheating-alerts", params)
 
     def collect(self) -> SyncResult:
         """Sync the inventory and MIG state with what the exporters report now (operator)."""

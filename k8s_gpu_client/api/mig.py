@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from k8s_gpu_client._http import path
 from k8s_gpu_client.api._base import Namespace
 from k8s_gpu_client.models.mig import MigInstance, MigLayout, MigStatistics
+from k8s_gpu_client.models.paging import Page
 
 PREFIX = "/gpu/mig"
 
@@ -30,8 +31,10 @@ class Mig(Namespace):
         data = self._http.request("DELETE", PREFIX + path("devices", device_id))
         return MigLayout.from_api(data)
 
-    def available(self) -> list[MigInstance]:
-        return MigInstance.from_api_list(self._http.request("GET", PREFIX + "/available"))
+    def available(self, *, page: int | None = None, size: int | None = None) -> Page[MigInstance]:
+        """Free MIG instances by node, GPU and instance id; all, or one page."""
+        params = {"page": page, "size": size}
+        return self._list(MigInstance, PREFIX + "/available", params)
 
     def statistics(self) -> MigStatistics:
         return MigStatistics.from_api(self._http.request("GET", PREFIX + "/statistics"))

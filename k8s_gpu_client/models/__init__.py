@@ -38,6 +38,7 @@ from k8s_gpu_client.models.metrics import (
     UsageStatistics,
 )
 from k8s_gpu_client.models.mig import MigInstance, MigLayout, MigStatistics
+from k8s_gpu_client.models.paging import Page, PagedModel, Pagination
 from k8s_gpu_client.models.resources import (
     ClusterHealth,
     ClusterStatistics,
@@ -86,6 +87,9 @@ __all__ = [
     "NodeDetail",
     "OverheatingAlerts",
     "OverheatingDevice",
+    "Page",
+    "PagedModel",
+    "Pagination",
     "Pod",
     "PodDetail",
     "Receipt",

@@ -92,7 +92,8 @@ class ApiModel:
         """The object as the API spells it (camelCase keys, ISO times), ``extra`` included."""
         out: dict[str, Any] = {}
         for item in dataclasses.fields(self):
-            if item.name == "extra":
+            # A member of the envelope beside data (pagination) is set by the namespace method.
+            if item.name == "extra" or item.metadata.get("envelope"):
                 continue
             out[item.metadata.get("api", camel_case(item.name))] = to_api_value(
                 getattr(self, item.name)
@@ -125,7 +126,7 @@ def _plan(cls: type[ApiModel]) -> tuple[tuple[str, str, Converter], ...]:
                 _converter(hints[item.name]),
             )
             for item in dataclasses.fields(cls)
-            if item.name != "extra"
+            if item.name != "extra" and not item.metadata.get("envelope")
         )
         ApiModel._plans[cls] = plan
     return plan

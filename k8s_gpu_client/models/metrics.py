@@ -8,6 +8,7 @@ from typing import Any
 
 from k8s_gpu_client.models._base import ApiModel
 from k8s_gpu_client.models.devices import DeviceHealth
+from k8s_gpu_client.models.paging import PagedModel
 
 
 @dataclass(kw_only=True)
@@ -33,8 +34,9 @@ class DeviceUsage(ApiModel):
 
 
 @dataclass(kw_only=True)
-class UsageStatistics(ApiModel):
-    """GET /gpu/metrics/usage-statistics: per-device and per-model averages."""
+class UsageStatistics(PagedModel):
+    """GET /gpu/metrics/usage-statistics: per-device and per-model averages (with page and
+    size, device_statistics holds one page of GPUs; model_statistics still covers all)."""
 
     time_range: str | None = None
     window_start: datetime | None = None
@@ -61,8 +63,9 @@ class OverheatingAlert(ApiModel):
 
 
 @dataclass(kw_only=True)
-class OverheatingAlerts(ApiModel):
-    """GET /gpu/metrics/overheating-alerts."""
+class OverheatingAlerts(PagedModel):
+    """GET /gpu/metrics/overheating-alerts (with page and size, alerts holds one page;
+    total_alerts and affected_devices still count every window)."""
 
     time_range: str | None = None
     window_start: datetime | None = None
