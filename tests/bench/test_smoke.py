@@ -88,6 +88,7 @@ def bench_module(name: str) -> ModuleType:
         spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while defined
         spec.loader.exec_module(module)
         return module
     finally:
@@ -269,3 +270,48 @@ def test_scale_reports_prometheus_endpoints_memory_and_exporter() -> None:
         assert exporter[where]["gzipped_kib"] > 0, where
     assert exporter["own_process"]["rss_mib"] > 0
     assert isinstance(exporter["render_ms"]["p50"], float)
+
+
+# -- rules -------------------------------------------------------------------------------------
+
+
+def test_rule_costs_prints_every_rule_group_at_each_fleet_size() -> None:
+    module = bench_module("rule_costs")
+    output = run_bench("rule_costs.py")
+    groups = {
+        group["name"]: path.name
+        for path in sorted((ROOT / "alerts").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+    }
+    # --smoke's one size: 16 GPUs on two nodes, every group evaluated twice after its first.
+    _series, samples, scrape_cpu = one_figure(
+        output,
+        r"^16 GPUs \(2 nodes\): head series {n}, samples per scrape round {n}, "
+        r"Prometheus CPU per 15 s scraping {n} s$",
+    )
+    assert samples > 0 and scrape_cpu >= 0
+    (rules_cpu,) = one_figure(
+        output,
+        r"^ rules alerts: Prometheus CPU per 15 s for the rules, every group at the bench's "
+        r"interval: {n} s$",
+    )
+    assert rules_cpu >= 0
+    for name, file in groups.items():
+        interval, _wall, query, per_15s, evaluations = one_figure(
+            output,
+            rf"^  group {re.escape(name)} +{re.escape(file)} +interval +{{n}} s  "
+            r"evaluation wall +{n} s  query +{n} s  per 15 s +{n} s  \({n} evaluations\)$",
+        )
+        assert evaluations >= 2, (name, evaluations)
+        assert (
+            per_15s == round(query * 15 / interval, 4)
+            or abs(per_15s - query * 15 / interval) < 1e-3
+        )
+    opt_in = {name for name, file in groups.items() if file in module.OPT_IN_FILES}
+    assert opt_in == {"dcgm-exporter-compat"}
+    one_figure(output, r"^  default groups per 15 s: {n} s$")
+    one_figure(output, r"^  opt-in groups per 15 s: {n} s$")
+    assert len(figures(output, r"^  slow rule +{n} s  \S+/\S+$")) == 8
+    growth = output[output.index("cost per 15 s (s) of rules alerts by GPUs:") :]
+    for name in [*groups, "default total", "opt-in total"]:
+        one_figure(growth, rf"^  {re.escape(name)} +{{n}}$")
