@@ -20,6 +20,9 @@ Kubernetes GPU management: GPU inventory, MIG layouts and the allocation ledger.
 
 Every response is an envelope: `{"status": "success", "data": ..., "timestamp": ...}` or
 `{"status": "error", "error": {"code", "message", "details"}, "timestamp": ...}`.
+Fleet-wide lists answer the whole list unless given `page` (from 1) or `size` (1-1000 rows);
+then `data` holds that page and `pagination` (`page`, `size`, `totalElements`, `totalPages`)
+stands beside it. A page past the end is empty.
 Writes need an API key with the operator or admin role (`Authorization: Bearer KEY`,
 `X-API-Key: KEY`, or HTTP basic with the key as password), and so do reads of /webhooks (webhook
 URLs carry credentials); other reads may be anonymous (configurable). Rate limits per minute: 1000
