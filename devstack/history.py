@@ -9,8 +9,10 @@ always written fresh (a few seconds), continuing the cached counters, so a secon
 the hour takes seconds and still ends at the current minute.
 
 Cache entries are directories of TSDB blocks plus ``history.json``; they are linked (or copied
-across file systems) into the Prometheus data directory, never modified, and the oldest beyond
-:data:`KEEP_ENTRIES` are removed.
+across file systems) into the Prometheus data directory, and the oldest beyond
+:data:`KEEP_ENTRIES` are removed. The first load of an entry adds the blocks of the cluster-wide
+recording rules (:mod:`devstack.rules_backfill`, evaluated by Prometheus over the history; the
+key covers those rules) and ``rules.done``; blocks are never modified.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any, TypeVar
 
 from devstack.processes import die_with_parent
 from devstack.prometheus import backfill_command, backfill_openmetrics
+from devstack.rules_backfill import RuleRange, backfill_rules, rules_digest
 from simulator.fleet import FleetSpec, load_fleet
 from simulator.history import (
     DEFAULT_STATE_INTERVAL_S,
@@ -141,6 +144,7 @@ def load_entry(
             )
             samples += result.samples
             backfill_openmetrics(om, data_dir)
+    _backfill_rules(entry, data_dir, int(meta["start"]), counters.time, last, log)
     info = HistoryInfo(
         start=int(meta["start"]),
         end=max(last, counters.time),
@@ -153,12 +157,42 @@ def load_entry(
 
 
 META_FILE = "history.json"
+# In a cache entry: its rule blocks (devstack.rules_backfill) are complete.
+RULES_FILE = "rules.done"
+
+
+def _backfill_rules(
+    entry: Path,
+    data_dir: Path,
+    start: int,
+    cached_end: int,
+    last: int,
+    log: Callable[[str], None] | None,
+) -> None:
+    """The cluster-wide recording rules over the history: once per cache entry for its span
+    (kept in the entry, whose key covers the rules), and fresh for the top-up minutes."""
+    ranges: list[RuleRange] = []
+    if not (entry / RULES_FILE).is_file():
+        ranges.append(RuleRange(start, cached_end, entry))
+    if last > cached_end:
+        # promtool evaluates at the group's offset in each interval: the first after cached_end.
+        ranges.append(RuleRange(cached_end + 1, last, data_dir))
+    if not ranges:
+        return
+    seconds = backfill_rules(data_dir, ranges)
+    if log is not None:
+        log(f"history: recording rules backfilled in {seconds:.1f}s")
+    if ranges[0].target == entry:
+        (entry / RULES_FILE).write_text("")
+        _link_blocks(entry, data_dir)
 
 
 def cache_key(fleet: Path, days: float, step: int, state_interval: int, hour: int) -> str:
     digest = hashlib.sha256()
     digest.update(fleet.read_bytes())
     digest.update(repr((WRITER_VERSION, days, step, state_interval)).encode())
+    # The entry keeps the backfilled rules' blocks: other rules, another entry.
+    digest.update(rules_digest())
     return f"{hour}-{digest.hexdigest()[:20]}"
 
 

@@ -12,8 +12,7 @@ all. Parts with the same tag never collide, because the tag differs.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 TAG = "part"
@@ -396,50 +395,30 @@ def source_freshness() -> str:
 
 # -- statistics over a window ------------------------------------------------------------------
 
-# Cluster-wide series whose averages and peaks /resources/statistics reports.
-CLUSTER_SERIES: dict[str, str] = {
-    "cpu": (
-        f"sum(rate(container_cpu_usage_seconds_total{{{CONTAINERS}}}[{RATE_WINDOW}])) "
-        '/ sum(kube_node_status_allocatable{resource="cpu"})'
-    ),
-    "memory": (
-        f"sum(container_memory_working_set_bytes{{{CONTAINERS}}}) "
-        '/ sum(kube_node_status_allocatable{resource="memory"})'
-    ),
-    "gpu": "avg(max by (node, uuid) (gpu_utilization_ratio))",
-    "pods": "count(max by (namespace, pod) (kube_pod_info))",
-    "running_pods": f"count({RUNNING})",
+# The recorded cluster-wide series /resources/statistics reports, by the view's name for each:
+# group cluster-statistics of alerts/recording-rules.yml (the expressions live there only).
+STATISTICS_RULES: dict[str, str] = {
+    "cpu": "cluster:container_cpu_usage:ratio",
+    "memory": "cluster:container_memory_working_set:ratio",
+    "gpu": "cluster:gpu_utilization_ratio:avg1m",
+    "pods": "cluster:kube_pods:count",
+    "running_pods": "cluster:kube_pods_running:count",
 }
-# Evaluations per subquery stay near this many, whatever the window. Each evaluation sums the
-# rate of every container's CPU counter: 720 points made a 24-hour question take 2 s at 512
-# GPUs (5,600 containers); 144 take a fifth of that. Peaks are the largest of these points.
-TARGET_POINTS = 144
+# That group's evaluation interval: the statistics' resolution.
+STATISTICS_INTERVAL_SECONDS = 60
+# "Now" is a rule's newest sample no older than this (two evaluations: one may be missed).
+_NOW_LOOKBACK = f"{2 * STATISTICS_INTERVAL_SECONDS}s"
 
 
-def statistics_step_seconds(window_seconds: int) -> int:
-    """The subquery step: whole minutes, at least one, about TARGET_POINTS per window."""
-    return max(1, math.ceil(window_seconds / TARGET_POINTS / 60)) * 60
-
-
-# The series of CLUSTER_SERIES by query: the container sums (thousands of series each) alone,
-# the small ones together, so that Prometheus evaluates them side by side.
-STATISTICS_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("cpu",),
-    ("memory",),
-    ("gpu", "pods", "running_pods"),
-)
-
-
-def statistics_grid(end: float, window_seconds: int, step_seconds: int) -> tuple[int, int]:
-    """The first and last evaluation time of a window's statistics: the multiples of the step in
-    [end - window, end], where Prometheus 2.x evaluates a subquery ``[window:step]`` at end."""
-    first = math.ceil((end - window_seconds) / step_seconds) * step_seconds
-    last = math.floor(end / step_seconds) * step_seconds
-    return first, last
-
-
-def cluster_series(names: Iterable[str]) -> str:
-    """The named CLUSTER_SERIES tagged by name: as a range query over the statistics grid, each
-    series' points, once (a subquery per statistic would evaluate it once per statistic); as
-    an instant query, the values now."""
-    return tagged({name: CLUSTER_SERIES[name] for name in names})
+def window_statistics(window_seconds: int) -> str:
+    """For an instant query at the window's end: per STATISTICS_RULES name, ``<name>/avg`` and
+    ``<name>/max`` over the rule's samples in the window (Prometheus 2.x includes both ends; a
+    NaN sample makes the average NaN, the peak passes over it) and ``<name>/now``, its newest
+    sample. Reads at most one sample a minute per series: the cost does not grow with the
+    fleet."""
+    parts: dict[str, str] = {}
+    for name, rule in STATISTICS_RULES.items():
+        parts[f"{name}/avg"] = f"avg_over_time({rule}[{window_seconds}s])"
+        parts[f"{name}/max"] = f"max_over_time({rule}[{window_seconds}s])"
+        parts[f"{name}/now"] = f"last_over_time({rule}[{_NOW_LOOKBACK}])"
+    return tagged(parts)

@@ -28,11 +28,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from analytics.clock import Clock
 from analytics.errors import InvalidParameter, ResourceNotFound
-from analytics.prom import PromClient, Sample, Series, get_prom_client
+from analytics.prom import PromClient, Sample, get_prom_client
 from analytics.prom import queries_resources as q
 
 GIB = 1024**3
@@ -801,26 +801,10 @@ class StatisticsView:
     running_pod_count: SeriesStatistics
 
 
-def window_statistics(series: Iterable[Series], tag: str = q.TAG) -> dict[str, float]:
-    """``<name>/avg`` and ``<name>/max`` of each tagged series' points, as ``avg_over_time``
-    and ``max_over_time`` of a subquery give them: a NaN point makes the average NaN, the peak
-    passes over it."""
-    values: dict[str, float] = {}
-    for one in series:
-        points = [value for _time, value in one.points]
-        if not points:
-            continue
-        name = one.labels.get(tag, "")
-        values[f"{name}/avg"] = sum(points) / len(points)
-        numbers = [value for value in points if not math.isnan(value)]
-        values[f"{name}/max"] = max(numbers) if numbers else math.nan
-    return values
-
-
 def assemble_statistics(
     values: Mapping[str, float], hours: int, start: datetime, end: datetime, step_seconds: int
 ) -> StatisticsView:
-    """The view from ``<series>/<avg|max|now>`` values (window_statistics and the values now)."""
+    """The view from ``<series>/<avg|max|now>`` values (q.window_statistics's parts)."""
 
     def stats(series: str, ratio: bool) -> SeriesStatistics:
         def one(stat: str) -> float | None:
@@ -933,21 +917,14 @@ class ClusterService:
         # Evaluated at the whole second the answer reports, so the window can be reproduced.
         end = self.clock.now().replace(microsecond=0)
         window = hours * 3600
-        step = q.statistics_step_seconds(window)
-        first, last = q.statistics_grid(end.timestamp(), window, step)
-        # Each series' points over the window (range queries) and its value now, side by side.
-        calls: list[Callable[[], Any]] = [
-            functools.partial(self.prom.query_range, q.cluster_series(group), first, last, step)
-            for group in q.STATISTICS_GROUPS
-        ]
-        calls.append(
-            functools.partial(self.prom.query, q.cluster_series(q.CLUSTER_SERIES), end.timestamp())
-        )
-        *ranges, now = self.prom.gather(calls, max_parallel=len(calls))
-        values = window_statistics(series for answer in ranges for series in answer)
-        for name, rows in split_parts(now).items():
-            values[f"{name}/now"] = rows[0].value
+        values = {
+            name: rows[0].value
+            for name, rows in split_parts(
+                self.prom.query(q.window_statistics(window), end.timestamp())
+            ).items()
+        }
         start = datetime.fromtimestamp(end.timestamp() - window, UTC)
+        step = q.STATISTICS_INTERVAL_SECONDS
         return assemble_statistics(values, hours, start, end, step)
 
 

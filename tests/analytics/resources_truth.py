@@ -8,6 +8,7 @@ and applies the definitions of docs/analytics.md ("/resources") on its own.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,13 +310,11 @@ class FleetTruth:
         }
 
     def statistics(
-        self, end: float, window: int, step: int, live_after: float
+        self, times: Sequence[float], live_after: float
     ) -> dict[str, tuple[float, float]]:
-        """(mean, peak) of each cluster series at the subquery's evaluation times: multiples of
-        ``step`` in [end - window, end] (Prometheus 2.x includes both ends)."""
-        first = math.ceil((end - window) / step) * step
-        points = range(first, math.floor(end / step) * step + 1, step)
-        values = [self.cluster_at(p, live_after) for p in points]
+        """(mean, peak) of each cluster series at ``times``: the evaluation times of the
+        minutely rules over a window (backfilled, then live)."""
+        values = [self.cluster_at(t, live_after) for t in times]
         return {
             name: (sum(v[name] for v in values) / len(values), max(v[name] for v in values))
             for name in ("cpu", "memory", "gpu")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from analytics.prom import queries_resources as q
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quote_escapes_backslash_quote_and_line_breaks() -> None:
@@ -149,31 +153,24 @@ def test_health_thresholds_are_in_the_query() -> None:
     assert parts["target"] == "max by (job, instance) (up)"
 
 
-def test_statistics_use_bounded_subqueries() -> None:
-    assert q.statistics_step_seconds(3600) == 60
-    assert q.statistics_step_seconds(86400) == 600
-    assert q.statistics_step_seconds(7 * 86400) == 4200
-    assert q.statistics_step_seconds(30 * 86400) == 18000
-    for hours in (1, 24, 168, 720, 2160):
-        window = hours * 3600
-        assert window / q.statistics_step_seconds(window) <= q.TARGET_POINTS
-    # Every series in exactly one of the side-by-side queries.
-    grouped = [name for group in q.STATISTICS_GROUPS for name in group]
-    assert sorted(grouped) == sorted(q.CLUSTER_SERIES)
-    assert _parts(q.cluster_series(["cpu", "gpu"])) == {
-        "cpu": q.CLUSTER_SERIES["cpu"],
-        "gpu": q.CLUSTER_SERIES["gpu"],
-    }
+def test_statistics_read_the_minutely_rules_only() -> None:
+    parts = _parts(q.window_statistics(86400))
+    assert set(parts) == {f"{n}/{s}" for n in q.STATISTICS_RULES for s in ("avg", "max", "now")}
+    rule = q.STATISTICS_RULES["cpu"]
+    assert parts["cpu/avg"] == f"avg_over_time({rule}[86400s])"
+    assert parts["cpu/max"] == f"max_over_time({rule}[86400s])"
+    assert parts["cpu/now"] == f"last_over_time({rule}[120s])"
+    # Recorded series only: no raw cAdvisor or exporter series at request time.
+    rules = "|".join(re.escape(r) for r in q.STATISTICS_RULES.values())
+    for expr in parts.values():
+        assert re.fullmatch(rf"(avg|max|last)_over_time\(({rules})\[\d+s\]\)", expr), expr
 
 
-def test_statistics_grid_is_the_subquery_grid() -> None:
-    # Multiples of the step in [end - window, end], both ends included when they fall on it.
-    assert q.statistics_grid(86400 * 10 + 30, 86400, 600) == (86400 * 9 + 600, 86400 * 10)
-    assert q.statistics_grid(86400 * 10, 86400, 600) == (86400 * 9, 86400 * 10)
-    first, last = q.statistics_grid(1_795_700_123, 7 * 86400, 4200)
-    assert first % 4200 == 0 and last % 4200 == 0
-    assert 1_795_700_123 - 7 * 86400 <= first < 1_795_700_123 - 7 * 86400 + 4200
-    assert 1_795_700_123 - 4200 < last <= 1_795_700_123
+def test_statistics_rules_are_the_recording_rules_group() -> None:
+    groups = yaml.safe_load((ROOT / "alerts" / "recording-rules.yml").read_text())["groups"]
+    (group,) = [g for g in groups if g["name"] == "cluster-statistics"]
+    assert group["interval"] == f"{q.STATISTICS_INTERVAL_SECONDS // 60}m"
+    assert [r["record"] for r in group["rules"]] == list(q.STATISTICS_RULES.values())
 
 
 def test_source_freshness_checks_each_source() -> None:

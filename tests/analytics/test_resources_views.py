@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 
 import pytest
 
-from analytics.prom import Sample, Series
+from analytics.prom import Sample
 from analytics.services.cluster import (
     PodView,
     assemble_namespaces,
@@ -19,7 +18,6 @@ from analytics.services.cluster import (
     quantity,
     summarise,
     top_pods,
-    window_statistics,
 )
 
 GIB = 1024**3
@@ -278,22 +276,3 @@ def test_top_pods_rank_by_absolute_use_and_skip_unknowns() -> None:
         ("b", 1.8),
         ("c", 0.5),
     ]
-
-
-def test_window_statistics_are_what_avg_and_max_over_time_give() -> None:
-    points = [(T + 600 * i, v) for i, v in enumerate([0.2, 0.5, 0.3, 0.6])]
-    nan = [(T, 0.4), (T + 600, math.nan), (T + 1200, 0.7)]
-    values = window_statistics(
-        [
-            Series({"part": "cpu"}, points),
-            Series({"part": "memory"}, nan),
-            Series({"part": "gpu"}, []),
-        ]
-    )
-    assert values["cpu/avg"] == pytest.approx(0.4)
-    assert values["cpu/max"] == 0.6
-    # NaN (an empty division at one step): the average is NaN, the peak passes over it.
-    assert math.isnan(values["memory/avg"])
-    assert values["memory/max"] == 0.7
-    # No points (no series at any step): nothing, so the view says null.
-    assert "gpu/avg" not in values and "gpu/max" not in values

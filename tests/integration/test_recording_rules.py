@@ -3,14 +3,18 @@ and the backfilled hourly samples are what Prometheus and the simulator compute.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from analytics.prom.queries_resources import STATISTICS_INTERVAL_SECONDS, STATISTICS_RULES
 from devstack.prometheus import query
+from devstack.rules_backfill import RULE_FILE
 from devstack.stack import Stack
 from simulator import ManualClock, SimulatedFleet
 from simulator.fleet import load_fleet
@@ -31,7 +35,8 @@ def test_promtool_checks_the_rules(promtool: str) -> None:
         [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(RECORDING_RULES)} rules found" in result.stdout
+    rules = len(RECORDING_RULES) + len(STATISTICS_RULES)
+    assert f"SUCCESS: {rules} rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass(promtool: str) -> None:
@@ -98,3 +103,39 @@ def test_backfilled_rules_equal_prometheus_and_the_simulator(
             expected = independent(rule, UUIDS[uuid], hour_end)
             assert expected is not None
             assert value == pytest.approx(expected, rel=1e-9), (uuid, hour_end)
+
+
+def _statistics_group() -> list[dict[str, str]]:
+    import yaml
+
+    groups = yaml.safe_load(RULE_FILE.read_text())["groups"]
+    (group,) = [g for g in groups if g["name"] == "cluster-statistics"]
+    return list(group["rules"])
+
+
+@pytest.mark.parametrize("rule", _statistics_group(), ids=lambda r: r["record"])
+def test_cluster_rules_cover_the_history_as_prometheus_evaluates_them(
+    history_stack: Stack, rule: dict[str, str]
+) -> None:
+    """devstack.rules_backfill: Prometheus' own evaluation over the backfilled history, one
+    sample a minute from its first minute to the live evaluations, no gap."""
+    url = history_stack.prometheus_url
+    start, end = history_stack.history_start, history_stack.history_end
+    window = int(time.time()) - start
+    found = query(url, f"{rule['record']}[{window}s]", at=start + window)["result"]
+    assert len(found) == 1, found
+    times = [float(t) for t, _v in found[0]["values"]]
+    # From the history's start (CPU is a rate: it needs two minutes of samples).
+    assert times[0] - start <= 3 * STATISTICS_INTERVAL_SECONDS
+    wide = [(a - start, b - a) for a, b in itertools.pairwise(times) if b - a > 90]
+    assert not wide, (wide, end - start)
+    # To the history's end (where the live Prometheus, on the same offset, takes over).
+    assert times[-1] > end - STATISTICS_INTERVAL_SECONDS
+    # A few backfilled samples: each is the expression's value at its time.
+    values = found[0]["values"]
+    for t, recorded in (values[60], values[len(values) // 2], values[-5]):
+        (evaluated,) = query(url, rule["expr"], at=float(t))["result"]
+        assert float(recorded) == pytest.approx(float(evaluated["value"][1]), rel=1e-9), (
+            rule["record"],
+            t,
+        )
