@@ -18,6 +18,14 @@ CONFIG_FILE_VARIABLE = ENV_PREFIX + "CONFIG"
 
 RateLimitStorage = Literal["file", "database", "memory"]
 MigPricing = Literal["compute", "memory", "max"]
+# What answers prometheus_url: Prometheus itself (or Thanos, Mimir, Cortex: PromQL engines), or
+# VictoriaMetrics (MetricsQL; single node or vmselect), whose differences the client handles.
+PrometheusFlavor = Literal["prometheus", "victoriametrics"]
+_CHOICES: dict[str, Any] = {
+    "RateLimitStorage": RateLimitStorage,
+    "MigPricing": MigPricing,
+    "PrometheusFlavor": PrometheusFlavor,
+}
 
 
 class SettingsError(ValueError):
@@ -57,6 +65,9 @@ class Settings:
     prometheus_basic_auth_password: Secret | None = None
     # Tenant for Mimir/Cortex (sent as X-Scope-OrgID); empty: none.
     prometheus_org_id: str = ""
+    # "victoriametrics": instant queries carry nocache=1, so "now" is now (VictoriaMetrics
+    # otherwise evaluates queries within -search.latencyOffset, 30 s, of now at now - 30 s).
+    prometheus_flavor: PrometheusFlavor = "prometheus"
     # Ask Prometheus for query statistics (samples read) and report them in response headers.
     prometheus_query_stats: bool = False
     # Inventory sync from the exporter's series: every N seconds (0: only on demand).
@@ -287,8 +298,8 @@ def _convert(name: str, annotation: Any, raw: Any, source: str) -> Any:
             return Secret(str(raw)) if raw not in (None, "") else None
         if text_type == "Mapping[str, float]":
             return _price_map(raw)
-        if text_type in ("RateLimitStorage", "MigPricing"):
-            choices = get_args(RateLimitStorage if text_type == "RateLimitStorage" else MigPricing)
+        if text_type in _CHOICES:
+            choices = get_args(_CHOICES[text_type])
             if raw not in choices:
                 raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
             return raw

@@ -73,4 +73,5 @@ def prom_client_for(settings: Settings) -> PromClient:
         basic_auth=basic_auth,
         org_id=settings.prometheus_org_id or None,
         query_stats=settings.prometheus_query_stats,
+        flavor=settings.prometheus_flavor,
     )

@@ -8,6 +8,12 @@ answers 503 METRICS_UNAVAILABLE within that time when Prometheus is down or slow
 Errors: :class:`MetricsUnavailable` when Prometheus is unreachable, times out or answers 5xx;
 :class:`PromQueryError` when it refuses the query (4xx or ``status: error``), which is our bug.
 Credentials travel in headers only and never appear in errors or logs.
+
+``flavor="victoriametrics"``: VictoriaMetrics answers an instant query whose time lies within
+``-search.latencyOffset`` (30 s by default) of its clock as of now - 30 s, so the newest
+readings would be half a minute old and windows ending "now" would end early; ``nocache=1``
+turns that off for the query (it also skips the rollup cache, which instant queries do not
+use). Prometheus, Thanos and Mimir need nothing of the kind.
 """
 
 from __future__ import annotations
@@ -121,6 +127,7 @@ class PromClient:
         basic_auth: tuple[str, str] | None = None,
         org_id: str | None = None,
         query_stats: bool = False,
+        flavor: str = "prometheus",
     ) -> None:
         if timeout_seconds <= 0:
             raise ValueError("timeout_seconds must be positive")
@@ -128,6 +135,7 @@ class PromClient:
         self.timeout_seconds = float(timeout_seconds)
         self.retries = max(0, int(retries))
         self.query_stats = query_stats
+        self.flavor = flavor
         self._headers: dict[str, str] = {"Accept": "application/json"}
         if bearer_token:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
@@ -148,6 +156,8 @@ class PromClient:
         params: dict[str, str] = {"query": promql}
         if at is not None:
             params["time"] = _fmt_time(at)
+        if self.flavor == "victoriametrics":
+            params["nocache"] = "1"  # evaluate at the time asked (module docstring)
         data = self._api("/api/v1/query", params, promql)
         result_type = data.get("resultType")
         result = data.get("result")

@@ -114,6 +114,27 @@ def test_bearer_token_and_tenant_headers(fake_prometheus: FakePrometheus) -> Non
     assert headers["X-Scope-OrgID"] == "team-a"
 
 
+def test_victoriametrics_instant_queries_ask_for_the_time_given(
+    fake_prometheus: FakePrometheus,
+) -> None:
+    """nocache=1 on VictoriaMetrics' instant queries only (its -search.latencyOffset would
+    evaluate "now" 30 s ago; tests/integration/test_victoriametrics.py shows it on the real
+    server); Prometheus gets no parameter it does not know."""
+    matrix = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+    fake_prometheus.answer(
+        Reply(200, vector(({}, 1))), Reply(200, matrix), Reply(200, vector(({}, 1)))
+    )
+    settings = Settings(prometheus_url=fake_prometheus.url, prometheus_flavor="victoriametrics")
+    client = prom_client_for(settings)
+    client.query("up")
+    client.query_range("up", 60, 120, 60)
+    PromClient(fake_prometheus.url).query("up")
+    instant, ranged, plain = fake_prometheus.seen
+    assert instant.params["nocache"] == "1"
+    assert "nocache" not in ranged.params
+    assert "nocache" not in plain.params
+
+
 def test_basic_auth_from_settings(fake_prometheus: FakePrometheus) -> None:
     settings = Settings(
         prometheus_url=fake_prometheus.url + "/",

@@ -60,11 +60,18 @@ def test_secrets_never_show_in_repr() -> None:
         {"GPU_ANALYTICS_MAX_REQUEST_BYTES": "-1"},
         {"GPU_ANALYTICS_ANONYMOUS_READ": "maybe"},
         {"GPU_ANALYTICS_DATABASE_BUSY_TIMEOUT_MS": "soon"},
+        {"GPU_ANALYTICS_PROMETHEUS_FLAVOR": "thanos"},
     ],
 )
 def test_bad_values_name_the_setting(environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
         Settings.load(environ)
+
+
+def test_prometheus_flavor_from_the_environment() -> None:
+    assert Settings.load({}).prometheus_flavor == "prometheus"
+    loaded = Settings.load({"GPU_ANALYTICS_PROMETHEUS_FLAVOR": "victoriametrics"})
+    assert loaded.prometheus_flavor == "victoriametrics"
 
 
 def test_unknown_setting_in_file_is_refused(tmp_path: Path) -> None:
