@@ -4,7 +4,7 @@ Each query is meant for a range query at a one-hour step (STEP_SECONDS) over up 
 answers a handful of aggregated series, never per-device samples: GPU series read the hourly
 recording rules of ``alerts/recording-rules.yml`` (``last_over_time(rule[1h])`` at a step T is
 the rule sample summarising the hour before it, whether backfilled on the hour or evaluated
-live at the group's offset); CPU and memory read cAdvisor's raw series through ``rate`` and
+live at the group's offset); CPU and memory read the minutely cluster rules through
 ``avg_over_time`` over one hour, so each point is that hour's mean. Parts are tagged
 (analytics.prom.queries_resources.tagged; the services run one range query per part, side by
 side); per-model parts carry ``model_name`` (the
@@ -24,7 +24,7 @@ from analytics.prom.queries import (
     label_value,
     regex_alternatives,
 )
-from analytics.prom.queries_resources import CONTAINERS, tagged
+from analytics.prom.queries_resources import tagged
 
 STEP_SECONDS = 3600
 # The label naming each part of a tagged query (the services read q.TAG).
@@ -96,12 +96,12 @@ def gpu_series(models: Mapping[str, Sequence[str]]) -> str:
 
 def resource_parts() -> dict[str, str]:
     """For a range query: cpu_cores (used by containers, hourly mean), memory_bytes
-    (containers' working set, hourly mean), gpu_utilization (0-1, as in gpu_parts)."""
-    cpu = f"container_cpu_usage_seconds_total{{{CONTAINERS}}}"
-    memory = f"container_memory_working_set_bytes{{{CONTAINERS}}}"
+    (containers' working set, hourly mean), gpu_utilization (0-1, as in gpu_parts). CPU and
+    memory are the hours' means of the minutely cluster rules (queries_resources): 60 samples
+    a point whatever the number of containers."""
     return {
-        "cpu_cores": f"sum(rate({cpu}[1h]))",
-        "memory_bytes": f"sum(avg_over_time({memory}[1h]))",
+        "cpu_cores": f"avg_over_time({queries_resources.CPU_CORES_RULE}[1h])",
+        "memory_bytes": f"avg_over_time({queries_resources.MEMORY_BYTES_RULE}[1h])",
         "gpu_utilization": f"avg(last_over_time({RULE_UTILIZATION_AVG}[1h]))",
     }
 

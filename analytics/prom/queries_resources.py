@@ -404,6 +404,9 @@ STATISTICS_RULES: dict[str, str] = {
     "pods": "cluster:kube_pods:count",
     "running_pods": "cluster:kube_pods_running:count",
 }
+# The same group's sums (/resources/forecast reads their hourly means).
+CPU_CORES_RULE = "cluster:container_cpu_usage:cores"
+MEMORY_BYTES_RULE = "cluster:container_memory_working_set:bytes"
 # That group's evaluation interval: the statistics' resolution.
 STATISTICS_INTERVAL_SECONDS = 60
 # "Now" is a rule's newest sample no older than this (two evaluations: one may be missed).

@@ -170,7 +170,11 @@ def test_statistics_rules_are_the_recording_rules_group() -> None:
     groups = yaml.safe_load((ROOT / "alerts" / "recording-rules.yml").read_text())["groups"]
     (group,) = [g for g in groups if g["name"] == "cluster-statistics"]
     assert group["interval"] == f"{q.STATISTICS_INTERVAL_SECONDS // 60}m"
-    assert [r["record"] for r in group["rules"]] == list(q.STATISTICS_RULES.values())
+    assert [r["record"] for r in group["rules"]] == [
+        q.CPU_CORES_RULE,
+        q.MEMORY_BYTES_RULE,
+        *q.STATISTICS_RULES.values(),
+    ]
 
 
 def test_source_freshness_checks_each_source() -> None:
