@@ -94,12 +94,8 @@ def cluster_series(prom_url: str, end: float, days: float) -> dict[str, np.ndarr
     up to the last whole hour of the backfilled history (``end``)."""
     prom = PromClient(prom_url, timeout_seconds=60)
     start, end = q.hourly_window(end, round(days * 24))
-    uuids: dict[str, list[str]] = {}
-    for row in prom.query(q.gpu_inventory()):
-        if row.labels.get(q.TAG) == "gpu" and row.labels.get("uuid"):
-            uuids.setdefault(row.labels.get("model_name", ""), []).append(row.labels["uuid"])
     parts: dict[str, list[Any]] = {}
-    for series in prom.query_range(q.gpu_series(uuids), start, end, q.STEP_SECONDS):
+    for series in prom.query_range(q.gpu_series(), start, end, q.STEP_SECONDS):
         parts.setdefault(series.labels.get(q.TAG, ""), []).append(series)
     utilization = on_grid(parts["utilization"][0].points, start, end) * 100.0
     allocated = np.full(len(utilization), np.nan)

@@ -30,7 +30,7 @@ from devstack.prometheus import PrometheusError, PrometheusServer, binary
 ROOT = Path(__file__).resolve().parent.parent
 RULE_FILE = ROOT / "alerts" / "recording-rules.yml"
 # Groups of RULE_FILE the history writer does not compute itself.
-BACKFILLED_GROUPS: tuple[str, ...] = ("cluster-statistics",)
+BACKFILLED_GROUPS: tuple[str, ...] = ("cluster-statistics", "model-hourly")
 
 
 def rules_digest(rule_file: Path = RULE_FILE, groups: Sequence[str] = BACKFILLED_GROUPS) -> bytes:

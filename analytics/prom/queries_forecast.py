@@ -1,11 +1,11 @@
 """PromQL builders of the forecast endpoints: hourly cluster-level series for range queries.
 
 Each query is meant for a range query at a one-hour step (STEP_SECONDS) over up to 30 days and
-answers a handful of aggregated series, never per-device samples: GPU series read the hourly
-recording rules of ``alerts/recording-rules.yml`` (``last_over_time(rule[1h])`` at a step T is
-the rule sample summarising the hour before it, whether backfilled on the hour or evaluated
-live at the group's offset); CPU and memory read the minutely cluster rules through
-``avg_over_time`` over one hour, so each point is that hour's mean. Parts are tagged
+answers a handful of aggregated series, never per-device samples: per-model GPU series read the
+model-hourly rules of ``alerts/recording-rules.yml`` (``last_over_time(rule[1h])`` at a step T
+is the rule's newest evaluation in the hour before T, at the group's offset, backfilled or
+live); utilisation, CPU and memory read the minutely cluster rules through ``avg_over_time``
+over one hour, so each point is that hour's mean. Parts are tagged
 (analytics.prom.queries_resources.tagged; the services run one range query per part, side by
 side); per-model parts carry ``model_name`` (the
 NVML product name of ``gpu_info``). Capacities (GPUs, their memory, allocatable CPU and memory)
@@ -15,15 +15,8 @@ are read now, with an instant query beside the range query.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 
 from analytics.prom import queries_resources
-from analytics.prom.queries import (
-    RULE_MEMORY_USED_AVG,
-    RULE_UTILIZATION_AVG,
-    label_value,
-    regex_alternatives,
-)
 from analytics.prom.queries_resources import tagged
 
 STEP_SECONDS = 3600
@@ -40,11 +33,9 @@ def hourly_window(now: float, history_hours: int) -> tuple[float, float]:
 
 
 def gpu_inventory() -> str:
-    """For an instant query: gpu (one row per GPU: uuid, model_name), and per model_name gpus
-    (GPUs reported) and memory_total (bytes)."""
+    """For an instant query: per model_name, gpus (GPUs reported) and memory_total (bytes)."""
     return tagged(
         {
-            "gpu": "max by (uuid, model_name) (gpu_info)",
             "gpus": "count by (model_name) (max by (uuid, model_name) (gpu_info))",
             "memory_total": "sum by (model_name) (max by (uuid) (gpu_memory_total_bytes) "
             "* on (uuid) group_left (model_name) max by (uuid, model_name) (gpu_info))",
@@ -52,35 +43,22 @@ def gpu_inventory() -> str:
     )
 
 
-def _per_model(template: str, models: Mapping[str, Sequence[str]]) -> str:
-    """``template`` (with ``{uuids}``, a uuid matcher) once per model, labelled model_name.
-
-    Selecting each model's GPUs by uuid (from gpu_inventory) instead of joining gpu_info at
-    every step keeps a month at 1 h steps cheap: Prometheus matches the uuids once, in its
-    index, and each step only sums.
-    """
-    return " or ".join(
-        f"label_replace({template.format(uuids=f'uuid=~{regex_alternatives(uuids)}')}, "
-        f'"model_name", {label_value(name)}, "", "")'
-        for name, uuids in sorted(models.items())
-        if uuids
-    )
+# Group model-hourly of alerts/recording-rules.yml: per model_name, once an hour.
+MODEL_ALLOCATED_RULE = "model_name:gpu_allocated:count"
+MODEL_MEMORY_USED_RULE = "model_name:gpu_memory_used_bytes:sum_avg1h"
 
 
-def gpu_parts(models: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """For a range query: utilization (mean over the GPUs that report one, 0-1); per model
-    (``models``: model_name -> GPU uuids, from gpu_inventory): allocated (GPUs with at least
-    one container holding the GPU or one of its MIG instances) and memory_used (bytes, hourly
-    mean)."""
-    parts = {"utilization": f"avg(last_over_time({RULE_UTILIZATION_AVG}[1h]))"}
-    if any(models.values()):
-        parts["allocated"] = _per_model(
-            "count(max by (uuid) (gpu_pod_allocation_info{{{uuids}}}))", models
-        )
-        parts["memory_used"] = _per_model(
-            f"sum(last_over_time({RULE_MEMORY_USED_AVG}{{{{{{uuids}}}}}}[1h]))", models
-        )
-    return parts
+def gpu_parts() -> dict[str, str]:
+    """For a range query: utilization (mean over the GPUs that report one, 0-1, the hour's mean
+    of the minutely fleet mean); per model (label model_name): allocated (GPUs with at least
+    one container holding the GPU or one of its MIG instances) and memory_used (bytes, the
+    model's GPUs' hourly means summed), each the newest evaluation of the model-hourly rules
+    in the hour before a point. A few series per model whatever the fleet size."""
+    return {
+        "utilization": f"avg_over_time({queries_resources.STATISTICS_RULES['gpu']}[1h])",
+        "allocated": f"last_over_time({MODEL_ALLOCATED_RULE}[1h])",
+        "memory_used": f"last_over_time({MODEL_MEMORY_USED_RULE}[1h])",
+    }
 
 
 def part_query(name: str, expr: str) -> str:
@@ -89,9 +67,9 @@ def part_query(name: str, expr: str) -> str:
     return tagged({name: expr})
 
 
-def gpu_series(models: Mapping[str, Sequence[str]]) -> str:
+def gpu_series() -> str:
     """The hourly history /gpu/forecast learns from, in one range query (see gpu_parts)."""
-    return tagged(gpu_parts(models))
+    return tagged(gpu_parts())
 
 
 def resource_parts() -> dict[str, str]:
@@ -102,7 +80,7 @@ def resource_parts() -> dict[str, str]:
     return {
         "cpu_cores": f"avg_over_time({queries_resources.CPU_CORES_RULE}[1h])",
         "memory_bytes": f"avg_over_time({queries_resources.MEMORY_BYTES_RULE}[1h])",
-        "gpu_utilization": f"avg(last_over_time({RULE_UTILIZATION_AVG}[1h]))",
+        "gpu_utilization": gpu_parts()["utilization"],
     }
 
 

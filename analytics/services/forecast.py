@@ -223,12 +223,7 @@ class ForecastService:
         start, end = q.hourly_window(now.timestamp(), self.history_hours)
         prom = self._prom()
         inventory = _by_part(prom.query(q.gpu_inventory(), now.timestamp()))
-        uuids: dict[str, list[str]] = defaultdict(list)
-        for row in inventory.get("gpu", []):
-            if row.labels.get("uuid"):
-                uuids[row.labels.get("model_name", "")].append(row.labels["uuid"])
-        layout = repr(sorted((name, sorted(ids)) for name, ids in uuids.items()))
-        parts = self._history("gpu", layout, lambda: q.gpu_parts(uuids), start, end, now)
+        parts = self._history("gpu", "", q.gpu_parts, start, end, now)
 
         def per_model(part: str) -> dict[str, Array]:
             return {

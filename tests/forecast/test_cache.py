@@ -11,7 +11,7 @@ import numpy as np
 
 from analytics.forecasting import Bounds, Forecast, ForecastCache, forecast_series
 from analytics.prom import PromClient
-from analytics.prom.queries import regex_alternatives
+from analytics.prom.queries_forecast import MODEL_ALLOCATED_RULE
 from analytics.services.forecast import ForecastService
 from tests.analytics.prom_fake import FakePrometheus, Reply, Seen, fake_prometheus, vector
 from tests.forecast.series import daily
@@ -98,9 +98,6 @@ def prometheus(request: Seen) -> Reply:
     if request.path.endswith("/query"):
         samples = []
         for name, gpus in MODELS.items():
-            for index in range(int(gpus)):
-                uuid = f"GPU-{name.split()[1][:4]}-{index}"
-                samples.append(({"part": "gpu", "model_name": name, "uuid": uuid}, 1.0))
             samples.append(({"part": "gpus", "model_name": name}, gpus))
             samples.append(({"part": "memory_total", "model_name": name}, gpus * 80e9))
         return Reply(200, vector(*samples))
@@ -160,14 +157,10 @@ def test_warm_requests_do_not_refit_or_reread_history_and_a_new_hour_does(
     paths = [seen.path for seen in fake_prometheus.seen]
     assert paths.count("/api/v1/query_range") == 2 * 3
     assert paths.count("/api/v1/query") == 3
-    # Each model's GPUs are selected by the uuids the inventory query named.
-    ranged = next(
-        s
-        for s in fake_prometheus.seen
-        if s.path == "/api/v1/query_range" and '"part", "allocated"' in s.params["query"]
-    )
-    a100 = regex_alternatives([f"GPU-A100-{i}" for i in range(4)])
-    assert f"uuid=~{a100}" in ranged.params["query"]
+    # Per model, the model-hourly rules: no GPU uuids in the query, whatever the fleet size.
+    ranged = [s.params["query"] for s in fake_prometheus.seen if s.path == "/api/v1/query_range"]
+    assert any(MODEL_ALLOCATED_RULE in query for query in ranged)
+    assert not any("uuid" in query for query in ranged)
 
 
 def test_the_service_answers_capacity_per_model(fake_prometheus: FakePrometheus) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from analytics.prom.queries_resources import STATISTICS_INTERVAL_SECONDS
 from devstack.prometheus import query
-from devstack.rules_backfill import RULE_FILE
+from devstack.rules_backfill import BACKFILLED_GROUPS, RULE_FILE
 from devstack.stack import Stack
 from simulator import ManualClock, SimulatedFleet
 from simulator.fleet import load_fleet
@@ -35,7 +35,7 @@ def test_promtool_checks_the_rules(promtool: str) -> None:
         [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    rules = len(RECORDING_RULES) + len(_statistics_group())
+    rules = len(RECORDING_RULES) + len(_backfilled_rules())
     assert f"SUCCESS: {rules} rules found" in result.stdout
 
 
@@ -105,15 +105,16 @@ def test_backfilled_rules_equal_prometheus_and_the_simulator(
             assert value == pytest.approx(expected, rel=1e-9), (uuid, hour_end)
 
 
-def _statistics_group() -> list[dict[str, str]]:
+def _backfilled_rules(group: str | None = None) -> list[dict[str, str]]:
+    """The rules devstack.rules_backfill computes over the history (of one group)."""
     import yaml
 
     groups = yaml.safe_load(RULE_FILE.read_text())["groups"]
-    (group,) = [g for g in groups if g["name"] == "cluster-statistics"]
-    return list(group["rules"])
+    wanted = BACKFILLED_GROUPS if group is None else (group,)
+    return [rule for g in groups if g["name"] in wanted for rule in g["rules"]]
 
 
-@pytest.mark.parametrize("rule", _statistics_group(), ids=lambda r: r["record"])
+@pytest.mark.parametrize("rule", _backfilled_rules("cluster-statistics"), ids=lambda r: r["record"])
 def test_cluster_rules_cover_the_history_as_prometheus_evaluates_them(
     history_stack: Stack, rule: dict[str, str]
 ) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import requests
 import yaml
 
-from analytics.prom.queries_forecast import STEP_SECONDS, gpu_parts
+from analytics.prom.queries_forecast import MODEL_ALLOCATED_RULE, STEP_SECONDS
 from devstack.stack import Stack
 from exporter.procfs import container_of_pid
 from simulator import ManualClock, SimulatedFleet, SimulatedNode
@@ -358,37 +359,36 @@ def expected_allocated(t: float, lookback: float = 0.0) -> dict[str, int]:
 
 
 def test_allocated_gpus_from_prometheus_follow_the_schedules(schedule_stack: Stack) -> None:
+    """The model-hourly rule /gpu/forecast reads (backfilled by promtool over the history):
+    at each evaluation, per model, the GPUs held by a pod present then."""
     spec = schedule_stack.fleet.nodes[0]
-    models: dict[str, list[str]] = {}
-    for gpu in spec.gpus:
-        models.setdefault(gpu.product_name, []).append(gpu.uuid)
-    assert set(models) == {"NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3"}
-    query = gpu_parts(models)["allocated"]
-    # Whole hours of the backfilled history (the live part begins at its end).
-    end = schedule_stack.history_end // STEP_SECONDS * STEP_SECONDS - STEP_SECONDS
-    start = end - (HISTORY_DAYS - 1) * DAY
+    assert {gpu.product_name for gpu in spec.gpus} == {
+        "NVIDIA A100-SXM4-80GB",
+        "NVIDIA H100 80GB HBM3",
+    }
+    # The backfilled history's whole hours (the live part begins at its end).
+    end = schedule_stack.history_end // STEP_SECONDS * STEP_SECONDS
+    window = (HISTORY_DAYS - 1) * DAY
     response = requests.get(
-        schedule_stack.prometheus_url + "/api/v1/query_range",
-        params={"query": query, "start": start, "end": end, "step": STEP_SECONDS},
+        schedule_stack.prometheus_url + "/api/v1/query",
+        params={"query": f"{MODEL_ALLOCATED_RULE}[{window}s]", "time": end},
         timeout=60,
     )
     assert response.status_code == 200, response.text
-    answered: dict[int, dict[str, int]] = {}
+    answered: dict[float, dict[str, int]] = {}
     for result in response.json()["data"]["result"]:
         model = result["metric"]["model_name"]
         for ts, value in result["values"]:
-            answered.setdefault(int(ts), {})[model] = int(float(value))
-    hours = list(range(int(start), int(end) + 1, STEP_SECONDS))
+            answered.setdefault(float(ts), {})[model] = int(float(value))
+    # Once an hour (at the group's offset), through the window.
+    times = sorted(answered)
+    assert len(times) >= window // STEP_SECONDS - 1
+    assert all(b - a == STEP_SECONDS for a, b in itertools.pairwise(times))
     # Prometheus 2.x sees a series' last sample for 5 minutes, including at exactly T - 5 m; a
-    # backfill writes no staleness marker, so a pod counts at the hour its window ends too.
-    for t in hours:
-        assert answered.get(t, {}) == expected_allocated(t, lookback=300), (
-            dt.datetime.fromtimestamp(t, dt.UTC)
+    # backfill writes no staleness marker, so a pod counts for 5 minutes after its window ends.
+    for t in times:
+        assert answered[t] == expected_allocated(t, lookback=300), dt.datetime.fromtimestamp(
+            t, dt.UTC
         )
-    totals = [sum(answered.get(t, {}).values()) for t in hours]
+    totals = [sum(answered[t].values()) for t in times]
     assert min(totals) == 1 and max(totals) >= 4
-    # A few hours by plain presence (none is at a window's end).
-    for t in hours:
-        moment = dt.datetime.fromtimestamp(t, dt.UTC)
-        if moment.hour in (0, 4, 12, 20):
-            assert answered.get(t, {}) == expected_allocated(t), moment
