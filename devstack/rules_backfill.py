@@ -16,6 +16,11 @@ another rule's output would see nothing, so the groups backfilled here read raw 
 
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
+import math
+import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -54,11 +59,13 @@ def backfill_rules(
     rule_file: Path = RULE_FILE,
     groups: Sequence[str] = BACKFILLED_GROUPS,
     timeout: float = 900.0,
+    workers: int | None = None,
 ) -> float:
     """Evaluate ``groups`` of ``rule_file`` at their intervals over each range of the history in
     ``data_dir`` (a TSDB directory no Prometheus runs on now) and move the blocks to the range's
     target: ``data_dir`` itself, or a cache entry (each block renamed into it whole, so a reader
-    of the entry never sees half a block). Returns the seconds it took."""
+    of the entry never sees half a block). ``workers``: promtool runs at once (default: the
+    CPU count). Returns the seconds it took."""
     started = time.monotonic()
     wanted = _groups(rule_file, groups)
     with tempfile.TemporaryDirectory(prefix=".rules-backfill-", dir=data_dir.parent) as tmp:
@@ -70,18 +77,52 @@ def backfill_rules(
         server.data_dir = data_dir
         server.start(timeout=timeout)
         try:
-            for number, one in enumerate(ranges):
-                # Written next to the target, so that moving a block is a rename.
-                with tempfile.TemporaryDirectory(
-                    prefix=f".rules-{number}-", dir=one.target.parent
-                ) as out:
-                    _promtool(server.url, one, rules, Path(out), timeout)
-                    for block in Path(out).iterdir():
+            # Chunks side by side (promtool only asks; Prometheus evaluates on every core),
+            # each written next to its target, so that moving a block is a rename.
+            chunks = [
+                (chunk, Path(tempfile.mkdtemp(prefix=".rules-", dir=one.target.parent)))
+                for one in ranges
+                for chunk in _chunks(one, workers or os.cpu_count() or 1)
+            ]
+            try:
+                with concurrent.futures.ThreadPoolExecutor(len(chunks)) as pool:
+                    list(
+                        pool.map(
+                            lambda job: _promtool(server.url, job[0], rules, job[1], timeout),
+                            chunks,
+                        )
+                    )
+                for chunk, out in chunks:
+                    for block in out.iterdir():
                         if (block / "meta.json").is_file():
-                            block.rename(one.target / block.name)
+                            block.rename(chunk.target / block.name)
+            finally:
+                for _chunk, out in chunks:
+                    shutil.rmtree(out, ignore_errors=True)
         finally:
             server.stop()
     return time.monotonic() - started
+
+
+# promtool writes two-hour blocks: chunks end on their boundaries.
+_BLOCK_S = 7200
+
+
+def _chunks(one: RuleRange, parts: int) -> list[RuleRange]:
+    """``one`` cut into up to ``parts`` ranges that follow each other without a gap: promtool
+    evaluates a group at its fixed offset in each interval, so [a, b] then [b + 1, c] is
+    [a, c]."""
+    size = math.ceil((one.end - one.start) / parts / _BLOCK_S) * _BLOCK_S
+    if size <= 0:
+        return [one]
+    cuts = [
+        t for t in range(math.ceil(one.start / _BLOCK_S) * _BLOCK_S, one.end, size) if t > one.start
+    ]
+    bounds = [one.start, *cuts, one.end]
+    return [
+        RuleRange(a if i == 0 else a + 1, b, one.target)
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
+    ]
 
 
 def _promtool(url: str, one: RuleRange, rules: Path, output: Path, timeout: float) -> None:
