@@ -9,6 +9,10 @@ service under gunicorn, pointed at that Prometheus. Everything binds to loopback
 stopped in reverse order on exit, on SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if
 the process holding the Stack dies (:mod:`devstack.processes`).
 
+``backend="victoriametrics"`` puts a single-node VictoriaMetrics where Prometheus would be
+(:mod:`devstack.victoriametrics`): the same backfilled blocks imported with vmctl, the same
+scrape jobs scraped by VictoriaMetrics itself, the same rule files evaluated by vmalert.
+
 Scrape jobs (their labels are the ones :class:`simulator.history.TargetLabels` writes into the
 history, so backfilled and live samples are the same series):
 
@@ -46,6 +50,7 @@ from devstack.alertmanager import AlertmanagerServer
 from devstack.history import HistoryInfo, prepare_history
 from devstack.processes import descendants, spawn, stop
 from devstack.prometheus import PrometheusError, PrometheusServer, ScrapeJob, free_port
+from devstack.victoriametrics import VictoriaMetricsError, VictoriaMetricsServer
 from simulator.fleet import load_fleet
 from simulator.history import DEFAULT_STATE_INTERVAL_S, DEFAULT_TARGETS
 
@@ -60,6 +65,8 @@ _EXPORTER_URL = re.compile(r"serving (http://\S+)/metrics")
 _CLUSTER_URL = re.compile(r'"url": "(http://[^"]+)"')
 _PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
 _BIND_ATTEMPTS = 3
+# The metrics backends a Stack can run (the analytics service speaks Prometheus' API to both).
+BACKENDS = ("prometheus", "victoriametrics")
 
 
 class StackError(RuntimeError):
@@ -128,7 +135,11 @@ class Stack:
         alertmanager_group_wait: str = "1s",
         analytics_env: Mapping[str, str] | None = None,
         rule_files: Sequence[Path] | None = None,
+        backend: str = "prometheus",
     ) -> None:
+        if backend not in BACKENDS:
+            raise StackError(f"unknown metrics backend {backend!r} (one of {', '.join(BACKENDS)})")
+        self.backend = backend
         self.fleet_path = Path(fleet).resolve()
         self.fleet = load_fleet(self.fleet_path)
         self.days = days
@@ -155,7 +166,8 @@ class Stack:
         self.exporter_urls: dict[str, str] = {}
         self.cluster_url = ""
         self.analytics_root = ""
-        self.prometheus: PrometheusServer | None = None
+        # The metrics backend (named for the usual one): Prometheus or VictoriaMetrics.
+        self.prometheus: PrometheusServer | VictoriaMetricsServer | None = None
         self._processes: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         self._started = False
         # Alertmanager (with analytics): Prometheus sends it the firing alerts, and it sends
@@ -213,6 +225,9 @@ class Stack:
         prometheus = self.prometheus.process if self.prometheus is not None else None
         if prometheus is not None and prometheus.poll() is None:
             found.append(prometheus.pid)
+        rules = getattr(self.prometheus, "rules_process", None)
+        if rules is not None and rules.poll() is None:
+            found.append(rules.pid)
         alertmanager = self.alertmanager.process if self.alertmanager is not None else None
         if alertmanager is not None and alertmanager.poll() is None:
             found.append(alertmanager.pid)
@@ -408,27 +423,40 @@ class Stack:
     def _start_prometheus(self, directory: Path) -> None:
         jobs = self._scrape_jobs()
         for attempt in range(_BIND_ATTEMPTS):
-            self.prometheus = PrometheusServer(
-                directory,
-                jobs,
-                rule_files=self.rule_files,
-                port=self.prometheus_port,
-                host=self.host,
-                scrape_interval=self.scrape_interval,
-                evaluation_interval=self.evaluation_interval,
-                own_session=True,
-            )
+            if self.backend == "victoriametrics":
+                self.prometheus = VictoriaMetricsServer(
+                    directory / f"victoriametrics-{attempt}",
+                    jobs,
+                    rule_files=self.rule_files,
+                    history_dir=directory / "data",
+                    port=self.prometheus_port,
+                    host=self.host,
+                    scrape_interval=self.scrape_interval,
+                    evaluation_interval=self.evaluation_interval,
+                    own_session=True,
+                )
+            else:
+                self.prometheus = PrometheusServer(
+                    directory,
+                    jobs,
+                    rule_files=self.rule_files,
+                    port=self.prometheus_port,
+                    host=self.host,
+                    scrape_interval=self.scrape_interval,
+                    evaluation_interval=self.evaluation_interval,
+                    own_session=True,
+                )
             try:
                 self.prometheus.start(timeout=self.start_timeout)
                 break
-            except PrometheusError as exc:
+            except (PrometheusError, VictoriaMetricsError) as exc:
                 self.prometheus.stop()
                 # A free port taken by someone else meanwhile: try another, unless one was asked.
                 if self.prometheus_port or not _PORT_TAKEN.search(str(exc)):
                     raise
                 if attempt == _BIND_ATTEMPTS - 1:
                     raise
-        self._log(f"prometheus: {self.prometheus_url}")
+        self._log(f"{self.backend}: {self.prometheus_url}")
 
     def _scrape_jobs(self) -> list[ScrapeJob]:
         """The exporter, kube-state-metrics and cAdvisor jobs (devstack.scale overrides it)."""
@@ -504,6 +532,8 @@ class Stack:
             "GPU_ANALYTICS_DATA_DIR": str(data_dir),
             "GPU_ANALYTICS_PROMETHEUS_URL": self.prometheus_url,
             "GPU_ANALYTICS_ADMIN_API_KEY": self.admin_api_key,
+            # The backend's MetricsQL differences the client handles (analytics.prom.client).
+            "GPU_ANALYTICS_PROMETHEUS_FLAVOR": self.backend,
             **self.analytics_env,
         }
 

@@ -12,15 +12,12 @@ Three parts of the Debian package, each what a VictoriaMetrics deployment runs:
   writes recorded series and ``ALERTS`` back through remote write, and answers
   ``/api/v1/alerts`` and ``/api/v1/rules`` behind ``-vmalert.proxyURL``.
 
-Flags that differ from the package defaults, and why:
-
-``-search.latencyOffset=1s``
-    VictoriaMetrics hides samples newer than 30 s from queries by default (they may still be
-    arriving); tests compare the newest readings with the simulator's.
-``-search.disableCache``
-    History is imported after the server started; a cached range answer would hide it.
-``-retentionPeriod=100y``
-    The backfilled history is as old as the fleet's epoch; the default (one month) deletes it.
+The query side keeps the package's defaults, as a deployment would (``-search.latencyOffset``
+of 30 s included: the analytics service's ``prometheus_flavor = "victoriametrics"`` is what
+makes its "now" now; :mod:`analytics.prom.client`; vmalert's queries carry the same
+``nocache=1``). Only ``-retentionPeriod=100y`` differs:
+the backfilled history is as old as the fleet's epoch, and the default (one month) would
+delete it. History is imported before any query runs, so no cached answer predates it.
 
 ``start`` returns once ``/health`` answers, the history is imported and flushed, and vmalert
 answers; ``stop`` stops vmalert first, then the server (SIGTERM, SIGKILL after a grace period).
@@ -146,8 +143,6 @@ class VictoriaMetricsServer(ServerProcess):
             f"-httpListenAddr={self.host}:{self.port}",
             "-retentionPeriod=100y",
             f"-promscrape.config={self.config_path}",
-            "-search.latencyOffset=1s",
-            "-search.disableCache",
             f"-loggerLevel={self.log_level}",
         ]
         if self.rules_port:
@@ -211,7 +206,9 @@ class VictoriaMetricsServer(ServerProcess):
         command = [
             binary("vmalert"),
             *(f"-rule={path}" for path in self.rule_files),
-            f"-datasource.url={self.url}",
+            # nocache=1: rules see the data of their evaluation time, as Prometheus' do (without
+            # it -search.latencyOffset makes every recorded value 30 s old; docs/deploy.md).
+            f"-datasource.url={self.url}?nocache=1",
             f"-remoteWrite.url={self.url}",
             # Recorded series reach the store within a second, as Prometheus' own do at once.
             "-remoteWrite.flushInterval=1s",

@@ -13,17 +13,33 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg_fixtures import (  # noqa: F401 (fixtures and hooks: PostgreSQL, `databases`)
+from tests import pg_fixtures, stack_fixtures
+from tests.pg_fixtures import (  # noqa: F401 (fixtures: PostgreSQL, the `databases` marker)
     database_url,
     postgres_server,
     postgres_template,
     postgres_url,
-    pytest_configure,
-    pytest_generate_tests,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
 FLEETS = ROOT / "simulator" / "fleets"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    pg_fixtures.pytest_configure(config)
+    stack_fixtures.pytest_configure(config)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # `databases` (SQLite and PostgreSQL) and `metrics_backends` (Prometheus and
+    # VictoriaMetrics) markers.
+    pg_fixtures.pytest_generate_tests(metafunc)
+    stack_fixtures.pytest_generate_tests(metafunc)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    stack_fixtures.release_stacks(item)
 
 
 def free_port() -> int:

@@ -8,6 +8,15 @@ cluster-series processes, the real Prometheus scraping them every 2 s, and the a
 pytest makes one instance of a session fixture per module that imports it; every instance here
 hands out the same running stack (started on first use, stopped after the last), so importing it
 into many modules costs one start.
+
+**Two metrics backends.** A test (or module, through ``pytestmark``) marked
+``@pytest.mark.metrics_backends`` runs once on Prometheus and once on VictoriaMetrics through
+``history_stack`` (and tests/cost's ``cost_stack``): the same fleet, history, exporters and
+analytics service, with a single-node VictoriaMetrics and vmalert in Prometheus' place
+(:mod:`devstack.victoriametrics`). Unmarked tests get Prometheus. pytest groups the tests of
+each backend (session-scoped parameters), and :func:`release_stacks` stops the
+VictoriaMetrics stacks once no test left needs them. Both backends share one history cache, so
+the second stack imports the blocks the first one backfilled.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from devstack.stack import Stack
+from devstack.stack import BACKENDS, Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY_FLEET = ROOT / "simulator" / "fleets" / "test-small.yaml"
@@ -35,10 +44,13 @@ def make_stack(
     end: float | None = None,
     step: int = 60,
     interval_s: int = SCRAPE_INTERVAL_S,
+    backend: str = "prometheus",
+    cache_dir: Path | None = None,
 ) -> Stack:
     """A Stack as the tests run it: ``days`` of history at ``step`` ending at ``end`` (now),
     Prometheus scraping and evaluating rules every ``interval_s``, and its working directory
-    and history cache of its own under ``base``. Not started."""
+    and history cache of its own under ``base`` (or ``cache_dir``), on the metrics ``backend``.
+    Not started."""
     return Stack(
         fleet,
         days=days,
@@ -48,42 +60,118 @@ def make_stack(
         evaluation_interval=f"{interval_s}s",
         analytics=analytics,
         workdir=base / "stack",
-        cache_dir=base / "cache",
+        cache_dir=cache_dir or base / "cache",
+        backend=backend,
         # No forecasts fitted in the background (seconds of CPU per worker): the forecast tests
         # time their own requests; tests/forecast/test_warmup.py covers the warm-up.
         analytics_env={"GPU_ANALYTICS_FORECAST_WARMUP": "false"},
     )
 
 
+MARKER = "metrics_backends"
+# Stack fixtures a metrics_backends test may reach; each takes the backend as its parameter.
+STACK_FIXTURES = ("history_stack", "cost_stack")
+
 _shared: dict[str, Stack] = {}
-_failure: list[BaseException] = []
-_users: list[int] = [0]
+_failure: dict[str, BaseException] = {}
+_users: dict[str, int] = {}
 
 
-def _shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    if _failure:
-        raise _failure[0]
-    stack = _shared.get("history")
+def history_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The history cache every test stack of this session shares (both backends read the same
+    backfilled blocks)."""
+    cache = tmp_path_factory.getbasetemp() / "history-cache"
+    cache.mkdir(exist_ok=True)
+    return cache
+
+
+def backend_of(request: pytest.FixtureRequest) -> str:
+    """The metrics backend a stack fixture was asked for (Prometheus unless parametrised)."""
+    backend = str(getattr(request, "param", "prometheus"))
+    assert backend in BACKENDS, backend
+    return backend
+
+
+def _shared_stack(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Stack:
+    if backend in _failure:
+        raise _failure[backend]
+    stack = _shared.get(backend)
     if stack is None:
-        base = tmp_path_factory.mktemp("history-stack")
-        stack = make_stack(base, HISTORY_FLEET, days=HISTORY_DAYS, analytics=True)
+        base = tmp_path_factory.mktemp(f"history-stack-{backend}")
+        stack = make_stack(
+            base,
+            HISTORY_FLEET,
+            days=HISTORY_DAYS,
+            analytics=True,
+            backend=backend,
+            cache_dir=history_cache(tmp_path_factory),
+        )
         try:
             stack.start()
         except BaseException as exc:
-            _failure.append(exc)
+            _failure[backend] = exc
             raise
-        _shared["history"] = stack
+        _shared[backend] = stack
     return stack
 
 
 @pytest.fixture(scope="session")
-def history_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def history_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     """The running stack; see the module docstring. Read-only: do not stop or reconfigure it."""
-    stack = _shared_stack(tmp_path_factory)
-    _users[0] += 1
+    backend = backend_of(request)
+    stack = _shared_stack(tmp_path_factory, backend)
+    _users[backend] = _users.get(backend, 0) + 1
     try:
         yield stack
     finally:
-        _users[0] -= 1
-        if _users[0] == 0:
-            _shared.pop("history").stop()
+        _users[backend] -= 1
+        if _users[backend] == 0 and backend in _shared:
+            _shared.pop(backend).stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(*backends): run on each metrics backend (default: {' and '.join(BACKENDS)}) "
+        f"through the {' or '.join(STACK_FIXTURES)} fixture",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker(MARKER)
+    if marker is None:
+        return
+    backends = marker.args or BACKENDS
+    for name in STACK_FIXTURES:
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, backends, indirect=True, ids=list(backends), scope="session")
+
+
+# Stacks on a backend other than Prometheus are stopped after the last test of the run that
+# uses them (each scrapes and evaluates rules every few seconds while the rest of the run goes
+# on); tests/conftest.py calls this after each test. Stack.stop is idempotent, so the fixtures'
+# own teardown at the end of the session is harmless.
+_last_users: dict[tuple[str, str], str] = {}
+
+
+def release_stacks(item: pytest.Item) -> None:
+    if not _last_users:
+        for each in item.session.items:
+            params = getattr(getattr(each, "callspec", None), "params", {})
+            for name in STACK_FIXTURES:
+                if params.get(name, "prometheus") != "prometheus":
+                    _last_users[(name, params[name])] = each.nodeid
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    funcargs = getattr(item, "funcargs", {})
+    for name in STACK_FIXTURES:
+        backend = params.get(name, "prometheus")
+        if backend == "prometheus" or _last_users.get((name, backend)) != item.nodeid:
+            continue
+        stack = funcargs.get(name)
+        stack = getattr(stack, "stack", stack)  # tests/cost's CostStack wraps its Stack
+        if isinstance(stack, Stack):
+            stack.stop()
+        if name == "history_stack":
+            _shared.pop(backend, None)

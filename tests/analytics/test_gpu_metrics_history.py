@@ -16,7 +16,8 @@ from gpucatalog import model_by_id
 from tests.analytics.gpu_truth import HOUR, Truth
 from tests.stack_fixtures import history_stack
 
-pytestmark = pytest.mark.usefixtures("history_stack")
+# Each test on Prometheus and on VictoriaMetrics (tests/stack_fixtures.py).
+pytestmark = [pytest.mark.usefixtures("history_stack"), pytest.mark.metrics_backends]
 __all__ = ["history_stack"]
 
 

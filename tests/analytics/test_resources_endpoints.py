@@ -37,6 +37,8 @@ from tests.analytics.resources_truth import (
 from tests.stack_fixtures import history_stack
 
 __all__ = ["history_stack"]  # the fixture, imported for pytest
+# Each test on Prometheus and on VictoriaMetrics (tests/stack_fixtures.py).
+pytestmark = pytest.mark.metrics_backends
 
 
 @dataclass

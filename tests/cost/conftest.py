@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from tests.stack_fixtures import make_stack
+from tests.stack_fixtures import backend_of, history_cache, make_stack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COST_FLEET = ROOT / "simulator" / "fleets" / "cost-scenarios.yaml"
@@ -58,11 +58,22 @@ class CostStack:
 
 
 @pytest.fixture(scope="session")
-def cost_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CostStack]:
-    base = tmp_path_factory.mktemp("cost-stack")
+def cost_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CostStack]:
+    """Prometheus' unless a ``metrics_backends`` test asks for another backend."""
+    backend = backend_of(request)
+    base = tmp_path_factory.mktemp(f"cost-stack-{backend}")
     started = time.monotonic()
     stack = make_stack(
-        base, COST_FLEET, days=HISTORY_DAYS, analytics=True, step=HISTORY_STEP_S, interval_s=5
+        base,
+        COST_FLEET,
+        days=HISTORY_DAYS,
+        analytics=True,
+        step=HISTORY_STEP_S,
+        interval_s=5,
+        backend=backend,
+        cache_dir=history_cache(tmp_path_factory),
     )
     stack.start()
     try:

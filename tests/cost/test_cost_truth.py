@@ -11,6 +11,9 @@ import pytest
 from tests.cost.conftest import COST_FLEET, CostStack
 from tests.cost.truth import REFERENCE_PRICES, FleetTruth, load_truth
 
+# Each test on Prometheus and on VictoriaMetrics (tests/stack_fixtures.py).
+pytestmark = pytest.mark.metrics_backends
+
 WINDOW_DAYS = 30
 HOURS = WINDOW_DAYS * 24.0
 LEDGER_POD = ("model-serving", "whisper-small-6c5b4a3d2-ww321")
