@@ -4,33 +4,38 @@ A history written by :mod:`simulator.history` holds raw series (and the ``gpu-ho
 which the writer computes itself). Rules that aggregate the whole cluster (group
 ``cluster-statistics`` of ``alerts/recording-rules.yml``) span every part of the history, so
 they are computed by Prometheus itself: a Prometheus started on the history's data directory,
-without scraping or rules, answers ``promtool tsdb create-blocks-from rules`` for the history's
-range, and the blocks promtool writes join the data directory before the stack's Prometheus
+without scraping or rules, answers each rule as a range query over the history, and the
+answers, backfilled by promtool, join the data directory before the stack's Prometheus
 starts. The live Prometheus then evaluates the same groups from its start on, so each rule is
 one series from the history's first minute to now (Prometheus' documented route for new rules
 over old data: https://prometheus.io/docs/prometheus/latest/storage/#backfilling-for-recording-rules).
 
-promtool evaluates each rule against the data as it was before the backfill: a rule that reads
+Each rule is evaluated against the data as it was before the backfill: a rule that reads
 another rule's output would see nothing, so the groups backfilled here read raw series only.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 import math
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from devstack.prometheus import PrometheusError, PrometheusServer, binary
+from devstack.prometheus import (
+    PrometheusError,
+    PrometheusServer,
+    backfill_openmetrics,
+    query_range,
+)
+from simulator.cluster import format_labels
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE_FILE = ROOT / "alerts" / "recording-rules.yml"
@@ -61,91 +66,107 @@ def backfill_rules(
     timeout: float = 900.0,
     workers: int | None = None,
 ) -> float:
-    """Evaluate ``groups`` of ``rule_file`` at their intervals over each range of the history in
-    ``data_dir`` (a TSDB directory no Prometheus runs on now) and move the blocks to the range's
-    target: ``data_dir`` itself, or a cache entry (each block renamed into it whole, so a reader
-    of the entry never sees half a block). ``workers``: promtool runs at once (default: the
-    CPU count). Returns the seconds it took."""
+    """Evaluate ``groups`` of ``rule_file`` over each range of the history in ``data_dir`` (a
+    TSDB directory no Prometheus runs on now) and add the results to the range's target as
+    TSDB blocks: ``data_dir`` itself, or a cache entry (each block renamed into it whole, so a
+    reader of the entry never sees half a block). ``workers``: queries at once (default: the
+    CPU count). Returns the seconds it took.
+
+    Each rule is a range query at its group's interval, on the interval's multiples (the live
+    Prometheus evaluates at an offset of its own within the interval: where the two meet, one
+    interval is shorter), written as OpenMetrics and turned into blocks by promtool like the
+    history. (``promtool tsdb create-blocks-from rules`` writes a block per rule and two hours:
+    thousands for the demo's month.)
+    """
     started = time.monotonic()
-    wanted = _groups(rule_file, groups)
+    jobs = [
+        (number, rule.record, rule.expr, window)
+        for number, one in enumerate(ranges)
+        for rule in _rules(rule_file, groups)
+        for window in _windows(one, rule.interval)
+    ]
     with tempfile.TemporaryDirectory(prefix=".rules-backfill-", dir=data_dir.parent) as tmp:
         work = Path(tmp)
-        rules = work / "rules.yml"
-        rules.write_text(yaml.safe_dump({"groups": wanted}, sort_keys=False))
         # The history's Prometheus, read-only in effect: no scrape jobs, no rules.
         server = PrometheusServer(work, log_level="error")
         server.data_dir = data_dir
         server.start(timeout=timeout)
         try:
-            # Chunks side by side (promtool only asks; Prometheus evaluates on every core),
-            # each written next to its target, so that moving a block is a rename.
-            chunks = [
-                (chunk, Path(tempfile.mkdtemp(prefix=".rules-", dir=one.target.parent)))
-                for one in ranges
-                for chunk in _chunks(one, workers or os.cpu_count() or 1)
-            ]
-            try:
-                with concurrent.futures.ThreadPoolExecutor(len(chunks)) as pool:
-                    list(
-                        pool.map(
-                            lambda job: _promtool(server.url, job[0], rules, job[1], timeout),
-                            chunks,
-                        )
-                    )
-                for chunk, out in chunks:
-                    for block in out.iterdir():
-                        if (block / "meta.json").is_file():
-                            block.rename(chunk.target / block.name)
-            finally:
-                for _chunk, out in chunks:
-                    shutil.rmtree(out, ignore_errors=True)
+            with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+
+                def ask(job: tuple[int, str, str, tuple[int, int, int]]) -> Any:
+                    start, end, step = job[3]
+                    return query_range(server.url, job[2], start, end, step, timeout=timeout)
+
+                answers = list(pool.map(ask, jobs))
         finally:
             server.stop()
+        for number, one in enumerate(ranges):
+            om = work / f"rules-{number}.om"
+            mine = list(zip(jobs, answers, strict=True))
+            _write_openmetrics(om, [(job[1], answer) for job, answer in mine if job[0] == number])
+            # Written next to the target, so that moving a block is a rename.
+            out = Path(tempfile.mkdtemp(prefix=".rules-", dir=one.target.parent))
+            try:
+                backfill_openmetrics(om, out)
+                for block in out.iterdir():
+                    if (block / "meta.json").is_file():
+                        block.rename(one.target / block.name)
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
     return time.monotonic() - started
 
 
-# promtool writes two-hour blocks: chunks end on their boundaries.
-_BLOCK_S = 7200
+@dataclass(frozen=True)
+class _Rule:
+    record: str
+    expr: str
+    interval: int  # seconds
 
 
-def _chunks(one: RuleRange, parts: int) -> list[RuleRange]:
-    """``one`` cut into up to ``parts`` ranges that follow each other without a gap: promtool
-    evaluates a group at its fixed offset in each interval, so [a, b] then [b + 1, c] is
-    [a, c]."""
-    size = math.ceil((one.end - one.start) / parts / _BLOCK_S) * _BLOCK_S
-    if size <= 0:
-        return [one]
-    cuts = [
-        t for t in range(math.ceil(one.start / _BLOCK_S) * _BLOCK_S, one.end, size) if t > one.start
-    ]
-    bounds = [one.start, *cuts, one.end]
+def _rules(rule_file: Path, groups: Sequence[str]) -> list[_Rule]:
     return [
-        RuleRange(a if i == 0 else a + 1, b, one.target)
-        for i, (a, b) in enumerate(itertools.pairwise(bounds))
+        _Rule(str(rule["record"]), str(rule["expr"]), _seconds(str(group.get("interval", "1m"))))
+        for group in _groups(rule_file, groups)
+        for rule in group["rules"]  # type: ignore[attr-defined]
+        if "record" in rule
     ]
 
 
-def _promtool(url: str, one: RuleRange, rules: Path, output: Path, timeout: float) -> None:
-    result = subprocess.run(
-        [
-            binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            "--quiet",
-            f"--url={url}",
-            f"--start={one.start}",
-            f"--end={one.end}",
-            f"--output-dir={output}",
-            str(rules),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise PrometheusError(f"promtool rule backfill failed: {result.stderr[-2000:]}")
+def _write_openmetrics(path: Path, answers: Sequence[tuple[str, Any]]) -> None:
+    """Range-query answers as OpenMetrics, one family per record, each series' samples in
+    time order (answers of one record come in the order of their windows)."""
+    families: dict[str, dict[tuple[tuple[str, str], ...], list[str]]] = {}
+    for record, answer in answers:
+        family = families.setdefault(record, {})
+        for result in answer["result"]:
+            labels = tuple(sorted(result["metric"].items()))
+            family.setdefault(labels, []).extend(f"{v} {t}" for t, v in result["values"])
+    with path.open("w") as out:
+        for record, family in sorted(families.items()):
+            out.write(f"# TYPE {record} gauge\n")
+            for labels, points in family.items():
+                prefix = f"{record}{{{format_labels(labels)}}} "
+                out.writelines(f"{prefix}{point}\n" for point in points)
+        out.write("# EOF\n")
+
+
+# Prometheus answers at most 11,000 points a series per range query.
+_MAX_POINTS = 10_000
+
+
+def _windows(one: RuleRange, interval: int) -> list[tuple[int, int, int]]:
+    """(start, end, step) of the range queries covering ``one`` at ``interval``: the multiples
+    of the interval in [start, end], at most _MAX_POINTS a query."""
+    first = math.ceil(one.start / interval) * interval
+    last = one.end // interval * interval
+    span = _MAX_POINTS * interval
+    return [(t, min(t + span - interval, last), interval) for t in range(first, last + 1, span)]
+
+
+def _seconds(duration: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return int(duration[:-1]) * units[duration[-1]]
 
 
 def _groups(rule_file: Path, names: Sequence[str]) -> list[dict[str, object]]:

@@ -294,7 +294,7 @@ def test_statistics_over_the_backfilled_history(stack: Api, truth: FleetTruth, h
     assert stats["hours"] == hours and stats["timeRange"] == f"{hours} hours"
     end = datetime.fromisoformat(stats["end"].replace("Z", "+00:00")).timestamp()
     assert stats["stepSeconds"] == rq.STATISTICS_INTERVAL_SECONDS
-    # The minutely rules' samples in the window: backfilled over the history (promtool), then
+    # The minutely rules' samples in the window: backfilled over the history (devstack.rules_backfill), then
     # evaluated live. One a minute throughout, so the window is whole.
     window = hours * 3600
     found = query(stack.prometheus_url, f"{rq.STATISTICS_RULES['cpu']}[{window}s]", end)
