@@ -6,8 +6,8 @@ cluster-series processes, the real Prometheus scraping them every 2 s, and the a
 (2 gunicorn workers) with an admin key. It has been scraped once when tests get it.
 
 pytest makes one instance of a session fixture per module that imports it; every instance here
-hands out the same running stack (started on first use, stopped after the last), so importing it
-into many modules costs one start.
+hands out the same running stack (:func:`shared_stack`: started on first use, stopped at the end
+of the session), so importing it into many modules costs one start.
 
 **Two metrics backends.** A test (or module, through ``pytestmark``) marked
 ``@pytest.mark.metrics_backends`` runs once on Prometheus and once on VictoriaMetrics through
@@ -22,7 +22,7 @@ the second stack imports the blocks the first one backfilled.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,7 +74,27 @@ STACK_FIXTURES = ("history_stack", "cost_stack")
 
 _shared: dict[str, Stack] = {}
 _failure: dict[str, BaseException] = {}
-_users: dict[str, int] = {}
+
+
+def shared_stack(config: pytest.Config, key: str, make: Callable[[], Stack]) -> Stack:
+    """The running stack cached under ``key`` for the whole session, started by ``make()`` on
+    first use and stopped when the session ends (not when a fixture instance is torn down:
+    pytest tears a session fixture down whenever the next test asks for another parameter, and
+    a stack restarted for each switch of backend would cost a start each time). A start that
+    failed fails every later user at once."""
+    if key in _failure:
+        raise _failure[key]
+    stack = _shared.get(key)
+    if stack is None:
+        stack = make()
+        try:
+            stack.start()
+        except BaseException as exc:
+            _failure[key] = exc
+            raise
+        _shared[key] = stack
+        config.add_cleanup(stack.stop)
+    return stack
 
 
 def history_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -92,43 +112,24 @@ def backend_of(request: pytest.FixtureRequest) -> str:
     return backend
 
 
-def _shared_stack(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Stack:
-    if backend in _failure:
-        raise _failure[backend]
-    stack = _shared.get(backend)
-    if stack is None:
-        base = tmp_path_factory.mktemp(f"history-stack-{backend}")
-        stack = make_stack(
-            base,
+@pytest.fixture(scope="session")
+def history_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Stack:
+    """The running stack; see the module docstring. Read-only: do not stop or reconfigure it."""
+    backend = backend_of(request)
+
+    def make() -> Stack:
+        return make_stack(
+            tmp_path_factory.mktemp(f"history-stack-{backend}"),
             HISTORY_FLEET,
             days=HISTORY_DAYS,
             analytics=True,
             backend=backend,
             cache_dir=history_cache(tmp_path_factory),
         )
-        try:
-            stack.start()
-        except BaseException as exc:
-            _failure[backend] = exc
-            raise
-        _shared[backend] = stack
-    return stack
 
-
-@pytest.fixture(scope="session")
-def history_stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The running stack; see the module docstring. Read-only: do not stop or reconfigure it."""
-    backend = backend_of(request)
-    stack = _shared_stack(tmp_path_factory, backend)
-    _users[backend] = _users.get(backend, 0) + 1
-    try:
-        yield stack
-    finally:
-        _users[backend] -= 1
-        if _users[backend] == 0 and backend in _shared:
-            _shared.pop(backend).stop()
+    return shared_stack(request.config, f"history-{backend}", make)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -173,5 +174,3 @@ def release_stacks(item: pytest.Item) -> None:
         stack = getattr(stack, "stack", stack)  # tests/cost's CostStack wraps its Stack
         if isinstance(stack, Stack):
             stack.stop()
-        if name == "history_stack":
-            _shared.pop(backend, None)

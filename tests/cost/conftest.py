@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
-from tests.stack_fixtures import backend_of, history_cache, make_stack
+from tests.stack_fixtures import backend_of, history_cache, make_stack, shared_stack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 COST_FLEET = ROOT / "simulator" / "fleets" / "cost-scenarios.yaml"
@@ -60,25 +59,25 @@ class CostStack:
 @pytest.fixture(scope="session")
 def cost_stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[CostStack]:
-    """Prometheus' unless a ``metrics_backends`` test asks for another backend."""
+) -> CostStack:
+    """Prometheus' unless a ``metrics_backends`` test asks for another backend; one per backend
+    for the session (tests/stack_fixtures.shared_stack)."""
     backend = backend_of(request)
-    base = tmp_path_factory.mktemp(f"cost-stack-{backend}")
     started = time.monotonic()
-    stack = make_stack(
-        base,
-        COST_FLEET,
-        days=HISTORY_DAYS,
-        analytics=True,
-        step=HISTORY_STEP_S,
-        interval_s=5,
-        backend=backend,
-        cache_dir=history_cache(tmp_path_factory),
-    )
-    stack.start()
-    try:
-        info = stack.history
-        backfill = info.seconds if info is not None else time.monotonic() - started
-        yield CostStack(stack, backfill)
-    finally:
-        stack.stop()
+
+    def make() -> Stack:
+        return make_stack(
+            tmp_path_factory.mktemp(f"cost-stack-{backend}"),
+            COST_FLEET,
+            days=HISTORY_DAYS,
+            analytics=True,
+            step=HISTORY_STEP_S,
+            interval_s=5,
+            backend=backend,
+            cache_dir=history_cache(tmp_path_factory),
+        )
+
+    stack = shared_stack(request.config, f"cost-{backend}", make)
+    info = stack.history
+    backfill = info.seconds if info is not None else time.monotonic() - started
+    return CostStack(stack, backfill)
