@@ -373,8 +373,8 @@ def render() -> dict[Path, str]:
         ),
         DCGM_FILE: _dump(
             DCGM_HEADER,
-            # Once a minute: at 8,000 GPUs one round of these joins costs Prometheus about 20
-            # CPU-seconds (docs/scale.md), more than a 15 s interval leaves it.
+            # Once a minute: at 8,000 GPUs one round of these joins costs Prometheus' engine about
+            # 5 s (docs/benchmarks.md, bench/rule_costs.py), a third of a 15 s interval.
             [{"name": "dcgm-exporter-compat", "interval": "1m", "rules": dcgm_rules()}],
         ),
     }
