@@ -103,29 +103,31 @@ _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{.*\})? (?
 def capture_templates(workdir: Path) -> dict[str, str]:
     """One exposition per kind of node: the 8-node bench512 fleet run through the exporter."""
     fleet = bench_fleet(workdir / "templates.yaml", nodes=TEMPLATE_NODES)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simulator.multiexporter",
-            *("--fleet", str(fleet), "--workdir", str(workdir / "templates")),
-            *("--", "--log-level", "WARNING"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("simulator.multiexporter exited before serving")
-        targets = json.loads(Path(json.loads(line)["targets"]).read_text())
+    command = [
+        *(sys.executable, "-m", "simulator.multiexporter"),
+        *("--fleet", str(fleet), "--workdir", str(workdir / "templates")),
+        *("--", "--log-level", "WARNING"),
+    ]
+    with announced(command) as announcement:
+        targets = json.loads(Path(announcement["targets"]).read_text())
         texts = {}
         for node, target in sorted(targets.items()):
             with urllib.request.urlopen(f"http://{target}/metrics", timeout=30) as response:
                 texts[node] = response.read().decode()
         return texts
+
+
+@contextlib.contextmanager
+def announced(command: list[str]) -> Iterator[dict[str, Any]]:
+    """A simulator process that prints one JSON line when it serves: yields that line, parsed;
+    SIGTERM afterwards."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise SystemExit(f"{command[2]} exited before serving")
+        yield dict(json.loads(line))
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -255,24 +257,12 @@ def fleet_server(templates: dict[str, str], nodes: int) -> Iterator[FleetServer]
 def cluster_series(workdir: Path, nodes: int) -> Iterator[str]:
     """simulator.cluster on the same fleet (bench512 with ``nodes`` nodes); yields host:port."""
     fleet = bench_fleet(workdir / f"fleet-{nodes}.yaml", nodes=nodes)
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "simulator.cluster"),
-            *("--fleet", str(fleet), "--listen", "127.0.0.1:0"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            raise SystemExit("simulator.cluster exited before serving")
-        yield str(json.loads(line)["url"]).removeprefix("http://")
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+    command = [
+        *(sys.executable, "-m", "simulator.cluster"),
+        *("--fleet", str(fleet), "--listen", "127.0.0.1:0"),
+    ]
+    with announced(command) as announcement:
+        yield str(announcement["url"]).removeprefix("http://")
 
 
 # -- rules ---------------------------------------------------------------------------------------

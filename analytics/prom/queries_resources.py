@@ -409,8 +409,10 @@ CPU_CORES_RULE = "cluster:container_cpu_usage:cores"
 MEMORY_BYTES_RULE = "cluster:container_memory_working_set:bytes"
 # That group's evaluation interval: the statistics' resolution.
 STATISTICS_INTERVAL_SECONDS = 60
-# "Now" is a rule's newest sample no older than this (two evaluations: one may be missed).
-_NOW_LOOKBACK = f"{2 * STATISTICS_INTERVAL_SECONDS}s"
+# "Now" is a rule's newest sample within Prometheus' default lookback (5 m), as an instant
+# selector would see it: normally a minute old at most, and still there across a few missed
+# evaluations (a rule evaluator's restart).
+_NOW_LOOKBACK = "300s"
 
 
 def window_statistics(window_seconds: int) -> str:

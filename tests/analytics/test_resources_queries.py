@@ -159,7 +159,7 @@ def test_statistics_read_the_minutely_rules_only() -> None:
     rule = q.STATISTICS_RULES["cpu"]
     assert parts["cpu/avg"] == f"avg_over_time({rule}[86400s])"
     assert parts["cpu/max"] == f"max_over_time({rule}[86400s])"
-    assert parts["cpu/now"] == f"last_over_time({rule}[120s])"
+    assert parts["cpu/now"] == f"last_over_time({rule}[300s])"
     # Recorded series only: no raw cAdvisor or exporter series at request time.
     rules = "|".join(re.escape(r) for r in q.STATISTICS_RULES.values())
     for expr in parts.values():
