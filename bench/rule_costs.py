@@ -75,7 +75,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from analytics_queries import bench_fleet  # noqa: E402
 
-from devstack.prometheus import PrometheusServer, ScrapeJob, query  # noqa: E402
+from devstack.prometheus import (  # noqa: E402
+    PrometheusServer,
+    ScrapeJob,
+    duration_seconds,
+    query,
+)
 
 EXPORTER_JOB = "gpu-exporter"
 # Rule files the chart leaves out unless switched on (monitoring.prometheusRule.dcgmCompat).
@@ -279,14 +284,6 @@ class Group:
         return self.file in OPT_IN_FILES
 
 
-def _seconds(duration: str) -> float:
-    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-    match = re.fullmatch(r"(\d+)(ms|s|m|h|d)", duration)
-    if not match:
-        raise SystemExit(f"not a simple duration: {duration!r}")
-    return int(match.group(1)) * units[match.group(2)]
-
-
 def rule_copies(
     rules: Path, out: Path, eval_interval_s: float | None
 ) -> tuple[list[Path], list[Group]]:
@@ -297,7 +294,9 @@ def rule_copies(
     for path in sorted(rules.glob("*.yml")):
         document = yaml.safe_load(path.read_text())
         for group in document["groups"]:
-            configured = _seconds(group["interval"]) if "interval" in group else GLOBAL_INTERVAL_S
+            configured = (
+                duration_seconds(group["interval"]) if "interval" in group else GLOBAL_INTERVAL_S
+            )
             groups.append(Group(group["name"], path.name, configured))
             if eval_interval_s is not None:
                 group["interval"] = f"{eval_interval_s:g}s"

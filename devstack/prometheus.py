@@ -106,7 +106,8 @@ def render_config(
     return config
 
 
-def _seconds(duration: str) -> float:
+def duration_seconds(duration: str) -> float:
+    """A simple Prometheus duration (``15s``, ``1m``, ``500ms``) in seconds."""
     units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
     for suffix in ("ms", "s", "m", "h", "d"):
         if duration.endswith(suffix) and duration[: -len(suffix)].isdigit():
@@ -115,7 +116,7 @@ def _seconds(duration: str) -> float:
 
 
 def _min_duration(a: str, b: str) -> str:
-    return a if _seconds(a) <= _seconds(b) else b
+    return a if duration_seconds(a) <= duration_seconds(b) else b
 
 
 class PrometheusServer(ServerProcess):

@@ -33,6 +33,7 @@ from devstack.prometheus import (
     PrometheusError,
     PrometheusServer,
     backfill_openmetrics,
+    duration_seconds,
     query_range,
 )
 from simulator.cluster import format_labels
@@ -126,7 +127,11 @@ class _Rule:
 
 def _rules(rule_file: Path, groups: Sequence[str]) -> list[_Rule]:
     return [
-        _Rule(str(rule["record"]), str(rule["expr"]), _seconds(str(group.get("interval", "1m"))))
+        _Rule(
+            str(rule["record"]),
+            str(rule["expr"]),
+            int(duration_seconds(str(group.get("interval", "1m")))),
+        )
         for group in _groups(rule_file, groups)
         for rule in group["rules"]  # type: ignore[attr-defined]
         if "record" in rule
@@ -162,11 +167,6 @@ def _windows(one: RuleRange, interval: int) -> list[tuple[int, int, int]]:
     last = one.end // interval * interval
     span = _MAX_POINTS * interval
     return [(t, min(t + span - interval, last), interval) for t in range(first, last + 1, span)]
-
-
-def _seconds(duration: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return int(duration[:-1]) * units[duration[-1]]
 
 
 def _groups(rule_file: Path, names: Sequence[str]) -> list[dict[str, object]]:
