@@ -68,6 +68,13 @@ from devstack.prometheus import free_port, query  # noqa: E402
 from devstack.scale import ScaleStack  # noqa: E402
 
 FORECAST_ENDPOINTS = ("/gpu/forecast?hours=24", "/resources/forecast?hours=24")
+RATED = 'container_cpu_usage_seconds_total{container!=""}'
+# The query plane's history reaches 30 days back: the long windows, and a page of a list.
+QUERY_PLANE_EXTRA = (
+    "/resources/statistics?hours=720",
+    "/gpu/devices?page=1&size=100",
+    "/resources/pods/all?page=1&size=100",
+)
 MIB = 1024 * 1024
 # --smoke's sizes: every stage and figure of a full run, on one node and a short history.
 SMOKE: dict[str, Any] = {
@@ -78,6 +85,9 @@ SMOKE: dict[str, Any] = {
     "requests": 2,
     "exporter_scrapes": 20,
     "renders": 20,
+    "recorded_days": 1,
+    "ahead": 600,
+    "settle": 5,
     "cache_dir": ROOT / "data" / "bench-smoke-history-cache",
 }
 
@@ -271,10 +281,44 @@ def _uptime() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--plane",
+        choices=("query", "ingestion", "live"),
+        default="query",
+        help="query: history only, no scraping or rules; ingestion: bench/rule_costs.py "
+        "(arguments after --); live: both at once, as measured before issue 16",
+    )
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--shards", type=int, help="multiexporter processes (nodes/250)")
-    parser.add_argument("--days", type=float, default=1.0)
+    parser.add_argument("--days", type=float, default=1.0, help="raw history, days")
     parser.add_argument("--step", type=int, default=300)
+    parser.add_argument(
+        "--recorded-days",
+        type=float,
+        default=29,
+        help="query plane: days of hourly gpu-hourly records before the raw history",
+    )
+    parser.add_argument(
+        "--ahead",
+        type=int,
+        default=1800,
+        help="query plane: seconds of history past now (the measurement's 'now' lies inside)",
+    )
+    parser.add_argument(
+        "--recent-step",
+        type=int,
+        default=60,
+        help="query plane: step of the history after the last whole hour (rate windows are 5m)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=90,
+        help="query plane: seconds without a compaction before measuring",
+    )
+    parser.add_argument(
+        "--backend", choices=("prometheus", "victoriametrics"), default="prometheus"
+    )
     parser.add_argument("--history-groups", type=int, help="history parts (nodes/125)")
     parser.add_argument("--history-workers", type=int, default=2)
     parser.add_argument(
@@ -296,117 +340,244 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--exporter-scrapes", type=int, default=500)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--end", type=float, help="history end (unix; default now)")
+    parser.add_argument("--end", type=float, help="live plane: history end (unix; default now)")
     parser.add_argument("--workdir", type=Path, help="keep logs and data here")
     parser.add_argument("--renders", type=int, default=300, help="cache-miss renders timed")
+    parser.add_argument("rest", nargs="*", help="ingestion plane: bench/rule_costs.py's options")
     options.add_cache_dir(parser, ROOT / "data" / "scale-history-cache")
     args = options.parse(parser, SMOKE)
+    if args.plane == "ingestion":
+        command = [sys.executable, str(ROOT / "bench" / "rule_costs.py"), *args.rest]
+        if args.smoke:
+            command.append("--smoke")
+        if args.json:
+            command += ["--json", str(args.json)]
+        return subprocess.run(command, check=False).returncode
     os.environ["GPU_ANALYTICS_RATE_LIMIT_ENABLED"] = "false"
     os.environ["GPU_ANALYTICS_PROMETHEUS_QUERY_STATS"] = "true"
     os.environ["GPU_ANALYTICS_LOG_LEVEL"] = "WARNING"
-
-    def log(message: str) -> None:
-        print(f"   {message}", flush=True)
-
     directory = ROOT / "data" / "bench-fleets"
     directory.mkdir(parents=True, exist_ok=True)
     fleet = bench_fleet(directory / f"scale-{args.nodes}.yaml", args.nodes)
-    shards = args.shards or max(1, math.ceil(args.nodes / 250))
-    groups = args.history_groups or max(1, math.ceil(args.nodes / 125))
-    gpus = args.nodes * 8
     report: dict[str, Any] = {
+        "plane": args.plane,
+        "backend": args.backend,
         "nodes": args.nodes,
-        "gpus": gpus,
-        "shards": shards,
-        "exporter_interval_s": args.exporter_interval,
+        "gpus": args.nodes * 8,
         "history": {"days": args.days, "step_s": args.step},
         "uptime_before": _uptime(),
     }
-    print(f"== {args.nodes} nodes, {gpus} GPUs, {shards} exporter shards", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
-        workdir = args.workdir or Path(tmp) / "stack"
-        started = time.monotonic()
-        stack = ScaleStack(
-            fleet,
-            shards=shards,
-            history_groups=groups,
-            history_workers=args.history_workers,
-            history_block_hours=args.history_block_hours,
-            exporter_interval=args.exporter_interval,
-            days=args.days,
-            step=args.step,
-            end=args.end,
-            scrape_interval=f"{args.scrape_interval}s",
-            analytics_workers=2,
-            workdir=workdir,
-            cache_dir=args.cache_dir,
-            start_timeout=1800,
-            wait_for_scrapes=False,
-            log=log,
-        )
-        with stack:
-            history = stack.history
-            assert history is not None
-            report["history"].update(
-                cached=history.cached,
-                prepare_seconds=round(history.seconds, 1),
-                groups=[dataclasses.asdict(s) for s in stack.history_stats],
-            )
-            for s in stack.history_stats:
-                log(
-                    f"history group of {s.parts} parts: {s.samples} samples, generated in "
-                    f"{s.generate_seconds}s, promtool {s.promtool_seconds}s, "
-                    f"peak RSS {s.promtool_max_rss_mib} MiB"
-                )
-            wait_scraped(stack, args.rounds, args.scrape_interval, log)
-            report["up_seconds"] = round(time.monotonic() - started, 1)
-            log(f"up and scraped in {report['up_seconds']:.0f}s")
-            client = Client(stack.analytics_url, stack.admin_api_key)
-            status, _h, elapsed = client.call("POST", "/gpu/metrics/collect")
-            report["inventory_sync_ms"] = round(elapsed * 1000, 1)
-            log(f"inventory sync: HTTP {status} in {elapsed * 1000:.0f} ms")
-            try:
-                report["prometheus"] = prometheus_numbers(stack.prometheus_url)
-            except OSError as exc:  # an overloaded machine: keep the other numbers
-                report["prometheus"] = {"error": str(exc)}
-            log(f"prometheus: {json.dumps(report['prometheus'])}")
-            device = f"{stack.nodes[0]}-GPU-00"
-            results = []
-            for template in FORECAST_ENDPOINTS + GPU_ENDPOINTS + RESOURCE_ENDPOINTS:
-                path = template.format(device=device)
-                result = measure(client, path, args.requests)
-                if result is None:
-                    continue
-                results.append(result)
-                if "error" in result:
-                    log(f"{path:48s} HTTP {result['error']}")
-                    continue
-                log(
-                    "{path:44s} cold {cold_ms:7.1f}  p50 {p50_ms:7.1f}  p95 {p95_ms:7.1f}  "
-                    "p99 {p99_ms:7.1f} ms  queries {queries:2d}  returned {samples_returned:7d}"
-                    "  read {samples_read:10d}".format(**result)
-                )
-            report["endpoints"] = results
-            report["memory_mib"] = memory(stack)
-            log(f"memory MiB: {json.dumps(report['memory_mib'])}")
-            node = stack.nodes[0]
-            report["exporter"] = {
-                "node": node,
-                "in_shard": scrape_latency(stack.exporter_urls[node], args.exporter_scrapes),
-            }
-            report["uptime_during"] = _uptime()
-        single = one_node_fleet(fleet, node, Path(tmp) / "one-node.yaml")
-        report["exporter"]["own_process"] = standalone_exporter(single, node, args.exporter_scrapes)
-        renders = render_cost(single, node, renders=args.renders)
-        report["exporter"]["render_ms"] = {
-            "p50": round(statistics.median(renders), 3),
-            "p99": round(percentile(renders, 99), 3),
-        }
-        log(f"exporter {node}: {json.dumps(report['exporter'])}")
+        if args.plane == "query":
+            query_plane(args, fleet, report, Path(tmp))
+        else:
+            live_plane(args, fleet, report, Path(tmp))
     print(json.dumps(report, indent=1))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
+
+
+def log(message: str) -> None:
+    print(f"   {message}", flush=True)
+
+
+def report_history(stack: ScaleStack, report: dict[str, Any]) -> None:
+    history = stack.history
+    assert history is not None
+    report["history"].update(
+        cached=history.cached,
+        prepare_seconds=round(history.seconds, 1),
+        groups=[dataclasses.asdict(s) for s in stack.history_stats],
+    )
+    for s in stack.history_stats:
+        log(
+            f"history group of {s.parts} parts: {s.samples} samples, generated in "
+            f"{s.generate_seconds}s, promtool {s.promtool_seconds}s, "
+            f"peak RSS {s.promtool_max_rss_mib} MiB"
+        )
+
+
+def measure_endpoints(stack: ScaleStack, templates: tuple[str, ...], requests: int) -> list[Any]:
+    client = Client(stack.analytics_url, stack.admin_api_key)
+    device = f"{stack.nodes[0]}-GPU-00"
+    results = []
+    for template in templates:
+        path = template.format(device=device)
+        result = measure(client, path, requests)
+        if result is None:
+            continue
+        results.append(result)
+        if "error" in result:
+            log(f"{path:48s} HTTP {result['error']}")
+            continue
+        log(
+            "{path:44s} cold {cold_ms:7.1f}  p50 {p50_ms:7.1f}  p95 {p95_ms:7.1f}  "
+            "p99 {p99_ms:7.1f} ms  queries {queries:2d}  returned {samples_returned:7d}"
+            "  read {samples_read:10d}".format(**result)
+        )
+    return results
+
+
+def sync_inventory(stack: ScaleStack, report: dict[str, Any]) -> None:
+    client = Client(stack.analytics_url, stack.admin_api_key)
+    status, _h, elapsed = client.call("POST", "/gpu/metrics/collect")
+    report["inventory_sync_ms"] = round(elapsed * 1000, 1)
+    log(f"inventory sync: HTTP {status} in {elapsed * 1000:.0f} ms")
+
+
+def query_plane(args: argparse.Namespace, fleet: Path, report: dict[str, Any], tmp: Path) -> None:
+    """The history (raw days, hourly records before them, the last minutes at a finer step
+    reaching ``--ahead`` past now) and the analytics service, no scraping, no rules."""
+    groups = args.history_groups or max(1, math.ceil(args.nodes / 125))
+    report["history"].update(
+        recorded_days=args.recorded_days, recent_step_s=args.recent_step, ahead_s=args.ahead
+    )
+    print(f"== query plane: {args.nodes} nodes, {args.nodes * 8} GPUs, {args.backend}", flush=True)
+    started = time.monotonic()
+    stack = ScaleStack(
+        fleet,
+        live=False,
+        rule_files=(),
+        backend=args.backend,
+        history_groups=groups,
+        history_workers=args.history_workers,
+        history_block_hours=args.history_block_hours,
+        recorded_days=args.recorded_days,
+        topup_step=args.recent_step,
+        days=args.days,
+        step=args.step,
+        end=time.time() + args.ahead,
+        analytics_workers=2,
+        workdir=args.workdir or tmp / "stack",
+        cache_dir=args.cache_dir,
+        start_timeout=3600,
+        wait_for_scrapes=False,
+        log=log,
+    )
+    with stack:
+        report_history(stack, report)
+        report["up_seconds"] = round(time.monotonic() - started, 1)
+        settle_storage(stack, report, args.settle)
+        # "now" inside the history at a fine step: the service's 5-minute rates find samples.
+        rated = query(stack.prometheus_url, f"count(rate({RATED}[5m]))", timeout=120)
+        report["rated_series_now"] = (
+            int(float(rated["result"][0]["value"][1])) if rated["result"] else 0
+        )
+        log(f"series with a 5-minute rate now: {report['rated_series_now']}")
+        sync_inventory(stack, report)
+        templates = FORECAST_ENDPOINTS + GPU_ENDPOINTS + RESOURCE_ENDPOINTS + QUERY_PLANE_EXTRA
+        report["endpoints"] = measure_endpoints(stack, templates, args.requests)
+        assert stack.history is not None
+        report["history_end_left_s"] = round(stack.history.end - time.time())
+        if report["history_end_left_s"] < 0:
+            log("the measurement outlasted the history: raise --ahead")
+        report["memory_mib"] = {
+            name: value
+            for name, value in memory(stack).items()
+            if name in ("prometheus", "analytics")
+        }
+        log(f"memory MiB: {json.dumps(report['memory_mib'])}")
+        report["uptime_during"] = _uptime()
+
+
+def settle_storage(
+    stack: ScaleStack, report: dict[str, Any], quiet_s: float, timeout_s: float = 1800
+) -> None:
+    """Until Prometheus has merged the history's overlapping blocks (as a long-running server
+    has), so that queries read compacted blocks: no compaction for ``quiet_s`` (its compactor
+    looks every minute), or ``timeout_s``."""
+    if stack.backend != "prometheus":
+        return
+    began = time.monotonic()
+    last, quiet_since = -1.0, time.monotonic()
+    while time.monotonic() - began < timeout_s:
+        figures = own_metrics(stack.prometheus_url)
+        done = figures.get("prometheus_tsdb_compactions_total", 0) + figures.get(
+            "prometheus_tsdb_vertical_compactions_total", 0
+        )
+        if done != last:
+            last, quiet_since = done, time.monotonic()
+        elif time.monotonic() - quiet_since > quiet_s:
+            break
+        time.sleep(5)
+    figures = own_metrics(stack.prometheus_url)
+    report["storage"] = {
+        "blocks": figures.get("prometheus_tsdb_blocks_loaded"),
+        "compactions": figures.get("prometheus_tsdb_compactions_total"),
+        "settle_seconds": round(time.monotonic() - began, 1),
+    }
+    log(f"storage: {json.dumps(report['storage'])}")
+
+
+def own_metrics(url: str) -> dict[str, float]:
+    with urllib.request.urlopen(url + "/metrics", timeout=120) as response:
+        text = response.read().decode()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line.split(" ", 1)[0]:
+            name, _, value = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                found[name] = float(value.split()[0])
+    return found
+
+
+def live_plane(args: argparse.Namespace, fleet: Path, report: dict[str, Any], tmp: Path) -> None:
+    """Live scraping and every rule file on the backfilled history, then the endpoints."""
+    shards = args.shards or max(1, math.ceil(args.nodes / 250))
+    groups = args.history_groups or max(1, math.ceil(args.nodes / 125))
+    report.update(shards=shards, exporter_interval_s=args.exporter_interval)
+    print(f"== {args.nodes} nodes, {args.nodes * 8} GPUs, {shards} exporter shards", flush=True)
+    workdir = args.workdir or tmp / "stack"
+    started = time.monotonic()
+    stack = ScaleStack(
+        fleet,
+        shards=shards,
+        backend=args.backend,
+        history_groups=groups,
+        history_workers=args.history_workers,
+        history_block_hours=args.history_block_hours,
+        exporter_interval=args.exporter_interval,
+        days=args.days,
+        step=args.step,
+        end=args.end,
+        scrape_interval=f"{args.scrape_interval}s",
+        analytics_workers=2,
+        workdir=workdir,
+        cache_dir=args.cache_dir,
+        start_timeout=1800,
+        wait_for_scrapes=False,
+        log=log,
+    )
+    with stack:
+        report_history(stack, report)
+        wait_scraped(stack, args.rounds, args.scrape_interval, log)
+        report["up_seconds"] = round(time.monotonic() - started, 1)
+        log(f"up and scraped in {report['up_seconds']:.0f}s")
+        sync_inventory(stack, report)
+        try:
+            report["prometheus"] = prometheus_numbers(stack.prometheus_url)
+        except OSError as exc:  # an overloaded machine: keep the other numbers
+            report["prometheus"] = {"error": str(exc)}
+        log(f"prometheus: {json.dumps(report['prometheus'])}")
+        templates = FORECAST_ENDPOINTS + GPU_ENDPOINTS + RESOURCE_ENDPOINTS
+        report["endpoints"] = measure_endpoints(stack, templates, args.requests)
+        report["memory_mib"] = memory(stack)
+        log(f"memory MiB: {json.dumps(report['memory_mib'])}")
+        node = stack.nodes[0]
+        report["exporter"] = {
+            "node": node,
+            "in_shard": scrape_latency(stack.exporter_urls[node], args.exporter_scrapes),
+        }
+        report["uptime_during"] = _uptime()
+    single = one_node_fleet(fleet, node, tmp / "one-node.yaml")
+    report["exporter"]["own_process"] = standalone_exporter(single, node, args.exporter_scrapes)
+    renders = render_cost(single, node, renders=args.renders)
+    report["exporter"]["render_ms"] = {
+        "p50": round(statistics.median(renders), 3),
+        "p99": round(percentile(renders, 99), 3),
+    }
+    log(f"exporter {node}: {json.dumps(report['exporter'])}")
 
 
 if __name__ == "__main__":

@@ -120,14 +120,17 @@ def load_entry(
     samples: int,
     started: float,
     log: Callable[[str], None] | None = None,
+    topup_step: int | None = None,
 ) -> tuple[HistoryInfo, dict[str, Any]]:
     """Link a cache entry's blocks into ``data_dir`` and write the minutes from the entry's
-    end to ``end`` fresh, continuing its counters; the HistoryInfo (``samples`` written before
-    plus the top-up's, timed from ``started``) and the entry's metadata."""
+    end to ``end`` fresh, continuing its counters, every ``topup_step`` seconds (default
+    ``step``); the HistoryInfo (``samples`` written before plus the top-up's, timed from
+    ``started``) and the entry's metadata."""
     meta: dict[str, Any] = json.loads((entry / META_FILE).read_text())
     counters = counters_from_json(meta["counters"])
-    _link_blocks(entry, data_dir)
-    last = math.floor(end / step) * step
+    link_blocks(entry, data_dir)
+    topup = topup_step or step
+    last = math.floor(end / topup) * topup
     if last > counters.time:
         if log is not None:
             log(f"history: topping up {counters.time}..{last}")
@@ -136,9 +139,9 @@ def load_entry(
             result = write_history(
                 fleet,
                 om,
-                start=counters.time + step,
+                start=counters.time + topup,
                 end=last,
-                step=step,
+                step=topup,
                 state_interval=state_interval,
                 continue_from=counters,
             )
@@ -184,7 +187,7 @@ def _backfill_rules(
         log(f"history: recording rules backfilled in {seconds:.1f}s")
     if ranges[0].target == entry:
         (entry / RULES_FILE).write_text("")
-        _link_blocks(entry, data_dir)
+        link_blocks(entry, data_dir)
 
 
 def cache_key(fleet: Path, days: float, step: int, state_interval: int, hour: int) -> str:
@@ -392,7 +395,7 @@ class HistoryError(RuntimeError):
     """History could not be generated or backfilled."""
 
 
-def _link_blocks(entry: Path, data_dir: Path) -> None:
+def link_blocks(entry: Path, data_dir: Path) -> None:
     """Hard-link the entry's blocks into ``data_dir`` (copy across file systems).
 
     Prometheus never rewrites a block's files in place (deletions and compactions write new

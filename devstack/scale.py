@@ -46,6 +46,7 @@ from devstack.history import (
     default_cache_dir,
     evict_old_entries,
     finish_entry,
+    link_blocks,
     load_entry,
 )
 from devstack.processes import descendants, spawn
@@ -111,17 +112,26 @@ def prepare_scale_history(
     workers: int = 2,
     block_hours: int = 1458,
     log: Any = None,
+    recorded_days: float = 0.0,
+    topup_step: int | None = None,
+    entry_end: float | None = None,
 ) -> tuple[HistoryInfo, list[GroupStats]]:
     """:func:`devstack.history.prepare_history` for big fleets (see the module docstring).
 
     ``block_hours`` is promtool's ``--max-block-duration``: promtool holds one block's series
     and samples in memory, so a shorter block bounds its memory (at a thousand nodes the
     cAdvisor part of one day peaks at ~11 GiB in one block) for a few more parses of the file.
+
+    ``recorded_days`` adds that many days before the raw history holding the ``gpu-hourly``
+    records alone, hourly, as a downsampled long-term store keeps old data (raw series
+    computed at each hour, not written; cached in an entry of their own). ``topup_step`` is
+    the step of the minutes after the cached entry's last whole hour (default ``step``), and
+    the cached entry ends at the last whole hour before ``entry_end`` (default ``end``).
     """
     started = time.monotonic()
     fleet = Path(fleet).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    hour = math.floor(end / HOUR_S) * HOUR_S
+    hour = math.floor((end if entry_end is None else min(end, entry_end)) / HOUR_S) * HOUR_S
     start = hour - round(days * DAY_S)
     cache_dir = cache_dir or default_cache_dir()
     entry = cache_dir / (cache_key(fleet, days, step, state_interval, hour) + _CACHE_SUFFIX)
@@ -135,6 +145,11 @@ def prepare_scale_history(
             fleet, entry, parts, start, hour, step, state_interval, workers, block_hours
         )
         evict_old_entries(cache_dir, keep=entry)
+    recorded: list[GroupStats] = []
+    if recorded_days > 0:
+        recorded = _recorded_entry(
+            fleet, data_dir, nodes, start, recorded_days, state_interval, cache_dir, groups, workers
+        )
     info, meta = load_entry(
         entry,
         data_dir,
@@ -146,8 +161,36 @@ def prepare_scale_history(
         samples,
         started,
         log,
+        topup_step,
     )
-    return info, [GroupStats(**s) for s in meta.get("groups", [])]
+    return info, [GroupStats(**s) for s in meta.get("groups", [])] + recorded
+
+
+def _recorded_entry(
+    fleet: Path,
+    data_dir: Path,
+    nodes: Sequence[str],
+    raw_start: int,
+    days: float,
+    state_interval: int,
+    cache_dir: Path,
+    groups: int,
+    workers: int,
+) -> list[GroupStats]:
+    """The ``gpu-hourly`` records of the ``days`` before ``raw_start`` (its last hour
+    excluded: the raw history's first record covers it), built or taken from the cache and
+    linked into ``data_dir``; what building them cost."""
+    start = raw_start - round(days * DAY_S)
+    end = raw_start - HOUR_S
+    key = cache_key(fleet, days, HOUR_S, state_interval, end)
+    entry = cache_dir / (key + _CACHE_SUFFIX + "-recorded")
+    if not (entry / META_FILE).is_file():
+        parts = [[NODE_PART_PREFIX + n for n in group] for group in node_groups(nodes, groups)]
+        _build_entry(fleet, entry, parts, start, end, HOUR_S, state_interval, workers, 1458, True)
+        evict_old_entries(cache_dir, keep=entry)
+    link_blocks(entry, data_dir)
+    meta = json.loads((entry / META_FILE).read_text())
+    return [GroupStats(**s) for s in meta.get("groups", [])]
 
 
 def _build_entry(
@@ -160,13 +203,24 @@ def _build_entry(
     state_interval: int,
     workers: int,
     block_hours: int,
+    recorded_only: bool = False,
 ) -> int:
     entry.parent.mkdir(parents=True, exist_ok=True)
     children = Children()
     with tempfile.TemporaryDirectory(prefix=".building-", dir=entry.parent) as tmp:
         build = Path(tmp)
         jobs = [
-            (fleet, parts, start, end, step, state_interval, block_hours, build / f"group{i}")
+            (
+                fleet,
+                parts,
+                start,
+                end,
+                step,
+                state_interval,
+                block_hours,
+                build / f"group{i}",
+                recorded_only,
+            )
             for i, parts in enumerate(groups)
         ]
         results = children.map(lambda job: _build_group(children, *job), jobs, workers)
@@ -196,6 +250,7 @@ def _build_group(
     state_interval: int,
     block_hours: int,
     workdir: Path,
+    recorded_only: bool = False,
 ) -> tuple[Path, CounterState, GroupStats]:
     workdir.mkdir(parents=True)
     om = workdir / "part.om"
@@ -218,6 +273,7 @@ def _build_group(
             f"--parts-file={parts_file}",
             f"--out={om}",
             f"--counters-out={counters_file}",
+            *(["--recorded-only"] if recorded_only else []),
         ],
         err,
     )
@@ -272,6 +328,12 @@ class ScaleStack(Stack):
     ``exporter_interval`` is every sampling stage's period (the exporter's flags
     ``--nvml-interval`` ...): a thousand nodes sampling NVML every second would need more CPU
     than a small machine has, and Prometheus reads them every scrape interval anyway.
+
+    ``live=False`` is the query plane alone: the history and the analytics service, no
+    exporter, no cluster series, no scrape job (pass ``rule_files=()`` for no rules either).
+    The history should then reach past the measurement (``end`` ahead of now), at a
+    ``topup_step`` fine enough for the service's rate windows, so that "now" lies inside it
+    as with live scraping; ``recorded_days`` as :func:`prepare_scale_history`'s.
     """
 
     def __init__(
@@ -283,9 +345,15 @@ class ScaleStack(Stack):
         history_workers: int = 2,
         history_block_hours: int = 1458,
         exporter_interval: float = 15.0,
+        live: bool = True,
+        recorded_days: float = 0.0,
+        topup_step: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(fleet, history_workers=history_workers, **kwargs)
+        self.live = live
+        self.recorded_days = recorded_days
+        self.topup_step = topup_step
         self.shards = max(1, min(shards, len(self.fleet.nodes)))
         self.history_groups = history_groups
         self.history_block_hours = history_block_hours
@@ -309,11 +377,22 @@ class ScaleStack(Stack):
             workers=self.history_workers or 2,
             block_hours=self.history_block_hours,
             log=self._log,
+            recorded_days=self.recorded_days,
+            topup_step=self.topup_step,
+            # The query plane: the minutes before now at the top-up's step too, for the
+            # service's 5-minute rate windows (twice that, for the sample before them).
+            entry_end=None if self.live else time.time() - 600,
         )
         self.history_stats = stats
         return info
 
+    def _wire_analytics(self) -> None:
+        if self.live:  # the query plane scrapes nothing, the service's own metrics included
+            super()._wire_analytics()
+
     def _start_simulated_cluster(self) -> None:
+        if not self.live:
+            return
         interval = f"{self.exporter_interval:g}"
         shards: list[tuple[subprocess.Popen[bytes], Path]] = []
         exporters_dir = self.workdir / "exporters"
@@ -385,6 +464,8 @@ class ScaleStack(Stack):
         return groups
 
     def _scrape_jobs(self) -> list[ScrapeJob]:
+        if not self.live:
+            return []
         jobs = [job for job in super()._scrape_jobs() if job.name != EXPORTER_JOB]
         return [ScrapeJob(EXPORTER_JOB, (), file_sd_files=(str(self.sd_file),)), *jobs]
 
@@ -402,6 +483,7 @@ def _history_part(argv: Sequence[str]) -> int:
     parser.add_argument("--parts-file", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--counters-out", required=True, type=Path)
+    parser.add_argument("--recorded-only", action="store_true")
     args = parser.parse_args(argv)
     began = time.monotonic()
     result = write_history(
@@ -412,6 +494,7 @@ def _history_part(argv: Sequence[str]) -> int:
         step=args.step,
         state_interval=args.state_interval,
         parts=args.parts_file.read_text().split(),
+        recorded_only=args.recorded_only,
     )
     args.counters_out.write_text(json.dumps(counters_to_json(result.counters)))
     print(

@@ -219,13 +219,16 @@ class _FamilyFiles:
     so each family is streamed to its own file and the files are concatenated in order.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, families: frozenset[str] | None = None) -> None:
         self.directory = directory
+        self.families = families  # None: every family; else only these are written
         self._files: dict[str, tuple[IO[str], str]] = {}
         self.samples = 0
         self.series = 0
 
     def write(self, family: str, header: str, text: str, samples: int, series: int = 1) -> None:
+        if self.families is not None and family not in self.families:
+            return
         entry = self._files.get(family)
         if entry is None:
             handle = (self.directory / f"{len(self._files):03d}.om").open(
@@ -561,6 +564,7 @@ class HistoryWriter:
         state_interval: int = DEFAULT_STATE_INTERVAL_S,
         continue_from: CounterState | None = None,
         targets: TargetLabels = TargetLabels(),
+        recorded_only: bool = False,
     ) -> None:
         if step <= 0 or HOUR_S % step:
             raise SimulatorError(f"step must divide an hour (60, 120, 300, ...), got {step}")
@@ -570,6 +574,9 @@ class HistoryWriter:
         self.step = step
         self.state_interval = state_interval
         self.targets = targets
+        # Only the gpu-hourly records (raw series computed, not written): the older days of a
+        # history as a downsampled long-term store keeps them (bench/scale.py's query plane).
+        self.recorded_only = recorded_only
         if continue_from is not None:
             start = max(start, continue_from.time + step)
             self.origin = continue_from.origin
@@ -601,12 +608,16 @@ class HistoryWriter:
         unknown = sorted(set(wanted) - set(history_parts(self.fleet)))
         if unknown:
             raise SimulatorError(f"unknown history part(s): {', '.join(unknown)}")
-        files = _FamilyFiles(workdir)
+        files = _FamilyFiles(
+            workdir, frozenset(r.record for r in RECORDING_RULES) if self.recorded_only else None
+        )
         busy_end: dict[str, float] = {}
         try:
             cluster: ClusterSeries | None = None
             for part in wanted:
                 if part in (KSM_PART, CADVISOR_PART):
+                    if self.recorded_only:  # no gpu-hourly record comes from them
+                        continue
                     cluster = cluster or ClusterSeries(self.fleet)
                     self._write_cluster(files, cluster, part)
                 else:
@@ -841,11 +852,13 @@ def write_history(
     continue_from: CounterState | None = None,
     targets: TargetLabels = DEFAULT_TARGETS,
     parts: Iterable[str] | None = None,
+    recorded_only: bool = False,
 ) -> HistoryResult:
     """Write the fleet's history for ``start..end`` (unix seconds) to ``out`` (OpenMetrics).
 
     Streams: memory holds one GPU's series at a time, never the whole file. ``parts`` picks
     nodes and cluster sources (:func:`history_parts`) so parts can be written in parallel.
+    ``recorded_only`` writes the ``gpu-hourly`` records alone (see :class:`HistoryWriter`).
     """
     spec = fleet if isinstance(fleet, FleetSpec) else load_fleet(fleet)
     writer = HistoryWriter(
@@ -856,6 +869,7 @@ def write_history(
         state_interval=state_interval,
         continue_from=continue_from,
         targets=targets,
+        recorded_only=recorded_only,
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -237,9 +237,41 @@ def test_forecast_backtest_prints_mase_and_latency() -> None:
         )
 
 
+def test_scale_query_plane_reports_every_endpoint_on_history_alone() -> None:
+    module = bench_module("scale")
+    output = run_bench("scale.py", "--plane", "query")
+    report: dict[str, Any] = json.loads(output[output.index("\n{\n") + 1 :])
+    assert (report["plane"], report["nodes"], report["gpus"]) == ("query", 1, 8)
+    # The history reached past the measurement, so "now" lay inside it throughout.
+    assert report["history_end_left_s"] > 0
+    assert report["history"]["recorded_days"] == 1
+    assert report["storage"]["blocks"] > 0
+    measured = {result["path"]: result for result in report["endpoints"]}
+    templates = (
+        module.FORECAST_ENDPOINTS
+        + module.GPU_ENDPOINTS
+        + module.RESOURCE_ENDPOINTS
+        + module.QUERY_PLANE_EXTRA
+    )
+    for template in templates:
+        [path] = [p for p in measured if re.fullmatch(endpoint_line(template), p)]
+        result = measured[path]
+        assert "error" not in result, result
+        assert isinstance(result["p95_ms"], float), path
+    # 5-minute rates need two samples near now: without scraping, the finer recent history
+    # gives them (every container's CPU counter).
+    assert report["rated_series_now"] > 0
+    assert set(report["memory_mib"]) == {"prometheus", "analytics"}
+
+
+def test_scale_ingestion_plane_is_rule_costs() -> None:
+    output = run_bench("scale.py", "--plane", "ingestion", "--", "--help")
+    assert "rule_costs.py" in output and "--eval-interval" in output
+
+
 def test_scale_reports_prometheus_endpoints_memory_and_exporter() -> None:
     module = bench_module("scale")
-    output = run_bench("scale.py")
+    output = run_bench("scale.py", "--plane", "live")
     report: dict[str, Any] = json.loads(output[output.index("\n{\n") + 1 :])
     assert (report["nodes"], report["gpus"], report["shards"]) == (1, 8, 1)
     prometheus = report["prometheus"]
