@@ -311,6 +311,12 @@ def main() -> int:
         help="query plane: step of the history after the last whole hour (rate windows are 5m)",
     )
     parser.add_argument(
+        "--reuse-hours",
+        type=int,
+        default=3,
+        help="query plane: a cached history up to this many hours old serves, topped up",
+    )
+    parser.add_argument(
         "--settle",
         type=float,
         default=90,
@@ -445,6 +451,7 @@ def query_plane(args: argparse.Namespace, fleet: Path, report: dict[str, Any], t
         history_block_hours=args.history_block_hours,
         recorded_days=args.recorded_days,
         topup_step=args.recent_step,
+        reuse_hours=args.reuse_hours,
         days=args.days,
         step=args.step,
         end=time.time() + args.ahead,

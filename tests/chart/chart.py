@@ -47,6 +47,7 @@ FULL_MONITORING: dict[str, Any] = {
         "prometheus": {
             "url": "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
             "orgId": "gpu",
+            "flavor": "victoriametrics",
             "bearerTokenSecret": {"name": "prometheus-token", "key": "token"},
         },
         "persistence": {"storageClassName": "fast-ssd", "size": "5Gi"},

@@ -266,6 +266,7 @@ def test_analytics_runs_the_real_command_with_real_settings(value_set: str) -> N
         "url", "http://prometheus-operated.monitoring.svc:9090"
     )
     assert settings.prometheus_org_id == prometheus.get("orgId", "")
+    assert settings.prometheus_flavor == prometheus.get("flavor", "prometheus")
     if "bearerTokenSecret" in prometheus:
         assert settings.prometheus_bearer_token is not None
         assert settings.prometheus_bearer_token.value == "prom-token"

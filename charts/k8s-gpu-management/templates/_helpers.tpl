@@ -94,6 +94,10 @@ neither it nor Prometheus.
   value: {{ $a.prometheus.url | quote }}
 - name: GPU_ANALYTICS_PROMETHEUS_TIMEOUT_SECONDS
   value: {{ $a.prometheus.timeoutSeconds | quote }}
+{{- if ne $a.prometheus.flavor "prometheus" }}
+- name: GPU_ANALYTICS_PROMETHEUS_FLAVOR
+  value: {{ $a.prometheus.flavor | quote }}
+{{- end }}
 {{- with $a.prometheus.orgId }}
 - name: GPU_ANALYTICS_PROMETHEUS_ORG_ID
   value: {{ . | quote }}
