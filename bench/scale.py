@@ -455,6 +455,7 @@ def query_plane(args: argparse.Namespace, fleet: Path, report: dict[str, Any], t
         days=args.days,
         step=args.step,
         end=time.time() + args.ahead,
+        ahead=args.ahead,
         analytics_workers=2,
         workdir=args.workdir or tmp / "stack",
         cache_dir=args.cache_dir,

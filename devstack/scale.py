@@ -116,6 +116,7 @@ def prepare_scale_history(
     topup_step: int | None = None,
     entry_end: float | None = None,
     reuse_hours: int = 0,
+    ahead: float | None = None,
 ) -> tuple[HistoryInfo, list[GroupStats]]:
     """:func:`devstack.history.prepare_history` for big fleets (see the module docstring).
 
@@ -129,7 +130,9 @@ def prepare_scale_history(
     the step of the minutes after the cached entry's last whole hour (default ``step``), and
     the cached entry ends at the last whole hour before ``entry_end`` (default ``end``).
     Without that entry, one up to ``reuse_hours`` hours older serves (with a longer top-up):
-    at a thousand nodes an entry takes a quarter of an hour to build.
+    at a thousand nodes an entry takes a quarter of an hour to build. ``ahead`` moves ``end``
+    to that many seconds past the moment the entries are ready (building them can take an
+    hour), so that a history meant to reach past "now" still does.
     """
     started = time.monotonic()
     fleet = Path(fleet).resolve()
@@ -165,6 +168,8 @@ def prepare_scale_history(
             log(
                 f"history: {recorded_days:g} days of hourly records before it ({len(recorded)} parts)"
             )
+    if ahead is not None:
+        end = max(end, time.time() + ahead)
     info, meta = load_entry(
         entry,
         data_dir,
@@ -348,7 +353,7 @@ class ScaleStack(Stack):
     exporter, no cluster series, no scrape job (pass ``rule_files=()`` for no rules either).
     The history should then reach past the measurement (``end`` ahead of now), at a
     ``topup_step`` fine enough for the service's rate windows, so that "now" lies inside it
-    as with live scraping; ``recorded_days`` and ``reuse_hours`` as
+    as with live scraping; ``recorded_days``, ``reuse_hours`` and ``ahead`` as
     :func:`prepare_scale_history`'s.
     """
 
@@ -365,6 +370,7 @@ class ScaleStack(Stack):
         recorded_days: float = 0.0,
         topup_step: int | None = None,
         reuse_hours: int = 0,
+        ahead: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(fleet, history_workers=history_workers, **kwargs)
@@ -372,6 +378,7 @@ class ScaleStack(Stack):
         self.recorded_days = recorded_days
         self.topup_step = topup_step
         self.reuse_hours = reuse_hours
+        self.ahead = ahead
         self.shards = max(1, min(shards, len(self.fleet.nodes)))
         self.history_groups = history_groups
         self.history_block_hours = history_block_hours
@@ -401,6 +408,7 @@ class ScaleStack(Stack):
             # service's 5-minute rate windows (twice that, for the sample before them).
             entry_end=None if self.live else time.time() - 600,
             reuse_hours=self.reuse_hours,
+            ahead=self.ahead,
         )
         self.history_stats = stats
         return info

@@ -13,6 +13,7 @@ from typing import Any
 import flask_smorest
 from marshmallow import Schema, fields
 
+from analytics.api.fast_dump import FastDumpSchema
 from analytics.api.fields import UtcDateTime, doc
 from analytics.api.paging import PageQuerySchema, PaginationSchema, pagination
 from analytics.clock import SystemClock
@@ -49,7 +50,8 @@ def envelope_schema(schema: type[Schema], many: bool = False, paged: bool = Fals
                     "list. Absent from a whole-list answer."
                 ),
             )
-        _envelopes[key] = Schema.from_dict(
+        # Planned dumps (analytics.api.fast_dump): lists of thousands of devices and pods.
+        _envelopes[key] = FastDumpSchema.from_dict(
             {
                 "status": fields.String(
                     required=True, metadata=doc('Always "success".', example="success")

@@ -24,11 +24,11 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -61,9 +61,9 @@ _RETRY_STATUSES = frozenset({502, 503, 504})
 _BACKOFF_SECONDS = 0.1
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One element of an instant vector (or a scalar, with empty labels)."""
+class Sample(NamedTuple):
+    """One element of an instant vector (or a scalar, with empty labels). A tuple: an answer
+    of a fleet-wide query holds tens of thousands of them."""
 
     labels: dict[str, str]
     value: float
@@ -163,9 +163,7 @@ class PromClient:
         result = data.get("result")
         if result_type == "vector":
             samples = [
-                Sample(
-                    dict(item.get("metric", {})), _value(item["value"][1]), float(item["value"][0])
-                )
+                Sample(item.get("metric", {}), float(item["value"][1]), float(item["value"][0]))
                 for item in result or []
             ]
             returned = len(samples)
@@ -242,6 +240,35 @@ class PromClient:
                 outer.seconds += stats.seconds
                 outer.by_query.extend(stats.by_query)
         return [result for result, _stats in done]
+
+    def query_parts(
+        self,
+        parts: Mapping[str, str],
+        label: str,
+        at: float | None = None,
+        cached: Callable[[str, Callable[[], list[Sample]]], list[Sample]] | None = None,
+        cached_parts: Collection[str] = (),
+    ) -> list[Sample]:
+        """Instant queries run side by side, each answer's samples labelled ``label=<key>``:
+        a tagged union (``label_replace(...) or ...``) in several queries. At thousands of
+        series one union is evaluated on one core, its parts here on as many as Prometheus
+        has. The parts named in ``cached_parts`` are answered by ``cached(promql, compute)``
+        (a cache, for windows that end in the past: their answer does not change); its
+        samples are shared between callers, who must not change them."""
+
+        def part(key: str, promql: str) -> Callable[[], list[Sample]]:
+            def compute() -> list[Sample]:
+                found = self.query(promql, at)
+                for sample in found:  # labels fresh from the answer: tagged in place
+                    sample.labels[label] = key
+                return found
+
+            if cached is not None and key in cached_parts:
+                return lambda: cached(f"{label}={key} {promql}", compute)
+            return compute
+
+        answers = self.gather([part(key, promql) for key, promql in parts.items()])
+        return [sample for answer in answers for sample in answer]
 
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets (``/api/v1/targets``' ``activeTargets``)."""

@@ -105,6 +105,16 @@ def duration(seconds: float) -> str:
     return f"{max(1, math.ceil(seconds))}s"
 
 
+# The labels that identify a device's series (analytics.services.gpu_metrics.Fleet.resolve).
+DEVICE_LABELS = "uuid, node, gpu"
+
+
+def device_rows(expr: str) -> str:
+    """``expr`` with one row per device and only its identifying labels: at thousands of GPUs
+    the exporter's other labels are most of an answer's bytes and of its decoding."""
+    return f"max by ({DEVICE_LABELS}) ({expr})"
+
+
 def at(expr: str, timestamp: float) -> str:
     """``expr @ timestamp``: evaluate a selector or range at a fixed time."""
     return f"{expr} @ {timestamp:.3f}"
@@ -121,10 +131,10 @@ def _name(name: str) -> str:
 LIVE_METRICS = ("gpu_temperature_celsius", "gpu_power_usage_watts", "gpu_utilization_ratio")
 
 
-def live_device_values(scope: Scope = ALL) -> str:
-    """Temperature, power and utilisation of every device in one selector (``__name__`` tells
-    them apart): one sample per device and metric."""
-    return scope.select("", f"__name__=~{regex_alternatives(LIVE_METRICS)}")
+def live_device_parts(scope: Scope = ALL) -> dict[str, str]:
+    """Temperature, power and utilisation of every device, a query per metric (keyed by its
+    name): one sample per device, with the device's labels only."""
+    return {metric: device_rows(scope.select(metric)) for metric in LIVE_METRICS}
 
 
 def hot_devices(floor_celsius: float, scope: Scope = ALL) -> str:
@@ -292,7 +302,14 @@ def latest_rule_evaluation(
 def usage_statistics(
     window_hours: int, end: float, now: float, rules_end: float | None, scope: Scope = ALL
 ) -> str:
-    """Per-device averages over the window, in one query tagged by ``stat``.
+    """:func:`usage_statistics_parts` in one query tagged by ``stat``."""
+    return tagged(usage_statistics_parts(window_hours, end, now, rules_end, scope))
+
+
+def usage_statistics_parts(
+    window_hours: int, end: float, now: float, rules_end: float | None, scope: Scope = ALL
+) -> dict[str, str]:
+    """Per-device averages over the window, a query per statistic.
 
     ``rules_end`` (the newest hourly rule sample) selects the rule path: the averages of
     ``window_hours`` rule samples ending there, i.e. the raw data over
@@ -322,11 +339,13 @@ def usage_statistics(
     # interval (and however it changed inside the window).
     resolution = "" if rules_end is not None else ":1m"
     parts = {
-        stat: f"avg_over_time({at(f'{scope.select(metric)}[{window}{resolution}]', evaluated_at)})"
+        stat: device_rows(
+            f"avg_over_time({at(f'{scope.select(metric)}[{window}{resolution}]', evaluated_at)})"
+        )
         for stat, metric in sources.items()
     }
-    parts["memory_total"] = at(scope.select("gpu_memory_total_bytes"), now)
-    return tagged(parts)
+    parts["memory_total"] = device_rows(at(scope.select("gpu_memory_total_bytes"), now))
+    return parts
 
 
 def hourly_temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:

@@ -21,6 +21,7 @@ from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable, ResourceNotFound
 from analytics.prom import PromClient, Sample, Series, frames
 from analytics.prom import queries as q
+from analytics.services.answer_cache import AnswerCache
 from analytics.services.catalog import Catalogue
 from analytics.services.health import (
     CRITICAL,
@@ -47,6 +48,9 @@ XID_WINDOW_HOURS = 24
 RECORDED_MAX_AGE_S = 150.0
 # How long the time of the newest hourly rule sample is reused (a new one comes each hour).
 RULES_END_TTL_S = 60.0
+# Live values of at most this many devices are asked for by uuid (a page of a list), more for
+# the whole fleet.
+LIVE_UUID_SCOPE_LIMIT = 200
 REFINE_STEP_SECONDS = 60
 _MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
@@ -119,6 +123,12 @@ class GpuMetricsService:
         self._prom = prom
         # (time.monotonic() of the lookup, its answer): see _rules_end.
         self._rules_end_cache: tuple[float, float | None] | None = None
+        # Answers of the hourly rules over windows ending at a past rule sample, by query (the
+        # query holds the window's end): they do not change, and a month of them is the
+        # dearest read of usage statistics (16 million samples at 8,000 GPUs).
+        self._past_windows: AnswerCache[list[Sample]] = AnswerCache(
+            ttl_s=2 * q.RULE_INTERVAL_SECONDS, max_entries=32
+        )
 
     # -- inventory -----------------------------------------------------------------------------
 
@@ -155,17 +165,17 @@ class GpuMetricsService:
         """Temperature, power and utilisation (percent) by device id: one query, for the
         whole fleet or (a few devices asked for) just their uuids."""
         scope = q.ALL
-        if device_ids is not None and len(device_ids) <= 32:
+        if device_ids is not None and len(device_ids) <= LIVE_UUID_SCOPE_LIMIT:
             wanted = [fleet.get(d) for d in device_ids]
             uuids = [d.gpu_uuid for d in wanted if d is not None and d.gpu_uuid]
             if len(uuids) == len(device_ids):
                 scope = q.Scope(uuids=uuids)
-        samples = self._prom().query(q.live_device_values(scope))
+        samples = self._prom().query_parts(q.live_device_parts(scope), q.STAT_LABEL)
         values: dict[str, dict[str, float]] = {}
         for sample in samples:
             device = fleet.resolve(sample.labels)
             if device is not None and math.isfinite(sample.value):
-                values.setdefault(device.device_id, {})[sample.labels.get("__name__", "")] = (
+                values.setdefault(device.device_id, {})[sample.labels.get(q.STAT_LABEL, "")] = (
                     sample.value
                 )
         return {
@@ -185,7 +195,13 @@ class GpuMetricsService:
         now = self._clock.now().timestamp()
         rules_end = self._rules_end(hours)
         scope = q.Scope(nodes=nodes)
-        samples = prom.query(q.usage_statistics(hours, now, now, rules_end, scope))
+        parts = q.usage_statistics_parts(hours, now, now, rules_end, scope)
+        # Over the rules each window ends at a past rule sample: its answer is kept.
+        # (memory_total is read now, and is not.)
+        windows = [stat for stat in parts if stat != "memory_total"] if rules_end else []
+        samples = prom.query_parts(
+            parts, q.STAT_LABEL, cached=self._past_windows.get, cached_parts=windows
+        )
         end = rules_end if rules_end is not None else now
         table = frames.pivot(_keyed(samples, fleet), "key", q.STAT_LABEL)
 

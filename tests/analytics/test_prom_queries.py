@@ -48,22 +48,27 @@ def test_tagged_union_labels_each_part() -> None:
     )
 
 
-def test_live_values_are_one_selector_for_three_metrics() -> None:
-    assert q.live_device_values() == (
-        '{__name__=~"gpu_power_usage_watts|gpu_temperature_celsius|gpu_utilization_ratio"}'
-    )
+def test_live_values_are_a_query_per_metric_with_only_the_device_labels() -> None:
+    assert q.live_device_parts(q.Scope(uuids=["GPU-1"])) == {
+        metric: f'max by (uuid, node, gpu) ({metric}{{uuid="GPU-1"}})'
+        for metric in ("gpu_temperature_celsius", "gpu_power_usage_watts", "gpu_utilization_ratio")
+    }
 
 
 def test_long_windows_read_the_hourly_rules_at_their_newest_sample() -> None:
     query = q.usage_statistics(720, end=2000.0, now=2000.0, rules_end=1800.0)
     assert (
-        "label_replace(avg_over_time(uuid:gpu_utilization_ratio:avg1h[2591999s] @ 1800.000), "
+        "label_replace(max by (uuid, node, gpu) "
+        "(avg_over_time(uuid:gpu_utilization_ratio:avg1h[2591999s] @ 1800.000)), "
         '"stat", "utilization", "", "")'
     ) in query
     assert "avg_over_time(uuid:gpu_memory_used_bytes:avg1h[2591999s] @ 1800.000)" in query
     assert "avg_over_time(uuid:gpu_temperature_celsius:avg1h[2591999s] @ 1800.000)" in query
     # Memory total is a fixed size: the current reading, one sample per device.
-    assert 'label_replace(gpu_memory_total_bytes @ 2000.000, "stat", "memory_total"' in query
+    assert (
+        'label_replace(max by (uuid, node, gpu) (gpu_memory_total_bytes @ 2000.000), "stat", '
+        '"memory_total"'
+    ) in query
     assert "gpu_utilization_ratio[" not in query  # no raw samples over the month
 
 
