@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -17,6 +18,9 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+# Kept: a long list formats the same few instants (hour boundaries, the answer's own time)
+# thousands of times. Equal instants have equal texts whatever their offset.
+@functools.lru_cache(maxsize=4096)
 def format_utc(moment: datetime) -> str:
     """ISO-8601 UTC with a ``Z``, to the second: ``2025-08-03T12:00:00Z``."""
     if moment.tzinfo is None:

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -379,8 +380,9 @@ class PromClient:
 
     def _decode(self, response: requests.Response, what: str) -> dict[str, Any]:
         try:
-            body = response.json()
-        except ValueError:
+            # orjson: at thousands of GPUs an answer is megabytes, three times faster to read.
+            body = orjson.loads(response.content)
+        except ValueError:  # orjson.JSONDecodeError is one
             body = None
         if not isinstance(body, dict):
             if response.status_code >= 400:

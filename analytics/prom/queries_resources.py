@@ -24,6 +24,7 @@ RATE_WINDOW = "5m"
 # kube-state-metrics sanitises "nvidia.com/gpu" into this resource label value.
 GPU_RESOURCE = "nvidia_com_gpu"
 RUNNING = 'max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1)'
+POD_INFO_LABELS = "namespace, pod, node, uid, pod_ip, host_ip, created_by_kind, created_by_name"
 
 
 def quote(value: str) -> str:
@@ -134,7 +135,9 @@ def pod_parts(scope: Scope = ALL) -> dict[str, str]:
     per_device = device_utilization(matchers, "namespace, pod")
     held = select("gpu_pod_allocation_info", *matchers)
     parts = {
-        "info": f"max without (instance, job) ({select('kube_pod_info', *matchers)})",
+        # The labels the pod views read: at thousands of pods kube_pod_info's others (priority
+        # class, host network, ...) were a quarter of the list's bytes.
+        "info": f"max by ({POD_INFO_LABELS}) ({select('kube_pod_info', *matchers)})",
         "phase": scope.on_node(
             f"max by (namespace, pod, phase) ({scope.pod_series('kube_pod_status_phase')} == 1)"
         ),

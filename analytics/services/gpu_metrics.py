@@ -52,6 +52,11 @@ RULES_END_TTL_S = 60.0
 # the whole fleet.
 LIVE_UUID_SCOPE_LIMIT = 200
 REFINE_STEP_SECONDS = 60
+# Overheating windows within this many hours of now are read from the raw series at
+# REFINE_STEP_SECONDS; older ones from the hourly maxima alone, at an hour's resolution (as a
+# long-term store downsamples them; a month of minute readings around every hot hour of 8,000
+# GPUs was 360 queries).
+DETAIL_HOURS = 24
 _MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
 
@@ -127,6 +132,9 @@ class GpuMetricsService:
         # query holds the window's end): they do not change, and a month of them is the
         # dearest read of usage statistics (16 million samples at 8,000 GPUs).
         self._past_windows: AnswerCache[list[Sample]] = AnswerCache(
+            ttl_s=2 * q.RULE_INTERVAL_SECONDS, max_entries=32
+        )
+        self._past_ranges: AnswerCache[list[Series]] = AnswerCache(
             ttl_s=2 * q.RULE_INTERVAL_SECONDS, max_entries=32
         )
 
@@ -319,20 +327,25 @@ class GpuMetricsService:
             return _alerts_result(hours, start, now, [])
         thresholds = {fleet.key(d): d.threshold_c for d in fleet.devices}
         ranges: list[tuple[float, float, set[str] | None]] = []
+        # Hot hours before this are reported at the hourly records' resolution.
+        detail_from = now - DETAIL_HOURS * 3600 if hours > DETAIL_HOURS else start
+        coarse: dict[str, list[tuple[float, float]]] = {}
         rules_end = self._rules_end(hours)
         if rules_end is not None and rules_end > start:
-            hourly = prom.query_range(
-                q.hourly_temperature_above(floor),
-                _align(start, 3600, up=True),
-                _align(rules_end, 3600, up=True),
-                3600,
+            hourly = self._hot_hours(
+                floor, _align(start, 3600, up=True), _align(rules_end, 3600, up=True)
             )
             for series in hourly:
                 key = series_key(series.labels, fleet)
                 threshold = thresholds.get(key)
                 for t, value in series.points:
-                    if threshold is not None and value > threshold:
-                        ranges.append((max(start, t - 7200), min(now, t), {series.labels["uuid"]}))
+                    if threshold is None or value <= threshold:
+                        continue
+                    if t <= detail_from:
+                        coarse.setdefault(key, []).append((t, value))
+                    else:
+                        held = {series.labels["uuid"]}
+                        ranges.append((max(detail_from, t - 7200), min(now, t), held))
             raw_from = max(start, rules_end - 3600)
         else:
             raw_from = start
@@ -378,8 +391,32 @@ class GpuMetricsService:
                     "severity": CRITICAL,
                 }
             )
+        for key, hot_hours in coarse.items():
+            device = by_key.get(key)
+            if device is not None:
+                alerts.extend(_hourly_alerts(device, hot_hours))
         alerts.sort(key=lambda a: (a["start"], a["device_id"]))
         return _alerts_result(hours, start, now, alerts)
+
+    def _hot_hours(self, floor: float, start: float, end: float) -> list[Series]:
+        """Hourly maxima above ``floor`` at each hour in [start, end] (hours aligned), in
+        week-long range queries side by side; kept, since the hours are past and their rule
+        samples do not change (a month at 8,000 GPUs reads 5.7 million samples)."""
+        promql = q.hourly_temperature_above(floor)
+        week = 7 * 24 * 3600
+        chunks = []
+        while start <= end:
+            chunks.append((start, min(end, start + week - 3600)))
+            start += week
+
+        def chunk(first: float, last: float) -> Callable[[], list[Series]]:
+            def compute() -> list[Series]:
+                return self._prom().query_range(promql, first, last, 3600)
+
+            return lambda: self._past_ranges.get((promql, first, last), compute)
+
+        answers = self._prom().gather([chunk(first, last) for first, last in chunks])
+        return [series for answer in answers for series in answer]
 
     # -- health --------------------------------------------------------------------------------
 
@@ -754,6 +791,35 @@ def _alerts_result(
         "affected_devices": len({a["device_id"] for a in alerts}),
         "alerts": alerts,
     }
+
+
+def _hourly_alerts(
+    device: FleetDevice, hot_hours: list[tuple[float, float]]
+) -> list[dict[str, Any]]:
+    """Overheating windows at an hour's resolution from the hourly maxima above the threshold
+    (each point at t covers the hour before it): consecutive hot hours make one window."""
+    alerts: list[dict[str, Any]] = []
+    run: list[tuple[float, float]] = []
+    for point in [*sorted(hot_hours), (math.inf, 0.0)]:
+        if run and point[0] - run[-1][0] > 3600:
+            first, last = run[0][0] - 3600, run[-1][0]
+            alerts.append(
+                {
+                    "device_id": device.device_id,
+                    "node_name": device.node_name,
+                    "model_id": device.model_id,
+                    "start": _utc(first),
+                    "end": _utc(last),
+                    "duration_minutes": round((last - first) / 60.0, 1),
+                    "peak_temperature": max(value for _t, value in run),
+                    "threshold": device.threshold_c,
+                    "ongoing": False,
+                    "severity": CRITICAL,
+                }
+            )
+            run = []
+        run.append(point)
+    return alerts
 
 
 def _floor(fleet: Fleet) -> float | None:

@@ -8,8 +8,8 @@ and applies the definitions of docs/analytics.md ("/resources") on its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.prometheus import query
@@ -24,9 +24,12 @@ RATE_WINDOW_S = 300
 SERVING_LABEL = "app.kubernetes.io/name"
 MODEL_OPTIONS = ("--model", "--model-path")
 
+# rate(x[window]) at ``at`` over the samples (times, values) a metrics backend read for it.
+RateFormula = Callable[[Sequence[float], Sequence[float], float, float], float]
+
 
 def prometheus_rate(
-    times: list[float], values: list[float], at: float, window: float = RATE_WINDOW_S
+    times: Sequence[float], values: Sequence[float], at: float, window: float = RATE_WINDOW_S
 ) -> float:
     """``rate(x[window])`` at ``at`` over samples (times, values), as Prometheus 2.x computes it
     (promql.extrapolatedRate): the increase between the first and last sample, extrapolated
@@ -44,26 +47,81 @@ def prometheus_rate(
     return increase * extent / sampled / window
 
 
-SampleTimes = dict[tuple[str, str, str], list[float]]
+def metricsql_rate(
+    times: Sequence[float], values: Sequence[float], at: float, window: float = RATE_WINDOW_S
+) -> float:
+    """``rate(x[window])`` as VictoriaMetrics computes it (MetricsQL, rollupDerivFast): the
+    increase from the first sample it reads to the last over their distance, without
+    extrapolation. That first sample is the one before the window when VictoriaMetrics takes
+    it (:func:`rate_sample_times` puts it first), else the first inside."""
+    if len(times) < 2:
+        return 0.0
+    return (values[-1] - values[0]) / (times[-1] - times[0])
 
 
-def cpu_sample_times(prometheus_url: str, at: float) -> SampleTimes:
-    """When Prometheus stored each container's CPU counter in the rate window before ``at``.
+RATE_FORMULAS: dict[str, RateFormula] = {
+    "prometheus": prometheus_rate,
+    "victoriametrics": metricsql_rate,
+}
+ContainerKey = tuple[str, str, str]  # namespace, pod, container
 
-    Only the times: the values the truth uses come from the model. Backfilled history has one
-    sample a minute and live scrapes one every few seconds, so a window across the junction is
-    sampled unevenly, and rate() extrapolates accordingly."""
-    data = query(
-        prometheus_url,
-        f'container_cpu_usage_seconds_total{{container!="",container!="POD"}}[{RATE_WINDOW_S}s]',
-        at=at,
-    )
-    found: SampleTimes = {}
-    for series in data["result"]:
-        labels = series["metric"]
-        key = (labels["namespace"], labels["pod"], labels["container"])
-        found[key] = [float(ts) for ts, _value in series["values"]]
+
+@dataclass(frozen=True)
+class SampleTimes:
+    """When a metrics backend stored each container's CPU counter for a rate at one moment,
+    and how its rate() reads those samples. Only the times: the values come from the model."""
+
+    rate: RateFormula
+    times: Mapping[ContainerKey, list[float]] = field(default_factory=dict)
+
+
+def rate_sample_times(
+    url: str, selector: str, at: float, backend: str, window: int = RATE_WINDOW_S
+) -> list[tuple[dict[str, str], list[float]]]:
+    """For each series of ``selector``: its labels and the times of the samples that
+    ``rate(selector[window])`` at ``at`` reads on ``backend`` (Prometheus or VictoriaMetrics at
+    ``url``), oldest first. Only the times: the truth takes the values from the model.
+
+    Prometheus reads the samples inside the window. VictoriaMetrics starts from the sample
+    before the window when it lies within its estimate of the scrape interval (made from the
+    first samples it reads), else from the first inside. Where one-a-minute backfilled history
+    meets live scrapes every 2 s, that estimate is a minute, two seconds or anything between;
+    rather than re-implement it, ask VictoriaMetrics where its rate starts: ``lifetime()``
+    measures from the same sample (``tests/integration/test_victoriametrics.py`` holds the
+    two together), so ``tlast_over_time - lifetime`` is that sample's time."""
+    span = f"{selector}[{window}s]"
+    found = [
+        (dict(series["metric"]), [float(ts) for ts, _v in series["values"]])
+        for series in query(url, span, at=at)["result"]
+    ]
+    if backend == "victoriametrics":
+        starts = query(url, f"tlast_over_time({span}) - lifetime({span})", at=at)["result"]
+        start_of = {_labels_key(s["metric"]): float(s["value"][1]) for s in starts}
+        for labels, times in found:
+            start = start_of.get(_labels_key(labels))
+            if start is not None and times and start < times[0] - 0.0005:
+                times.insert(0, round(start, 3))
     return found
+
+
+def cpu_sample_times(url: str, at: float, backend: str = "prometheus") -> SampleTimes:
+    """When ``backend`` sampled each container's CPU counter for the service's 5-minute rates
+    at ``at`` (:func:`rate_sample_times`), and its rate() formula. Backfilled history has one
+    sample a minute and live scrapes one every few seconds, so a window across the junction is
+    sampled unevenly; there Prometheus' extrapolation comes out up to a fifth lower than
+    VictoriaMetrics' rate from the sample before the window."""
+    found = rate_sample_times(
+        url, 'container_cpu_usage_seconds_total{container!="",container!="POD"}', at, backend
+    )
+    return SampleTimes(
+        RATE_FORMULAS[backend],
+        {(m["namespace"], m["pod"], m["container"]): times for m, times in found},
+    )
+
+
+def _labels_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """A series' labels without its metric name (range selectors keep it, functions drop it)."""
+    return tuple(sorted((k, v) for k, v in labels.items() if k != "__name__"))
 
 
 @dataclass(frozen=True)
@@ -148,13 +206,19 @@ class FleetTruth:
     # -- CPU and memory --------------------------------------------------------------------
 
     def container_cores(
-        self, usage: ContainerUsage, t: float, times: list[float] | None, window: float
+        self,
+        usage: ContainerUsage,
+        t: float,
+        times: list[float] | None,
+        window: float,
+        rate: RateFormula = prometheus_rate,
     ) -> float:
-        """CPU cores over the window: rate() on the model's counter at the times Prometheus
-        sampled it, when they are known; else the exact average over the window."""
+        """CPU cores over the window: the backend's ``rate`` on the model's counter at the
+        times the backend sampled it, when they are known; else the exact average over the
+        window."""
         if times is not None and len(times) >= 2:
             values = [usage.cpu_seconds(ts) for ts in times]
-            return prometheus_rate(times, values, t, window)
+            return rate(times, values, t, window)
         return (usage.cpu_seconds(t) - usage.cpu_seconds(t - window)) / window
 
     def pod_cpu_memory(
@@ -168,7 +232,7 @@ class FleetTruth:
             if usage is None:
                 continue
             found = True
-            cores += self.container_cores(usage, t, times.get(key), window)
+            cores += self.container_cores(usage, t, times.times.get(key), window, times.rate)
             memory += usage.memory_working_set(t)
         return (cores, memory) if found else None
 
@@ -191,12 +255,14 @@ class FleetTruth:
     # -- pods and nodes ----------------------------------------------------------------------
 
     def pods(self, t: float, times: SampleTimes | None = None) -> dict[tuple[str, str], PodTruth]:
-        """Every pod at ``t``; ``times``: when Prometheus sampled the CPU counters (see
+        """Every pod at ``t``; ``times``: when the backend sampled the CPU counters (see
         cpu_sample_times), else CPU is the exact average over the rate window."""
         found: dict[tuple[str, str], PodTruth] = {}
         for node in self.spec.nodes:
             for pod in self.present(node, t):
-                found[(pod.namespace, pod.name)] = self._pod(node, pod, t, times or {})
+                found[(pod.namespace, pod.name)] = self._pod(
+                    node, pod, t, times or SampleTimes(prometheus_rate)
+                )
         return found
 
     def _pod(self, node: NodeSpec, pod: PodSpec, t: float, times: SampleTimes) -> PodTruth:
@@ -279,17 +345,18 @@ class FleetTruth:
     # -- over a window ------------------------------------------------------------------------
 
     def cluster_at(self, t: float, live_after: float) -> dict[str, float]:
-        """Cluster CPU and memory fractions and mean GPU utilisation as Prometheus evaluates
-        them at ``t``: from backfilled history (one sample per minute, at minute starts) up to
-        ``live_after``, then from live scrapes, whose newest sample at a minute boundary still
-        shows the minute before."""
+        """Cluster CPU and memory fractions and mean GPU utilisation as the minutely rules
+        recorded them at ``t``: over backfilled history (one sample per minute, at minute
+        starts; Prometheus evaluated these rules for either backend, devstack.rules_backfill) up
+        to ``live_after``, then over live scrapes, whose newest sample at a minute boundary
+        still shows the minute before."""
         at = t if t <= live_after else t - 1
-        times: SampleTimes = {}
+        times = SampleTimes(prometheus_rate)
         if t <= live_after:
             # Backfilled minutes: rate() sees the samples of the minute grid in its window.
             first = math.ceil((t - RATE_WINDOW_S) / MINUTE_S) * MINUTE_S
             grid = [float(m) for m in range(first, math.floor(t / MINUTE_S) * MINUTE_S + 1, 60)]
-            times = dict.fromkeys(self.usages, grid)
+            times = SampleTimes(prometheus_rate, dict.fromkeys(self.usages, grid))
         cores = memory = 0.0
         utilizations: list[float] = []
         for node in self.spec.nodes:

@@ -6,9 +6,11 @@ compared with tests.analytics.resources_truth, computed from the fleet model alo
 phases and capacities exactly, usage within 1%.
 
 CPU is a rate over 5 minutes. While that window still reaches back into the backfilled history
-(one sample a minute) the live scrapes (every 2 s) sample it unevenly and Prometheus' rate()
-extrapolates accordingly, so the truth applies rate()'s formula to the model's counter at the
-times Prometheus sampled it (their times only, read from Prometheus; the values are the model's).
+(one sample a minute) the live scrapes (every 2 s) sample it unevenly, and there Prometheus'
+rate() (extrapolated to the window's ends) and VictoriaMetrics' (from the sample before the
+window, no extrapolation) differ by up to a fifth: the truth applies the backend's own rate()
+formula to the model's counter at the times the backend sampled it (their times only, read from
+the backend; the values are the model's). resources_truth.cpu_sample_times says how.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Api:
     prometheus_url: str
     fleet: Path
     history_end: float
+    backend: str  # devstack.stack.BACKENDS
 
     def get(self, path: str, **params: Any) -> requests.Response:
         return requests.get(self.base_url + "/resources" + path, params=params, timeout=30)
@@ -68,14 +71,15 @@ def stack(history_stack: Stack) -> Api:
         history_stack.prometheus_url,
         history_stack.fleet_path,
         history_stack.history_end,
+        history_stack.backend,
     )
 
 
 def instant(stack: Api) -> tuple[float, SampleTimes]:
-    """A moment well inside a minute, and when Prometheus sampled the CPU counters before it."""
+    """A moment well inside a minute, and when the backend sampled the CPU counters before it."""
     settle_in_minute()
     t = time.time()
-    return t, cpu_sample_times(stack.prometheus_url, t)
+    return t, cpu_sample_times(stack.prometheus_url, t, stack.backend)
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,10 @@ def test_pod_parts_aggregate_per_pod_and_exclude_pod_level_cadvisor_series() -> 
     assert parts["phase"] == (
         'max by (namespace, pod, phase) (kube_pod_status_phase{namespace="model-serving"} == 1)'
     )
-    assert parts["info"] == 'max without (instance, job) (kube_pod_info{namespace="model-serving"})'
+    assert parts["info"] == (
+        "max by (namespace, pod, node, uid, pod_ip, host_ip, created_by_kind, created_by_name) "
+        '(kube_pod_info{namespace="model-serving"})'
+    )
     assert parts["limit_count"] == (
         "count by (namespace, pod, resource) (kube_pod_container_resource_limits"
         '{resource=~"cpu|memory",namespace="model-serving"})'
