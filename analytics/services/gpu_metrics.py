@@ -376,21 +376,10 @@ class GpuMetricsService:
             if device is None:
                 continue
             first, last = float(run["start"]), float(run["end"])
-            alerts.append(
-                {
-                    "device_id": device.device_id,
-                    "node_name": device.node_name,
-                    "model_id": device.model_id,
-                    "start": _utc(first),
-                    "end": _utc(last),
-                    # Each reading stands for one step: a single hot reading is one minute.
-                    "duration_minutes": round((last - first + REFINE_STEP_SECONDS) / 60.0, 1),
-                    "peak_temperature": float(run["peak"]),
-                    "threshold": device.threshold_c,
-                    "ongoing": now - last <= 2 * REFINE_STEP_SECONDS,
-                    "severity": CRITICAL,
-                }
-            )
+            # Each reading stands for one step: a single hot reading is one minute.
+            minutes = (last - first + REFINE_STEP_SECONDS) / 60.0
+            ongoing = now - last <= 2 * REFINE_STEP_SECONDS
+            alerts.append(_alert(device, first, last, minutes, float(run["peak"]), ongoing))
         for key, hot_hours in coarse.items():
             device = by_key.get(key)
             if device is not None:
@@ -793,6 +782,23 @@ def _alerts_result(
     }
 
 
+def _alert(
+    device: FleetDevice, first: float, last: float, minutes: float, peak: float, ongoing: bool
+) -> dict[str, Any]:
+    return {
+        "device_id": device.device_id,
+        "node_name": device.node_name,
+        "model_id": device.model_id,
+        "start": _utc(first),
+        "end": _utc(last),
+        "duration_minutes": round(minutes, 1),
+        "peak_temperature": peak,
+        "threshold": device.threshold_c,
+        "ongoing": ongoing,
+        "severity": CRITICAL,
+    }
+
+
 def _hourly_alerts(
     device: FleetDevice, hot_hours: list[tuple[float, float]]
 ) -> list[dict[str, Any]]:
@@ -803,20 +809,8 @@ def _hourly_alerts(
     for point in [*sorted(hot_hours), (math.inf, 0.0)]:
         if run and point[0] - run[-1][0] > 3600:
             first, last = run[0][0] - 3600, run[-1][0]
-            alerts.append(
-                {
-                    "device_id": device.device_id,
-                    "node_name": device.node_name,
-                    "model_id": device.model_id,
-                    "start": _utc(first),
-                    "end": _utc(last),
-                    "duration_minutes": round((last - first) / 60.0, 1),
-                    "peak_temperature": max(value for _t, value in run),
-                    "threshold": device.threshold_c,
-                    "ongoing": False,
-                    "severity": CRITICAL,
-                }
-            )
+            peak = max(value for _t, value in run)
+            alerts.append(_alert(device, first, last, (last - first) / 60.0, peak, False))
             run = []
         run.append(point)
     return alerts
