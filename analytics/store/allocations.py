@@ -16,6 +16,7 @@ from analytics.store.devices import ALLOCATED, active_allocation
 from analytics.store.holders import device_holders
 from analytics.store.paging import page_rows
 from analytics.store.pricebook import gpu_price_overrides
+from analytics.store.rows import record
 from analytics.store.tables import allocation_events, allocations, devices, mig_instances
 
 ACTIVE_INDEX = "uq_allocations_active_resource"
@@ -223,7 +224,7 @@ _FREE_MIG = _by_class(
 
 
 def _record(row: Any) -> AllocationRecord:
-    return AllocationRecord(**{k: row._mapping[k] for k in AllocationRecord.__dataclass_fields__})
+    return record(AllocationRecord, row)
 
 
 def insert_allocation(

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from analytics.store.rows import record
 from analytics.store.tables import metadata
 from analytics.store.types import UtcDateTime
 
@@ -61,7 +62,7 @@ class BudgetRecord:
 
 
 def _record(row: Any) -> BudgetRecord:
-    return BudgetRecord(**{k: row._mapping[k] for k in BudgetRecord.__dataclass_fields__})
+    return record(BudgetRecord, row)
 
 
 def list_budgets(conn: Connection) -> list[BudgetRecord]:

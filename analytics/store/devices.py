@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from analytics.paging import PageRequest
 from analytics.store.holders import held
 from analytics.store.paging import page_rows
+from analytics.store.rows import record
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -45,9 +46,6 @@ class DeviceRecord:
     # Not free to allocate: a live ledger allocation or a pod holding it (see taken()).
     allocated: bool
     mig_instance_count: int
-
-
-_RECORD_FIELDS = tuple(DeviceRecord.__dataclass_fields__)
 
 
 # 'ALLOCATED' written into the SQL, not bound: SQLite re-prepares a statement at every run when
@@ -91,8 +89,7 @@ def _query(now: datetime) -> Any:
 
 
 def _record(row: Any) -> DeviceRecord:
-    mapping = row._mapping  # a new RowMapping on every access
-    return DeviceRecord(**{k: mapping[k] for k in _RECORD_FIELDS})
+    return record(DeviceRecord, row)
 
 
 def insert_device(conn: Connection, values: Mapping[str, Any]) -> None:

@@ -13,6 +13,7 @@ from analytics.paging import PageRequest
 from analytics.store.devices import active_allocation
 from analytics.store.holders import held
 from analytics.store.paging import page_rows
+from analytics.store.rows import record
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -70,7 +71,7 @@ def _query(now: datetime) -> Any:
 
 
 def _record(row: Any) -> MigInstanceRecord:
-    return MigInstanceRecord(**{k: row._mapping[k] for k in MigInstanceRecord.__dataclass_fields__})
+    return record(MigInstanceRecord, row)
 
 
 def instances(
