@@ -10,7 +10,7 @@ stopped in reverse order on exit, on SIGINT/SIGTERM (:meth:`Stack.wait`), and by
 the process holding the Stack dies (:mod:`devstack.processes`).
 
 ``backend="victoriametrics"`` puts a single-node VictoriaMetrics where Prometheus would be
-(:mod:`devstack.victoriametrics`): the same backfilled blocks imported with vmctl, the same
+(:mod:`devstack.victoriametrics`): the same backfilled blocks imported (promtool dump), the same
 scrape jobs scraped by VictoriaMetrics itself, the same rule files evaluated by vmalert.
 
 Scrape jobs (their labels are the ones :class:`simulator.history.TargetLabels` writes into the

@@ -5,9 +5,14 @@ Three parts of the Debian package, each what a VictoriaMetrics deployment runs:
 
 * ``victoria-metrics`` stores the series and scrapes the jobs itself (``-promscrape.config``,
   the ``scrape_configs`` of :func:`devstack.prometheus.render_config`; no vmagent needed);
-* ``vmctl prometheus`` imports history: the very TSDB blocks ``promtool`` backfilled for
-  Prometheus (:mod:`devstack.history` and its cache), read block by block and sent to the
-  import API, so both backends hold the same samples and the cache serves both;
+* history is imported from the very TSDB blocks ``promtool`` backfilled for Prometheus
+  (:mod:`devstack.history` and its cache), so both backends hold the same samples and the
+  cache serves both: ``promtool tsdb dump`` (Prometheus' own reader) streamed into the text
+  import API, and the store's count of imported rows checked against the dump's. Not the
+  package's ``vmctl prometheus``: its 1.79 drops whole series now and then (one run in three
+  or four on the test history, concurrency 1 or 2 alike: the hourly
+  ``uuid:gpu_utilization_ratio:avg1h`` gone, so the usage statistics fell back to raw series),
+  and says it imported everything;
 * ``vmalert`` evaluates the rule files (single-node VictoriaMetrics evaluates no rules),
   writes recorded series and ``ALERTS`` back through remote write, and answers
   ``/api/v1/alerts`` and ``/api/v1/rules`` behind ``-vmalert.proxyURL``.
@@ -15,9 +20,15 @@ Three parts of the Debian package, each what a VictoriaMetrics deployment runs:
 The query side keeps the package's defaults, as a deployment would (``-search.latencyOffset``
 of 30 s included: the analytics service's ``prometheus_flavor = "victoriametrics"`` is what
 makes its "now" now; :mod:`analytics.prom.client`; vmalert's queries carry the same
-``nocache=1``). Only ``-retentionPeriod=100y`` differs:
-the backfilled history is as old as the fleet's epoch, and the default (one month) would
-delete it. History is imported before any query runs, so no cached answer predates it.
+``nocache=1``). Two flags differ. ``-retentionPeriod=100y``: the backfilled history is as
+old as the fleet's epoch, and the default (one month) would delete it.
+``-dedup.minScrapeInterval=1ms``: vmalert evaluates a group at its interval's boundary
+(``-datasource.queryTimeAlignment``), the very timestamp of the backfilled history's last rule
+sample when its first evaluation falls in the same minute (or hour, for the hourly groups), and
+VictoriaMetrics keeps both samples unless it deduplicates: a 24-hour average of the hourly
+rules would count the newest hour twice (Prometheus keeps one sample per timestamp). One
+millisecond merges only samples at the same instant. History is imported before any query
+runs, so no cached answer predates it.
 
 ``start`` returns once ``/health`` answers, the history is imported and flushed, and vmalert
 answers; ``stop`` stops vmalert first, then the server (SIGTERM, SIGKILL after a grace period).
@@ -25,8 +36,6 @@ answers; ``stop`` stops vmalert first, then the server (SIGTERM, SIGKILL after a
 
 from __future__ import annotations
 
-import os
-import pty
 import re
 import shutil
 import subprocess
@@ -39,9 +48,14 @@ from pathlib import Path
 import yaml
 
 from devstack.prometheus import ScrapeJob, free_port, render_config
+from devstack.prometheus import binary as prometheus_binary
 from devstack.server import ServerProcess
 
 _PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
+# The metric name in a label set as promtool prints it, with the separator after it.
+_NAME = re.compile(rb'__name__="([^"]*)"(, )?')
+# Rows per import request (about 10 MB of text).
+IMPORT_BATCH_ROWS = 100_000
 
 
 class VictoriaMetricsError(RuntimeError):
@@ -142,6 +156,7 @@ class VictoriaMetricsServer(ServerProcess):
             f"-storageDataPath={self.data_dir}",
             f"-httpListenAddr={self.host}:{self.port}",
             "-retentionPeriod=100y",
+            "-dedup.minScrapeInterval=1ms",
             f"-promscrape.config={self.config_path}",
             f"-loggerLevel={self.log_level}",
         ]
@@ -182,25 +197,63 @@ class VictoriaMetricsServer(ServerProcess):
         raise VictoriaMetricsError(f"{url} not ready after {timeout:.0f}s: {_tail(log_path)}")
 
     def import_blocks(self, blocks_dir: Path) -> None:
-        """Import every Prometheus TSDB block under ``blocks_dir`` (``vmctl prometheus``) and
-        make it searchable now (``/internal/force_flush``; otherwise within seconds)."""
+        """Import every sample of the Prometheus TSDB blocks under ``blocks_dir`` and make it
+        searchable now (``/internal/force_flush``; otherwise within seconds).
+
+        ``promtool tsdb dump`` prints each sample as ``{__name__="m", l="v"} value ms``; as
+        ``m{l="v"} value ms`` it is the text format ``/api/v1/import/prometheus`` reads, sent
+        in batches. Raises when the store counted fewer rows than were sent."""
         started = time.monotonic()
-        status, output = _run_on_terminal(
-            [
-                binary("vmctl"),
-                "prometheus",
-                "-s",
-                "--vm-disable-progress-bar",
-                f"--prom-snapshot={blocks_dir}",
-                "--prom-concurrency=2",
-                f"--vm-addr={self.url}",
-            ]
+        (blocks_dir / "wal").mkdir(exist_ok=True)  # promtool opens the directory as a TSDB
+        before = self._rows_imported()
+        dump = subprocess.Popen(
+            [prometheus_binary("promtool"), "tsdb", "dump", str(blocks_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-        if status != 0:
-            raise VictoriaMetricsError(f"vmctl prometheus failed: {output[-2000:]}")
+        assert dump.stdout is not None
+        sent = 0
+        batch: list[bytes] = []
+        for line in dump.stdout:
+            batch.append(exposition_line(line))
+            if len(batch) == IMPORT_BATCH_ROWS:
+                self._post_rows(batch)
+                sent += len(batch)
+                batch = []
+        if batch:
+            self._post_rows(batch)
+            sent += len(batch)
+        _out, errors = dump.communicate()
+        if dump.returncode != 0:
+            raise VictoriaMetricsError(f"promtool tsdb dump failed: {errors.decode()[-2000:]}")
+        # The store counts rows as its workers insert them, shortly after answering.
+        deadline = time.monotonic() + 30
+        imported = self._rows_imported() - before
+        while imported < sent and time.monotonic() < deadline:
+            time.sleep(0.1)
+            imported = self._rows_imported() - before
         with urllib.request.urlopen(self.url + "/internal/force_flush", timeout=60):
             pass
+        if imported != sent:
+            raise VictoriaMetricsError(
+                f"imported {imported} of the {sent} samples of {blocks_dir}: {_tail(self.log_path)}"
+            )
         self.import_seconds += time.monotonic() - started
+
+    def _post_rows(self, rows: list[bytes]) -> None:
+        request = urllib.request.Request(
+            self.url + "/api/v1/import/prometheus", data=b"".join(rows), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=120):
+            pass
+
+    def _rows_imported(self) -> int:
+        """The store's count of rows received through the text import API."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith('vm_rows_inserted_total{type="prometheus"} '):
+                    return int(float(line.split()[1]))
+        return 0
 
     def _start_rules(self, timeout: float) -> None:
         command = [
@@ -245,32 +298,16 @@ class VictoriaMetricsServer(ServerProcess):
         super().stop(grace)
 
 
-def _run_on_terminal(command: list[str]) -> tuple[int, str]:
-    """Run ``command`` with a pseudo-terminal as stdin, stdout and stderr; (exit status, output).
-
-    Debian's vmctl 1.79 asks its progress-bar library for the terminal's size even with
-    ``--vm-disable-progress-bar`` and exits 1 ("inappropriate ioctl for device") when its
-    output is a pipe or a file.
-    """
-    controller, terminal = pty.openpty()
-    try:
-        process = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal)
-    finally:
-        os.close(terminal)
-    chunks: list[bytes] = []
-    try:
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(controller)
-    status = process.wait()
-    return status, b"".join(chunks).decode(errors="replace")
+def exposition_line(dumped: bytes) -> bytes:
+    """A line of ``promtool tsdb dump`` (``{__name__="m", a="b"} 1.5 1700000000000``) in the
+    text exposition format (``m{a="b"} 1.5 1700000000000``; the timestamp in milliseconds).
+    Label values stay as promtool quoted them (Go's escapes, which the format reads)."""
+    labels, sample = dumped.split(b"} ", 1)
+    found = _NAME.search(labels)
+    if found is None:
+        raise VictoriaMetricsError(f"no metric name in {dumped[:200]!r}")
+    rest = (labels[: found.start()] + labels[found.end() :]).strip(b"{, ")
+    return found.group(1) + b"{" + rest + b"} " + sample
 
 
 def _tail(path: Path, lines: int = 20) -> str:
