@@ -11,13 +11,13 @@ of the session), so importing it into many modules costs one start.
 
 **Two metrics backends.** A test (or module, through ``pytestmark``) marked
 ``@pytest.mark.metrics_backends`` runs once on each backend TEST_METRICS_BACKENDS names
-(:func:`selected_backends`; Prometheus alone by default, VictoriaMetrics on request) through
-``history_stack`` (and tests/cost's ``cost_stack``): the same fleet, history, exporters and
-analytics service, with a single-node VictoriaMetrics and vmalert in Prometheus' place
-(:mod:`devstack.victoriametrics`). Unmarked tests get Prometheus. pytest groups the tests of
-each backend (session-scoped parameters), and :func:`release_stacks` stops the
-VictoriaMetrics stacks once no test left needs them. Both backends share one history cache, so
-the second stack imports the blocks the first one backfilled.
+(:func:`selected_backends`; both by default) through ``history_stack`` (and tests/cost's
+``cost_stack``): the same fleet, history, exporters and analytics service, with a single-node
+VictoriaMetrics and vmalert in Prometheus' place (:mod:`devstack.victoriametrics`). Unmarked
+tests get Prometheus. pytest groups the tests of each backend (session-scoped parameters), and
+:func:`release_stacks` stops the VictoriaMetrics stacks once no test left needs them. Both
+backends share one history cache, so the second stack imports the blocks the first one
+backfilled.
 """
 
 from __future__ import annotations
@@ -136,11 +136,10 @@ def history_stack(
 
 def selected_backends() -> tuple[str, ...]:
     """The metrics backends this run's metrics_backends tests run on: TEST_METRICS_BACKENDS
-    (comma-separated), default Prometheus only. The truth tests on VictoriaMetrics pass alone
-    but failed now and then in the full suite (CPU rates and recorded-series lookups off while
-    the 2-core machine was loaded; issue 16's note), so `make test` leaves them out until that
-    is understood: ``TEST_METRICS_BACKENDS=prometheus,victoriametrics`` runs them."""
-    names = os.environ.get("TEST_METRICS_BACKENDS", "prometheus").split(",")
+    (comma-separated), default every backend (`make test` holds the truth tests to Prometheus
+    and to VictoriaMetrics, issue 16); ``TEST_METRICS_BACKENDS=prometheus`` leaves
+    VictoriaMetrics out for a quicker run."""
+    names = os.environ.get("TEST_METRICS_BACKENDS", ",".join(BACKENDS)).split(",")
     chosen = tuple(name.strip() for name in names if name.strip())
     unknown = set(chosen) - set(BACKENDS)
     if unknown or not chosen:
