@@ -350,8 +350,10 @@ def usage_statistics_parts(
 
 def hourly_temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
     """For a range query at a 1 h step: the hourly maximum temperature where it exceeded the
-    floor. A point at t stands for a rule sample in (t - 1h, t], i.e. raw data in (t - 2h, t]."""
-    return f"max_over_time({scope.select(RULE_TEMPERATURE_MAX)}[1h]) > {floor_celsius:g}"
+    floor. A point at t stands for the one rule sample in (t - 1h, t], i.e. raw data in
+    (t - 2h, t]: the window is a second short of an hour, since Prometheus 2.x ranges include
+    both ends and would see a sample on the hour at t - 1h too (each hot hour twice)."""
+    return f"max_over_time({scope.select(RULE_TEMPERATURE_MAX)}[3599s]) > {floor_celsius:g}"
 
 
 def temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:

@@ -52,10 +52,11 @@ RULES_END_TTL_S = 60.0
 # the whole fleet.
 LIVE_UUID_SCOPE_LIMIT = 200
 REFINE_STEP_SECONDS = 60
-# Overheating windows within this many hours of now are read from the raw series at
-# REFINE_STEP_SECONDS; older ones from the hourly maxima alone, at an hour's resolution (as a
-# long-term store downsamples them; a month of minute readings around every hot hour of 8,000
-# GPUs was 360 queries).
+# Overheating windows of a request for up to FULL_DETAIL_HOURS are read from the raw series at
+# REFINE_STEP_SECONDS throughout. Longer requests read the last DETAIL_HOURS so, and older hot
+# hours from the hourly maxima alone, at an hour's resolution (as a long-term store downsamples
+# them; a month of minute readings around every hot hour of 8,000 GPUs was 360 queries).
+FULL_DETAIL_HOURS = 168
 DETAIL_HOURS = 24
 _MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 
@@ -328,7 +329,7 @@ class GpuMetricsService:
         thresholds = {fleet.key(d): d.threshold_c for d in fleet.devices}
         ranges: list[tuple[float, float, set[str] | None]] = []
         # Hot hours before this are reported at the hourly records' resolution.
-        detail_from = now - DETAIL_HOURS * 3600 if hours > DETAIL_HOURS else start
+        detail_from = now - DETAIL_HOURS * 3600 if hours > FULL_DETAIL_HOURS else start
         coarse: dict[str, list[tuple[float, float]]] = {}
         rules_end = self._rules_end(hours)
         if rules_end is not None and rules_end > start:

@@ -120,7 +120,7 @@ def test_health_query_tags_every_check() -> None:
 
 def test_overheating_queries_filter_on_the_server() -> None:
     assert q.hourly_temperature_above(80) == (
-        "max_over_time(uuid:gpu_temperature_celsius:max1h[1h]) > 80"
+        "max_over_time(uuid:gpu_temperature_celsius:max1h[3599s]) > 80"
     )
     assert q.temperature_above(83.5, q.Scope(uuids=["GPU-1"])) == (
         'gpu_temperature_celsius{uuid="GPU-1"} > 83.5'
