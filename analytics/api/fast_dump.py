@@ -17,7 +17,7 @@ marshmallow does for each field with the lookups resolved ahead:
   ``post_dump`` hooks, a custom ``get_attribute`` or dotted attributes are dumped by
   marshmallow itself.
 
-tests/api/test_fast_dump.py holds the two equal on every response schema of the service.
+tests/analytics/test_fast_dump.py holds the two equal on every response schema of the service.
 """
 
 from __future__ import annotations
