@@ -227,8 +227,16 @@ class Client:
 
     def call(self, method: str, path: str) -> tuple[int, dict[str, str], float]:
         started = time.perf_counter()
-        self.connection.request(method, self.prefix + path, headers=self.headers)
-        response = self.connection.getresponse()
+        try:
+            self.connection.request(method, self.prefix + path, headers=self.headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the idle keep-alive connection (after the settle wait, or a
+            # worker restarted): one new connection, not counted in the time.
+            self.connection.close()
+            started = time.perf_counter()
+            self.connection.request(method, self.prefix + path, headers=self.headers)
+            response = self.connection.getresponse()
         response.read()
         elapsed = time.perf_counter() - started
         return response.status, {k.lower(): v for k, v in response.getheaders()}, elapsed
