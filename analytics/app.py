@@ -18,6 +18,7 @@ from analytics.api.errors import register_error_handlers
 from analytics.api.expensive import init_expensive_gate
 from analytics.api.guard import init_request_guard
 from analytics.api.headers import init_security_headers
+from analytics.api.json_body import OrjsonProvider
 from analytics.api.openapi import api_config, make_api, swagger_assets_blueprint
 from analytics.api.ops import ops_blueprint
 from analytics.api.prom import init_prom
@@ -50,6 +51,7 @@ from analytics.services.forecast import ForecastCache, ForecastService
 from analytics.services.forecast_warmup import ForecastWarmup
 from analytics.services.gpu_metrics import GpuMetricsService
 from analytics.services.live import LiveMetricsProvider, PrometheusLiveMetrics
+from analytics.services.live_views import LiveViews
 from analytics.services.mig import MigService
 from analytics.services.pricebook import PriceBook
 from analytics.services.ratelimits import RateLimiter
@@ -127,11 +129,10 @@ def create_app(
     def current_prom() -> PromClient:
         return prom_client
 
-    gpu_metrics = GpuMetricsService(database, catalogue, clock, current_prom)
+    live_views = LiveViews(settings.live_view_seconds)
+    gpu_metrics = GpuMetricsService(database, catalogue, clock, current_prom, live_views)
     if live_metrics is None:
-        live_metrics = PrometheusLiveMetrics(
-            lambda ids: gpu_metrics.live_values(gpu_metrics.fleet(), ids)
-        )
+        live_metrics = PrometheusLiveMetrics(gpu_metrics.live_values)
     inventory_sync = InventorySync(
         database, catalogue, clock, prom_client, settings.sync_interval_seconds
     )
@@ -178,12 +179,13 @@ def create_app(
         budgets=BudgetService(
             database, clock, cost.scope_costs, events, settings.budget_projection_days
         ),
+        live_views=live_views,
     )
 
     app = Flask("analytics")
+    app.json = OrjsonProvider(app)
     app.config.update(api_config(VERSION))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[SERVICES_KEY] = services
     app.extensions["gpu_analytics.database"] = database
     # create_app runs in each gunicorn worker after the fork: its threads are the worker's.

@@ -120,6 +120,11 @@ class Settings:
     # Seconds a cost analysis or optimisation answer is reused while its window, the ledger,
     # the prices and the devices are unchanged (per worker); 0: computed at every request.
     cost_cache_seconds: float = 300.0
+    # Fleet-wide live views (every pod, node and GPU reading: analytics/services/live_views.py)
+    # are built once per this many seconds per worker and shared; a request after that gets the
+    # kept view while one background build makes the next. 0: built at every request. Set it
+    # to Prometheus' scrape interval on large fleets (the Helm chart does: 15).
+    live_view_seconds: float = 0.0
     # prometheus_client multiprocess directory (gunicorn with several workers); empty: off.
     metrics_multiprocess_dir: Path | None = None
     log_level: str = "INFO"
@@ -243,6 +248,8 @@ class Settings:
             raise SettingsError("forecast_cache_entries must not be negative (0: no cache)")
         if self.cost_cache_seconds < 0:
             raise SettingsError("cost_cache_seconds must not be negative (0: no cache)")
+        if not 0 <= self.live_view_seconds <= 3600:
+            raise SettingsError("live_view_seconds must be between 0 (off) and 3600")
         for name in ("cost_team_label", "cost_user_label", "cost_project_label"):
             if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", getattr(self, name)):
                 raise SettingsError(f"{name} must be a Kubernetes label name")

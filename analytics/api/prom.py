@@ -2,7 +2,9 @@
 
 Every response of a request that queried Prometheus carries ``X-Prometheus-Queries`` and
 ``X-Prometheus-Samples`` (samples returned), plus ``X-Prometheus-Samples-Queried`` (samples
-Prometheus read) when ``prometheus_query_stats`` is on. The benchmark reads these.
+Prometheus read) when ``prometheus_query_stats`` is on. The benchmark reads these. A response
+answered from a kept live view (analytics/services/live_views.py) carries ``Age``: seconds
+since the view was read.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def init_prom(app: Flask, client: PromClient, scheduler: SyncScheduler | None = 
             response.headers["X-Prometheus-Samples"] = str(stats.samples_returned)
             if client.query_stats:
                 response.headers["X-Prometheus-Samples-Queried"] = str(stats.samples_queried)
+        if stats is not None and stats.view_age_s is not None:
+            # RFC 9111's Age: how long ago the live view answering was read from Prometheus.
+            response.headers["Age"] = str(int(stats.view_age_s))
         return response
 
     @app.teardown_request

@@ -89,6 +89,8 @@ class QueryStats:
     samples_queried: int = 0
     seconds: float = 0.0
     by_query: list[tuple[str, int, int]] = field(default_factory=list)
+    # The oldest live view (analytics/services/live_views.py) the request was answered from.
+    view_age_s: float | None = None
 
 
 _stats = threading.local()
@@ -113,6 +115,12 @@ def _record(promql: str, returned: int, queried: int, seconds: float) -> None:
         stats.samples_queried += queried
         stats.seconds += seconds
         stats.by_query.append((promql, returned, queried))
+
+
+def note_view_age(age_s: float) -> None:
+    """Record that this thread's answer used a live view built ``age_s`` seconds ago."""
+    for stats in getattr(_stats, "stack", []):
+        stats.view_age_s = max(stats.view_age_s or 0.0, age_s)
 
 
 class PromClient:

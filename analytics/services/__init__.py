@@ -14,6 +14,7 @@ from analytics.services.devices import DeviceService
 from analytics.services.events import EventRecorder
 from analytics.services.forecast import ForecastService
 from analytics.services.gpu_metrics import GpuMetricsService
+from analytics.services.live_views import LiveViews
 from analytics.services.mig import MigService
 from analytics.services.pricebook import PriceBook
 from analytics.services.ratelimits import RateLimiter
@@ -46,3 +47,5 @@ class Services:
     price_book: PriceBook
     cost: CostService
     budgets: BudgetService
+    # Fleet-wide views from Prometheus, kept per worker for live_view_seconds.
+    live_views: LiveViews

@@ -27,13 +27,14 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from analytics.clock import Clock
 from analytics.errors import InvalidParameter, ResourceNotFound
 from analytics.prom import PromClient, Sample, get_prom_client
 from analytics.prom import queries_resources as q
+from analytics.services.live_views import Kept, LiveViews
 
 GIB = 1024**3
 SERVING_TYPES_COUNTED = ("vllm", "sglang")
@@ -833,9 +834,10 @@ def assemble_statistics(
 class ClusterService:
     """Read-only views of the cluster; every method is a few server-side aggregated queries."""
 
-    def __init__(self, prom: PromClient, clock: Clock) -> None:
+    def __init__(self, prom: PromClient, clock: Clock, views: LiveViews | None = None) -> None:
         self.prom = prom
         self.clock = clock
+        self.views = views or LiveViews(0)
 
     def _rows(self, promql: str, at: float | None = None) -> Rows:
         return split_parts(self.prom.query(promql, at))
@@ -861,8 +863,16 @@ class ClusterService:
         """Pods (of a namespace); ``serving_only``: those our exporter recognises as serving."""
         if namespace is not None:
             check_namespace(namespace)
-        pods = assemble_pods(self._union(q.pod_parts(q.Scope(namespace=namespace))))
+            pods = assemble_pods(self._union(q.pod_parts(q.Scope(namespace=namespace))))
+        else:
+            pods = self._every_pod().value
         return [p for p in pods if p.model_type is not None] if serving_only else pods
+
+    def _every_pod(self) -> Kept[list[PodView]]:
+        return self.views.get("pods", lambda: assemble_pods(self._union(q.pod_parts())))
+
+    def _every_node(self) -> Kept[list[NodeView]]:
+        return self.views.get("nodes", lambda: assemble_nodes(self._union(q.node_parts())))
 
     def pod_detail(self, namespace: str, name: str) -> PodDetail:
         check_namespace(namespace)
@@ -875,7 +885,7 @@ class ClusterService:
         return assemble_pod_detail(found[0], self._rows(q.pod_detail(namespace, name)))
 
     def list_nodes(self) -> list[NodeView]:
-        return assemble_nodes(self._union(q.node_parts()))
+        return self._every_node().value
 
     def node_detail(self, name: str) -> NodeDetail:
         check_object_name("node", name)
@@ -887,13 +897,19 @@ class ClusterService:
         return NodeDetail(node=found[0], gpus=gpus, pods=pods)
 
     def usage(self, namespace: str | None = None) -> UsageView:
-        pods = self.list_pods(namespace)
-        nodes = self.list_nodes()
+        if namespace is None:
+            every = self._every_pod()
+            pods, age = every.value, every.age_s
+        else:
+            pods, age = self.list_pods(namespace), 0.0
+        nodes = self._every_node()
+        # When the answer's data were read: its oldest live view's time.
+        read = self.clock.now() - timedelta(seconds=max(age, nodes.age_s))
         return UsageView(
             pods=pods,
-            nodes=nodes,
-            cluster_summary=summarise(pods, nodes),
-            timestamp=self.clock.now(),
+            nodes=nodes.value,
+            cluster_summary=summarise(pods, nodes.value),
+            timestamp=read,
         )
 
     def top_pods(self, resource_type: ResourceType, limit: int) -> list[TopPodView]:
@@ -907,7 +923,9 @@ class ClusterService:
         return top_pods(self.list_pods(), resource_type, limit)
 
     def namespaces(self) -> list[NamespaceView]:
-        return assemble_namespaces(self._rows(q.namespaces()))
+        return self.views.get(
+            "namespaces", lambda: assemble_namespaces(self._rows(q.namespaces()))
+        ).value
 
     def statistics(self, hours: int) -> StatisticsView:
         if not 1 <= hours <= MAX_STATISTICS_HOURS:
@@ -933,6 +951,6 @@ MAX_STATISTICS_HOURS = 24 * 90
 UNION_QUERIES = 4
 
 
-def cluster_service(clock: Clock) -> ClusterService:
+def cluster_service(clock: Clock, views: LiveViews | None = None) -> ClusterService:
     """The service on the Prometheus client bound to the current request."""
-    return ClusterService(get_prom_client(), clock)
+    return ClusterService(get_prom_client(), clock, views)

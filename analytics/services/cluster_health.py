@@ -20,6 +20,7 @@ from analytics.errors import MetricsUnavailable
 from analytics.prom import PromClient, get_prom_client
 from analytics.prom import queries_resources as q
 from analytics.services.cluster import Rows, finite, split_parts
+from analytics.services.live_views import LiveViews
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
@@ -422,11 +423,16 @@ def metric_sources(rows: Rows) -> list[SourceView]:
 
 
 class ClusterHealthService:
-    def __init__(self, prom: PromClient, clock: Clock) -> None:
+    def __init__(self, prom: PromClient, clock: Clock, views: LiveViews | None = None) -> None:
         self.prom = prom
         self.clock = clock
+        self.views = views or LiveViews(0)
 
     def health(self) -> HealthView:
+        """The cluster's health: a live view (at 7,500 pods its query reads 75,000 series)."""
+        return self.views.get("cluster-health", self._health).value
+
+    def _health(self) -> HealthView:
         rows = split_parts(
             self.prom.query(
                 q.health(PENDING_TOO_LONG_SECONDS, RESTART_WINDOW_SECONDS, CRASH_LOOP_RESTARTS)
@@ -497,6 +503,6 @@ class ClusterHealthService:
         )
 
 
-def cluster_health_service(clock: Clock) -> ClusterHealthService:
+def cluster_health_service(clock: Clock, views: LiveViews | None = None) -> ClusterHealthService:
     """The service on the Prometheus client bound to the current request."""
-    return ClusterHealthService(get_prom_client(), clock)
+    return ClusterHealthService(get_prom_client(), clock, views)

@@ -192,7 +192,7 @@ class DeviceService:
         }
 
     def _views(self, records: Sequence[DeviceRecord]) -> list[DeviceView]:
-        live = self._live.device_metrics([r.device_id for r in records])
+        live = self._live.device_metrics(records)
         views = []
         for record in records:
             model = self._catalogue.model(record.model_id)

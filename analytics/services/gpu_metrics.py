@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable, ResourceNotFound
@@ -34,7 +34,8 @@ from analytics.services.health import (
     assess,
     collect_signals,
 )
-from analytics.services.live import LiveDeviceMetrics
+from analytics.services.live import LiveDeviceMetrics, Placed
+from analytics.services.live_views import LiveViews
 from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
 from analytics.store import mig as mig_store
@@ -79,19 +80,22 @@ class FleetDevice:
     allocated: bool
 
 
-class Fleet:
-    """The inventory indexed for joining Prometheus series (by uuid, then by node and index)."""
+P = TypeVar("P", bound=Placed)
 
-    def __init__(self, devices: Sequence[FleetDevice]) -> None:
+
+class Places(Generic[P]):
+    """Devices indexed for joining Prometheus series (by uuid, then by node and index)."""
+
+    def __init__(self, devices: Sequence[P]) -> None:
         self.devices = list(devices)
         self._by_id = {d.device_id: d for d in devices}
         self._by_uuid = {d.gpu_uuid: d for d in devices if d.gpu_uuid}
         self._by_place = {(d.node_name, str(d.device_index)): d for d in devices}
 
-    def get(self, device_id: str) -> FleetDevice | None:
+    def get(self, device_id: str) -> P | None:
         return self._by_id.get(device_id)
 
-    def resolve(self, labels: Mapping[str, str]) -> FleetDevice | None:
+    def resolve(self, labels: Mapping[str, str]) -> P | None:
         device = self._by_uuid.get(labels.get("uuid", ""))
         if device is not None:
             return device
@@ -102,6 +106,19 @@ class Fleet:
         if place is not None and (not place.gpu_uuid or not series_uuid):
             return place
         return None
+
+
+@dataclass(frozen=True)
+class FleetFindings:
+    """What the fleet's health and overview read from Prometheus."""
+
+    fleet_now: dict[str | None, float]  # q.fleet_now's aggregates by stat
+    firing: list[Sample]  # firing alerts of the project's rules
+    health: list[list[Sample]]  # the answers of q.fleet_health
+
+
+class Fleet(Places[FleetDevice]):
+    """The inventory with what the metric endpoints need, indexed for joining series."""
 
     def key(self, device: FleetDevice) -> str:
         """The join key of its series in frames: the uuid, or node/index without one."""
@@ -122,8 +139,12 @@ class GpuMetricsService:
         catalogue: Catalogue,
         clock: Clock,
         prom: Callable[[], PromClient],
+        views: LiveViews | None = None,
     ) -> None:
         self._db = database
+        # Fleet-wide readings, kept per worker for live_view_seconds (the inventory they are
+        # joined to is read per request).
+        self._views = views or LiveViews(0)
         self._catalogue = catalogue
         self._clock = clock
         self._prom = prom
@@ -168,18 +189,22 @@ class GpuMetricsService:
 
     # -- live values ---------------------------------------------------------------------------
 
-    def live_values(
-        self, fleet: Fleet, device_ids: Sequence[str] | None = None
-    ) -> dict[str, LiveDeviceMetrics]:
-        """Temperature, power and utilisation (percent) by device id: one query, for the
-        whole fleet or (a few devices asked for) just their uuids."""
+    def live_values(self, devices: Sequence[Placed]) -> dict[str, LiveDeviceMetrics]:
+        """Temperature, power and utilisation (percent) of ``devices`` by device id: one query,
+        for the whole fleet (a live view) or, for a few devices, just their uuids."""
+        fleet = Places(devices)
         scope = q.ALL
-        if device_ids is not None and len(device_ids) <= LIVE_UUID_SCOPE_LIMIT:
-            wanted = [fleet.get(d) for d in device_ids]
-            uuids = [d.gpu_uuid for d in wanted if d is not None and d.gpu_uuid]
-            if len(uuids) == len(device_ids):
+        if len(devices) <= LIVE_UUID_SCOPE_LIMIT:
+            uuids = [d.gpu_uuid for d in devices if d.gpu_uuid]
+            if len(uuids) == len(devices):
                 scope = q.Scope(uuids=uuids)
-        samples = self._prom().query_parts(q.live_device_parts(scope), q.STAT_LABEL)
+        parts = q.live_device_parts(scope)
+        if scope is q.ALL:
+            samples = self._views.get(
+                "gpu-readings", lambda: self._prom().query_parts(parts, q.STAT_LABEL)
+            ).value
+        else:
+            samples = self._prom().query_parts(parts, q.STAT_LABEL)
         values: dict[str, dict[str, float]] = {}
         for sample in samples:
             device = fleet.resolve(sample.labels)
@@ -199,19 +224,14 @@ class GpuMetricsService:
     # -- usage statistics ----------------------------------------------------------------------
 
     def usage_statistics(self, hours: int, nodes: Sequence[str] | None = None) -> dict[str, Any]:
-        prom = self._prom()
         fleet = self.fleet(nodes)
-        now = self._clock.now().timestamp()
-        rules_end = self._rules_end(hours)
-        scope = q.Scope(nodes=nodes)
-        parts = q.usage_statistics_parts(hours, now, now, rules_end, scope)
-        # Over the rules each window ends at a past rule sample: its answer is kept.
-        # (memory_total is read now, and is not.)
-        windows = [stat for stat in parts if stat != "memory_total"] if rules_end else []
-        samples = prom.query_parts(
-            parts, q.STAT_LABEL, cached=self._past_windows.get, cached_parts=windows
-        )
-        end = rules_end if rules_end is not None else now
+        if nodes is None:
+            read = self._views.get(
+                ("usage-statistics", hours), lambda: self._usage_samples(hours, None)
+            ).value
+        else:
+            read = self._usage_samples(hours, nodes)
+        samples, end, rules_end = read
         table = frames.pivot(_keyed(samples, fleet), "key", q.STAT_LABEL)
 
         device_stats: dict[str, dict[str, Any]] = {}
@@ -267,6 +287,21 @@ class GpuMetricsService:
             "model_statistics": model_stats,
         }
 
+    def _usage_samples(
+        self, hours: int, nodes: Sequence[str] | None
+    ) -> tuple[list[Sample], float, float | None]:
+        """The statistics' samples, the window's end and the rules' end (None: raw)."""
+        now = self._clock.now().timestamp()
+        rules_end = self._rules_end(hours)
+        parts = q.usage_statistics_parts(hours, now, now, rules_end, q.Scope(nodes=nodes))
+        # Over the rules each window ends at a past rule sample: its answer is kept.
+        # (memory_total is read now, and is not.)
+        windows = [stat for stat in parts if stat != "memory_total"] if rules_end else []
+        samples = self._prom().query_parts(
+            parts, q.STAT_LABEL, cached=self._past_windows.get, cached_parts=windows
+        )
+        return samples, rules_end if rules_end is not None else now, rules_end
+
     def _rules_end(self, hours: int) -> float | None:
         """The newest hourly rule sample, when the window is long enough to use the rules.
 
@@ -313,6 +348,13 @@ class GpuMetricsService:
         return sorted(hot, key=lambda h: (-h["excess_c"], h["device_id"]))
 
     def overheating_alerts(self, hours: int) -> dict[str, Any]:
+        """Windows in which a GPU was above its model's threshold within the last ``hours``: a
+        live view (at 8,000 GPUs a month of them is 30,000 windows from 19 queries)."""
+        return self._views.get(
+            ("overheating-alerts", hours), lambda: self._overheating_alerts(hours)
+        ).value
+
+    def _overheating_alerts(self, hours: int) -> dict[str, Any]:
         """Windows in which a GPU was above its model's threshold within the last ``hours``.
 
         Long windows first find the device-hours whose hourly maximum (recording rule) was
@@ -453,9 +495,25 @@ class GpuMetricsService:
                 entry.up = True
         return signals
 
+    def _fleet_findings(self) -> FleetFindings:
+        """The fleet aggregates, firing alerts and health findings from Prometheus: a live view
+        read by /gpu/health and /gpu/overview."""
+
+        def read() -> FleetFindings:
+            prom = self._prom()
+            reads: list[Callable[[], list[Sample]]] = [
+                functools.partial(prom.query, q.fleet_now_recorded()),
+                *self._fleet_health_reads(),
+            ]
+            recorded, *answers = prom.gather(reads, max_parallel=len(reads))
+            firing = [s for s in recorded if s.labels.get(q.STAT_LABEL) == q.FIRING_ALERT]
+            return FleetFindings(self._fleet_now(recorded), firing, answers)
+
+        return self._views.get("gpu-fleet-findings", read).value
+
     def cluster_health(self) -> dict[str, Any]:
-        reads: list[Callable[[], Any]] = [*self._fleet_health_reads(), self._read_fleet]
-        *answers, (fleet, _mig, _active) = self._prom().gather(reads)
+        answers = self._fleet_findings().health
+        fleet, _mig, _active = self._read_fleet()
         signals = self._fleet_signals(fleet, answers)
         views = [self._health_view(d, signals.get(d.device_id)) for d in fleet.devices]
         counts = Counter(v["status"] for v in views)
@@ -516,18 +574,10 @@ class GpuMetricsService:
         return {s.labels.get(q.STAT_LABEL): s.value for s in self._prom().query(q.fleet_now())}
 
     def overview(self) -> dict[str, Any]:
-        prom = self._prom()
-        # Prometheus (recorded fleet aggregates and firing alerts, health findings) and the
-        # database, side by side.
-        reads: list[Callable[[], Any]] = [
-            functools.partial(prom.query, q.fleet_now_recorded()),
-            self._read_fleet,
-            *self._fleet_health_reads(),
-        ]
-        recorded, (fleet, mig_count, active), *answers = prom.gather(reads, max_parallel=len(reads))
-        signals = self._fleet_signals(fleet, answers)
-        firing = [s for s in recorded if s.labels.get(q.STAT_LABEL) == q.FIRING_ALERT]
-        fleet_now = self._fleet_now(recorded)
+        found = self._fleet_findings()
+        fleet, mig_count, active = self._read_fleet()
+        signals = self._fleet_signals(fleet, found.health)
+        firing, fleet_now = found.firing, found.fleet_now
         findings = [
             (d.device_id, f.severity)
             for d in fleet.devices

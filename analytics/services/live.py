@@ -21,16 +21,29 @@ class LiveDeviceMetrics:
     utilization_percent: float | None = None
 
 
+class Placed(Protocol):
+    """A device as the live values join it to its series (an inventory record)."""
+
+    @property
+    def device_id(self) -> str: ...
+    @property
+    def node_name(self) -> str: ...
+    @property
+    def device_index(self) -> int: ...
+    @property
+    def gpu_uuid(self) -> str | None: ...
+
+
 class LiveMetricsProvider(Protocol):
-    def device_metrics(self, device_ids: Sequence[str]) -> Mapping[str, LiveDeviceMetrics]:
-        """The latest readings of these devices; devices without readings are left out."""
+    def device_metrics(self, devices: Sequence[Placed]) -> Mapping[str, LiveDeviceMetrics]:
+        """The latest readings of these devices by device id; those without are left out."""
         ...
 
 
 class NoLiveMetrics:
     """No metric source: every live field is null."""
 
-    def device_metrics(self, device_ids: Sequence[str]) -> Mapping[str, LiveDeviceMetrics]:
+    def device_metrics(self, devices: Sequence[Placed]) -> Mapping[str, LiveDeviceMetrics]:
         return {}
 
 
@@ -42,7 +55,7 @@ class PrometheusLiveMetrics:
 
     def __init__(
         self,
-        read: Callable[[Sequence[str]], Mapping[str, LiveDeviceMetrics]],
+        read: Callable[[Sequence[Placed]], Mapping[str, LiveDeviceMetrics]],
         backoff_seconds: float = 10.0,
     ) -> None:
         self._read = read
@@ -50,15 +63,15 @@ class PrometheusLiveMetrics:
         self._skip_until = 0.0
         self._lock = threading.Lock()
 
-    def device_metrics(self, device_ids: Sequence[str]) -> Mapping[str, LiveDeviceMetrics]:
-        if not device_ids or time.monotonic() < self._skip_until:
+    def device_metrics(self, devices: Sequence[Placed]) -> Mapping[str, LiveDeviceMetrics]:
+        if not devices or time.monotonic() < self._skip_until:
             return {}
         try:
-            values = self._read(device_ids)
+            values = self._read(devices)
         except MetricsUnavailable as exc:
             with self._lock:
                 self._skip_until = time.monotonic() + self._backoff_seconds
             log.warning("live GPU metrics unavailable, fields left null: %s", exc.message)
             return {}
-        wanted = set(device_ids)
+        wanted = {d.device_id for d in devices}
         return {k: v for k, v in values.items() if k in wanted}

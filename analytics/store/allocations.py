@@ -16,7 +16,7 @@ from analytics.store.devices import ALLOCATED, active_allocation
 from analytics.store.holders import device_holders
 from analytics.store.paging import page_rows
 from analytics.store.pricebook import gpu_price_overrides
-from analytics.store.rows import record
+from analytics.store.rows import record, records
 from analytics.store.tables import allocation_events, allocations, devices, mig_instances
 
 ACTIVE_INDEX = "uq_allocations_active_resource"
@@ -276,7 +276,7 @@ def end_allocation(
 
 
 def due_for_expiry(conn: Connection, now: datetime) -> list[AllocationRecord]:
-    return [_record(row) for row in conn.execute(_DUE, {"now": now})]
+    return records(AllocationRecord, conn.execute(_DUE, {"now": now}))
 
 
 def get_allocation(conn: Connection, allocation_id: str) -> AllocationRecord | None:
@@ -306,7 +306,7 @@ def list_allocations(
     """Ledger rows by allocation time, then id (a unique key); ``active_only`` reads expiry from
     the clock, not from the stored status."""
     where = _ledger_filters(now, active_only, status, filters, planned_before, overlapping_since)
-    return [_record(row) for row in conn.execute(_ledger(where))]
+    return records(AllocationRecord, conn.execute(_ledger(where)))
 
 
 def page_allocations(
@@ -320,7 +320,7 @@ def page_allocations(
     """``page`` of :func:`list_allocations` and how many rows it has in all."""
     where = _ledger_filters(now, active_only, None, filters, None, None)
     rows, total = page_rows(conn, _ledger(where), page)
-    return [_record(row) for row in rows], total
+    return records(AllocationRecord, rows), total
 
 
 def _ledger(where: list[ColumnElement[bool]]) -> Any:

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from analytics.paging import PageRequest
 from analytics.store.holders import held
 from analytics.store.paging import page_rows
-from analytics.store.rows import record
+from analytics.store.rows import record, records
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -147,7 +147,7 @@ def list_devices(
     conn: Connection, now: datetime, shown: DeviceFilter = DeviceFilter()
 ) -> list[DeviceRecord]:
     """Devices in (node_name, device_index) order, a unique key."""
-    return [_record(row) for row in conn.execute(_query(now).where(*shown.where(now)))]
+    return records(DeviceRecord, conn.execute(_query(now).where(*shown.where(now))))
 
 
 def page_devices(
@@ -155,7 +155,7 @@ def page_devices(
 ) -> tuple[list[DeviceRecord], int]:
     """``page`` of :func:`list_devices` and how many rows it has in all."""
     rows, total = page_rows(conn, _query(now).where(*shown.where(now)), page)
-    return [_record(row) for row in rows], total
+    return records(DeviceRecord, rows), total
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from analytics.paging import PageRequest
 from analytics.store.devices import active_allocation
 from analytics.store.holders import held
 from analytics.store.paging import page_rows
-from analytics.store.rows import record
+from analytics.store.rows import record, records
 from analytics.store.tables import allocations, devices, mig_instances
 
 
@@ -78,7 +78,7 @@ def instances(
     conn: Connection, now: datetime, *, device_id: str | None = None, free_only: bool = False
 ) -> list[MigInstanceRecord]:
     """By node name, GPU index, then instance id (a unique key)."""
-    return [_record(row) for row in conn.execute(_instances(now, device_id, free_only))]
+    return records(MigInstanceRecord, conn.execute(_instances(now, device_id, free_only)))
 
 
 def page_free_instances(
@@ -86,7 +86,7 @@ def page_free_instances(
 ) -> tuple[list[MigInstanceRecord], int]:
     """``page`` of ``instances(free_only=True)`` and how many there are in all."""
     rows, total = page_rows(conn, _instances(now, None, True), page)
-    return [_record(row) for row in rows], total
+    return records(MigInstanceRecord, rows), total
 
 
 def _instances(now: datetime, device_id: str | None, free_only: bool) -> Any:

@@ -41,11 +41,11 @@ blp = ApiBlueprint(
 
 
 def cluster() -> ClusterService:
-    return cluster_service(services().clock)
+    return cluster_service(services().clock, services().live_views)
 
 
 def health() -> ClusterHealthService:
-    return cluster_health_service(services().clock)
+    return cluster_health_service(services().clock, services().live_views)
 
 
 @blp.route("/pods")

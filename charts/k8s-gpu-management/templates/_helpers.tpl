@@ -118,6 +118,8 @@ neither it nor Prometheus.
   value: {{ $a.anonymousRead | quote }}
 - name: GPU_ANALYTICS_SYNC_INTERVAL_SECONDS
   value: {{ $a.syncIntervalSeconds | quote }}
+- name: GPU_ANALYTICS_LIVE_VIEW_SECONDS
+  value: {{ $a.liveViewSeconds | quote }}
 - name: GPU_ANALYTICS_RATE_LIMIT_ENABLED
   value: {{ $a.rateLimit.enabled | quote }}
 - name: GPU_ANALYTICS_RATE_LIMIT_STORAGE
