@@ -1,9 +1,11 @@
 """Writes the Grafana dashboards of dashboards/ (schema of Grafana 10/11) from plain Python.
 
-Conventions (REFERENCE.md §7): a ``datasource`` variable used by every panel and every query,
-variables for node, GPU, namespace and pod (multi-value, ``.*`` for All, matched with ``=~``), a
-stable uid, a description and a unit on every panel, only timeseries/stat/gauge/table/bargauge
-panels, and links between the dashboards (by the shared tag). tests/artifacts holds the JSON
+Conventions (after Grafana's best practices for dashboards,
+https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/best-practices/): a
+``datasource`` variable used by every panel and every query, variables for node, GPU, namespace
+and pod (multi-value, ``.*`` for All, matched with ``=~``), a stable uid, a description and a
+unit on every panel, only timeseries/stat/gauge/table/bargauge panels, and links between the
+dashboards (by the shared tag). tests/artifacts holds the JSON
 to this generator and runs every query against a real Prometheus.
 
     .venv/bin/python dashboards/generate.py          # rewrite dashboards/*.json
@@ -34,17 +36,14 @@ PODS = f"{NODE}, {NAMESPACE}, {POD}"
 # cAdvisor also reports a pod's cgroup (container="") and the pause container ("POD").
 CONTAINERS = 'container!="", container!="POD"'
 LIST_PRICE_NOTE = (
-    " Cost is at the default list price per GPU-hour from gpucatalog (REFERENCE.md §2), not a"
-    " contract price; MIG instances cost their compute share (C/7), a time-sliced GPU is split"
-    " evenly among its holders, and models without a list price (A30) are not costed."
+    " Cost is at the default list price per GPU-hour from gpucatalog (gpucatalog/models.py: the"
+    " median of public on-demand offers, read 2026), not a contract price; MIG instances cost"
+    " their compute share (C/7), a time-sliced GPU is split evenly among its holders, and models"
+    " without a list price (A30) are not costed."
 )
 RULES_NOTE = (
     " Recording rules (alerts/gpu-recording.yml) start when Prometheus loads them: backfilled"
     " history before that shows only in the raw-series panels."
-)
-PLANNED_NOTE = (
-    " Planned series: the analytics service does not export it yet, so this panel stays empty"
-    " until it does."
 )
 
 
@@ -999,8 +998,7 @@ def namespaces_pods() -> Dashboard:
                 "bargauge",
                 "Budget projection by namespace",
                 "Projected monthly GPU cost over budget per namespace, from the analytics service "
-                "(gpu_analytics_budget_projected_ratio; GpuBudgetExceeded fires above 100%)."
-                + PLANNED_NOTE,
+                "(gpu_analytics_budget_projected_ratio; GpuBudgetExceeded fires above 100%).",
                 "percentunit",
                 [
                     Query(
@@ -1166,7 +1164,7 @@ def mig() -> Dashboard:
                 "Layout drift",
                 "GPUs whose observed MIG layout differs from the one set through the analytics "
                 "service (gpu_analytics_mig_layout_drift; GpuMigLayoutDrift fires after 15 "
-                "minutes)." + PLANNED_NOTE,
+                "minutes).",
                 "none",
                 [
                     Query(
@@ -1338,7 +1336,7 @@ def allocations() -> Dashboard:
                 "Planned releases",
                 "When each allocation of the analytics ledger is due to be released "
                 "(gpu_analytics_allocation_planned_release_timestamp_seconds; "
-                "GpuAllocationExpiring fires in its last hour)." + PLANNED_NOTE,
+                "GpuAllocationExpiring fires in its last hour).",
                 "dateTimeAsIso",
                 [
                     Query(

@@ -1,4 +1,10 @@
-"""MIG GPU-instance profiles per GPU model (REFERENCE.md §1): slices, placements, NVML ids."""
+"""MIG GPU-instance profiles per GPU model: slices, placements, NVML ids.
+
+Profiles, slices, counts and placements follow NVIDIA's MIG user guide
+(https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html); the ids
+are NVML's GPU-instance profile ids (``nvmlGpuInstanceProfileInfo_t.id``, the ID column of
+``nvidia-smi mig -lgip``; https://docs.nvidia.com/deploy/nvml-api/).
+"""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class GpuModel:
     max_clock_mem_mhz: int
 
 
-_PRICE_SOURCE = "median of public on-demand offers, read 2026 (REFERENCE.md §2)"
+_PRICE_SOURCE = "median of public on-demand offers, read 2026"
 
 MODELS: tuple[GpuModel, ...] = (
     GpuModel(

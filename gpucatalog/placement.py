@@ -280,13 +280,14 @@ def validate_layout(
 ) -> list[Placement]:
     """Place ``profiles`` on a GPU that already holds ``existing``; raise MigLayoutError if invalid.
 
-    Returns one Placement per requested profile, in request order. The rules (REFERENCE.md §1),
-    checked in this order so the error names the first that fails: known model; model has MIG
-    (else ``MIG_NOT_SUPPORTED``); non-empty request; every name is a profile of this model;
-    ``existing`` is itself a valid placement; counts (existing + new) within each profile's
-    max; at most one ``+me`` instance; total compute slices within the GPU's (7, A30: 4); enough
-    free memory slices; and a non-overlapping placement at allowed starts exists. Every failure
-    but MIG_NOT_SUPPORTED is ``INVALID_PARAMETER``; ``details["reason"]`` names the rule.
+    Returns one Placement per requested profile, in request order. The rules (NVIDIA's MIG user
+    guide; gpucatalog/mig.py cites it), checked in this order so the error names the first that
+    fails: known model; model has MIG (else ``MIG_NOT_SUPPORTED``); non-empty request; every name
+    is a profile of this model; ``existing`` is itself a valid placement; counts (existing + new)
+    within each profile's max; at most one ``+me`` instance; total compute slices within the GPU's
+    (7, A30: 4); enough free memory slices; and a non-overlapping placement at allowed starts
+    exists. Every failure but MIG_NOT_SUPPORTED is ``INVALID_PARAMETER``; ``details["reason"]``
+    names the rule.
 
     The search is a complete backtracking search, larger instances first; each instance takes
     the lowest start from which the rest can still be placed, so the result is deterministic.

@@ -1,5 +1,5 @@
-"""The Grafana dashboards follow REFERENCE.md §7 and are exactly what dashboards/generate.py
-writes."""
+"""The Grafana dashboards follow the conventions of dashboards/generate.py's docstring (after
+Grafana's dashboard best practices) and are exactly what dashboards/generate.py writes."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The metric contract (DESIGN.md): every series name used by a dashboard, a rule or the
-analytics service's PromQL is in the exporter's catalogue, a standard cluster or Prometheus
-name, a recording rule of alerts/, or a planned analytics series."""
+"""The metric contract: every series name used by a dashboard, a rule or the analytics service's
+PromQL is in the exporter's catalogue (exporter/metrics.py, docs/metrics.md), a standard cluster
+or Prometheus name, a recording rule of alerts/, a series the analytics service exports itself
+(analytics/api/telemetry.py), or a planned analytics series."""
 
 from __future__ import annotations
 

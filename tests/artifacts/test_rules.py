@@ -23,7 +23,7 @@ from tests.artifacts.artifacts import (
 )
 
 SEVERITIES = {"info", "warning", "critical"}
-# level:metric:operations (REFERENCE.md §6)
+# level:metric:operations (https://prometheus.io/docs/practices/rules/)
 RECORDING_NAME = re.compile(r"^[a-z_]+:[a-z][a-z0-9_]*:[a-z0-9_]+$")
 # dcgm-compat.yml records under dcgm-exporter's names on purpose.
 DCGM_NAME = re.compile(r"^DCGM_FI_[A-Z0-9_]+$")

@@ -1,4 +1,7 @@
-"""MIG layouts (REFERENCE.md §1): validation rules, placement search, stranded slices, artefacts."""
+"""MIG layouts: validation rules, placement search, stranded slices, artefacts.
+
+The rules and placements are NVIDIA's MIG user guide's
+(https://docs.nvidia.com/datacenter/tesla/mig-user-guide/supported-mig-profiles.html)."""
 
 from __future__ import annotations
 

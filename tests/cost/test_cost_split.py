@@ -7,8 +7,9 @@ import pytest
 from analytics.services.cost_split import layout_shares, split_device
 from analytics.services.cost_usage import DeviceUsage, MigUsage
 
-# NVML GPU-instance ids of A100 80GB placements (REFERENCE.md §1): 1g.20gb at 0/2/4/6 -> 3..6,
-# 3g.40gb at 0/4 -> 1/2, 4g.40gb at 0 -> 1, 2g.20gb at 4 -> 5, 1g.10gb at 6 -> 13.
+# GPU-instance ids the driver gives A100 80GB placements (the GPU instance ID column of
+# `nvidia-smi mig -lgi`): 1g.20gb at 0/2/4/6 -> 3..6, 3g.40gb at 0/4 -> 1/2, 4g.40gb at 0 -> 1,
+# 2g.20gb at 4 -> 5, 1g.10gb at 6 -> 13.
 FOUR_DOUBLE = [MigUsage(f"m{i}", "1g.20gb", 3 + i) for i in range(4)]
 THREE_TWO_ONE = [
     MigUsage("a", "4g.40gb", 1),

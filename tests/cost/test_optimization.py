@@ -18,8 +18,9 @@ from tests.stack_fixtures import history_stack  # noqa: F401 (a fixture)
 
 DAYS = 7
 HOURS_PER_MONTH = 730.0
-A100, H100 = 2.29, 3.99  # REFERENCE.md §2
-# REFERENCE.md §1, H100 80GB: (profile, compute slices of 7, memory GB), +me left out.
+A100, H100 = 2.29, 3.99  # list prices, USD per GPU-hour (tests/cost/truth.py)
+# H100 80GB MIG profiles (NVIDIA's MIG user guide, supported profiles): (profile, compute slices
+# of 7, memory GB), +me left out.
 H100_PROFILES = [
     ("1g.10gb", 1, 10),
     ("1g.20gb", 1, 20),

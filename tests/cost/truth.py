@@ -1,9 +1,10 @@
-"""Ground truth for the cost tests, computed from the fleet YAML and REFERENCE.md only.
+"""Ground truth for the cost tests, computed from the fleet YAML and published prices only.
 
-Nothing here calls the code under test: prices are REFERENCE.md §2's table, MIG compute slices
-are read from the profile name ("4g.40gb": 4 of 7), and who holds what is read from the YAML
-(pods that are not Succeeded/Failed hold their devices for the whole history, or, with a
-``schedule``, for the hours of its windows inside it; pods sharing a device split it equally).
+Nothing here calls the code under test: prices are the catalogue's default list prices typed in
+again below (not imported from gpucatalog), MIG compute slices are read from the profile name
+("4g.40gb": 4 of 7), and who holds what is read from the YAML (pods that are not
+Succeeded/Failed hold their devices for the whole history, or, with a ``schedule``, for the
+hours of its windows inside it; pods sharing a device split it equally).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import yaml
 
-# REFERENCE.md §2, USD per GPU-hour.
+# USD per GPU-hour: the median of public on-demand offers, read 2026 (gpucatalog's defaults).
 REFERENCE_PRICES = {
     "A100_40GB": 2.74,
     "A100_80GB": 2.29,
