@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable, ResourceNotFound
@@ -413,20 +413,21 @@ class GpuMetricsService:
         frame = frame.drop_duplicates(["key", "time"])
         runs = frames.runs_above(frame, "key", thresholds, REFINE_STEP_SECONDS * 1.5)
         by_key = {fleet.key(d): d for d in fleet.devices}
-        alerts = []
+        windows: dict[str, list[Window]] = {}
         for run in runs.to_dict("records"):
-            device = by_key.get(str(run["key"]))
-            if device is None:
-                continue
             first, last = float(run["start"]), float(run["end"])
             # Each reading stands for one step: a single hot reading is one minute.
             minutes = (last - first + REFINE_STEP_SECONDS) / 60.0
             ongoing = now - last <= 2 * REFINE_STEP_SECONDS
-            alerts.append(_alert(device, first, last, minutes, float(run["peak"]), ongoing))
-        for key, hot_hours in coarse.items():
+            window = Window(first, last, minutes, float(run["peak"]), ongoing)
+            windows.setdefault(str(run["key"]), []).append(window)
+        alerts: list[dict[str, Any]] = []
+        for key in windows.keys() | coarse.keys():
             device = by_key.get(key)
-            if device is not None:
-                alerts.extend(_hourly_alerts(device, hot_hours))
+            if device is None:
+                continue
+            found = _joined(_hourly_windows(coarse.get(key, [])), windows.get(key, []), detail_from)
+            alerts.extend(_alert(device, *w) for w in found)
         alerts.sort(key=lambda a: (a["start"], a["device_id"]))
         return _alerts_result(hours, start, now, alerts)
 
@@ -850,21 +851,50 @@ def _alert(
     }
 
 
-def _hourly_alerts(
-    device: FleetDevice, hot_hours: list[tuple[float, float]]
-) -> list[dict[str, Any]]:
+class Window(NamedTuple):
+    """One overheating window of a device: first and last hot instant (unix s), minutes, peak."""
+
+    first: float
+    last: float
+    minutes: float
+    peak: float
+    ongoing: bool
+
+
+def _hourly_windows(hot_hours: list[tuple[float, float]]) -> list[Window]:
     """Overheating windows at an hour's resolution from the hourly maxima above the threshold
     (each point at t covers the hour before it): consecutive hot hours make one window."""
-    alerts: list[dict[str, Any]] = []
+    windows: list[Window] = []
     run: list[tuple[float, float]] = []
     for point in [*sorted(hot_hours), (math.inf, 0.0)]:
         if run and point[0] - run[-1][0] > 3600:
             first, last = run[0][0] - 3600, run[-1][0]
             peak = max(value for _t, value in run)
-            alerts.append(_alert(device, first, last, (last - first) / 60.0, peak, False))
+            windows.append(Window(first, last, (last - first) / 60.0, peak, False))
             run = []
         run.append(point)
-    return alerts
+    return windows
+
+
+def _joined(hourly: list[Window], detailed: list[Window], boundary: float) -> list[Window]:
+    """A device's hourly windows (before ``boundary``) and minute-resolution ones (after it),
+    with a window running across the boundary made one: the last hot hour ending within the
+    hour before the boundary and a detailed window starting at it are one heat episode (the
+    hour holding the boundary was hot: its maximum is why the minutes after it were read)."""
+    if not hourly or not detailed:
+        return [*hourly, *detailed]
+    before, after = max(hourly), min(detailed)
+    if boundary - before.last < 3600 and after.first - boundary <= 1.5 * REFINE_STEP_SECONDS:
+        last = after.last
+        one = Window(
+            before.first,
+            last,
+            (last + REFINE_STEP_SECONDS - before.first) / 60.0,
+            max(before.peak, after.peak),
+            after.ongoing,
+        )
+        return [w for w in hourly if w != before] + [one] + [w for w in detailed if w != after]
+    return [*hourly, *detailed]
 
 
 def _floor(fleet: Fleet) -> float | None:
