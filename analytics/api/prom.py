@@ -3,7 +3,7 @@
 Every response of a request that queried Prometheus carries ``X-Prometheus-Queries`` and
 ``X-Prometheus-Samples`` (samples returned), plus ``X-Prometheus-Samples-Queried`` (samples
 Prometheus read) when ``prometheus_query_stats`` is on. The benchmark reads these. A response
-answered from a kept live view (analytics/services/live_views.py) carries ``Age``: seconds
+answered from a kept live view (analytics/services/kernel/live_views.py) carries ``Age``: seconds
 since the view was read.
 """
 
@@ -15,7 +15,7 @@ from typing import cast
 from flask import Flask, Response, current_app, g
 
 from analytics.prom import PromClient, bind_prom_client, collect_stats, reset_prom_client
-from analytics.services.sync import SyncScheduler
+from analytics.services.inventory.sync import SyncScheduler
 
 PROM_KEY = "gpu_analytics.prom"
 

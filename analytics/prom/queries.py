@@ -105,7 +105,7 @@ def duration(seconds: float) -> str:
     return f"{max(1, math.ceil(seconds))}s"
 
 
-# The labels that identify a device's series (analytics.services.gpu_metrics.Fleet.resolve).
+# The labels that identify a device's series (analytics.services.gpu.metrics.Fleet.resolve).
 DEVICE_LABELS = "uuid, node, gpu"
 
 
@@ -200,7 +200,7 @@ def xid_window_parts(window_seconds: float, scope: Scope = ALL) -> dict[str, str
     sample, which already holds its first error and which ``increase`` takes as the baseline.
     When a GPU is lost the exporter renders its XID series without the ``gpu`` label, so one
     count can continue under a second label set: the caller takes, per device and code, the
-    largest of its series' counts (analytics.services.health.collect_signals). Only XID
+    largest of its series' counts (analytics.services.gpu.health.collect_signals). Only XID
     series are read (one per device and code seen), so the cost does not grow with the fleet.
     """
     counter = scope.select("gpu_xid_errors_total")

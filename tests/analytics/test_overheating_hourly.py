@@ -4,7 +4,7 @@ running across DETAIL_HOURS' boundary is one window, not an hourly and a detaile
 
 from __future__ import annotations
 
-from analytics.services.gpu_metrics import (
+from analytics.services.gpu.metrics import (
     REFINE_STEP_SECONDS,
     FleetDevice,
     Window,

@@ -12,7 +12,7 @@ import numpy as np
 from analytics.forecasting import Bounds, Forecast, ForecastCache, forecast_series
 from analytics.prom import PromClient
 from analytics.prom.queries_forecast import MODEL_ALLOCATED_RULE
-from analytics.services.forecast import ForecastService
+from analytics.services.forecast.service import ForecastService
 from tests.analytics.prom_fake import FakePrometheus, Reply, Seen, fake_prometheus, vector
 from tests.forecast.series import daily
 

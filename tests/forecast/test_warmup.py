@@ -1,4 +1,4 @@
-"""Forecasts are fitted in the background (analytics.services.forecast_warmup): a request after
+"""Forecasts are fitted in the background (analytics.services.forecast.warmup): a request after
 the warm-up refits nothing (that a worker loads statsmodels unasked: test_lazy_import.py)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from analytics.forecasting import ForecastCache
 from analytics.prom import PromClient
-from analytics.services.forecast import SETTLE_SECONDS, ForecastService
-from analytics.services.forecast_warmup import ForecastWarmup
+from analytics.services.forecast.service import SETTLE_SECONDS, ForecastService
+from analytics.services.forecast.warmup import ForecastWarmup
 from tests.analytics.prom_fake import FakePrometheus, fake_prometheus
 from tests.forecast.test_cache import Clock, prometheus
 

@@ -16,7 +16,7 @@ from analytics.resources.metrics.schemas import (
     BatchMetricsCollectRequestSchema,
     BatchMetricsCollectResultSchema,
 )
-from analytics.services.allocations import AllocationRequest
+from analytics.services.ledger.allocations import AllocationRequest
 
 blp = ApiBlueprint(
     "batch", __name__, url_prefix="/k8s-monitor/api/v1/batch", description="Batch operations."

@@ -28,8 +28,8 @@ from analytics.resources.cluster.schemas import (
     TopPodSchema,
     TopPodsQuerySchema,
 )
-from analytics.services.cluster import ClusterService, cluster_service
-from analytics.services.cluster_health import ClusterHealthService, cluster_health_service
+from analytics.services.cluster.health import ClusterHealthService, cluster_health_service
+from analytics.services.cluster.service import ClusterService, cluster_service
 
 blp = ApiBlueprint(
     "resources",
