@@ -33,9 +33,9 @@ from analytics.resources.cluster.routes import blp as cluster_blp
 from analytics.resources.cost.routes import blp as cost_blp
 from analytics.resources.devices.routes import blp as devices_blp
 from analytics.resources.forecast.routes import blp as forecast_blp
-from analytics.resources.metrics.routes import blp as metrics_blp
+from analytics.resources.gpu.metrics import blp as metrics_blp
+from analytics.resources.gpu.overview import blp as overview_blp
 from analytics.resources.mig.routes import blp as mig_blp
-from analytics.resources.overview.routes import blp as overview_blp
 from analytics.resources.webhooks.routes import blp as webhooks_blp
 from analytics.services import Services
 from analytics.services.access.apikeys import ApiKeyService

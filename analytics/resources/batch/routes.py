@@ -12,7 +12,7 @@ from analytics.resources.batch.schemas import (
     BatchAllocationRequestSchema,
     BatchAllocationResultSchema,
 )
-from analytics.resources.metrics.schemas import (
+from analytics.resources.gpu.schemas import (
     BatchMetricsCollectRequestSchema,
     BatchMetricsCollectResultSchema,
 )

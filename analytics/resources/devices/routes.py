@@ -16,7 +16,7 @@ from analytics.resources.devices.schemas import (
     DeviceStatisticsSchema,
     DeviceStatusQuerySchema,
 )
-from analytics.resources.metrics.schemas import DeviceHealthSchema, OverheatingDeviceSchema
+from analytics.resources.gpu.schemas import DeviceHealthSchema, OverheatingDeviceSchema
 from analytics.services.inventory.devices import DeviceRegistration
 
 blp = ApiBlueprint(

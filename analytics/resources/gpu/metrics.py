@@ -10,7 +10,7 @@ from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
 from analytics.api.expensive import expensive
 from analytics.paging import PageRequest, paged_within
-from analytics.resources.metrics.schemas import (
+from analytics.resources.gpu.schemas import (
     CollectionStatusSchema,
     GpuMetricsWindowQuerySchema,
     OverheatingAlertsSchema,

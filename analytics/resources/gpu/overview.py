@@ -8,7 +8,7 @@ from flask.views import MethodView
 
 from analytics.api.context import services
 from analytics.api.envelope import ApiBlueprint
-from analytics.resources.metrics.schemas import GpuClusterHealthSchema, GpuOverviewSchema
+from analytics.resources.gpu.schemas import GpuClusterHealthSchema, GpuOverviewSchema
 
 blp = ApiBlueprint(
     "gpu_cluster",
