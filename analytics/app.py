@@ -40,6 +40,8 @@ from analytics.resources.webhooks.routes import blp as webhooks_blp
 from analytics.services import Services
 from analytics.services.access.apikeys import ApiKeyService
 from analytics.services.access.ratelimits import RateLimiter
+from analytics.services.cluster.health import ClusterHealthService
+from analytics.services.cluster.service import ClusterService
 from analytics.services.cost.budget_schedule import BudgetSchedule
 from analytics.services.cost.budgets import BudgetService
 from analytics.services.cost.service import CostService
@@ -128,16 +130,11 @@ def create_app(
     # HTTP session is opened on first use.
     prom_client = prom or prom_client_for(settings)
 
-    def current_prom() -> PromClient:
-        return prom_client
-
     live_views = LiveViews(settings.live_view_seconds)
     price_book = PriceBook(
         database, clock, settings.mig_pricing, settings.amortization_lifetime_years
     )
-    gpu_metrics = GpuMetricsService(
-        database, catalogue, clock, current_prom, price_book, live_views
-    )
+    gpu_metrics = GpuMetricsService(database, catalogue, clock, prom_client, price_book, live_views)
     if live_metrics is None:
         live_metrics = PrometheusLiveMetrics(gpu_metrics.live_values)
     inventory_sync = InventorySync(
@@ -147,7 +144,7 @@ def create_app(
     cost = CostService(
         database,
         clock,
-        current_prom,
+        prom_client,
         price_book,
         settings.cost_idle_utilization,
         {
@@ -181,13 +178,13 @@ def create_app(
         rate_limiter=RateLimiter(_counter_store(settings, database), clock),
         gpu_metrics=gpu_metrics,
         inventory_sync=inventory_sync,
-        reconciliation=ReconciliationService(database, clock, current_prom),
+        reconciliation=ReconciliationService(database, clock, prom_client),
         events=events,
         webhooks=webhooks,
-        alert_receiver=AlertReceiver(events, catalogue, current_prom),
+        alert_receiver=AlertReceiver(events, catalogue, prom_client),
         forecast=ForecastService(
             clock,
-            current_prom,
+            prom_client,
             ForecastCache(settings.forecast_cache_entries),
             history_hours=settings.forecast_history_days * 24,
         ),
@@ -197,6 +194,8 @@ def create_app(
             database, clock, cost.scope_costs, events, settings.budget_projection_days
         ),
         live_views=live_views,
+        cluster=ClusterService(prom_client, clock, live_views),
+        cluster_health=ClusterHealthService(prom_client, clock, live_views),
     )
 
     app = Flask("analytics")
@@ -217,6 +216,10 @@ def create_app(
         warmup = ForecastWarmup(services.forecast, clock)
         warmup.start()
         weakref.finalize(app, warmup.stop)
+
+    sync_schedule = SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
+    sync_schedule.ensure_started()
+    weakref.finalize(app, sync_schedule.stop)
 
     budget_schedule = BudgetSchedule(
         database, clock, services.budgets, settings.budget_check_interval_seconds
@@ -241,9 +244,7 @@ def create_app(
     )
     # After the guard: a malformed request is counted and authenticated like any other.
     init_request_boundary(app)
-    init_prom(
-        app, prom_client, SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
-    )
+    init_prom(app, prom_client)
     register_error_handlers(app)
     init_security_headers(app)
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from analytics.clock import Clock
 from analytics.services.access.apikeys import ApiKeyService
 from analytics.services.access.ratelimits import RateLimiter
+from analytics.services.cluster.health import ClusterHealthService
+from analytics.services.cluster.service import ClusterService
 from analytics.services.cost.budgets import BudgetService
 from analytics.services.cost.service import CostService
 from analytics.services.events.alertmanager import AlertReceiver
@@ -49,3 +51,6 @@ class Services:
     budgets: BudgetService
     # Fleet-wide views from Prometheus, kept per worker for live_view_seconds.
     live_views: LiveViews
+    # Cluster resources (/resources) from Prometheus.
+    cluster: ClusterService
+    cluster_health: ClusterHealthService

@@ -24,7 +24,7 @@ def test_a_request_after_the_warm_up_fits_nothing(fake_prometheus: FakePrometheu
     fake_prometheus.answer(prometheus)
     clock = Clock(datetime(2026, 3, 2, 10, 20, tzinfo=UTC))
     prom = PromClient(fake_prometheus.url, timeout_seconds=5)
-    service = ForecastService(clock, lambda: prom, ForecastCache(), history_hours=10 * 24)
+    service = ForecastService(clock, prom, ForecastCache(), history_hours=10 * 24)
     warmup = ForecastWarmup(service, clock)
     warmup.run_once()
     fitted = service.cache.computed
@@ -47,7 +47,5 @@ def test_a_request_after_the_warm_up_fits_nothing(fake_prometheus: FakePrometheu
 def test_the_next_round_follows_each_hour_once_its_history_settled(
     now: datetime, seconds: float
 ) -> None:
-    service = ForecastService(
-        Clock(now), lambda: PromClient("http://127.0.0.1:1"), ForecastCache(), 240
-    )
+    service = ForecastService(Clock(now), PromClient("http://127.0.0.1:1"), ForecastCache(), 240)
     assert ForecastWarmup(service, Clock(now)).seconds_until_next_round() == seconds

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable
-from analytics.prom import PromClient, get_prom_client
+from analytics.prom import PromClient
 from analytics.prom import queries_resources as q
 from analytics.services.cluster.service import Rows, split_parts
 from analytics.services.kernel.live_views import LiveViews
@@ -502,8 +502,3 @@ class ClusterHealthService:
             sources=sources,
             timestamp=self.clock.now(),
         )
-
-
-def cluster_health_service(clock: Clock, views: LiveViews | None = None) -> ClusterHealthService:
-    """The service on the Prometheus client bound to the current request."""
-    return ClusterHealthService(get_prom_client(), clock, views)

@@ -32,7 +32,7 @@ from typing import Literal
 
 from analytics.clock import Clock
 from analytics.errors import InvalidParameter, ResourceNotFound
-from analytics.prom import PromClient, Sample, get_prom_client
+from analytics.prom import PromClient, Sample
 from analytics.prom import queries_resources as q
 from analytics.services.kernel.live_views import Kept, LiveViews
 from analytics.services.kernel.numbers import finite, mean, percent, round_or_none
@@ -926,8 +926,3 @@ class ClusterService:
 MAX_STATISTICS_HOURS = 24 * 90
 # How many queries the parts of a long tagged union are split into (ClusterService._union).
 UNION_QUERIES = 4
-
-
-def cluster_service(clock: Clock, views: LiveViews | None = None) -> ClusterService:
-    """The service on the Prometheus client bound to the current request."""
-    return ClusterService(get_prom_client(), clock, views)

@@ -49,7 +49,7 @@ class CostService:
         self,
         database: Database,
         clock: Clock,
-        prom: Callable[[], PromClient],
+        prom: PromClient,
         price_book: PriceBook,
         idle_threshold: float,
         owner_labels: Mapping[str, str],
@@ -70,7 +70,7 @@ class CostService:
         """The costs of the last ``days`` days (ending at the last whole step before now)."""
         now = now or self._clock.now()
         window = Window.ending(now, days)
-        usage = read_usage(self._prom(), window, self.idle_threshold, self.owner_labels)
+        usage = read_usage(self._prom, window, self.idle_threshold, self.owner_labels)
         book = self.price_book.prices()
         with self._db.read() as conn:
             ledger = allocation_store.list_allocations(
@@ -88,7 +88,7 @@ class CostService:
                 conn, now, active_only=False, overlapping_since=since
             )
         overdue = [r for r in ledger if r.planned_release_time and r.planned_release_time <= now]
-        holdings = read_holdings(self._prom(), report.window.end) if overdue else []
+        holdings = read_holdings(self._prom, report.window.end) if overdue else []
         return optimization.suggest(report, overdue, holdings, now)
 
     def scope_costs(self, days: int) -> dict[str, dict[str, float]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,7 @@ class AlertReceiver:
         self,
         events: EventRecorder,
         catalogue: Catalogue,
-        prom: Callable[[], PromClient],
+        prom: PromClient,
     ) -> None:
         self._events = events
         self._catalogue = catalogue
@@ -165,7 +165,7 @@ class AlertReceiver:
         if not uuid or not _UUID.match(uuid):
             return None
         try:
-            samples = self._prom().query(f'max(gpu_temperature_celsius{{uuid="{uuid}"}})')
+            samples = self._prom.query(f'max(gpu_temperature_celsius{{uuid="{uuid}"}})')
         except AnalyticsError as exc:
             log.warning("temperature of %s unknown: %s", uuid, exc.message)
             return None

@@ -200,7 +200,7 @@ class ForecastService:
     def __init__(
         self,
         clock: Clock,
-        prom: Callable[[], PromClient],
+        prom: PromClient,
         cache: ForecastCache,
         history_hours: int = 720,
     ) -> None:
@@ -221,7 +221,7 @@ class ForecastService:
         _check_hours(hours)
         now = self._clock.now()
         start, end = q.hourly_window(now.timestamp(), self.history_hours)
-        prom = self._prom()
+        prom = self._prom
         inventory = _by_part(prom.query(q.gpu_inventory(), now.timestamp()))
         parts = self._history("gpu", "", q.gpu_parts, start, end, now)
 
@@ -349,7 +349,7 @@ class ForecastService:
         _check_hours(hours)
         now = self._clock.now()
         start, end = q.hourly_window(now.timestamp(), self.history_hours)
-        prom = self._prom()
+        prom = self._prom
         capacity = _by_part(prom.query(q.resource_capacity(), now.timestamp()))
         parts = self._history("resources", "", q.resource_parts, start, end, now)
 
@@ -426,7 +426,7 @@ class ForecastService:
             for name, expr in promql().items()
         ]
         parts: dict[str, list[Series]] = defaultdict(list)
-        for answer in self._prom().query_ranges(requests, max_parallel=len(requests)):
+        for answer in self._prom.query_ranges(requests, max_parallel=len(requests)):
             for series in answer:
                 parts[series.labels.get(q.TAG, "")].append(series)
         if now.timestamp() - end >= SETTLE_SECONDS:

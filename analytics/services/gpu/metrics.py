@@ -140,7 +140,7 @@ class GpuMetricsService:
         database: Database,
         catalogue: Catalogue,
         clock: Clock,
-        prom: Callable[[], PromClient],
+        prom: PromClient,
         prices: PriceBook,
         views: LiveViews | None = None,
     ) -> None:
@@ -206,10 +206,10 @@ class GpuMetricsService:
         parts = q.live_device_parts(scope)
         if scope is q.ALL:
             samples = self._views.get(
-                "gpu-readings", lambda: self._prom().query_parts(parts, q.STAT_LABEL)
+                "gpu-readings", lambda: self._prom.query_parts(parts, q.STAT_LABEL)
             ).value
         else:
-            samples = self._prom().query_parts(parts, q.STAT_LABEL)
+            samples = self._prom.query_parts(parts, q.STAT_LABEL)
         values: dict[str, dict[str, float]] = {}
         for sample in samples:
             device = fleet.resolve(sample.labels)
@@ -302,7 +302,7 @@ class GpuMetricsService:
         # Over the rules each window ends at a past rule sample: its answer is kept.
         # (memory_total is read now, and is not.)
         windows = [stat for stat in parts if stat != "memory_total"] if rules_end else []
-        samples = self._prom().query_parts(
+        samples = self._prom.query_parts(
             parts, q.STAT_LABEL, cached=self._past_windows.get, cached_parts=windows
         )
         return samples, rules_end if rules_end is not None else now, rules_end
@@ -319,7 +319,7 @@ class GpuMetricsService:
         cached = self._rules_end_cache
         if cached is not None and checked - cached[0] < RULES_END_TTL_S:
             return cached[1]
-        found = self._prom().query(q.latest_rule_evaluation())
+        found = self._prom.query(q.latest_rule_evaluation())
         end = found[0].value if found and math.isfinite(found[0].value) else None
         self._rules_end_cache = (checked, end)
         return end
@@ -333,7 +333,7 @@ class GpuMetricsService:
         if floor is None:
             return []
         hot = []
-        for sample in self._prom().query(q.hot_devices(floor)):
+        for sample in self._prom.query(q.hot_devices(floor)):
             device = fleet.resolve(sample.labels)
             if device is None or sample.value <= device.threshold_c:
                 continue
@@ -366,7 +366,7 @@ class GpuMetricsService:
         hot, then read the raw series at a one-minute step only around those hours; the last
         hour or two, not yet in a rule sample, is always read raw.
         """
-        prom = self._prom()
+        prom = self._prom
         fleet = self.fleet()
         now = self._clock.now().timestamp()
         start = now - hours * 3600
@@ -449,11 +449,11 @@ class GpuMetricsService:
 
         def chunk(first: float, last: float) -> Callable[[], list[Series]]:
             def compute() -> list[Series]:
-                return self._prom().query_range(promql, first, last, 3600)
+                return self._prom.query_range(promql, first, last, 3600)
 
             return lambda: self._past_ranges.get((promql, first, last), compute)
 
-        answers = self._prom().gather([chunk(first, last) for first, last in chunks])
+        answers = self._prom.gather([chunk(first, last) for first, last in chunks])
         return [series for answer in answers for series in answer]
 
     # -- health --------------------------------------------------------------------------------
@@ -466,7 +466,7 @@ class GpuMetricsService:
         # The node's series, not the uuid's: an exporter that started while the GPU was
         # unreadable reports it without a uuid (joined by node and index).
         scope = q.Scope(nodes=[device.node_name])
-        samples = self._prom().query(q.device_health(scope, XID_WINDOW_HOURS * 3600))
+        samples = self._prom.query(q.device_health(scope, XID_WINDOW_HOURS * 3600))
         signals = _signals_for(fleet, samples)
         return self._health_view(device, signals.get(device.device_id))
 
@@ -474,7 +474,7 @@ class GpuMetricsService:
         """The findings-only health queries (q.fleet_health), to run side by side. The
         temperature floor is the lowest threshold of any catalogue model, so the queries do
         not wait for the inventory."""
-        prom = self._prom()
+        prom = self._prom
         floor = min(m.overheat_threshold_c for m in self._catalogue.models.values())
         queries = q.fleet_health(floor - TEMPERATURE_MARGIN_C, q.ALL, XID_WINDOW_HOURS * 3600)
         return [functools.partial(prom.query, query) for query in queries]
@@ -507,7 +507,7 @@ class GpuMetricsService:
         read by /gpu/health and /gpu/overview."""
 
         def read() -> FleetFindings:
-            prom = self._prom()
+            prom = self._prom
             reads: list[Callable[[], list[Sample]]] = [
                 functools.partial(prom.query, q.fleet_now_recorded()),
                 *self._fleet_health_reads(),
@@ -578,7 +578,7 @@ class GpuMetricsService:
         recorded_at = values.pop(q.RECORDED_AT, None)
         if recorded_at is not None and recorded[0].timestamp - recorded_at <= RECORDED_MAX_AGE_S:
             return values
-        return {s.labels.get(q.STAT_LABEL): s.value for s in self._prom().query(q.fleet_now())}
+        return {s.labels.get(q.STAT_LABEL): s.value for s in self._prom.query(q.fleet_now())}
 
     def overview(self) -> dict[str, Any]:
         found = self._fleet_findings()
@@ -646,7 +646,7 @@ class GpuMetricsService:
             usage = self.usage_statistics(window_hours, nodes=wanted)
         resources: dict[str, dict[str, float]] = {}
         if node_metrics:
-            for sample in self._prom().query(q.node_usage(wanted)):
+            for sample in self._prom.query(q.node_usage(wanted)):
                 node = sample.labels.get("node", "")
                 stat = sample.labels.get(q.STAT_LABEL, "")
                 if node and math.isfinite(sample.value):
@@ -716,7 +716,7 @@ class GpuMetricsService:
     def collection_status(self) -> dict[str, Any]:
         """Scrape targets and exporters as Prometheus sees them; never raises for a down
         Prometheus (the answer says so instead)."""
-        prom = self._prom()
+        prom = self._prom
         now = self._clock.now().timestamp()
         result: dict[str, Any] = {
             "prometheus": {"url": prom.base_url, "reachable": True, "error": None},

@@ -697,8 +697,9 @@ def _holder_id() -> str:
 class SyncScheduler:
     """A daemon thread per worker process that calls ``run_if_due`` every few seconds.
 
-    Started lazily (first request after gunicorn forks), so no thread crosses a fork. Every
-    worker polls; the lease and the last finish time decide who runs.
+    Started by create_app, which gunicorn runs in each worker after the fork (a process that
+    forks after starting it starts it again in the child). Every worker polls; the lease and
+    the last finish time decide who runs.
     """
 
     def __init__(self, sync: Callable[[], InventorySync], interval_seconds: int) -> None:

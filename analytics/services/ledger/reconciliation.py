@@ -9,7 +9,6 @@ namespace and name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,13 +39,13 @@ class Holding:
 
 
 class ReconciliationService:
-    def __init__(self, database: Database, clock: Clock, prom: Callable[[], PromClient]) -> None:
+    def __init__(self, database: Database, clock: Clock, prom: PromClient) -> None:
         self._db = database
         self._clock = clock
         self._prom = prom
 
     def reconcile(self, namespace: str | None = None) -> dict[str, Any]:
-        samples = self._prom().query(q.pod_allocations(namespace))
+        samples = self._prom.query(q.pod_allocations(namespace))
         now = self._clock.now()
         with self._db.read() as conn:
             ledger = allocation_store.list_allocations(
