@@ -34,6 +34,7 @@ from analytics.clock import Clock
 from analytics.errors import InvalidParameter, ResourceNotFound
 from analytics.prom import PromClient, Sample
 from analytics.prom import queries_resources as q
+from analytics.prom.promql import tagged
 from analytics.services.kernel.live_views import Kept, LiveViews
 from analytics.services.kernel.numbers import finite, mean, percent, round_or_none
 
@@ -829,7 +830,8 @@ class ClusterService:
         size = math.ceil(len(names) / UNION_QUERIES)
         calls = [
             functools.partial(
-                self.prom.query, q.tagged({name: parts[name] for name in names[i : i + size]})
+                self.prom.query,
+                tagged({name: parts[name] for name in names[i : i + size]}, q.TAG),
             )
             for i in range(0, len(names), size)
         ]
@@ -840,7 +842,7 @@ class ClusterService:
         """Pods (of a namespace); ``serving_only``: those our exporter recognises as serving."""
         if namespace is not None:
             check_namespace(namespace)
-            pods = assemble_pods(self._union(q.pod_parts(q.Scope(namespace=namespace))))
+            pods = assemble_pods(self._union(q.pod_parts(q.PodScope(namespace=namespace))))
         else:
             pods = self._every_pod().value
         return [p for p in pods if p.model_type is not None] if serving_only else pods
@@ -854,7 +856,7 @@ class ClusterService:
     def pod_detail(self, namespace: str, name: str) -> PodDetail:
         check_namespace(namespace)
         check_object_name("pod", name)
-        found = assemble_pods(self._rows(q.pods(q.Scope(namespace=namespace, pod=name))))
+        found = assemble_pods(self._rows(q.pods(q.PodScope(namespace=namespace, pod=name))))
         if not found:
             raise ResourceNotFound(
                 f"Pod {namespace}/{name} not found.", {"namespace": namespace, "podName": name}
@@ -870,7 +872,7 @@ class ClusterService:
         if not found:
             raise ResourceNotFound(f"Node {name} not found.", {"nodeName": name})
         gpus = assemble_node_gpus(name, self._rows(q.node_gpus(name)))
-        pods = assemble_pods(self._union(q.pod_parts(q.Scope(node=name))))
+        pods = assemble_pods(self._union(q.pod_parts(q.PodScope(node=name))))
         return NodeDetail(node=found[0], gpus=gpus, pods=pods)
 
     def usage(self, namespace: str | None = None) -> UsageView:

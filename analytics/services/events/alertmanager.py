@@ -21,6 +21,7 @@ from typing import Any
 
 from analytics.errors import AnalyticsError
 from analytics.prom import PromClient
+from analytics.prom.promql import quote
 from analytics.services.events.recorder import EventRecorder
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.events import EventType, expiring_dedup_key
@@ -165,7 +166,7 @@ class AlertReceiver:
         if not uuid or not _UUID.match(uuid):
             return None
         try:
-            samples = self._prom.query(f'max(gpu_temperature_celsius{{uuid="{uuid}"}})')
+            samples = self._prom.query(f"max(gpu_temperature_celsius{{uuid={quote(uuid)}}})")
         except AnalyticsError as exc:
             log.warning("temperature of %s unknown: %s", uuid, exc.message)
             return None

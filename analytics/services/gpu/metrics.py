@@ -198,13 +198,13 @@ class GpuMetricsService:
         """Temperature, power and utilisation (percent) of ``devices`` by device id: one query,
         for the whole fleet (a live view) or, for a few devices, just their uuids."""
         fleet = Places(devices)
-        scope = q.ALL
+        scope = q.ALL_DEVICES
         if len(devices) <= LIVE_UUID_SCOPE_LIMIT:
             uuids = [d.gpu_uuid for d in devices if d.gpu_uuid]
             if len(uuids) == len(devices):
-                scope = q.Scope(uuids=uuids)
+                scope = q.DeviceScope(uuids=uuids)
         parts = q.live_device_parts(scope)
-        if scope is q.ALL:
+        if scope is q.ALL_DEVICES:
             samples = self._views.get(
                 "gpu-readings", lambda: self._prom.query_parts(parts, q.STAT_LABEL)
             ).value
@@ -298,7 +298,7 @@ class GpuMetricsService:
         """The statistics' samples, the window's end and the rules' end (None: raw)."""
         now = self._clock.now().timestamp()
         rules_end = self._rules_end(hours)
-        parts = q.usage_statistics_parts(hours, now, now, rules_end, q.Scope(nodes=nodes))
+        parts = q.usage_statistics_parts(hours, now, now, rules_end, q.DeviceScope(nodes=nodes))
         # Over the rules each window ends at a past rule sample: its answer is kept.
         # (memory_total is read now, and is not.)
         windows = [stat for stat in parts if stat != "memory_total"] if rules_end else []
@@ -400,7 +400,7 @@ class GpuMetricsService:
         ranges.append((raw_from, now, None))
         refinements = []
         for range_start, range_end, uuids in _merge(ranges):
-            scope = q.Scope(uuids=sorted(uuids)) if uuids is not None else q.ALL
+            scope = q.DeviceScope(uuids=sorted(uuids)) if uuids is not None else q.ALL_DEVICES
             for chunk_start, chunk_end in _chunks(range_start, range_end):
                 refinements.append(
                     (
@@ -465,7 +465,7 @@ class GpuMetricsService:
             raise ResourceNotFound(f"GPU device {device_id} not found.", {"deviceId": device_id})
         # The node's series, not the uuid's: an exporter that started while the GPU was
         # unreadable reports it without a uuid (joined by node and index).
-        scope = q.Scope(nodes=[device.node_name])
+        scope = q.DeviceScope(nodes=[device.node_name])
         samples = self._prom.query(q.device_health(scope, XID_WINDOW_HOURS * 3600))
         signals = _signals_for(fleet, samples)
         return self._health_view(device, signals.get(device.device_id))
@@ -476,7 +476,9 @@ class GpuMetricsService:
         not wait for the inventory."""
         prom = self._prom
         floor = min(m.overheat_threshold_c for m in self._catalogue.models.values())
-        queries = q.fleet_health(floor - TEMPERATURE_MARGIN_C, q.ALL, XID_WINDOW_HOURS * 3600)
+        queries = q.fleet_health(
+            floor - TEMPERATURE_MARGIN_C, q.ALL_DEVICES, XID_WINDOW_HOURS * 3600
+        )
         return [functools.partial(prom.query, query) for query in queries]
 
     def _read_fleet(self) -> tuple[Fleet, int, int]:

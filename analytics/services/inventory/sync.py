@@ -242,7 +242,7 @@ class InventorySync:
         result = SyncResult(trigger=trigger, started_at=self._clock.now(), nodes=_sorted(nodes))
         try:
             reported, observed_mig, up_by_place = self._read(nodes)
-            attribution = self._prom.query(q.pod_allocations(scope=q.Scope(nodes=nodes)))
+            attribution = self._prom.query(q.pod_allocations(scope=q.DeviceScope(nodes=nodes)))
 
             def apply(conn: Any) -> None:
                 self._apply(conn, result, reported, observed_mig, up_by_place, nodes)
@@ -294,7 +294,7 @@ class InventorySync:
     def _read(
         self, nodes: Sequence[str] | None
     ) -> tuple[list[ReportedGpu], list[ObservedMig], dict[tuple[str, int], bool]]:
-        samples = self._prom.query(q.inventory(q.Scope(nodes=nodes)))
+        samples = self._prom.query(q.inventory(q.DeviceScope(nodes=nodes)))
         return parse_inventory(samples)
 
     def _apply_holders(
