@@ -1,4 +1,4 @@
-"""The PromQL layer: a Prometheus HTTP client, pure query builders, and pandas frames.
+"""The PromQL layer: a Prometheus HTTP client, pure query builders, and answers reshaped.
 
 Never imports Flask. The app creates one :class:`PromClient` per worker process (its HTTP
 session is made lazily, after gunicorn forks) and gives it to each service that queries

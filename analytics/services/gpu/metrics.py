@@ -270,19 +270,14 @@ class GpuMetricsService:
                 }
             )
         model_stats: dict[str, dict[str, Any]] = {}
-        if rows:
-            import pandas as pd
-
-            means = frames.group_means(
-                pd.DataFrame(rows), "model_id", ["utilization", "memory", "temperature"]
-            )
-            for model_id, mean in means.iterrows():
-                model_stats[str(model_id)] = {
-                    "device_count": int(mean["count"]),
-                    "avg_gpu_utilization": round_or_none(_nan(mean["utilization"]), 2),
-                    "avg_memory_utilization": round_or_none(_nan(mean["memory"]), 2),
-                    "avg_temperature": round_or_none(_nan(mean["temperature"]), 2),
-                }
+        means = frames.group_means(rows, "model_id", ["utilization", "memory", "temperature"])
+        for model_id, group in sorted(means.items()):
+            model_stats[model_id] = {
+                "device_count": int(group["count"] or 0),
+                "avg_gpu_utilization": round_or_none(group["utilization"], 2),
+                "avg_memory_utilization": round_or_none(group["memory"], 2),
+                "avg_temperature": round_or_none(group["temperature"], 2),
+            }
         return {
             "time_range": f"{hours} hours",
             "window_start": _utc(end - hours * 3600),
@@ -411,21 +406,20 @@ class GpuMetricsService:
                     )
                 )
         points = [s for answer in prom.query_ranges(refinements) for s in answer]
-        frame = frames.series_frame(
-            [Series({"key": series_key(s.labels, fleet)}, s.points) for s in points], ["key"]
+        # Overlapping refinement ranges may return a time twice: points_by keeps one.
+        by_device = frames.points_by(
+            [Series({"key": series_key(s.labels, fleet)}, s.points) for s in points], "key"
         )
-        # Overlapping refinement ranges may return a time twice.
-        frame = frame.drop_duplicates(["key", "time"])
-        runs = frames.runs_above(frame, "key", thresholds, REFINE_STEP_SECONDS * 1.5)
+        runs = frames.runs_above(by_device, thresholds, REFINE_STEP_SECONDS * 1.5)
         by_key = {fleet.key(d): d for d in fleet.devices}
         windows: dict[str, list[Window]] = {}
-        for run in runs.to_dict("records"):
-            first, last = float(run["start"]), float(run["end"])
+        for run in runs:
+            first, last = run.start, run.end
             # Each reading stands for one step: a single hot reading is one minute.
             minutes = (last - first + REFINE_STEP_SECONDS) / 60.0
             ongoing = now - last <= 2 * REFINE_STEP_SECONDS
-            window = Window(first, last, minutes, float(run["peak"]), ongoing)
-            windows.setdefault(str(run["key"]), []).append(window)
+            window = Window(first, last, minutes, run.peak, ongoing)
+            windows.setdefault(run.key, []).append(window)
         alerts: list[dict[str, Any]] = []
         for key in windows.keys() | coarse.keys():
             device = by_key.get(key)
