@@ -53,7 +53,7 @@ from analytics.services.forecast.warmup import ForecastWarmup
 from analytics.services.gpu.metrics import GpuMetricsService
 from analytics.services.inventory.devices import DeviceService
 from analytics.services.inventory.mig import MigService
-from analytics.services.inventory.sync import InventorySync, SyncScheduler
+from analytics.services.inventory.sync import InventorySync, sync_schedule
 from analytics.services.kernel.answer_cache import AnswerCache
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.live import LiveMetricsProvider, PrometheusLiveMetrics
@@ -217,9 +217,9 @@ def create_app(
         warmup.start()
         weakref.finalize(app, warmup.stop)
 
-    sync_schedule = SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
-    sync_schedule.ensure_started()
-    weakref.finalize(app, sync_schedule.stop)
+    sync_job = sync_schedule(inventory_sync, settings.sync_interval_seconds)
+    sync_job.start()
+    weakref.finalize(app, sync_job.stop)
 
     budget_schedule = BudgetSchedule(
         database, clock, services.budgets, settings.budget_check_interval_seconds

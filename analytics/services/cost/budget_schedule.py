@@ -1,7 +1,7 @@
 """Budgets are checked on a schedule: one worker of all processes and replicas at a time.
 
-Each worker runs a daemon thread that wakes every ``interval`` seconds and tries to take the
-``budgets`` lease in the database (the same lease table the inventory sync uses). Whoever takes
+Each worker runs a periodic job (analytics.services.kernel.periodic) that wakes every
+``interval`` seconds and tries to take the ``budgets`` lease in the database (the same lease table the inventory sync uses). Whoever takes
 it evaluates every budget (one cost query per scope, :meth:`BudgetService.check`), which records
 ``COST_THRESHOLD_EXCEEDED`` for budgets that crossed; the lease lasts one interval, so the others
 skip that round. A failed check (Prometheus down) is logged and tried again next round.
@@ -10,14 +10,12 @@ skip that round. A failed check (Prometheus down) is logged and tried again next
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 from datetime import timedelta
 
 from analytics.clock import Clock
 from analytics.errors import AnalyticsError
 from analytics.services.cost.budgets import BudgetService
+from analytics.services.kernel.periodic import Periodic, holder_id
 from analytics.store import sync as sync_store
 from analytics.store.db import Database
 
@@ -34,16 +32,14 @@ class BudgetSchedule:
         self._clock = clock
         self._budgets = budgets
         self.interval_seconds = interval_seconds
-        self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = Periodic("budget-check", self.run_if_due, interval_seconds)
 
     def run_if_due(self) -> bool:
         """Check the budgets when this worker takes the lease; True when it did."""
         now = self._clock.now()
         expires = now + timedelta(seconds=max(self.interval_seconds - 1, 1))
         taken = self._db.write(
-            lambda conn: sync_store.acquire_lease(conn, JOB, self._holder, now, expires)
+            lambda conn: sync_store.acquire_lease(conn, JOB, holder_id(), now, expires)
         )
         if not taken:
             return False
@@ -54,17 +50,7 @@ class BudgetSchedule:
         return True
 
     def start(self) -> None:
-        if self.interval_seconds <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="budget-check", daemon=True)
-        self._thread.start()
+        self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.run_if_due()
-            except Exception:
-                log.exception("budget check crashed; trying again next round")
+        self._job.stop()

@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
-import threading
 import time
-import uuid as uuid_module
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +34,7 @@ from analytics.prom import PromClient, Sample
 from analytics.prom import queries as q
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.ids import device_id_for, mig_instance_id
+from analytics.services.kernel.periodic import Periodic, holder_id
 from analytics.store import devices as device_store
 from analytics.store import holders as holder_store
 from analytics.store import mig as mig_store
@@ -178,7 +175,7 @@ class InventorySync:
         requested_at = self._clock.now()
         deadline = time.monotonic() + self._lease_seconds
         while True:
-            holder = _holder_id()
+            holder = holder_id()
             if self._acquire(holder):
                 return self._run_holding(holder, trigger, nodes)
             if time.monotonic() > deadline:
@@ -213,7 +210,7 @@ class InventorySync:
             seconds=self.interval_seconds * 0.9
         ):
             return None
-        holder = _holder_id()
+        holder = holder_id()
         if not self._acquire(holder):
             return None
         return self._run_holding(holder, "schedule", None)
@@ -690,47 +687,11 @@ def _sorted(nodes: Sequence[str] | None) -> list[str] | None:
     return sorted(set(nodes)) if nodes is not None else None
 
 
-def _holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid_module.uuid4().hex[:8]}"
-
-
-class SyncScheduler:
-    """A daemon thread per worker process that calls ``run_if_due`` every few seconds.
-
-    Started by create_app, which gunicorn runs in each worker after the fork (a process that
-    forks after starting it starts it again in the child). Every worker polls; the lease and
-    the last finish time decide who runs.
-    """
-
-    def __init__(self, sync: Callable[[], InventorySync], interval_seconds: int) -> None:
-        self._sync = sync
-        self._interval = interval_seconds
-        self._pid = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-
-    def ensure_started(self) -> None:
-        if self._interval <= 0 or self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._pid = os.getpid()
-            self._stop = threading.Event()
-            thread = threading.Thread(target=self._loop, name="inventory-sync", daemon=True)
-            thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        # Poll often enough that the interval is kept, not so often that idle workers churn.
-        poll = max(1.0, min(15.0, self._interval / 4))
-        while not self._stop.is_set():
-            try:
-                self._sync().run_if_due()
-            except MetricsUnavailable as exc:
-                log.warning("inventory sync skipped: %s", exc.message)
-            except Exception:
-                log.exception("inventory sync failed")
-            self._stop.wait(poll)
+def sync_schedule(sync: InventorySync, interval_seconds: int) -> Periodic:
+    """The periodic job of a worker that runs the sync when it is due: every worker polls
+    (often enough that the interval is kept, not so often that idle workers churn); the lease
+    and the last finish time decide who runs."""
+    poll = max(1.0, min(15.0, interval_seconds / 4)) if interval_seconds > 0 else 0.0
+    return Periodic(
+        "inventory-sync", sync.run_if_due, poll, expected=(MetricsUnavailable,), first_after_s=0
+    )

@@ -9,12 +9,12 @@ and one expired event per allocation) make a second pass a no-op.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import timedelta
 from typing import Any
 
 from analytics.clock import Clock
 from analytics.services.kernel.events import EventSink, EventType, expiring_dedup_key
+from analytics.services.kernel.periodic import Periodic
 from analytics.services.ledger.expiry import expire_due
 from analytics.store import allocations as allocation_store
 from analytics.store.db import Database
@@ -36,8 +36,7 @@ class AllocationEvents:
         self._events = events
         self.notice = timedelta(hours=notice_hours)
         self.interval_seconds = interval_seconds
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = Periodic("allocation-events", self.run_once, interval_seconds)
 
     def run_once(self) -> dict[str, int]:
         """One sweep; how many allocations expired and how many expiring events were new."""
@@ -76,21 +75,7 @@ class AllocationEvents:
         return self._db.write(run)
 
     def start(self) -> None:
-        if self.interval_seconds <= 0 or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._stopped.clear()
-        self._thread = threading.Thread(target=self._loop, name="allocation-events", daemon=True)
-        self._thread.start()
+        self._job.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stopped.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stopped.wait(self.interval_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("allocation events sweep failed")
+        self._job.stop(timeout)
