@@ -35,6 +35,7 @@ from analytics.errors import InvalidParameter, ResourceNotFound
 from analytics.prom import PromClient, Sample
 from analytics.prom import queries_resources as q
 from analytics.prom.promql import tagged
+from analytics.services.kernel.ids import device_id_of
 from analytics.services.kernel.live_views import Kept, LiveViews
 from analytics.services.kernel.numbers import finite, mean, percent, round_or_none
 
@@ -99,11 +100,6 @@ def quantity(value: float, unit: str) -> str:
     if unit == "byte":
         return bytes_quantity(value)
     return count_quantity(value)
-
-
-def device_id(node: str, gpu_index: str) -> str | None:
-    """The service's device id, ``{node}-GPU-{index:02d}``; None for a non-numeric index."""
-    return f"{node}-GPU-{int(gpu_index):02d}" if gpu_index.isdigit() else None
 
 
 def check_namespace(namespace: str) -> None:
@@ -346,7 +342,7 @@ def assemble_pod_detail(pod: PodView, rows: Rows) -> PodDetail:
         memory_used = own_memory.get(key)
         gpus.append(
             PodGpuView(
-                device_id=device_id(node, index),
+                device_id=device_id_of(node, index),
                 node_name=node,
                 gpu_index=int(index) if index.isdigit() else None,
                 gpu_uuid=key[1],
@@ -593,7 +589,7 @@ def assemble_node_gpus(node: str, rows: Rows) -> list[NodeGpuView]:
         uuid, index = labels.get("uuid", ""), labels.get("gpu", "")
         views.append(
             NodeGpuView(
-                device_id=device_id(node, index),
+                device_id=device_id_of(node, index),
                 index=_int_or_none(index),
                 uuid=uuid,
                 model_name=labels.get("model_name") or None,

@@ -25,6 +25,7 @@ from analytics.prom.promql import quote
 from analytics.services.events.recorder import EventRecorder
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.events import EventType, expiring_dedup_key
+from analytics.services.kernel.ids import device_id_for
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class AlertReceiver:
         if labels.get("device_id"):
             data["deviceId"] = labels["device_id"]
         elif node and gpu is not None and gpu.isdigit():
-            data["deviceId"] = f"{node}-GPU-{int(gpu):02d}"
+            data["deviceId"] = device_id_for(node, int(gpu))
         if node:
             data["nodeName"] = node
         if gpu is not None and gpu.isdigit():
