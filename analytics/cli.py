@@ -1,4 +1,4 @@
-"""``gpu-analytics``: serve (gunicorn), migrate, create-api-key. The one place reading os.environ."""
+"""``gpu-analytics``: serve (gunicorn), migrate, create-api-key."""
 
 from __future__ import annotations
 

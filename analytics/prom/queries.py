@@ -27,7 +27,8 @@ RULE_INTERVAL_SECONDS = 3600
 # Windows shorter than this read the raw series (a partial hour is not in any rule sample).
 RAW_WINDOW_LIMIT_HOURS = 2
 
-# REFERENCE.md §3: XIDs worth paging on, and the one worth a warning.
+# XIDs worth paging on, and the one worth a warning (NVIDIA's Xid catalogue,
+# https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html; docs/alerts.md).
 CRITICAL_XIDS = (48, 62, 64, 74, 79, 95, 119, 120)
 WARNING_XIDS = (94,)
 # Clock-event reasons that mean the GPU protects itself (not sw_power_cap: that is normal).

@@ -1,7 +1,8 @@
 """GPU health verdicts from the exporter's signals: pure rules, no I/O.
 
 A device is CRITICAL when any finding is critical, WARNING when any is a warning, else
-HEALTHY. Findings (REFERENCE.md §3 for XIDs):
+HEALTHY. Findings (XIDs: NVIDIA's Xid catalogue,
+https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html):
 
 | code | severity | when |
 |---|---|---|

@@ -3,7 +3,7 @@ of one device (book price, or on-prem amortisation of its purchase cost).
 
 Precedence, highest first: a price set through the API (``PUT /gpu/cost/prices/{modelId}``,
 admin; kept in its own table, so it survives restarts), the ``price_overrides`` setting, the
-catalogue's default (REFERENCE.md §2: median public on-demand offers, 2026). The book is read
+catalogue's default (gpucatalog/models.py: median public on-demand offers, 2026). The book is read
 from the database on every use, so a change made through one gunicorn worker holds in all.
 """
 
