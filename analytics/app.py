@@ -33,33 +33,37 @@ from analytics.resources.cluster.routes import blp as cluster_blp
 from analytics.resources.cost.routes import blp as cost_blp
 from analytics.resources.devices.routes import blp as devices_blp
 from analytics.resources.forecast.routes import blp as forecast_blp
-from analytics.resources.metrics.routes import blp as metrics_blp
+from analytics.resources.gpu.metrics import blp as metrics_blp
+from analytics.resources.gpu.overview import blp as overview_blp
 from analytics.resources.mig.routes import blp as mig_blp
-from analytics.resources.overview.routes import blp as overview_blp
 from analytics.resources.webhooks.routes import blp as webhooks_blp
 from analytics.services import Services
-from analytics.services.allocations import AllocationService
-from analytics.services.answer_cache import AnswerCache
-from analytics.services.apikeys import ApiKeyService
-from analytics.services.budget_schedule import BudgetSchedule
-from analytics.services.budgets import BudgetService
-from analytics.services.catalog import Catalogue
-from analytics.services.cost import CostService
-from analytics.services.devices import DeviceService
-from analytics.services.events import EventRecorder
-from analytics.services.forecast import ForecastCache, ForecastService
-from analytics.services.forecast_warmup import ForecastWarmup
-from analytics.services.gpu_metrics import GpuMetricsService
-from analytics.services.live import LiveMetricsProvider, PrometheusLiveMetrics
-from analytics.services.live_views import LiveViews
-from analytics.services.mig import MigService
-from analytics.services.pricebook import PriceBook
-from analytics.services.ratelimits import RateLimiter
-from analytics.services.reconciliation import ReconciliationService
+from analytics.services.access.apikeys import ApiKeyService
+from analytics.services.access.ratelimits import RateLimiter
+from analytics.services.cluster.health import ClusterHealthService
+from analytics.services.cluster.service import ClusterService
+from analytics.services.cost.budget_schedule import BudgetSchedule
+from analytics.services.cost.budgets import BudgetService
+from analytics.services.cost.service import CostService
+from analytics.services.events.alertmanager import AlertReceiver
+from analytics.services.events.recorder import EventRecorder
+from analytics.services.events.webhooks import build_webhooks
+from analytics.services.forecast.service import ForecastCache, ForecastService
+from analytics.services.forecast.warmup import ForecastWarmup
+from analytics.services.gpu.metrics import GpuMetricsService
+from analytics.services.inventory.devices import DeviceService
+from analytics.services.inventory.mig import MigService
+from analytics.services.inventory.sync import InventorySync, sync_schedule
+from analytics.services.kernel.answer_cache import AnswerCache
+from analytics.services.kernel.catalog import Catalogue
+from analytics.services.kernel.live import LiveMetricsProvider, PrometheusLiveMetrics
+from analytics.services.kernel.live_views import LiveViews
+from analytics.services.kernel.pricebook import PriceBook
+from analytics.services.ledger.allocations import AllocationService
+from analytics.services.ledger.expiry import expire_due
+from analytics.services.ledger.reconciliation import ReconciliationService
+from analytics.services.ledger.sweep import AllocationEvents
 from analytics.services.state_metrics import StateMetrics
-from analytics.services.sync import InventorySync, SyncScheduler
-from analytics.services.webhooks import build_webhooks
-from analytics.services.webhooks_alerts import AlertReceiver
 from analytics.settings import Settings
 from analytics.store import catalog as catalog_store
 from analytics.store import migrate
@@ -126,24 +130,21 @@ def create_app(
     # HTTP session is opened on first use.
     prom_client = prom or prom_client_for(settings)
 
-    def current_prom() -> PromClient:
-        return prom_client
-
     live_views = LiveViews(settings.live_view_seconds)
-    gpu_metrics = GpuMetricsService(database, catalogue, clock, current_prom, live_views)
+    price_book = PriceBook(
+        database, clock, settings.mig_pricing, settings.amortization_lifetime_years
+    )
+    gpu_metrics = GpuMetricsService(database, catalogue, clock, prom_client, price_book, live_views)
     if live_metrics is None:
         live_metrics = PrometheusLiveMetrics(gpu_metrics.live_values)
     inventory_sync = InventorySync(
         database, catalogue, clock, prom_client, settings.sync_interval_seconds
     )
     events = EventRecorder(database, clock)
-    price_book = PriceBook(
-        database, clock, settings.mig_pricing, settings.amortization_lifetime_years
-    )
     cost = CostService(
         database,
         clock,
-        current_prom,
+        prom_client,
         price_book,
         settings.cost_idle_utilization,
         {
@@ -153,24 +154,37 @@ def create_app(
         },
         AnswerCache(settings.cost_cache_seconds, max_entries=64),
     )
-    webhooks, webhook_background = build_webhooks(settings, database, clock, events)
+    sweep = []
+    if settings.allocation_events_interval_seconds > 0:
+        sweep.append(
+            AllocationEvents(
+                database,
+                clock,
+                events,
+                settings.allocation_expiring_notice_hours,
+                settings.allocation_events_interval_seconds,
+            )
+        )
+    webhooks, webhook_background = build_webhooks(settings, database, clock, events, sweep)
     services = Services(
         clock=clock,
         catalogue=catalogue,
-        devices=DeviceService(database, catalogue, clock, live_metrics),
-        mig=MigService(database, catalogue, clock, settings.mig_pricing, events),
+        devices=DeviceService(database, catalogue, clock, live_metrics, price_book),
+        mig=MigService(
+            database, catalogue, clock, settings.mig_pricing, price_book, expire_due, events
+        ),
         allocations=AllocationService(database, catalogue, clock, settings.mig_pricing, events),
         api_keys=ApiKeyService(database, clock, settings.admin_api_key),
         rate_limiter=RateLimiter(_counter_store(settings, database), clock),
         gpu_metrics=gpu_metrics,
         inventory_sync=inventory_sync,
-        reconciliation=ReconciliationService(database, clock, current_prom),
+        reconciliation=ReconciliationService(database, clock, prom_client),
         events=events,
         webhooks=webhooks,
-        alert_receiver=AlertReceiver(events, catalogue, current_prom),
+        alert_receiver=AlertReceiver(events, catalogue, prom_client),
         forecast=ForecastService(
             clock,
-            current_prom,
+            prom_client,
             ForecastCache(settings.forecast_cache_entries),
             history_hours=settings.forecast_history_days * 24,
         ),
@@ -180,6 +194,8 @@ def create_app(
             database, clock, cost.scope_costs, events, settings.budget_projection_days
         ),
         live_views=live_views,
+        cluster=ClusterService(prom_client, clock, live_views),
+        cluster_health=ClusterHealthService(prom_client, clock, live_views),
     )
 
     app = Flask("analytics")
@@ -200,6 +216,10 @@ def create_app(
         warmup = ForecastWarmup(services.forecast, clock)
         warmup.start()
         weakref.finalize(app, warmup.stop)
+
+    sync_job = sync_schedule(inventory_sync, settings.sync_interval_seconds)
+    sync_job.start()
+    weakref.finalize(app, sync_job.stop)
 
     budget_schedule = BudgetSchedule(
         database, clock, services.budgets, settings.budget_check_interval_seconds
@@ -224,9 +244,7 @@ def create_app(
     )
     # After the guard: a malformed request is counted and authenticated like any other.
     init_request_boundary(app)
-    init_prom(
-        app, prom_client, SyncScheduler(lambda: inventory_sync, settings.sync_interval_seconds)
-    )
+    init_prom(app, prom_client)
     register_error_handlers(app)
     init_security_headers(app)
 

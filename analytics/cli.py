@@ -1,4 +1,4 @@
-"""``gpu-analytics``: serve (gunicorn), migrate, create-api-key. The one place reading os.environ."""
+"""``gpu-analytics``: serve (gunicorn), migrate, create-api-key."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def _create_api_key(args: argparse.Namespace) -> int:
     from analytics.app import open_database, prepare_database
     from analytics.clock import SystemClock
     from analytics.errors import AnalyticsError
-    from analytics.services.apikeys import ApiKeyService
+    from analytics.services.access.apikeys import ApiKeyService
 
     settings = _settings()
     database = open_database(settings)

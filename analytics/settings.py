@@ -110,7 +110,7 @@ class Settings:
     forecast_history_days: int = 30
     forecast_cache_entries: int = 256
     # Fit the default forecasts in each worker's background at start and after every hour, so
-    # no request pays for loading statsmodels and fitting (analytics.services.forecast_warmup).
+    # no request pays for loading statsmodels and fitting (analytics.services.forecast.warmup).
     forecast_warmup: bool = True
     # Expensive reads (cost analysis and optimisation, forecasts, long statistics) in progress at
     # once in one worker: per client (API key or address) and in all. Keep the second below the
@@ -120,7 +120,7 @@ class Settings:
     # Seconds a cost analysis or optimisation answer is reused while its window, the ledger,
     # the prices and the devices are unchanged (per worker); 0: computed at every request.
     cost_cache_seconds: float = 300.0
-    # Fleet-wide live views (every pod, node and GPU reading: analytics/services/live_views.py)
+    # Fleet-wide live views (every pod, node and GPU reading: analytics/services/kernel/live_views.py)
     # are built once per this many seconds per worker and shared; a request after that gets the
     # kept view while one background build makes the next. 0: built at every request. Set it
     # to Prometheus' scrape interval on large fleets (the Helm chart does: 15).

@@ -65,7 +65,7 @@ from analytics.forecasting import Bounds, forecast_series  # noqa: E402
 from analytics.forecasting.baseline import mae, mase_scale, seasonal_naive  # noqa: E402
 from analytics.prom import PromClient  # noqa: E402
 from analytics.prom import queries_forecast as q  # noqa: E402
-from analytics.services.forecast import add_known, hourly, on_grid  # noqa: E402
+from analytics.services.forecast.service import add_known, hourly, on_grid  # noqa: E402
 from devstack.processes import spawn, stop  # noqa: E402
 from devstack.prometheus import free_port  # noqa: E402
 from devstack.stack import Stack, analytics_command  # noqa: E402

@@ -13,7 +13,7 @@ from flask import request
 
 from analytics.api.context import services
 from analytics.errors import Forbidden, Unauthorized
-from analytics.services.apikeys import ANONYMOUS, Principal
+from analytics.services.access.apikeys import ANONYMOUS, Principal
 
 API_PREFIX = "/k8s-monitor/api/v1"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -7,7 +7,7 @@ from typing import cast
 from flask import current_app, g
 
 from analytics.services import Services
-from analytics.services.apikeys import ANONYMOUS, Principal
+from analytics.services.access.apikeys import ANONYMOUS, Principal
 
 SERVICES_KEY = "gpu_analytics.services"
 

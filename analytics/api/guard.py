@@ -12,8 +12,8 @@ from analytics.api.auth import API_PREFIX, authenticate, authorize
 from analytics.api.context import principal, services
 from analytics.api.ratelimit import EXEMPT_PATHS, Limits, bucket_and_limit
 from analytics.errors import RateLimitExceeded, Unauthorized
-from analytics.services.apikeys import ANONYMOUS
-from analytics.services.ratelimits import RateDecision
+from analytics.services.access.apikeys import ANONYMOUS
+from analytics.services.access.ratelimits import RateDecision
 
 
 def init_request_guard(app: Flask, limits: Limits, anonymous_read: bool) -> None:

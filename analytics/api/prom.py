@@ -1,41 +1,27 @@
-"""Binds the worker's Prometheus client to each request and reports what its queries cost.
+"""Reports what each request's Prometheus queries cost.
 
 Every response of a request that queried Prometheus carries ``X-Prometheus-Queries`` and
 ``X-Prometheus-Samples`` (samples returned), plus ``X-Prometheus-Samples-Queried`` (samples
 Prometheus read) when ``prometheus_query_stats`` is on. The benchmark reads these. A response
-answered from a kept live view (analytics/services/live_views.py) carries ``Age``: seconds
+answered from a kept live view (analytics/services/kernel/live_views.py) carries ``Age``: seconds
 since the view was read.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack
-from typing import cast
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, g
 
-from analytics.prom import PromClient, bind_prom_client, collect_stats, reset_prom_client
-from analytics.services.sync import SyncScheduler
-
-PROM_KEY = "gpu_analytics.prom"
+from analytics.prom import PromClient, collect_stats
 
 
-def prom_client() -> PromClient:
-    return cast(PromClient, current_app.extensions[PROM_KEY])
-
-
-def init_prom(app: Flask, client: PromClient, scheduler: SyncScheduler | None = None) -> None:
-    """Bind ``client`` per request; start the inventory sync's thread in the worker process
-    on its first request (after gunicorn forked it)."""
-    app.extensions[PROM_KEY] = client
+def init_prom(app: Flask, client: PromClient) -> None:
+    """Count each request's queries of ``client`` (the services' client) into its headers."""
 
     @app.before_request
-    def _bind() -> None:
-        if scheduler is not None:
-            scheduler.ensure_started()
+    def _count() -> None:
         stack = ExitStack()
-        token = bind_prom_client(client)
-        stack.callback(reset_prom_client, token)
         g.prom_stats = stack.enter_context(collect_stats())
         g.prom_exit = stack
 

@@ -20,7 +20,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from analytics.services.budgets import BudgetService
+from analytics.services.cost.budgets import BudgetService
 from analytics.services.state_metrics import StateMetrics
 
 log = logging.getLogger(__name__)

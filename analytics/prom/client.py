@@ -89,7 +89,7 @@ class QueryStats:
     samples_queried: int = 0
     seconds: float = 0.0
     by_query: list[tuple[str, int, int]] = field(default_factory=list)
-    # The oldest live view (analytics/services/live_views.py) the request was answered from.
+    # The oldest live view (analytics/services/kernel/live_views.py) the request was answered from.
     view_age_s: float | None = None
 
 

@@ -1,30 +1,14 @@
-"""Prometheus results as pandas DataFrames, and the frame work that is clearer in pandas.
-
-Services call these and hand plain data upward (NaN becomes None at the service boundary);
-routes never see a DataFrame.
+"""Prometheus answers reshaped for the services: tables by key, points by key, runs above a
+threshold. Plain Python: these are a few thousand rows per request, and a worker need not load
+pandas for them (statsmodels, in analytics.forecasting.models, is the one user of pandas).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-import pandas as pd
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from analytics.prom.client import Sample, Series
-
-
-def samples_frame(samples: Sequence[Sample], labels: Sequence[str]) -> pd.DataFrame:
-    """One row per sample: the given labels (missing ones empty), ``value`` and ``timestamp``."""
-    rows = [
-        {
-            **{name: s.labels.get(name, "") for name in labels},
-            "value": s.value,
-            "timestamp": s.timestamp,
-        }
-        for s in samples
-    ]
-    return pd.DataFrame(rows, columns=[*labels, "value", "timestamp"])
 
 
 def pivot(samples: Sequence[Sample], key: str, column_label: str) -> dict[str, dict[str, float]]:
@@ -32,8 +16,7 @@ def pivot(samples: Sequence[Sample], key: str, column_label: str) -> dict[str, d
 
     The rows of a tagged answer (one query, several statistics) become one table; a key with a
     statistic missing has no entry for it, samples without the key are left out, and of two
-    samples for one cell the last counts. Plain dicts, not a DataFrame: callers look rows up one
-    device at a time, and a DataFrame row lookup costs ~40 us (at 512 GPUs ~40 ms a request).
+    samples for one cell the last counts.
     """
     table: dict[str, dict[str, float]] = {}
     for sample in samples:
@@ -43,59 +26,72 @@ def pivot(samples: Sequence[Sample], key: str, column_label: str) -> dict[str, d
     return table
 
 
-def series_frame(series: Sequence[Series], labels: Sequence[str]) -> pd.DataFrame:
-    """A long frame of range-query points: the given labels, ``time`` and ``value``."""
-    columns: dict[str, list[Any]] = {name: [] for name in (*labels, "time", "value")}
+def points_by(series: Iterable[Series], label: str) -> dict[str, list[tuple[float, float]]]:
+    """Range-query points by the value of ``label`` (series with the same value merged), in
+    time order; of two points at one time (overlapping ranges) the first is kept."""
+    merged: dict[str, dict[float, float]] = {}
     for s in series:
-        count = len(s.points)
-        for name in labels:
-            columns[name].extend([s.labels.get(name, "")] * count)
-        columns["time"].extend(t for t, _v in s.points)
-        columns["value"].extend(v for _t, v in s.points)
-    frame = pd.DataFrame(columns)
-    frame["time"] = frame["time"].astype(float)
-    frame["value"] = frame["value"].astype(float)
-    return frame.sort_values([*labels, "time"], kind="stable").reset_index(drop=True)
+        points = merged.setdefault(s.labels.get(label, ""), {})
+        for t, value in s.points:
+            points.setdefault(float(t), float(value))
+    return {key: sorted(points.items()) for key, points in merged.items()}
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stretch of readings above a threshold: first and last such reading, the peak, how many."""
+
+    key: str
+    start: float
+    end: float
+    peak: float
+    samples: int
 
 
 def runs_above(
-    points: pd.DataFrame,
-    key: str,
+    points: Mapping[str, Sequence[tuple[float, float]]],
     thresholds: Mapping[str, float],
     max_gap_seconds: float,
-) -> pd.DataFrame:
-    """Contiguous stretches where ``value`` exceeds the key's threshold.
+) -> list[Run]:
+    """Contiguous stretches where a key's value exceeds its threshold.
 
-    ``points`` is a :func:`series_frame`; consecutive readings above the threshold that are at
-    most ``max_gap_seconds`` apart form one run (a reading at or below it, or a longer gap, as
-    when Prometheus filtered cool readings out, ends it). Returns key, start, end (times of the first
-    and last reading above), peak and samples per run, ordered by key and start.
+    ``points`` are :func:`points_by`'s; consecutive readings above the threshold that are at most
+    ``max_gap_seconds`` apart form one run (a reading at or below it, or a longer gap, as when
+    Prometheus filtered cool readings out, ends it). Keys without a threshold have none. Ordered
+    by key and start.
     """
-    columns = [key, "start", "end", "peak", "samples"]
-    if points.empty:
-        return pd.DataFrame(columns=columns)
-    frame = points.sort_values([key, "time"], kind="stable").copy()
-    threshold = frame[key].map(thresholds)
-    frame["hot"] = threshold.notna() & (frame["value"] > threshold)
-    gap = frame.groupby(key)["time"].diff()
-    previous_hot = frame.groupby(key)["hot"].shift(1, fill_value=False).astype(bool)
-    # A run starts at a hot reading after a cool one, after a gap, or at a key's first reading.
-    starts = frame["hot"] & (~previous_hot | gap.isna() | (gap > max_gap_seconds))
-    frame["run"] = starts.cumsum()
-    frame = frame[frame["hot"]]
-    if frame.empty:
-        return pd.DataFrame(columns=columns)
-    runs = frame.groupby([key, "run"], sort=True).agg(
-        start=("time", "min"), end=("time", "max"), peak=("value", "max"), samples=("value", "size")
-    )
-    return runs.reset_index().drop(columns="run")[columns]
+    runs: list[Run] = []
+    for key in sorted(points):
+        threshold = thresholds.get(key)
+        if threshold is None:
+            continue
+        current: list[tuple[float, float]] = []
+        previous: float | None = None
+        for t, value in [*points[key], (float("inf"), float("-inf"))]:
+            hot = value > threshold
+            if current and (not hot or previous is None or t - previous > max_gap_seconds):
+                peak = max(v for _t, v in current)
+                runs.append(Run(key, current[0][0], current[-1][0], peak, len(current)))
+                current = []
+            if hot:
+                current.append((t, value))
+            previous = t
+    return runs
 
 
-def group_means(frame: pd.DataFrame, by: str, columns: Sequence[str]) -> pd.DataFrame:
-    """Mean of each column per group (NaN skipped) and the group's row count as ``count``."""
-    if frame.empty:
-        return pd.DataFrame(columns=["count", *columns])
-    grouped = frame.groupby(by)
-    means = grouped[list(columns)].mean()
-    means.insert(0, "count", grouped.size())
+def group_means(
+    rows: Iterable[Mapping[str, float | str | None]], by: str, columns: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """Per value of ``by``: ``count`` (rows) and the mean of each column over the rows that
+    have it (None when none has), unrounded."""
+    groups: dict[str, list[Mapping[str, float | str | None]]] = {}
+    for row in rows:
+        groups.setdefault(str(row[by]), []).append(row)
+    means: dict[str, dict[str, float | None]] = {}
+    for group, members in groups.items():
+        entry: dict[str, float | None] = {"count": float(len(members))}
+        for column in columns:
+            known = [float(v) for m in members if isinstance(v := m.get(column), (int, float))]
+            entry[column] = sum(known) / len(known) if known else None
+        means[group] = entry
     return means

@@ -1,8 +1,8 @@
 """PromQL builders for the GPU endpoints: pure functions from parameters to query strings.
 
 Every label value that comes from outside (node names, uuids, namespaces) goes through
-:func:`label_value` (a PromQL string literal) or :func:`regex_alternatives` (an escaped RE2
-alternation), never through string formatting.
+analytics.prom.promql's :func:`quote` (a PromQL string literal) or :func:`regex_alternatives` (an
+escaped RE2 alternation), never through string formatting.
 
 Aggregation happens in Prometheus: long windows read the hourly recording rules of the
 ``gpu-hourly`` group (one sample per device and hour), short ones the raw series, and several
@@ -11,9 +11,9 @@ results come back in one answer, each tagged with a ``stat`` label (:func:`tagge
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
+
+from analytics.prom.promql import quote, regex_alternatives, seconds, tagged
 
 # Recording rules (alerts/recording-rules.yml, group gpu-hourly, evaluated every hour): each
 # sample at time s summarises the raw series over (s - 1h, s], keeping node, gpu and uuid.
@@ -27,7 +27,8 @@ RULE_INTERVAL_SECONDS = 3600
 # Windows shorter than this read the raw series (a partial hour is not in any rule sample).
 RAW_WINDOW_LIMIT_HOURS = 2
 
-# REFERENCE.md §3: XIDs worth paging on, and the one worth a warning.
+# XIDs worth paging on, and the one worth a warning (NVIDIA's Xid catalogue,
+# https://docs.nvidia.com/deploy/xid-errors/analyzing-xid-catalog.html; docs/alerts.md).
 CRITICAL_XIDS = (48, 62, 64, 74, 79, 95, 119, 120)
 WARNING_XIDS = (94,)
 # Clock-event reasons that mean the GPU protects itself (not sw_power_cap: that is normal).
@@ -37,27 +38,11 @@ POWER_BRAKE_REASONS = ("hw_power_brake",)
 STAT_LABEL = "stat"
 CHECK_LABEL = "check"
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
 
 # -- escaping and selectors ------------------------------------------------------------------
 
 
-def label_value(value: str) -> str:
-    """A PromQL double-quoted string literal holding ``value`` exactly."""
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
-
-
-def regex_alternatives(values: Iterable[str]) -> str:
-    """A string literal for ``=~`` that matches exactly these values (RE2-escaped)."""
-    unique = sorted(set(values))
-    return label_value("|".join(re.escape(v) for v in unique))
-
-
-class Scope:
+class DeviceScope:
     """Which devices a query covers: all, one node, some nodes, or some uuids."""
 
     def __init__(
@@ -75,7 +60,7 @@ class Scope:
             if values is None:
                 continue
             if len(set(values)) == 1:
-                parts.append(f"{name}={label_value(values[0])}")
+                parts.append(f"{name}={quote(values[0])}")
             else:
                 # An empty list matches nothing: "a^" can never match.
                 alternatives = regex_alternatives(values) if values else '"a^"'
@@ -85,27 +70,10 @@ class Scope:
         return metric + ("{" + ",".join(parts) + "}" if parts else "")
 
 
-ALL = Scope()
+ALL_DEVICES = DeviceScope()
 
 
-def tagged(parts: Mapping[str, str], label: str = STAT_LABEL) -> str:
-    """Several expressions in one query: each result gets ``label="<key>"``.
-
-    ``or`` keeps all of them because the tag makes their label sets distinct.
-    """
-    _name(label)
-    return " or ".join(
-        f'label_replace({expr}, {label_value(label)}, {label_value(key)}, "", "")'
-        for key, expr in parts.items()
-    )
-
-
-def duration(seconds: float) -> str:
-    """A PromQL duration in whole seconds (at least 1s)."""
-    return f"{max(1, math.ceil(seconds))}s"
-
-
-# The labels that identify a device's series (analytics.services.gpu_metrics.Fleet.resolve).
+# The labels that identify a device's series (analytics.services.gpu.metrics.Fleet.resolve).
 DEVICE_LABELS = "uuid, node, gpu"
 
 
@@ -120,24 +88,18 @@ def at(expr: str, timestamp: float) -> str:
     return f"{expr} @ {timestamp:.3f}"
 
 
-def _name(name: str) -> str:
-    if not _LABEL_NAME.match(name):
-        raise ValueError(f"not a label name: {name!r}")
-    return name
-
-
 # -- live values -----------------------------------------------------------------------------
 
 LIVE_METRICS = ("gpu_temperature_celsius", "gpu_power_usage_watts", "gpu_utilization_ratio")
 
 
-def live_device_parts(scope: Scope = ALL) -> dict[str, str]:
+def live_device_parts(scope: DeviceScope = ALL_DEVICES) -> dict[str, str]:
     """Temperature, power and utilisation of every device, a query per metric (keyed by its
     name): one sample per device, with the device's labels only."""
     return {metric: device_rows(scope.select(metric)) for metric in LIVE_METRICS}
 
 
-def hot_devices(floor_celsius: float, scope: Scope = ALL) -> str:
+def hot_devices(floor_celsius: float, scope: DeviceScope = ALL_DEVICES) -> str:
     """Devices whose temperature is now above ``floor_celsius`` (the lowest model threshold;
     the per-model threshold is applied by the caller)."""
     return f"{scope.select('gpu_temperature_celsius')} > {floor_celsius:g}"
@@ -157,7 +119,7 @@ RECORDED_AT = "recorded_at"
 FIRING_ALERT = "firing_alert"
 
 
-def fleet_now(scope: Scope = ALL) -> str:
+def fleet_now(scope: DeviceScope = ALL_DEVICES) -> str:
     """Fleet-wide utilisation, memory and temperature now from the raw series, aggregated in
     Prometheus as the FLEET_NOW_RULES are (one value per device first: ``max by (node,
     uuid)``), for a Prometheus without the project's recording rules."""
@@ -172,7 +134,8 @@ def fleet_now(scope: Scope = ALL) -> str:
             "memory_total": f"sum({per_device('gpu_memory_total_bytes')})",
             "temperature": f"avg({per_device('gpu_temperature_celsius')})",
             "devices_up": f"sum({per_device('gpu_up')})",
-        }
+        },
+        STAT_LABEL,
     )
 
 
@@ -185,14 +148,15 @@ def fleet_now_recorded() -> str:
             **FLEET_NOW_RULES,
             RECORDED_AT: f"timestamp({FLEET_NOW_RULES['devices_up']})",
             FIRING_ALERT: firing_alerts(),
-        }
+        },
+        STAT_LABEL,
     )
 
 
 # -- health ----------------------------------------------------------------------------------
 
 
-def xid_window_parts(window_seconds: float, scope: Scope = ALL) -> dict[str, str]:
+def xid_window_parts(window_seconds: float, scope: DeviceScope = ALL_DEVICES) -> dict[str, str]:
     """XIDs per device, code and series over the window, in two parts to add up.
 
     ``xid``: the counter's increase over the window (counter resets, e.g. an exporter
@@ -200,18 +164,18 @@ def xid_window_parts(window_seconds: float, scope: Scope = ALL) -> dict[str, str
     sample, which already holds its first error and which ``increase`` takes as the baseline.
     When a GPU is lost the exporter renders its XID series without the ``gpu`` label, so one
     count can continue under a second label set: the caller takes, per device and code, the
-    largest of its series' counts (analytics.services.health.collect_signals). Only XID
+    largest of its series' counts (analytics.services.gpu.health.collect_signals). Only XID
     series are read (one per device and code seen), so the cost does not grow with the fleet.
     """
     counter = scope.select("gpu_xid_errors_total")
-    window = duration(window_seconds)
+    window = seconds(window_seconds)
     return {
         "xid": f"increase({counter}[{window}]) > 0",
         "xid_born": f"(min_over_time({counter}[{window}]) unless {counter} offset {window}) > 0",
     }
 
 
-def device_health(scope: Scope = ALL, xid_window_seconds: float = 86400) -> str:
+def device_health(scope: DeviceScope = ALL_DEVICES, xid_window_seconds: float = 86400) -> str:
     """Every health signal of the scope's devices in one query, tagged with ``check``.
 
     ``up`` and ``temperature`` come for every device (absent devices are found by their
@@ -238,7 +202,7 @@ def device_health(scope: Scope = ALL, xid_window_seconds: float = 86400) -> str:
 
 
 def fleet_health(
-    temperature_floor_c: float, scope: Scope = ALL, xid_window_seconds: float = 86400
+    temperature_floor_c: float, scope: DeviceScope = ALL_DEVICES, xid_window_seconds: float = 86400
 ) -> tuple[str, str, str]:
     """The health signals of a whole fleet as findings only, in three queries to run side by
     side: (1) lost GPUs (``gpu_up == 0``), temperatures above the floor, ECC and row remapping,
@@ -294,20 +258,28 @@ def latest_rule_evaluation(
     subquery at whole hours: long windows then still read the rules, ending where they end,
     instead of a month of raw series.
     """
-    recent = f"max(max_over_time(timestamp({rule})[{duration(lookback_seconds)}:5m]))"
-    older = f"max(max_over_time(timestamp({rule})[{duration(fallback_seconds)}:1h]))"
+    recent = f"max(max_over_time(timestamp({rule})[{seconds(lookback_seconds)}:5m]))"
+    older = f"max(max_over_time(timestamp({rule})[{seconds(fallback_seconds)}:1h]))"
     return f"{recent} or {older}"
 
 
 def usage_statistics(
-    window_hours: int, end: float, now: float, rules_end: float | None, scope: Scope = ALL
+    window_hours: int,
+    end: float,
+    now: float,
+    rules_end: float | None,
+    scope: DeviceScope = ALL_DEVICES,
 ) -> str:
     """:func:`usage_statistics_parts` in one query tagged by ``stat``."""
-    return tagged(usage_statistics_parts(window_hours, end, now, rules_end, scope))
+    return tagged(usage_statistics_parts(window_hours, end, now, rules_end, scope), STAT_LABEL)
 
 
 def usage_statistics_parts(
-    window_hours: int, end: float, now: float, rules_end: float | None, scope: Scope = ALL
+    window_hours: int,
+    end: float,
+    now: float,
+    rules_end: float | None,
+    scope: DeviceScope = ALL_DEVICES,
 ) -> dict[str, str]:
     """Per-device averages over the window, a query per statistic.
 
@@ -317,11 +289,11 @@ def usage_statistics_parts(
     raw series over (end - window, end], read at each whole minute. Memory total is the
     reading at ``now`` (it is fixed).
     """
-    window = duration(window_hours * 3600)
+    window = seconds(window_hours * 3600)
     if rules_end is not None:
         # Rule samples sit on hour boundaries and Prometheus 2.x ranges include both ends: one
         # second less keeps exactly ``window_hours`` samples (a 25th would weigh 4% of a day).
-        window = duration(window_hours * 3600 - 1)
+        window = seconds(window_hours * 3600 - 1)
         sources = {
             "utilization": RULE_UTILIZATION_AVG,
             "memory_used": RULE_MEMORY_USED_AVG,
@@ -348,7 +320,7 @@ def usage_statistics_parts(
     return parts
 
 
-def hourly_temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
+def hourly_temperature_above(floor_celsius: float, scope: DeviceScope = ALL_DEVICES) -> str:
     """For a range query at a 1 h step: the hourly maximum temperature where it exceeded the
     floor. A point at t stands for the one rule sample in (t - 1h, t], i.e. raw data in
     (t - 2h, t]: the window is a second short of an hour, since Prometheus 2.x ranges include
@@ -356,7 +328,7 @@ def hourly_temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
     return f"max_over_time({scope.select(RULE_TEMPERATURE_MAX)}[3599s]) > {floor_celsius:g}"
 
 
-def temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
+def temperature_above(floor_celsius: float, scope: DeviceScope = ALL_DEVICES) -> str:
     """For a range query at the sample step: raw temperature readings above the floor."""
     return f"{scope.select('gpu_temperature_celsius')} > {floor_celsius:g}"
 
@@ -364,24 +336,25 @@ def temperature_above(floor_celsius: float, scope: Scope = ALL) -> str:
 # -- inventory -------------------------------------------------------------------------------
 
 
-def inventory(scope: Scope = ALL) -> str:
+def inventory(scope: DeviceScope = ALL_DEVICES) -> str:
     """Identity, liveness and MIG layout of every device the exporters report, in one query."""
     return tagged(
         {
             "info": scope.select("gpu_info"),
             "up": scope.select("gpu_up"),
             "mig": scope.select("gpu_mig_info"),
-        }
+        },
+        STAT_LABEL,
     )
 
 
-def pod_allocations(namespace: str | None = None, scope: Scope = ALL) -> str:
+def pod_allocations(namespace: str | None = None, scope: DeviceScope = ALL_DEVICES) -> str:
     """Which container holds which GPU or MIG instance, as the kubelet assigned it."""
-    extra = f"namespace={label_value(namespace)}" if namespace is not None else ""
+    extra = f"namespace={quote(namespace)}" if namespace is not None else ""
     return scope.select("gpu_pod_allocation_info", extra)
 
 
-def exporter_status(scope: Scope = ALL) -> str:
+def exporter_status(scope: DeviceScope = ALL_DEVICES) -> str:
     """Per exporter (node): build info with its target labels, expected and visible devices,
     and when its newest sample was taken."""
     return tagged(
@@ -390,14 +363,15 @@ def exporter_status(scope: Scope = ALL) -> str:
             "expected": scope.select("gpu_exporter_devices_expected"),
             "visible": scope.select("gpu_exporter_devices_visible"),
             "sample_time": f"timestamp({scope.select('gpu_exporter_devices_visible')})",
-        }
+        },
+        STAT_LABEL,
     )
 
 
 def node_usage(nodes: Sequence[str]) -> str:
     """CPU and memory in use and allocatable per node (cAdvisor and kube-state-metrics), and
     whether kube-state-metrics knows the node, in one query tagged by ``stat``."""
-    scope = Scope(nodes=nodes)
+    scope = DeviceScope(nodes=nodes)
     containers = 'container!="",container!="POD"'
     cpu = scope.select("container_cpu_usage_seconds_total", containers)
     memory = scope.select("container_memory_working_set_bytes", containers)
@@ -410,5 +384,6 @@ def node_usage(nodes: Sequence[str]) -> str:
             "cpu_allocatable": f"max by (node) ({cpu_allocatable})",
             "memory_allocatable": f"max by (node) ({memory_allocatable})",
             "known": f"max by (node) ({scope.select('kube_node_info')})",
-        }
+        },
+        STAT_LABEL,
     )

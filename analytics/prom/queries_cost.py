@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from analytics.prom.queries import RULE_UTILIZATION_AVG, duration, regex_alternatives, tagged
+from analytics.prom.promql import regex_alternatives, seconds, tagged
+from analytics.prom.queries import RULE_UTILIZATION_AVG
 
 STAT = "stat"
 HOUR_S = 3600
@@ -52,14 +53,14 @@ def pod_label(kubernetes_label: str) -> str:
 def _over(function: str, expr: str, window_s: int, resolution_s: int, end: float) -> str:
     # A range includes both ends in Prometheus 2.x: one second less keeps the step at the
     # window's start out, so a window holds exactly window / resolution steps (as in 3.x).
-    window = duration(window_s - 1)
-    return f"{function}(({expr})[{window}:{duration(resolution_s)}] @ {end:.3f})"
+    window = seconds(window_s - 1)
+    return f"{function}(({expr})[{window}:{seconds(resolution_s)}] @ {end:.3f})"
 
 
 def utilization_per_step(resolution_s: int) -> str:
     """Each GPU's utilisation during a step (0-1), by uuid."""
     if resolution_s < HOUR_S:
-        return f"max by (uuid) (avg_over_time(gpu_utilization_ratio[{duration(resolution_s)}]))"
+        return f"max by (uuid) (avg_over_time(gpu_utilization_ratio[{seconds(resolution_s)}]))"
     return f"max by (uuid) (last_over_time({RULE_UTILIZATION_AVG}[1h]))"
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from analytics.prom import queries_resources
-from analytics.prom.queries_resources import tagged
+from analytics.prom.promql import tagged
 
 STEP_SECONDS = 3600
 # The label naming each part of a tagged query (the services read q.TAG).
@@ -39,7 +39,8 @@ def gpu_inventory() -> str:
             "gpus": "count by (model_name) (max by (uuid, model_name) (gpu_info))",
             "memory_total": "sum by (model_name) (max by (uuid) (gpu_memory_total_bytes) "
             "* on (uuid) group_left (model_name) max by (uuid, model_name) (gpu_info))",
-        }
+        },
+        queries_resources.TAG,
     )
 
 
@@ -64,12 +65,12 @@ def gpu_parts() -> dict[str, str]:
 def part_query(name: str, expr: str) -> str:
     """One part as a query of its own, tagged as in the union (so the services can run the
     parts side by side)."""
-    return tagged({name: expr})
+    return tagged({name: expr}, queries_resources.TAG)
 
 
 def gpu_series() -> str:
     """The hourly history /gpu/forecast learns from, in one range query (see gpu_parts)."""
-    return tagged(gpu_parts())
+    return tagged(gpu_parts(), queries_resources.TAG)
 
 
 def resource_parts() -> dict[str, str]:
@@ -90,5 +91,6 @@ def resource_capacity() -> str:
         {
             "cpu_allocatable": 'sum(kube_node_status_allocatable{resource="cpu"})',
             "memory_allocatable": 'sum(kube_node_status_allocatable{resource="memory"})',
-        }
+        },
+        queries_resources.TAG,
     )

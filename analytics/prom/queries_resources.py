@@ -3,7 +3,7 @@
 Every query aggregates on the server and answers a few rows per pod, node, namespace or device,
 never raw samples. Series come under their upstream names: kube-state-metrics (``kube_*``),
 cAdvisor (``container_*``) and our exporter (``gpu_*``, docs/metrics.md). Values from callers
-reach a query only through :func:`quote`.
+reach a query only through analytics.prom.promql's :func:`quote`.
 
 The parts one endpoint needs travel as one *tagged union*: each part's rows get a label (here
 ``part``) naming the part, the parts are joined with ``or``, and one round trip answers them
@@ -12,8 +12,9 @@ all. Parts with the same tag never collide, because the tag differs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
+
+from analytics.prom.promql import duration, quote, select, tagged
 
 TAG = "part"
 # cAdvisor also reports the pod's cgroup (container="") and the pause container ("POD"):
@@ -27,42 +28,8 @@ RUNNING = 'max by (namespace, pod) (kube_pod_status_phase{phase="Running"} == 1)
 POD_INFO_LABELS = "namespace, pod, node, uid, pod_ip, host_ip, created_by_kind, created_by_name"
 
 
-def quote(value: str) -> str:
-    """A PromQL string literal: backslash, double quote and line breaks escaped."""
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
-
-
-def select(metric: str, *matchers: str) -> str:
-    """``metric{m1,m2}``; empty matchers are dropped."""
-    inside = ",".join(m for m in matchers if m)
-    return f"{metric}{{{inside}}}" if inside else metric
-
-
-def tagged(parts: Mapping[str, str], tag: str = TAG) -> str:
-    """One query answering every part, each row labelled ``tag=<part name>``."""
-    if not parts:
-        raise ValueError("a tagged union needs at least one part")
-    return " or ".join(
-        f"label_replace({expr}, {quote(tag)}, {quote(name)}, {quote('')}, {quote('')})"
-        for name, expr in parts.items()
-    )
-
-
-def duration(seconds: int) -> str:
-    """A PromQL duration of whole seconds in the largest exact unit (``1d``, ``90m``, ``45s``)."""
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
 @dataclass(frozen=True)
-class Scope:
+class PodScope:
     """Which pods a query covers: all, a namespace, one pod, the pods of a node (combinable)."""
 
     namespace: str | None = None
@@ -91,7 +58,7 @@ class Scope:
         return f"({expr}) and on (namespace, pod) {pods}"
 
 
-ALL = Scope()
+ALL_PODS = PodScope()
 
 
 def _node(node: str | None) -> list[str]:
@@ -118,7 +85,7 @@ def device_utilization(matchers: list[str], by: str) -> str:
     )
 
 
-def pod_parts(scope: Scope = ALL) -> dict[str, str]:
+def pod_parts(scope: PodScope = ALL_PODS) -> dict[str, str]:
     """Parts with one row per pod of the scope.
 
     info (kube_pod_info labels: uid, node, host_ip, pod_ip, created_by_*), phase (label
@@ -173,9 +140,9 @@ def pod_parts(scope: Scope = ALL) -> dict[str, str]:
     return parts
 
 
-def pods(scope: Scope = ALL) -> str:
+def pods(scope: PodScope = ALL_PODS) -> str:
     """Everything the pod list needs, in one query (see pod_parts)."""
-    return tagged(pod_parts(scope))
+    return tagged(pod_parts(scope), TAG)
 
 
 def pod_detail(namespace: str, pod: str) -> str:
@@ -185,7 +152,7 @@ def pod_detail(namespace: str, pod: str) -> str:
     uuid, mig_uuid, resource, sharing), own_sm (the container's SM utilisation on a device, 0-1),
     own_memory (its GPU memory there, bytes), device_util (the device's utilisation, joined only
     for whole GPUs held exclusively), mig (gpu_mig_info of the MIG instances it holds)."""
-    scope = Scope(namespace=namespace, pod=pod)
+    scope = PodScope(namespace=namespace, pod=pod)
     matchers = scope.matchers()
     keys = "namespace, pod, container"
     device_keys = f"{keys}, uuid, mig_uuid"
@@ -214,7 +181,8 @@ def pod_detail(namespace: str, pod: str) -> str:
             "max by (uuid) (gpu_utilization_ratio)",
             "mig": "max by (uuid, mig_uuid, profile, gpu_instance_id, compute_instance_id) "
             f"(gpu_mig_info) and on (mig_uuid) max by (mig_uuid) ({held})",
-        }
+        },
+        TAG,
     )
 
 
@@ -265,7 +233,7 @@ def node_parts(node: str | None = None) -> dict[str, str]:
 
 def nodes(node: str | None = None) -> str:
     """Everything the node list needs, in one query (see node_parts)."""
-    return tagged(node_parts(node))
+    return tagged(node_parts(node), TAG)
 
 
 def node_gpus(node: str) -> str:
@@ -294,7 +262,7 @@ def node_gpus(node: str) -> str:
         "max by (namespace, pod, container, gpu, uuid, mig_uuid, resource, sharing) "
         f"({select('gpu_pod_allocation_info', *matchers)})"
     )
-    return tagged(parts)
+    return tagged(parts, TAG)
 
 
 # -- namespaces --------------------------------------------------------------------------------
@@ -337,7 +305,8 @@ def namespaces() -> str:
             "gpu_util": f"avg by (namespace) ({device_utilization([], 'namespace')})",
             "cluster_allocatable": "sum by (resource) "
             '(kube_node_status_allocatable{resource=~"cpu|memory"})',
-        }
+        },
+        TAG,
     )
 
 
@@ -374,7 +343,8 @@ def health(pending_seconds: int, restart_window_seconds: int, restarts: int) -> 
             "(gpu_exporter_stage_last_success_timestamp_seconds)",
             "missing_gpus": "max by (node) (gpu_exporter_devices_expected) "
             "- max by (node) (gpu_exporter_devices_visible) > 0",
-        }
+        },
+        TAG,
     )
 
 
@@ -393,7 +363,7 @@ def source_freshness() -> str:
     for name, metric in SOURCES.items():
         parts[f"{name}/series"] = f"count({metric})"
         parts[f"{name}/age"] = f"time() - max(timestamp({metric}))"
-    return tagged(parts)
+    return tagged(parts, TAG)
 
 
 # -- statistics over a window ------------------------------------------------------------------
@@ -429,4 +399,4 @@ def window_statistics(window_seconds: int) -> str:
         parts[f"{name}/avg"] = f"avg_over_time({rule}[{window_seconds}s])"
         parts[f"{name}/max"] = f"max_over_time({rule}[{window_seconds}s])"
         parts[f"{name}/now"] = f"last_over_time({rule}[{_NOW_LOOKBACK}])"
-    return tagged(parts)
+    return tagged(parts, TAG)

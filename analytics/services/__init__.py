@@ -5,23 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analytics.clock import Clock
-from analytics.services.allocations import AllocationService
-from analytics.services.apikeys import ApiKeyService
-from analytics.services.budgets import BudgetService
-from analytics.services.catalog import Catalogue
-from analytics.services.cost import CostService
-from analytics.services.devices import DeviceService
-from analytics.services.events import EventRecorder
-from analytics.services.forecast import ForecastService
-from analytics.services.gpu_metrics import GpuMetricsService
-from analytics.services.live_views import LiveViews
-from analytics.services.mig import MigService
-from analytics.services.pricebook import PriceBook
-from analytics.services.ratelimits import RateLimiter
-from analytics.services.reconciliation import ReconciliationService
-from analytics.services.sync import InventorySync
-from analytics.services.webhooks import WebhookService
-from analytics.services.webhooks_alerts import AlertReceiver
+from analytics.services.access.apikeys import ApiKeyService
+from analytics.services.access.ratelimits import RateLimiter
+from analytics.services.cluster.health import ClusterHealthService
+from analytics.services.cluster.service import ClusterService
+from analytics.services.cost.budgets import BudgetService
+from analytics.services.cost.service import CostService
+from analytics.services.events.alertmanager import AlertReceiver
+from analytics.services.events.recorder import EventRecorder
+from analytics.services.events.webhooks import WebhookService
+from analytics.services.forecast.service import ForecastService
+from analytics.services.gpu.metrics import GpuMetricsService
+from analytics.services.inventory.devices import DeviceService
+from analytics.services.inventory.mig import MigService
+from analytics.services.inventory.sync import InventorySync
+from analytics.services.kernel.catalog import Catalogue
+from analytics.services.kernel.live_views import LiveViews
+from analytics.services.kernel.pricebook import PriceBook
+from analytics.services.ledger.allocations import AllocationService
+from analytics.services.ledger.reconciliation import ReconciliationService
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,6 @@ class Services:
     budgets: BudgetService
     # Fleet-wide views from Prometheus, kept per worker for live_view_seconds.
     live_views: LiveViews
+    # Cluster resources (/resources) from Prometheus.
+    cluster: ClusterService
+    cluster_health: ClusterHealthService

@@ -294,7 +294,7 @@ class Truth:
         return counts
 
     def signals(self, node: str, index: int, t: float, xid_window_s: float = 86400) -> object:
-        from analytics.services.health import DeviceSignals
+        from analytics.services.gpu.health import DeviceSignals
 
         if self.lost(node, index, t):
             return DeviceSignals(up=False, xid_counts=self.xids(node, index, t - xid_window_s, t))

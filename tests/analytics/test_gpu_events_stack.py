@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from analytics.services.health import assess
+from analytics.services.gpu.health import assess
 from devstack.stack import Stack
 from simulator.fleet import load_fleet
 from tests.analytics.gpu_truth import EVENTS_NODE, HOUR, QUIET_NODE, Truth, write_events_fleet

@@ -207,7 +207,7 @@ def test_overview_counts_and_current_values(
 def test_health_of_a_quiet_fleet(
     history_stack: Stack, synced: dict[str, Any], truth: Truth
 ) -> None:
-    from analytics.services.health import assess
+    from analytics.services.gpu.health import assess
 
     now = time.time()
     health = data(get(history_stack, "/gpu/health"))

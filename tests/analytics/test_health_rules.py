@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analytics.prom import Sample
-from analytics.services.health import DeviceSignals, assess, collect_signals
+from analytics.services.gpu.health import DeviceSignals, assess, collect_signals
 
 
 def codes(signals: DeviceSignals | None, threshold: float = 85.0, seen: bool = True) -> list[str]:

@@ -10,8 +10,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from analytics.services.sync import InventorySync, start_slice_for
+from analytics.services.inventory.sync import InventorySync
 from analytics.store import sync as sync_store
+from gpucatalog.instance_ids import start_slice_for
 from tests.analytics.conftest import ADMIN, API, AppFactory, FakeClock, assert_error, register
 from tests.analytics.prom_fake import FakePrometheus
 

@@ -1,4 +1,4 @@
-"""Fleet-wide live views (analytics/services/live_views.py): kept for an interval, refreshed in
+"""Fleet-wide live views (analytics/services/kernel/live_views.py): kept for an interval, refreshed in
 the background while the kept one serves, built once when several requests want it at once; and
 the service's lists answered from them against a real Prometheus."""
 
@@ -15,8 +15,8 @@ import pytest
 from flask import Flask
 
 from analytics import create_app
-from analytics.services import gpu_metrics
-from analytics.services.live_views import LiveViews
+from analytics.services.gpu import metrics as gpu_metrics
+from analytics.services.kernel.live_views import LiveViews
 from analytics.settings import Settings, SettingsError
 from devstack.stack import Stack
 from tests.analytics.conftest import ADMIN, ADMIN_KEY

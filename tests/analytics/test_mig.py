@@ -1,4 +1,5 @@
-"""MIG layouts through the API: the geometry of REFERENCE.md §1, desired state, delete rules."""
+"""MIG layouts through the API: the geometry of gpucatalog/mig.py (NVIDIA's MIG user guide),
+desired state, delete rules."""
 
 from __future__ import annotations
 

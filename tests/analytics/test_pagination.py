@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from analytics.paging import PageRequest, paged, paged_within
-from analytics.resources.metrics.schemas import OverheatingAlertsSchema
+from analytics.resources.gpu.schemas import OverheatingAlertsSchema
 from tests.analytics.conftest import ADMIN, API, AppFactory, FakeClock, assert_error, register
 
 pytestmark = pytest.mark.databases

@@ -1,4 +1,5 @@
-"""Frame conversion on answers recorded from a real Prometheus (tests/analytics/data/)."""
+"""Answers reshaped for the services (analytics/prom/frames.py), on answers recorded from a real
+Prometheus (tests/analytics/data/)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from analytics.prom import PromClient, Series, frames
 from analytics.prom import queries as q
+from analytics.prom.frames import Run
 from tests.analytics.prom_fake import FakePrometheus, Reply
 
 DATA = Path(__file__).parent / "data"
@@ -31,58 +31,51 @@ def test_tagged_usage_answer_pivots_to_one_row_per_gpu(fake_prometheus: FakeProm
     assert table["2"]["memory_total"] == 25769803776
 
 
-def test_range_answer_becomes_a_long_frame(fake_prometheus: FakePrometheus) -> None:
+def test_range_answer_becomes_points_by_gpu(fake_prometheus: FakePrometheus) -> None:
     fake_prometheus.answer(Reply(200, recorded("temperature_range")))
     series = PromClient(fake_prometheus.url).query_range("recorded", 0, 1, 15)
-    frame = frames.series_frame(series, ["gpu"])
-    assert len(frame) == 3 * 41
-    assert list(frame.columns) == ["gpu", "time", "value"]
-    assert frame.groupby("gpu")["time"].is_monotonic_increasing.all()
+    points = frames.points_by(series, "gpu")
+    assert sorted(points) == ["0", "1", "2"]
+    assert [len(p) for p in points.values()] == [41, 41, 41]
+    assert all([t for t, _v in p] == sorted(t for t, _v in p) for p in points.values())
 
 
 def test_runs_above_threshold_on_recorded_temperatures(fake_prometheus: FakePrometheus) -> None:
     fake_prometheus.answer(Reply(200, recorded("temperature_range")))
     series = PromClient(fake_prometheus.url).query_range("recorded", 0, 1, 15)
-    frame = frames.series_frame(series, ["gpu"])
+    points = frames.points_by(series, "gpu")
     # GPU 2 reads 73-75 °C throughout: one run spanning the whole recording.
-    runs = frames.runs_above(frame, "gpu", {"0": 85.0, "1": 87.0, "2": 72.0}, 22.5)
-    assert runs.to_dict("records") == [
-        {
-            "gpu": "2",
-            "start": 1795684298.0,
-            "end": 1795684898.0,
-            "peak": 75.0,
-            "samples": 41,
-        }
-    ]
+    runs = frames.runs_above(points, {"0": 85.0, "1": 87.0, "2": 72.0}, 22.5)
+    assert runs == [Run(key="2", start=1795684298.0, end=1795684898.0, peak=75.0, samples=41)]
 
 
 def test_runs_split_at_gaps_and_drop_cool_readings() -> None:
     points = [(60.0 * i, v) for i, v in enumerate([80, 90, 91, 80, 92, 93, 94])]
     points.pop(5)  # a missing reading inside the second run: still one run (gap 120 s)
-    frame = frames.series_frame([Series({"key": "a"}, points)], ["key"])
-    runs = frames.runs_above(frame, "key", {"a": 85.0}, max_gap_seconds=150)
-    assert runs[["start", "end", "peak", "samples"]].to_dict("records") == [
-        {"start": 60.0, "end": 120.0, "peak": 91.0, "samples": 2},
-        {"start": 240.0, "end": 360.0, "peak": 94.0, "samples": 2},
+    # A time read twice (overlapping ranges) counts once.
+    by_key = frames.points_by(
+        [Series({"key": "a"}, points), Series({"key": "a"}, points[:2])], "key"
+    )
+    runs = frames.runs_above(by_key, {"a": 85.0}, max_gap_seconds=150)
+    assert [(r.start, r.end, r.peak, r.samples) for r in runs] == [
+        (60.0, 120.0, 91.0, 2),
+        (240.0, 360.0, 94.0, 2),
     ]
-    assert frames.runs_above(frame, "key", {}, 150).empty
+    assert frames.runs_above(by_key, {}, 150) == []
 
 
 def test_group_means_skip_missing_values() -> None:
-    frame = pd.DataFrame(
-        [
-            {"model": "A", "u": 10.0, "t": 50.0},
-            {"model": "A", "u": None, "t": 70.0},
-            {"model": "B", "u": 30.0, "t": 40.0},
-        ]
-    )
-    means = frames.group_means(frame, "model", ["u", "t"])
-    assert means.loc["A"].to_dict() == {"count": 2, "u": 10.0, "t": 60.0}
-    assert means.loc["B", "count"] == 1
+    rows = [
+        {"model": "A", "u": 10.0, "t": 50.0},
+        {"model": "A", "u": None, "t": 70.0},
+        {"model": "B", "u": 30.0, "t": 40.0},
+    ]
+    means = frames.group_means(rows, "model", ["u", "t"])
+    assert means["A"] == {"count": 2, "u": 10.0, "t": 60.0}
+    assert means["B"]["count"] == 1
 
 
-def test_empty_answers_give_empty_frames() -> None:
+def test_empty_answers_give_empty_tables() -> None:
     assert frames.pivot([], "uuid", "stat") == {}
-    assert frames.series_frame([], ["uuid"]).empty
-    assert frames.group_means(pd.DataFrame(), "model", ["u"]).empty
+    assert frames.points_by([], "uuid") == {}
+    assert frames.group_means([], "model", ["u"]) == {}

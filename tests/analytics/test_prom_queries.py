@@ -8,23 +8,24 @@ from pathlib import Path
 import pytest
 import yaml
 
+from analytics.prom import promql
 from analytics.prom import queries as q
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_label_values_are_escaped_as_promql_strings() -> None:
-    assert q.label_value('we"ird\\node') == '"we\\"ird\\\\node"'
-    assert q.label_value("line\nbreak") == '"line\\nbreak"'
+    assert promql.quote('we"ird\\node') == '"we\\"ird\\\\node"'
+    assert promql.quote("line\nbreak") == '"line\\nbreak"'
 
 
 def test_a_node_name_with_quotes_and_backslashes_stays_one_matcher() -> None:
-    scope = q.Scope(nodes=['n"1\\x'])
+    scope = q.DeviceScope(nodes=['n"1\\x'])
     assert scope.select("gpu_up") == 'gpu_up{node="n\\"1\\\\x"}'
 
 
 def test_several_values_become_an_escaped_regex_alternation() -> None:
-    scope = q.Scope(uuids=["GPU-a.b", 'GPU-"c'])
+    scope = q.DeviceScope(uuids=["GPU-a.b", 'GPU-"c'])
     selected = scope.select("gpu_up")
     # RE2-escaped (the dot is literal) inside a PromQL string (quote escaped).
     assert selected == 'gpu_up{uuid=~"GPU\\\\-\\"c|GPU\\\\-a\\\\.b"}'
@@ -34,22 +35,22 @@ def test_several_values_become_an_escaped_regex_alternation() -> None:
 
 
 def test_an_empty_scope_matches_nothing() -> None:
-    assert q.Scope(nodes=[]).select("gpu_up") == 'gpu_up{node=~"a^"}'
+    assert q.DeviceScope(nodes=[]).select("gpu_up") == 'gpu_up{node=~"a^"}'
 
 
 def test_label_names_are_checked() -> None:
     with pytest.raises(ValueError):
-        q.tagged({"a": "up"}, label="bad-label")
+        promql.tagged({"a": "up"}, "bad-label")
 
 
 def test_tagged_union_labels_each_part() -> None:
-    assert q.tagged({"a": "x", "b": "y"}) == (
+    assert promql.tagged({"a": "x", "b": "y"}, q.STAT_LABEL) == (
         'label_replace(x, "stat", "a", "", "") or label_replace(y, "stat", "b", "", "")'
     )
 
 
 def test_live_values_are_a_query_per_metric_with_only_the_device_labels() -> None:
-    assert q.live_device_parts(q.Scope(uuids=["GPU-1"])) == {
+    assert q.live_device_parts(q.DeviceScope(uuids=["GPU-1"])) == {
         metric: f'max by (uuid, node, gpu) ({metric}{{uuid="GPU-1"}})'
         for metric in ("gpu_temperature_celsius", "gpu_power_usage_watts", "gpu_utilization_ratio")
     }
@@ -73,7 +74,9 @@ def test_long_windows_read_the_hourly_rules_at_their_newest_sample() -> None:
 
 
 def test_short_windows_read_the_raw_series() -> None:
-    query = q.usage_statistics(1, end=5000.0, now=5000.0, rules_end=None, scope=q.Scope(["n1"]))
+    query = q.usage_statistics(
+        1, end=5000.0, now=5000.0, rules_end=None, scope=q.DeviceScope(["n1"])
+    )
     # Through a one-minute subquery: time-weighted, whatever the scrape interval.
     assert 'avg_over_time(gpu_utilization_ratio{node="n1"}[3600s:1m] @ 5000.000)' in query
     assert "avg1h" not in query
@@ -87,7 +90,7 @@ def test_latest_rule_sample_is_found_with_a_cheap_subquery() -> None:
 
 
 def test_xid_window_counts_new_series_and_survives_counter_resets() -> None:
-    assert q.xid_window_parts(86400, q.Scope(uuids=["GPU-1"])) == {
+    assert q.xid_window_parts(86400, q.DeviceScope(uuids=["GPU-1"])) == {
         "xid": 'increase(gpu_xid_errors_total{uuid="GPU-1"}[86400s]) > 0',
         "xid_born": (
             '(min_over_time(gpu_xid_errors_total{uuid="GPU-1"}[86400s]) unless '
@@ -122,7 +125,7 @@ def test_overheating_queries_filter_on_the_server() -> None:
     assert q.hourly_temperature_above(80) == (
         "max_over_time(uuid:gpu_temperature_celsius:max1h[3599s]) > 80"
     )
-    assert q.temperature_above(83.5, q.Scope(uuids=["GPU-1"])) == (
+    assert q.temperature_above(83.5, q.DeviceScope(uuids=["GPU-1"])) == (
         'gpu_temperature_celsius{uuid="GPU-1"} > 83.5'
     )
     assert q.hot_devices(80) == "gpu_temperature_celsius > 80"
@@ -148,7 +151,7 @@ def test_fleet_now_reads_the_rules_and_aggregates_raw_series_as_they_do() -> Non
 
 
 def test_inventory_and_pod_allocation_queries() -> None:
-    assert q.inventory(q.Scope(nodes=["a", "b"])) == (
+    assert q.inventory(q.DeviceScope(nodes=["a", "b"])) == (
         'label_replace(gpu_info{node=~"a|b"}, "stat", "info", "", "") or '
         'label_replace(gpu_up{node=~"a|b"}, "stat", "up", "", "") or '
         'label_replace(gpu_mig_info{node=~"a|b"}, "stat", "mig", "", "")'

@@ -25,7 +25,7 @@ import pytest
 import requests
 
 from analytics.prom import queries_resources as rq
-from analytics.services.cluster import UNION_QUERIES
+from analytics.services.cluster.service import UNION_QUERIES
 from devstack.prometheus import query
 from devstack.stack import Stack
 from gpucatalog import mig_profiles

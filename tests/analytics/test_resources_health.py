@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from analytics import create_app
 from analytics.prom import Sample
-from analytics.services.cluster_health import (
+from analytics.services.cluster.health import (
     assess,
     prometheus_alerts,
     public_url,

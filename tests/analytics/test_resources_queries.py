@@ -8,37 +8,38 @@ from pathlib import Path
 import pytest
 import yaml
 
+from analytics.prom import promql
 from analytics.prom import queries_resources as q
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quote_escapes_backslash_quote_and_line_breaks() -> None:
-    assert q.quote("plain") == '"plain"'
-    assert q.quote('a"b') == '"a\\"b"'
-    assert q.quote("a\\b") == '"a\\\\b"'
-    assert q.quote("a\nb\rc") == '"a\\nb\\rc"'
+    assert promql.quote("plain") == '"plain"'
+    assert promql.quote('a"b') == '"a\\"b"'
+    assert promql.quote("a\\b") == '"a\\\\b"'
+    assert promql.quote("a\nb\rc") == '"a\\nb\\rc"'
     # A value cannot close the string and inject a selector.
-    injected = q.quote('x"} or vector(1) or up{a="')
+    injected = promql.quote('x"} or vector(1) or up{a="')
     assert injected.count('"') - injected.count('\\"') == 2
 
 
 def test_select_and_scope_matchers() -> None:
     assert q.select("up") == "up"
     assert q.select("up", "", 'job="a"') == 'up{job="a"}'
-    scope = q.Scope(namespace="ns", pod='p"1', node="n")
+    scope = q.PodScope(namespace="ns", pod='p"1', node="n")
     assert scope.matchers() == ['namespace="ns"', 'pod="p\\"1"', 'node="n"']
     assert scope.matchers(node=False) == ['namespace="ns"', 'pod="p\\"1"']
-    assert q.ALL.matchers() == []
+    assert q.ALL_PODS.matchers() == []
 
 
 def test_tagged_union_labels_each_part() -> None:
-    union = q.tagged({"a": "vector(1)", "b": "sum(up)"})
+    union = promql.tagged({"a": "vector(1)", "b": "sum(up)"}, q.TAG)
     assert union == (
         'label_replace(vector(1), "part", "a", "", "") or label_replace(sum(up), "part", "b", "", "")'
     )
     with pytest.raises(ValueError):
-        q.tagged({})
+        promql.tagged({}, q.TAG)
 
 
 @pytest.mark.parametrize(
@@ -46,12 +47,12 @@ def test_tagged_union_labels_each_part() -> None:
     [(86400, "1d"), (7200, "2h"), (5400, "90m"), (45, "45s"), (3 * 86400, "3d"), (61, "61s")],
 )
 def test_durations_use_the_largest_exact_unit(seconds: int, text: str) -> None:
-    assert q.duration(seconds) == text
+    assert promql.duration(seconds) == text
 
 
 def test_duration_must_be_positive() -> None:
     with pytest.raises(ValueError):
-        q.duration(0)
+        promql.duration(0)
 
 
 def _parts(query: str) -> dict[str, str]:
@@ -61,7 +62,7 @@ def _parts(query: str) -> dict[str, str]:
 
 
 def test_pod_parts_aggregate_per_pod_and_exclude_pod_level_cadvisor_series() -> None:
-    parts = q.pod_parts(q.Scope(namespace="model-serving"))
+    parts = q.pod_parts(q.PodScope(namespace="model-serving"))
     assert parts["cpu_cores"] == (
         "sum by (namespace, pod) (rate(container_cpu_usage_seconds_total"
         '{container!="",container!="POD",namespace="model-serving"}[5m]))'
@@ -85,7 +86,7 @@ def test_pod_parts_aggregate_per_pod_and_exclude_pod_level_cadvisor_series() -> 
         "count by (namespace, pod) (max by (namespace, pod, uuid, mig_uuid) "
         '(gpu_pod_allocation_info{namespace="model-serving"}))'
     )
-    assert set(_parts(q.pods(q.Scope(namespace="model-serving")))) == set(parts)
+    assert set(_parts(q.pods(q.PodScope(namespace="model-serving")))) == set(parts)
 
 
 def test_device_utilization_never_copies_a_shared_device_value() -> None:
@@ -102,7 +103,7 @@ def test_device_utilization_never_copies_a_shared_device_value() -> None:
 
 
 def test_a_node_scope_joins_kube_state_metrics_pod_series_with_kube_pod_info() -> None:
-    parts = q.pod_parts(q.Scope(node="gpu-worker-1"))
+    parts = q.pod_parts(q.PodScope(node="gpu-worker-1"))
     assert parts["created"] == (
         "(max by (namespace, pod) (kube_pod_created)) and on (namespace, pod) "
         'max by (namespace, pod) (kube_pod_info{node="gpu-worker-1"})'

@@ -7,18 +7,18 @@ from datetime import UTC, datetime
 import pytest
 
 from analytics.prom import Sample
-from analytics.services.cluster import (
+from analytics.services.cluster.service import (
     PodView,
     assemble_namespaces,
     assemble_nodes,
     assemble_pods,
     bytes_quantity,
     cpu_quantity,
-    percent,
     quantity,
     summarise,
     top_pods,
 )
+from analytics.services.kernel.numbers import percent
 
 GIB = 1024**3
 T = datetime(2026, 3, 1, 12, 0, tzinfo=UTC).timestamp()

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from analytics import create_app
-from analytics.services.budgets import COST_THRESHOLD_EXCEEDED, BudgetService
+from analytics.services.cost.budgets import COST_THRESHOLD_EXCEEDED, BudgetService
 from analytics.settings import Secret, Settings
 from analytics.store.db import Database
 from analytics.store.events import events as events_table
@@ -161,7 +161,7 @@ def test_only_admin_may_create_budgets(cost_stack: CostStack) -> None:
 def test_schedule_checks_once_per_round_and_the_gauge_follows(app: Flask) -> None:
     """Two workers' schedules share the lease: one evaluates, the other skips; the service's
     /metrics then reports gpu_analytics_budget_projected_ratio for the evaluated budget."""
-    from analytics.services.budget_schedule import BudgetSchedule
+    from analytics.services.cost.budget_schedule import BudgetSchedule
 
     services = app.extensions["gpu_analytics.services"]
     database: Database = app.extensions["gpu_analytics.database"]

@@ -1,11 +1,11 @@
-"""The four-way split and MIG shares (analytics.services.cost_split): arithmetic on records."""
+"""The four-way split and MIG shares (analytics.services.cost.split): arithmetic on records."""
 
 from __future__ import annotations
 
 import pytest
 
-from analytics.services.cost_split import layout_shares, split_device
-from analytics.services.cost_usage import DeviceUsage, MigUsage
+from analytics.services.cost.split import layout_shares, split_device
+from analytics.services.cost.usage import DeviceUsage, MigUsage
 
 # GPU-instance ids the driver gives A100 80GB placements (the GPU instance ID column of
 # `nvidia-smi mig -lgi`): 1g.20gb at 0/2/4/6 -> 3..6, 3g.40gb at 0/4 -> 1/2, 4g.40gb at 0 -> 1,

@@ -12,7 +12,7 @@ import numpy as np
 from analytics.forecasting import Bounds, Forecast, ForecastCache, forecast_series
 from analytics.prom import PromClient
 from analytics.prom.queries_forecast import MODEL_ALLOCATED_RULE
-from analytics.services.forecast import ForecastService
+from analytics.services.forecast.service import ForecastService
 from tests.analytics.prom_fake import FakePrometheus, Reply, Seen, fake_prometheus, vector
 from tests.forecast.series import daily
 
@@ -130,7 +130,7 @@ def test_warm_requests_do_not_refit_or_reread_history_and_a_new_hour_does(
     fake_prometheus.answer(prometheus)
     clock = Clock(datetime(2026, 3, 2, 10, 20, tzinfo=UTC))
     prom = PromClient(fake_prometheus.url, timeout_seconds=5)
-    service = ForecastService(clock, lambda: prom, ForecastCache(), history_hours=10 * 24)
+    service = ForecastService(clock, prom, ForecastCache(), history_hours=10 * 24)
 
     first = service.gpu_forecast(24)
     fitted = service.cache.computed
@@ -167,7 +167,7 @@ def test_the_service_answers_capacity_per_model(fake_prometheus: FakePrometheus)
     fake_prometheus.answer(prometheus)
     clock = Clock(datetime(2026, 3, 2, 10, 20, tzinfo=UTC))
     prom = PromClient(fake_prometheus.url, timeout_seconds=5)
-    view = ForecastService(clock, lambda: prom, ForecastCache(), 10 * 24).gpu_forecast(12)
+    view = ForecastService(clock, prom, ForecastCache(), 10 * 24).gpu_forecast(12)
     by_model = {m.model_id: m for m in view.by_model}
     assert set(by_model) == {"A100_80GB", "H100_80GB"}
     a100 = by_model["A100_80GB"]
@@ -197,7 +197,7 @@ def test_an_hour_that_has_not_settled_is_read_again(fake_prometheus: FakePrometh
     fake_prometheus.answer(prometheus)
     clock = Clock(datetime(2026, 3, 2, 10, 1, tzinfo=UTC))
     prom = PromClient(fake_prometheus.url, timeout_seconds=5)
-    service = ForecastService(clock, lambda: prom, ForecastCache(), history_hours=10 * 24)
+    service = ForecastService(clock, prom, ForecastCache(), history_hours=10 * 24)
     service.gpu_forecast(24)
     fitted = service.cache.computed
     service.gpu_forecast(24)

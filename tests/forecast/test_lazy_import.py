@@ -14,7 +14,7 @@ import sys, tempfile
 from pathlib import Path
 from analytics import create_app
 from analytics.settings import Settings
-import analytics.forecasting, analytics.services.forecast, analytics.resources.forecast.routes
+import analytics.forecasting, analytics.services.forecast.service, analytics.resources.forecast.routes
 app = create_app(Settings(data_dir=Path(tempfile.mkdtemp()), sync_interval_seconds=0, forecast_warmup=False))
 app.test_client().get("/k8s-monitor/api-docs")
 assert "statsmodels" not in sys.modules, "statsmodels was imported at start"
@@ -61,5 +61,5 @@ def test_starting_the_service_does_not_import_statsmodels() -> None:
 
 
 def test_a_worker_loads_statsmodels_in_the_background_without_a_request() -> None:
-    """The default forecast warm-up (analytics.services.forecast_warmup)."""
+    """The default forecast warm-up (analytics.services.forecast.warmup)."""
     run_fresh(BACKGROUND_SCRIPT)

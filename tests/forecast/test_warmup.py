@@ -1,4 +1,4 @@
-"""Forecasts are fitted in the background (analytics.services.forecast_warmup): a request after
+"""Forecasts are fitted in the background (analytics.services.forecast.warmup): a request after
 the warm-up refits nothing (that a worker loads statsmodels unasked: test_lazy_import.py)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 
 from analytics.forecasting import ForecastCache
 from analytics.prom import PromClient
-from analytics.services.forecast import SETTLE_SECONDS, ForecastService
-from analytics.services.forecast_warmup import ForecastWarmup
+from analytics.services.forecast.service import SETTLE_SECONDS, ForecastService
+from analytics.services.forecast.warmup import ForecastWarmup
 from tests.analytics.prom_fake import FakePrometheus, fake_prometheus
 from tests.forecast.test_cache import Clock, prometheus
 
@@ -24,7 +24,7 @@ def test_a_request_after_the_warm_up_fits_nothing(fake_prometheus: FakePrometheu
     fake_prometheus.answer(prometheus)
     clock = Clock(datetime(2026, 3, 2, 10, 20, tzinfo=UTC))
     prom = PromClient(fake_prometheus.url, timeout_seconds=5)
-    service = ForecastService(clock, lambda: prom, ForecastCache(), history_hours=10 * 24)
+    service = ForecastService(clock, prom, ForecastCache(), history_hours=10 * 24)
     warmup = ForecastWarmup(service, clock)
     warmup.run_once()
     fitted = service.cache.computed
@@ -47,7 +47,5 @@ def test_a_request_after_the_warm_up_fits_nothing(fake_prometheus: FakePrometheu
 def test_the_next_round_follows_each_hour_once_its_history_settled(
     now: datetime, seconds: float
 ) -> None:
-    service = ForecastService(
-        Clock(now), lambda: PromClient("http://127.0.0.1:1"), ForecastCache(), 240
-    )
+    service = ForecastService(Clock(now), PromClient("http://127.0.0.1:1"), ForecastCache(), 240)
     assert ForecastWarmup(service, Clock(now)).seconds_until_next_round() == seconds

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 
 from analytics.api.fields import UtcDateTime
 from analytics.clock import parse_utc
-from analytics.services.cluster_health import prometheus_alerts
+from analytics.services.cluster.health import prometheus_alerts
 from tests.analytics.conftest import ADMIN, API, assert_error, register
 
 # Each has a valid ISO-8601 form, but its UTC value lies outside the years 1-9999.

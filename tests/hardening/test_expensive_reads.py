@@ -12,7 +12,7 @@ import requests
 
 from analytics.api.expensive import ExpensiveGate
 from analytics.errors import RateLimitExceeded
-from analytics.services.answer_cache import AnswerCache
+from analytics.services.kernel.answer_cache import AnswerCache
 from devstack.stack import Stack
 from tests.stack_fixtures import history_stack  # noqa: F401 (a fixture)
 

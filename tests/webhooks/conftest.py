@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from analytics import create_app
-from analytics.services.webhooks import guard_from, policy_from
+from analytics.services.events.webhooks import guard_from, policy_from
 from analytics.settings import Secret, Settings
 from analytics.store.db import Database
 from analytics.webhooks.dispatcher import Dispatcher

@@ -12,7 +12,8 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
-from analytics.services.events import EVENT_TYPES, EventRecorder
+from analytics.services.events.recorder import EventRecorder
+from analytics.services.kernel.events import EVENT_TYPES
 from analytics.store.db import Database
 from analytics.webhooks.signing import (
     SIGNATURE_HEADER,

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from analytics.services.webhooks_allocations import AllocationEvents
+from analytics.services.ledger.sweep import AllocationEvents
 from analytics.store import events as event_store
 from tests.analytics.conftest import FakeClock, assert_error, register
 from tests.webhooks.conftest import ADMIN, API, DispatcherFactory, database, register_webhook

@@ -19,7 +19,7 @@ from analytics.resources.allocations.schemas import (
     ReconciliationQuerySchema,
     ReconciliationSchema,
 )
-from analytics.services.allocations import AllocationRequest
+from analytics.services.ledger.allocations import AllocationRequest
 
 blp = ApiBlueprint(
     "allocations",

@@ -12,11 +12,11 @@ from analytics.resources.batch.schemas import (
     BatchAllocationRequestSchema,
     BatchAllocationResultSchema,
 )
-from analytics.resources.metrics.schemas import (
+from analytics.resources.gpu.schemas import (
     BatchMetricsCollectRequestSchema,
     BatchMetricsCollectResultSchema,
 )
-from analytics.services.allocations import AllocationRequest
+from analytics.services.ledger.allocations import AllocationRequest
 
 blp = ApiBlueprint(
     "batch", __name__, url_prefix="/k8s-monitor/api/v1/batch", description="Batch operations."

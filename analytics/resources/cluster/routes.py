@@ -28,8 +28,8 @@ from analytics.resources.cluster.schemas import (
     TopPodSchema,
     TopPodsQuerySchema,
 )
-from analytics.services.cluster import ClusterService, cluster_service
-from analytics.services.cluster_health import ClusterHealthService, cluster_health_service
+from analytics.services.cluster.health import ClusterHealthService
+from analytics.services.cluster.service import ClusterService
 
 blp = ApiBlueprint(
     "resources",
@@ -41,11 +41,11 @@ blp = ApiBlueprint(
 
 
 def cluster() -> ClusterService:
-    return cluster_service(services().clock, services().live_views)
+    return services().cluster
 
 
 def health() -> ClusterHealthService:
-    return cluster_health_service(services().clock, services().live_views)
+    return services().cluster_health
 
 
 @blp.route("/pods")

@@ -7,8 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
-from analytics.services.cluster import MAX_STATISTICS_HOURS, RESOURCE_TYPES
-from analytics.services.cluster_health import ALERT_SOURCES, SEVERITIES
+from analytics.services.cluster.health import ALERT_SOURCES, SEVERITIES
+from analytics.services.cluster.service import MAX_STATISTICS_HOURS, RESOURCE_TYPES
 
 _NAMESPACE = validate.Regexp(
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", error="Must be a Kubernetes namespace name."

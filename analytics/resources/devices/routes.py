@@ -16,8 +16,8 @@ from analytics.resources.devices.schemas import (
     DeviceStatisticsSchema,
     DeviceStatusQuerySchema,
 )
-from analytics.resources.metrics.schemas import DeviceHealthSchema, OverheatingDeviceSchema
-from analytics.services.devices import DeviceRegistration
+from analytics.resources.gpu.schemas import DeviceHealthSchema, OverheatingDeviceSchema
+from analytics.services.inventory.devices import DeviceRegistration
 
 blp = ApiBlueprint(
     "devices", __name__, url_prefix="/k8s-monitor/api/v1/gpu/devices", description="GPU inventory."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
-from analytics.services.devices import DEVICE_STATUSES, STATUS_FILTERS
+from analytics.services.inventory.devices import DEVICE_STATUSES, STATUS_FILTERS
 
 _NODE_NAME = validate.Regexp(
     r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",

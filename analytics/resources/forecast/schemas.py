@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import UtcDateTime, doc
-from analytics.services.forecast import DEFAULT_FORECAST_HOURS, MAX_FORECAST_HOURS
+from analytics.services.forecast.service import DEFAULT_FORECAST_HOURS, MAX_FORECAST_HOURS
 
 
 class ForecastQuerySchema(Schema):

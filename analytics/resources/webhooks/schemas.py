@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
-from analytics.services.events import EVENT_CATALOGUE, EVENT_TYPES
+from analytics.services.kernel.events import EVENT_CATALOGUE, EVENT_TYPES
 
 _EVENTS_DOC = "; ".join(f"{t.value}: {text}" for t, text in EVENT_CATALOGUE.items())
 _DELIVERY_STATES = ["PENDING", "DELIVERED", "FAILED"]

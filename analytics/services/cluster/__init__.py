@@ -1,0 +1,1 @@
+"""Cluster resources (/resources): pods, nodes, namespaces, usage, statistics and cluster health."""

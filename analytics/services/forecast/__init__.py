@@ -1,0 +1,1 @@
+"""Forecasts of GPU demand and cluster resources, and their warm-up."""

@@ -1,0 +1,1 @@
+"""The GPU inventory: devices, MIG layouts, and the sync from the exporters' series."""
