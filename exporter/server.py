@@ -33,7 +33,7 @@ class SnapshotSource(Protocol):
     def last_run(self, stage: str) -> float | None: ...
 
 
-class _Static:
+class SnapshotRegistry:
     """A registry-like object over one snapshot, for prometheus_client's encoders."""
 
     def __init__(self, snapshot: Snapshot) -> None:
@@ -61,7 +61,7 @@ class ExpositionCache:
             if cached is not None:
                 return cached
         encoder = openmetrics.generate_latest if openmetrics_format else exposition.generate_latest
-        body: bytes = encoder(_Static(snapshot))
+        body: bytes = encoder(SnapshotRegistry(snapshot))
         if gzipped:
             body = gzip.compress(body, compresslevel=1)
         with self._lock:
