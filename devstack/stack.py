@@ -1,13 +1,14 @@
 """The whole product on one machine, for the demo, the integration tests and the benchmarks.
 
 For a fleet file a :class:`Stack` (1) loads the fleet's history into a fresh Prometheus data
-directory (:mod:`devstack.history`: generated, backfilled, cached), (2) starts one real
-``gpu-exporter --simulated-fleet`` per node and (3) one ``python -m simulator.cluster`` for the
-kube-state-metrics and cAdvisor series, (4) starts the real Prometheus on the backfilled TSDB,
-scraping them and evaluating every rule file in ``alerts/``, and (5) optionally the analytics
-service under gunicorn, pointed at that Prometheus. Everything binds to loopback ports and is
-stopped in reverse order on exit, on SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if
-the process holding the Stack dies (:mod:`devstack.processes`).
+directory (:mod:`devstack.history`: generated, backfilled, cached), (2) starts one real exporter
+per node on the simulator (``python -m simulator.exporter``) and (3) one
+``python -m simulator.cluster`` for the kube-state-metrics and cAdvisor series, (4) starts the
+real Prometheus on the backfilled TSDB, scraping them and evaluating every rule file in
+``alerts/``, and (5) optionally the analytics service under gunicorn, pointed at that
+Prometheus. Everything binds to loopback ports and is stopped in reverse order on exit, on
+SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if the process holding the Stack dies
+(:mod:`devstack.processes`).
 
 ``backend="victoriametrics"`` puts a single-node VictoriaMetrics where Prometheus would be
 (:mod:`devstack.victoriametrics`): the same backfilled blocks imported (promtool dump), the same
@@ -367,7 +368,7 @@ class Stack:
                 [
                     sys.executable,
                     "-m",
-                    "exporter.main",
+                    "simulator.exporter",
                     "--simulated-fleet",
                     str(self.fleet_path),
                     "--node-name",

@@ -72,7 +72,8 @@ def load_system_nvml() -> Any:
     except pynvml.NVMLError as exc:
         raise NvmlUnavailable(
             f"NVML could not be initialised ({exc}): libnvidia-ml.so.1 from the NVIDIA driver is "
-            "missing or unusable here; run on a GPU node, or pass --simulated-fleet FILE"
+            "missing or unusable here; run on a GPU node, or on the simulator "
+            "(python -m simulator.exporter --simulated-fleet FILE)"
         ) from exc
     pynvml.nvmlShutdown()
     return pynvml
@@ -496,6 +497,10 @@ class NvmlReader:
         return {pid: sum(v) / len(v) for pid, v in sums.items()}
 
 
+# How long one nvmlEventSetWait call blocks: a stopped watcher notices within this.
+XID_WAIT_MS = 500
+
+
 class XidWatcher:
     """Counts XID events per (GPU, code) from NVML's event set, in a thread of its own."""
 
@@ -504,7 +509,7 @@ class XidWatcher:
         lib: Any,
         *,
         clock: Callable[[], float] = time.time,
-        wait_ms: int = 500,
+        wait_ms: int = XID_WAIT_MS,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._lib = lib

@@ -92,8 +92,14 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def serve_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+    def serve_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
+        """Serve from a daemon thread; ``poll_interval`` bounds how long ``shutdown`` takes."""
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": poll_interval},
+            name="http",
+            daemon=True,
+        )
         thread.start()
         return thread
 
