@@ -4,10 +4,11 @@ The NVML library is a constructor argument: the real ``pynvml`` module (nvidia-m
 production, the simulator's ``FakeNvml`` in the demo and tests. Both expose pynvml's function
 names, constants and ``NVMLError`` classes, so everything here runs unchanged on either.
 
-Failure policy (REFERENCE.md §3): ``NotSupported`` means the field is absent on this GPU — logged
-once, remembered, never asked again; ``GpuIsLost`` marks the device down for this cycle and it is
-retried on the next; ``Uninitialized``/``DriverNotLoaded`` re-initialise NVML on the next cycle.
-One bad GPU never fails the reading of the others.
+Failure policy, by NVML's return codes (``nvmlReturn_t``, https://docs.nvidia.com/deploy/nvml-api/):
+``NotSupported`` means the field is absent on this GPU — logged once, remembered, never asked
+again; ``GpuIsLost`` marks the device down for this cycle and it is retried on the next;
+``Uninitialized``/``DriverNotLoaded`` re-initialise NVML on the next cycle. One bad GPU never
+fails the reading of the others.
 """
 
 from __future__ import annotations
