@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
-# Run as a plain script from anywhere: the repository root holds gpucatalog.
+# Run as a plain script from anywhere: the repository root holds gpucatalog and exporter.
 sys.path.insert(0, str(HERE.parent))
 
+from exporter.metrics import CLOCK_EVENT_REASONS  # noqa: E402
 from gpucatalog.mig import mig_profiles, total_slices  # noqa: E402
 from gpucatalog.models import MODELS  # noqa: E402
 
@@ -33,17 +34,6 @@ DCGM_FILE = HERE / "dcgm-compat.yml"
 # unknown part alerts early rather than never. Add the model to gpucatalog to fix its threshold.
 FALLBACK_OVERHEAT_C = min(model.overheat_threshold_c for model in MODELS)
 
-# NVML clock-event (throttle) reason bits, as dcgm-exporter's bit mask field reports them.
-CLOCK_EVENT_BITS = (
-    ("gpu_idle", 0x1),
-    ("applications_clocks", 0x2),
-    ("sw_power_cap", 0x4),
-    ("hw_slowdown", 0x8),
-    ("sync_boost", 0x10),
-    ("sw_thermal_slowdown", 0x20),
-    ("hw_thermal_slowdown", 0x40),
-    ("hw_power_brake", 0x80),
-)
 # DCGM_FI_DEV_XID_ERRORS' value is the code in the xid label, read digit by digit through one
 # lookup of ten series (PromQL has no label-to-number function): (label, place value, regex of
 # the digit at that place). Codes of up to three digits; NVIDIA's run to the low hundreds.
@@ -259,7 +249,9 @@ def dcgm_rules() -> list[dict[str, Any]]:
         },
         {
             "record": "reason:gpu_clock_event_bit:catalogue",
-            "expr": _lookup("reason", CLOCK_EVENT_BITS) + "\n",
+            # The exporter's reason labels and their NVML bits: the bit mask dcgm-exporter's
+            # DCGM_FI_DEV_CLOCKS_EVENT_REASONS reports is their sum.
+            "expr": _lookup("reason", CLOCK_EVENT_REASONS) + "\n",
         },
     ]
     # One selector of every reason series (8 a GPU) and one join on the reason with its bit,

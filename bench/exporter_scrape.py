@@ -125,16 +125,14 @@ def _pct(values: list[float], q: float) -> float:
 
 def render_cost(fleet_path: Path, node: str, renders: int = 1000) -> list[float]:
     """Milliseconds to render + gzip a snapshot with a cold cache, from the real sampler."""
-    from exporter.config import load_settings
     from exporter.kube import KubePodSource
-    from exporter.main import _Simulation
     from exporter.nvml import NvmlReader
     from exporter.podresources.client import PodResourcesClient
     from exporter.sampler import Sampler
     from exporter.server import ExpositionCache
+    from simulator.exporter import NodeSimulation
 
-    settings = load_settings(["--simulated-fleet", str(fleet_path), "--node-name", node], {})
-    with _Simulation(settings) as sim:
+    with NodeSimulation(fleet_path, node) as sim:
         pods = KubePodSource(node, api_url=sim.kube_api_url)
         client = PodResourcesClient(sim.socket_path)
         sampler = Sampler(
@@ -169,7 +167,7 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float, rende
             [
                 sys.executable,
                 "-m",
-                "exporter.main",
+                "simulator.exporter",
                 "--simulated-fleet",
                 str(path),
                 "--node-name",

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from prometheus_client import exposition
 
 from exporter.nvml import NvmlReader, XidWatcher, load_system_nvml
-from exporter.server import _Static
+from exporter.server import SnapshotRegistry
 from exporter.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +88,7 @@ def main() -> int:
         sequence=1,
     )
     started = time.perf_counter()
-    text = exposition.generate_latest(_Static(snapshot))
+    text = exposition.generate_latest(SnapshotRegistry(snapshot))
     render_ms = (time.perf_counter() - started) * 1000
     xids.stop()
     reader.shutdown()

@@ -237,13 +237,14 @@ def scrape_latency(url: str, scrapes: int) -> dict[str, float]:
 
 
 def standalone_exporter(one_node_fleet: Path, node: str, scrapes: int) -> dict[str, float]:
-    """The same node as a ``gpu-exporter`` process of its own, scraped the same way."""
+    """The same node as an exporter process of its own (``python -m simulator.exporter``),
+    scraped the same way."""
     port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "exporter.main",
+            "simulator.exporter",
             "--simulated-fleet",
             str(one_node_fleet),
             "--node-name",

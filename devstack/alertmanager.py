@@ -11,11 +11,8 @@ SIGKILL after a grace period.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -23,14 +20,13 @@ from typing import Any
 import yaml
 
 from devstack.prometheus import free_port
-from devstack.server import ServerProcess
+from devstack.server import PORT_TAKEN, HttpServerProcess, ServerError
 
 RECEIVER = "gpu-analytics"
-_PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
 _BIND_ATTEMPTS = 3
 
 
-class AlertmanagerError(RuntimeError):
+class AlertmanagerError(ServerError):
     """Alertmanager could not be found, configured or started; the message quotes its log."""
 
 
@@ -74,9 +70,11 @@ def render_config(
     }
 
 
-class AlertmanagerServer(ServerProcess):
+class AlertmanagerServer(HttpServerProcess):
     """Start with ``start()`` (or as a context manager); ``url`` is its base URL."""
 
+    NAME = "alertmanager"
+    ERROR = AlertmanagerError
     STOP_GRACE = 10.0
 
     def __init__(
@@ -108,10 +106,6 @@ class AlertmanagerServer(ServerProcess):
         self.log_path = self.workdir / "alertmanager.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -139,7 +133,7 @@ class AlertmanagerServer(ServerProcess):
                 return
             except AlertmanagerError as exc:
                 self.stop()
-                taken = _PORT_TAKEN.search(str(exc))
+                taken = PORT_TAKEN.search(str(exc))
                 if self.requested_port or not taken or attempt == _BIND_ATTEMPTS - 1:
                     raise
                 self.port = free_port()
@@ -156,29 +150,6 @@ class AlertmanagerServer(ServerProcess):
             f"--log.level={self.log_level}",
         ]
         self.process = spawn(command, log_path=self.log_path)
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise AlertmanagerError(
-                    f"alertmanager exited with {self.process.returncode}: {self._log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise AlertmanagerError(f"alertmanager not ready after {timeout:.0f}s: {self._log_tail()}")
-
-    def reload(self) -> None:
-        """Re-read the configuration (after changing the receiver URL or token)."""
-        self.write_config()
-        request = urllib.request.Request(self.url + "/-/reload", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alerts Alertmanager holds now (API v2)."""

@@ -19,14 +19,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from devstack.processes import die_with_parent
 from devstack.prometheus import free_port
-from devstack.server import ServerProcess
+from devstack.server import ServerError, ServerProcess
 
 # Debian installs the server binaries outside PATH, one directory per major version.
 DEBIAN_BIN_DIRS = Path("/usr/lib/postgresql")
@@ -38,7 +37,7 @@ _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 THROWAWAY = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
-class PostgresError(RuntimeError):
+class PostgresError(ServerError):
     """The server could not be found, initialised or started."""
 
 
@@ -64,8 +63,11 @@ class PostgresServer(ServerProcess):
     stops). Stopped with SIGINT, PostgreSQL's fast shutdown (roll back sessions, checkpoint):
     SIGTERM would wait for every client to disconnect."""
 
+    NAME = "postgres"
+    ERROR = PostgresError
     STOP_GRACE = 15.0
     STOP_SIGNAL = signal.SIGINT
+    READY_POLL_SECONDS = 0.05
 
     def __init__(
         self,
@@ -143,11 +145,22 @@ class PostgresServer(ServerProcess):
                 # After the switch to the postgres user (which would clear it): die with us.
                 preexec_fn=die_with_parent(),  # noqa: PLW1509 - only prctl and getppid run there
             )
-        self._wait_ready()
+        self.wait_ready(self._start_timeout)
 
     def stop(self, grace: float | None = None) -> None:
         super().stop(grace)
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def is_ready(self) -> bool:
+        ready = [
+            str(self.bin / "pg_isready"),
+            "--quiet",
+            f"--host={self.socket_dir}",
+            f"--port={self.port}",
+            f"--username={SUPERUSER}",
+            "--dbname=postgres",
+        ]
+        return subprocess.run(ready, check=False, timeout=10).returncode == 0
 
     # -- databases ------------------------------------------------------------------------
 
@@ -207,27 +220,6 @@ class PostgresServer(ServerProcess):
         if result.returncode != 0:
             output = (result.stdout + result.stderr).decode(errors="replace")
             raise PostgresError(f"{command[0]} failed ({result.returncode}): {output[-2000:]}")
-
-    def _wait_ready(self) -> None:
-        assert self.process is not None
-        ready = [
-            str(self.bin / "pg_isready"),
-            "--quiet",
-            f"--host={self.socket_dir}",
-            f"--port={self.port}",
-            f"--username={SUPERUSER}",
-            "--dbname=postgres",
-        ]
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise PostgresError(
-                    f"postgres exited {self.process.returncode}: {self._log_tail()}"
-                )
-            if subprocess.run(ready, check=False, timeout=10).returncode == 0:
-                return
-            time.sleep(0.05)
-        raise PostgresError(f"postgres not ready after {self._start_timeout}s: {self._log_tail()}")
 
 
 def _checked(name: str) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from devstack.server import ServerProcess
+from devstack.server import HttpServerProcess, ServerError, start_logged
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(ServerError):
     """The server could not be found, configured or started."""
 
 
@@ -119,9 +117,11 @@ def _min_duration(a: str, b: str) -> str:
     return a if duration_seconds(a) <= duration_seconds(b) else b
 
 
-class PrometheusServer(ServerProcess):
+class PrometheusServer(HttpServerProcess):
     """Start with ``start()`` (or as a context manager); ``url`` is the HTTP API base."""
 
+    NAME = "prometheus"
+    ERROR = PrometheusError
     STOP_GRACE = 15.0
 
     def __init__(
@@ -156,10 +156,6 @@ class PrometheusServer(ServerProcess):
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "prometheus.log"
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -183,40 +179,8 @@ class PrometheusServer(ServerProcess):
             "--web.enable-lifecycle",
             f"--log.level={self.log_level}",
         ]
-        if self.own_session:
-            from devstack.processes import spawn
-
-            self.process = spawn(command, log_path=self.log_path)
-        else:
-            log = self.log_path.open("ab")
-            try:
-                self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            finally:
-                log.close()
+        self.process = start_logged(command, self.log_path, own_session=self.own_session)
         self.wait_ready(timeout)
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise PrometheusError(
-                    f"prometheus exited with {self.process.returncode}: {self._log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(self.url + "/-/ready", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise PrometheusError(f"prometheus not ready after {timeout:.0f}s: {self._log_tail()}")
-
-    def reload(self) -> None:
-        """Re-read the configuration (after changing jobs or rule files)."""
-        self.write_config()
-        request = urllib.request.Request(self.url + "/-/reload", method="POST")
-        with urllib.request.urlopen(request, timeout=10):
-            pass
 
 
 def query(url: str, promql: str, at: float | None = None, timeout: float = 10.0) -> Any:

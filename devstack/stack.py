@@ -1,13 +1,14 @@
 """The whole product on one machine, for the demo, the integration tests and the benchmarks.
 
 For a fleet file a :class:`Stack` (1) loads the fleet's history into a fresh Prometheus data
-directory (:mod:`devstack.history`: generated, backfilled, cached), (2) starts one real
-``gpu-exporter --simulated-fleet`` per node and (3) one ``python -m simulator.cluster`` for the
-kube-state-metrics and cAdvisor series, (4) starts the real Prometheus on the backfilled TSDB,
-scraping them and evaluating every rule file in ``alerts/``, and (5) optionally the analytics
-service under gunicorn, pointed at that Prometheus. Everything binds to loopback ports and is
-stopped in reverse order on exit, on SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if
-the process holding the Stack dies (:mod:`devstack.processes`).
+directory (:mod:`devstack.history`: generated, backfilled, cached), (2) starts one real exporter
+per node on the simulator (``python -m simulator.exporter``) and (3) one
+``python -m simulator.cluster`` for the kube-state-metrics and cAdvisor series, (4) starts the
+real Prometheus on the backfilled TSDB, scraping them and evaluating every rule file in
+``alerts/``, and (5) optionally the analytics service under gunicorn, pointed at that
+Prometheus. Everything binds to loopback ports and is stopped in reverse order on exit, on
+SIGINT/SIGTERM (:meth:`Stack.wait`), and by the kernel if the process holding the Stack dies
+(:mod:`devstack.processes`).
 
 ``backend="victoriametrics"`` puts a single-node VictoriaMetrics where Prometheus would be
 (:mod:`devstack.victoriametrics`): the same backfilled blocks imported (promtool dump), the same
@@ -50,6 +51,7 @@ from devstack.alertmanager import AlertmanagerServer
 from devstack.history import HistoryInfo, prepare_history
 from devstack.processes import descendants, spawn, stop
 from devstack.prometheus import PrometheusError, PrometheusServer, ScrapeJob, free_port
+from devstack.server import PORT_TAKEN, http_ok, log_tail
 from devstack.victoriametrics import VictoriaMetricsError, VictoriaMetricsServer
 from simulator.fleet import load_fleet
 from simulator.history import DEFAULT_STATE_INTERVAL_S, DEFAULT_TARGETS
@@ -63,7 +65,6 @@ API_PREFIX = "/k8s-monitor/api/v1"
 ANALYTICS_JOB = "gpu-analytics"
 _EXPORTER_URL = re.compile(r"serving (http://\S+)/metrics")
 _CLUSTER_URL = re.compile(r'"url": "(http://[^"]+)"')
-_PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
 _BIND_ATTEMPTS = 3
 # The metrics backends a Stack can run (the analytics service speaks Prometheus' API to both).
 BACKENDS = ("prometheus", "victoriametrics")
@@ -81,21 +82,6 @@ def analytics_command(bind: str, workers: int) -> list[str]:
     """How the stack runs the analytics service: ``gpu-analytics serve`` with its defaults
     (the buffered worker class, 4 threads per worker)."""
     return [sys.executable, "-m", "analytics", "serve", "--bind", bind, "--workers", str(workers)]
-
-
-def _log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def _http_ok(url: str, timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 class Stack:
@@ -276,7 +262,7 @@ class Stack:
                 _root, process, log = analytics
                 stop(process)
                 self._processes = [p for p in self._processes if p[1] is not process]
-                taken = _PORT_TAKEN.search(log.read_text(errors="replace"))
+                taken = PORT_TAKEN.search(log.read_text(errors="replace"))
                 if self.analytics_port or not taken or attempt == _BIND_ATTEMPTS - 1:
                     raise
                 analytics = self._spawn_analytics()
@@ -367,7 +353,7 @@ class Stack:
                 [
                     sys.executable,
                     "-m",
-                    "exporter.main",
+                    "simulator.exporter",
                     "--simulated-fleet",
                     str(self.fleet_path),
                     "--node-name",
@@ -415,7 +401,7 @@ class Stack:
                 return found.group(1)
             if process.poll() is not None:
                 raise StackError(
-                    f"{name} exited with {process.returncode} while starting:\n{_log_tail(log)}"
+                    f"{name} exited with {process.returncode} while starting:\n{log_tail(log, 15)}"
                 )
             time.sleep(0.05)
         raise StackError(f"{name} did not say where it listens in {self.start_timeout:.0f}s")
@@ -452,7 +438,7 @@ class Stack:
             except (PrometheusError, VictoriaMetricsError) as exc:
                 self.prometheus.stop()
                 # A free port taken by someone else meanwhile: try another, unless one was asked.
-                if self.prometheus_port or not _PORT_TAKEN.search(str(exc)):
+                if self.prometheus_port or not PORT_TAKEN.search(str(exc)):
                     raise
                 if attempt == _BIND_ATTEMPTS - 1:
                     raise
@@ -547,13 +533,13 @@ class Stack:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise StackError(
-                    f"{name} exited with {process.returncode} while starting:\n{_log_tail(log)}"
+                    f"{name} exited with {process.returncode} while starting:\n{log_tail(log, 15)}"
                 )
-            if _http_ok(url):
+            if http_ok(url, timeout=1.0):
                 return
             time.sleep(0.1)
         raise StackError(
-            f"{name} not ready at {url} after {self.start_timeout:.0f}s:\n{_log_tail(log)}"
+            f"{name} not ready at {url} after {self.start_timeout:.0f}s:\n{log_tail(log, 15)}"
         )
 
     def stop(self) -> None:
@@ -587,7 +573,7 @@ class Stack:
             while not stopped.wait(1.0):
                 for name, process, log in self._processes:
                     if process.poll() is not None:
-                        self._log(f"{name} exited with {process.returncode}:\n{_log_tail(log)}")
+                        self._log(f"{name} exited with {process.returncode}:\n{log_tail(log, 15)}")
                         return
                 prometheus = self.prometheus.process if self.prometheus is not None else None
                 if prometheus is not None and prometheus.poll() is not None:

@@ -40,7 +40,6 @@ import re
 import shutil
 import subprocess
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,16 +48,22 @@ import yaml
 
 from devstack.prometheus import ScrapeJob, free_port, render_config
 from devstack.prometheus import binary as prometheus_binary
-from devstack.server import ServerProcess
+from devstack.server import (
+    HttpServerProcess,
+    ServerError,
+    http_ok,
+    log_tail,
+    start_logged,
+    wait_until_ready,
+)
 
-_PORT_TAKEN = re.compile(r"address already in use", re.IGNORECASE)
 # The metric name in a label set as promtool prints it, with the separator after it.
 _NAME = re.compile(rb'__name__="([^"]*)"(, )?')
 # Rows per import request (about 10 MB of text).
 IMPORT_BATCH_ROWS = 100_000
 
 
-class VictoriaMetricsError(RuntimeError):
+class VictoriaMetricsError(ServerError):
     """A VictoriaMetrics program could not be found, configured or started; the message
     quotes its log."""
 
@@ -82,20 +87,15 @@ def scrape_config(jobs: Sequence[ScrapeJob], scrape_interval: str) -> dict[str, 
     return config
 
 
-def _http_ok(url: str, timeout: float = 2.0) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-class VictoriaMetricsServer(ServerProcess):
+class VictoriaMetricsServer(HttpServerProcess):
     """Start with ``start()`` (or as a context manager); ``url`` is the Prometheus-compatible
     API base. ``history_dir``: a directory of Prometheus TSDB blocks imported before rules are
     evaluated. ``jobs``, ``alertmanagers`` and :meth:`reload` work as on
     :class:`devstack.prometheus.PrometheusServer`."""
 
+    NAME = "victoria-metrics"
+    ERROR = VictoriaMetricsError
+    READY_PATH = "/health"
     STOP_GRACE = 15.0
 
     def __init__(
@@ -134,10 +134,6 @@ class VictoriaMetricsServer(ServerProcess):
         self.import_seconds = 0.0
 
     @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
     def rules_url(self) -> str:
         return f"http://{self.host}:{self.rules_port}" if self.rules_port else ""
 
@@ -162,39 +158,12 @@ class VictoriaMetricsServer(ServerProcess):
         ]
         if self.rules_port:
             command.append(f"-vmalert.proxyURL={self.rules_url}")
-        self.process = self._spawn(command, self.log_path)
-        self._wait(self.process, self.url + "/health", self.log_path, timeout)
+        self.process = start_logged(command, self.log_path, own_session=self.own_session)
+        self.wait_ready(timeout)
         if self.history_dir is not None:
             self.import_blocks(self.history_dir)
         if self.rule_files:
             self._start_rules(timeout)
-
-    def _spawn(self, command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
-        if self.own_session:
-            from devstack.processes import spawn
-
-            return spawn(command, log_path=log_path)
-        log = log_path.open("ab")
-        try:
-            return subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
-        finally:
-            log.close()
-
-    def _wait(
-        self, process: subprocess.Popen[bytes], url: str, log_path: Path, timeout: float
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise VictoriaMetricsError(
-                    f"{log_path.stem} exited with {process.returncode}: {_tail(log_path)}"
-                )
-            if _http_ok(url):
-                return
-            time.sleep(0.1)
-        raise VictoriaMetricsError(f"{url} not ready after {timeout:.0f}s: {_tail(log_path)}")
 
     def import_blocks(self, blocks_dir: Path) -> None:
         """Import every sample of the Prometheus TSDB blocks under ``blocks_dir`` and make it
@@ -236,7 +205,7 @@ class VictoriaMetricsServer(ServerProcess):
             pass
         if imported != sent:
             raise VictoriaMetricsError(
-                f"imported {imported} of the {sent} samples of {blocks_dir}: {_tail(self.log_path)}"
+                f"imported {imported} of the {sent} samples of {blocks_dir}: {log_tail(self.log_path)}"
             )
         self.import_seconds += time.monotonic() - started
 
@@ -273,13 +242,21 @@ class VictoriaMetricsServer(ServerProcess):
         if not self.alertmanagers:
             # vmalert wants somewhere to send alerts; nothing listens on the discard port.
             command.append("-notifier.url=http://127.0.0.1:9")
-        self.rules_process = self._spawn(command, self.rules_log_path)
-        self._wait(self.rules_process, self.rules_url + "/health", self.rules_log_path, timeout)
+        self.rules_process = start_logged(
+            command, self.rules_log_path, own_session=self.own_session
+        )
+        wait_until_ready(
+            self.rules_process,
+            lambda: http_ok(self.rules_url + "/health"),
+            name="vmalert",
+            log_path=self.rules_log_path,
+            timeout=timeout,
+            error=VictoriaMetricsError,
+        )
 
-    def reload(self) -> None:
+    def reread_config(self) -> None:
         """Re-read the scrape configuration (after changing jobs) and restart vmalert when it
         runs (its notifiers are flags)."""
-        self.write_config()
         if self.process is not None:
             self.process.send_signal(1)  # SIGHUP
         if self.rules_process is not None:
@@ -308,10 +285,3 @@ def exposition_line(dumped: bytes) -> bytes:
         raise VictoriaMetricsError(f"no metric name in {dumped[:200]!r}")
     rest = (labels[: found.start()] + labels[found.end() :]).strip(b"{, ")
     return found.group(1) + b"{" + rest + b"} " + sample
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

@@ -16,7 +16,8 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
-# exporter/ imports gpucatalog/; simulator/ serves `gpu-exporter --simulated-fleet` (demos).
+# exporter/ imports gpucatalog/; simulator/ is the exporter on simulated GPUs, for demos
+# (`docker run --entrypoint python IMAGE -m simulator.exporter --simulated-fleet FILE ...`).
 COPY exporter/ exporter/
 COPY gpucatalog/ gpucatalog/
 COPY simulator/ simulator/

@@ -19,7 +19,6 @@ class Settings:
     listen_host: str
     listen_port: int
     node_name: str
-    simulated_fleet: Path | None
     pod_resources_socket: str | None  # None: attribution through the kubelet is off
     kubernetes: bool
     kube_api_url: str | None
@@ -59,18 +58,30 @@ def _positive(text: str) -> float:
     return value
 
 
-def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
+def add_flag(
+    parser: argparse.ArgumentParser,
+    env: Mapping[str, str],
+    flag: str,
+    help_text: str,
+    **kwargs: object,
+) -> None:
+    """Add ``flag`` with its environment twin (``--node-name``: ``GPU_EXPORTER_NODE_NAME``),
+    whose value, when set in ``env``, is the flag's default."""
+    env_name = ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+    if env_name in env:
+        kwargs["default"] = env[env_name]
+    parser.add_argument(flag, help=f"{help_text} [env {env_name}]", **kwargs)  # type: ignore[arg-type]
+
+
+def build_parser(env: Mapping[str, str], prog: str = "gpu-exporter") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="gpu-exporter",
+        prog=prog,
         description="Publish NVML GPU metrics and pod-to-GPU attribution for Prometheus. "
         f"Every flag has an environment twin: --node-name is {ENV_PREFIX}NODE_NAME, and so on.",
     )
 
     def add(flag: str, help_text: str, **kwargs: object) -> None:
-        env_name = ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
-        if env_name in env:
-            kwargs["default"] = env[env_name]
-        parser.add_argument(flag, help=f"{help_text} [env {env_name}]", **kwargs)  # type: ignore[arg-type]
+        add_flag(parser, env, flag, help_text, **kwargs)
 
     add(
         "--listen",
@@ -82,12 +93,6 @@ def build_parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "--node-name",
         "Kubernetes node name put on every series (default: $NODE_NAME from the "
         "downward API, else the host name)",
-        default=None,
-    )
-    add(
-        "--simulated-fleet",
-        "run on the simulator's NVML, pods and kubelet for this node of the "
-        "fleet YAML instead of real GPUs",
         default=None,
     )
     add(
@@ -163,8 +168,11 @@ def load_settings(
     argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 ) -> Settings:
     environment = os.environ if env is None else env
-    parser = build_parser(environment)
-    args = parser.parse_args(argv)
+    return settings_from_args(build_parser(environment).parse_args(argv), environment)
+
+
+def settings_from_args(args: argparse.Namespace, environment: Mapping[str, str]) -> Settings:
+    """The settings of arguments parsed by :func:`build_parser`'s parser."""
     # Defaults taken from the environment are strings; parse them like flags.
     listen = args.listen if isinstance(args.listen, tuple) else _listen(args.listen)
 
@@ -180,7 +188,6 @@ def load_settings(
         listen_host=listen[0],
         listen_port=listen[1],
         node_name=node,
-        simulated_fleet=Path(args.simulated_fleet) if args.simulated_fleet else None,
         pod_resources_socket=args.pod_resources_socket or None,
         kubernetes=_flag(args.kubernetes),
         kube_api_url=args.kube_api_url or None,

@@ -1,9 +1,17 @@
-"""Parsing of the device ids the kubelet reports for NVIDIA resources (REFERENCE.md §4).
+"""Parsing of the device ids the kubelet reports for NVIDIA resources.
 
 Device plugins name the same hardware in several ways, depending on the plugin (NVIDIA's
-k8s-device-plugin, GKE's), its version and its sharing mode. :func:`parse_device_id` turns any
-known form into a :class:`DeviceRef` that says *how* to find the device on this node; resolving it
-against NVML's view is :mod:`exporter.attribution`'s job.
+k8s-device-plugin, GKE's), its version and its sharing mode, and the kubelet reports the ids
+unchanged (``ContainerDevices.device_ids`` of its pod-resources API). :func:`parse_device_id`
+turns any known form into a :class:`DeviceRef` that says *how* to find the device on this node;
+resolving it against NVML's view is :mod:`exporter.attribution`'s job. Sources:
+
+* https://github.com/NVIDIA/k8s-device-plugin (``--device-id-strategy``, time-slicing and MPS
+  replicas, MIG strategies);
+* https://github.com/GoogleCloudPlatform/container-engine-accelerators (GKE's ``nvidia<N>``
+  forms);
+* https://kubernetes.io/docs/concepts/extend-kubernetes/compute-storage-net/device-plugins/
+  (the pod-resources API, "Monitoring device plugin resources").
 
 Forms understood::
 

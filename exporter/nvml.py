@@ -4,10 +4,11 @@ The NVML library is a constructor argument: the real ``pynvml`` module (nvidia-m
 production, the simulator's ``FakeNvml`` in the demo and tests. Both expose pynvml's function
 names, constants and ``NVMLError`` classes, so everything here runs unchanged on either.
 
-Failure policy (REFERENCE.md §3): ``NotSupported`` means the field is absent on this GPU — logged
-once, remembered, never asked again; ``GpuIsLost`` marks the device down for this cycle and it is
-retried on the next; ``Uninitialized``/``DriverNotLoaded`` re-initialise NVML on the next cycle.
-One bad GPU never fails the reading of the others.
+Failure policy, by NVML's return codes (``nvmlReturn_t``, https://docs.nvidia.com/deploy/nvml-api/):
+``NotSupported`` means the field is absent on this GPU — logged once, remembered, never asked
+again; ``GpuIsLost`` marks the device down for this cycle and it is retried on the next;
+``Uninitialized``/``DriverNotLoaded`` re-initialise NVML on the next cycle. One bad GPU never
+fails the reading of the others.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ def load_system_nvml() -> Any:
     except pynvml.NVMLError as exc:
         raise NvmlUnavailable(
             f"NVML could not be initialised ({exc}): libnvidia-ml.so.1 from the NVIDIA driver is "
-            "missing or unusable here; run on a GPU node, or pass --simulated-fleet FILE"
+            "missing or unusable here; run on a GPU node, or on the simulator "
+            "(python -m simulator.exporter --simulated-fleet FILE)"
         ) from exc
     pynvml.nvmlShutdown()
     return pynvml
@@ -496,6 +498,10 @@ class NvmlReader:
         return {pid: sum(v) / len(v) for pid, v in sums.items()}
 
 
+# How long one nvmlEventSetWait call blocks: a stopped watcher notices within this.
+XID_WAIT_MS = 500
+
+
 class XidWatcher:
     """Counts XID events per (GPU, code) from NVML's event set, in a thread of its own."""
 
@@ -504,7 +510,7 @@ class XidWatcher:
         lib: Any,
         *,
         clock: Callable[[], float] = time.time,
-        wait_ms: int = 500,
+        wait_ms: int = XID_WAIT_MS,
         on_error: Callable[[str], None] | None = None,
     ) -> None:
         self._lib = lib

@@ -33,7 +33,7 @@ class SnapshotSource(Protocol):
     def last_run(self, stage: str) -> float | None: ...
 
 
-class _Static:
+class SnapshotRegistry:
     """A registry-like object over one snapshot, for prometheus_client's encoders."""
 
     def __init__(self, snapshot: Snapshot) -> None:
@@ -61,7 +61,7 @@ class ExpositionCache:
             if cached is not None:
                 return cached
         encoder = openmetrics.generate_latest if openmetrics_format else exposition.generate_latest
-        body: bytes = encoder(_Static(snapshot))
+        body: bytes = encoder(SnapshotRegistry(snapshot))
         if gzipped:
             body = gzip.compress(body, compresslevel=1)
         with self._lock:
@@ -92,8 +92,14 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def serve_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+    def serve_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
+        """Serve from a daemon thread; ``poll_interval`` bounds how long ``shutdown`` takes."""
+        thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": poll_interval},
+            name="http",
+            daemon=True,
+        )
         thread.start()
         return thread
 

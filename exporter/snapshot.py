@@ -95,7 +95,7 @@ class PodDevice:
     pod: str
     container: str
     resource_name: str  # "nvidia.com/gpu", "nvidia.com/mig-1g.10gb", ...
-    device_id: str  # raw id, any form of REFERENCE.md §4
+    device_id: str  # raw id, any form exporter.deviceids lists
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ class MigProfile:
     memory_slices: int  # M (consecutive)
     max_count: int
     allowed_starts: tuple[int, ...]
-    nvml_profile_id: int  # NVML_GPU_INSTANCE_PROFILE_* value
+    nvml_profile_id: int  # the profile id NVML reports (the ID column of `nvidia-smi mig -lgip`)
     memory_gb: float
 
     @property

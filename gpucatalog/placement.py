@@ -276,13 +276,18 @@ def _fits(profile: MigProfile, occupied: int, total_memory: int) -> list[int]:
 
 
 def validate_layout(
-    model_id: str, profiles: Sequence[str], existing: Sequence[Placement] = ()
+    model_id: str,
+    profiles: Sequence[str],
+    existing: Sequence[Placement] = (),
+    *,
+    allow_empty: bool = False,
 ) -> list[Placement]:
     """Place ``profiles`` on a GPU that already holds ``existing``; raise MigLayoutError if invalid.
 
     Returns one Placement per requested profile, in request order. The rules (NVIDIA's MIG user
     guide; gpucatalog/mig.py cites it), checked in this order so the error names the first that
-    fails: known model; model has MIG (else ``MIG_NOT_SUPPORTED``); non-empty request; every name
+    fails: known model; model has MIG (else ``MIG_NOT_SUPPORTED``); non-empty request (unless
+    ``allow_empty``: MIG mode on with no new instance, as a mig-parted config may say); every name
     is a profile of this model; ``existing`` is itself a valid placement; counts (existing + new)
     within each profile's max; at most one ``+me`` instance; total compute slices within the GPU's
     (7, A30: 4); enough free memory slices; and a non-overlapping placement at allowed starts
@@ -294,6 +299,9 @@ def validate_layout(
     """
     geometry = _geometry(model_id)
     names = list(profiles)
+    if not names and allow_empty:
+        _check_existing(geometry, existing)
+        return []
     if not names:
         raise _invalid(
             "emptyLayout",

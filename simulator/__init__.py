@@ -5,7 +5,7 @@ and :class:`FakeNvml`, which the exporter uses in place of the ``pynvml`` module
 """
 
 from simulator.clock import Clock, ManualClock, SystemClock
-from simulator.fleet import FleetError, FleetSpec, MigLayoutError, SimulatorError, load_fleet
+from simulator.fleet import FleetError, FleetSpec, SimulatorError, load_fleet
 from simulator.node import SimulatedFleet, SimulatedNode
 from simulator.nvml import FakeNvml
 from simulator.state import GpuValues
@@ -17,7 +17,6 @@ __all__ = [
     "FleetSpec",
     "GpuValues",
     "ManualClock",
-    "MigLayoutError",
     "SimulatedFleet",
     "SimulatedNode",
     "SimulatorError",

@@ -4,6 +4,7 @@ A real fleet runs one ``gpu-exporter`` pod per node (a DaemonSet). A thousand ex
 processes do not fit on one small machine, so this serves a slice of a simulated fleet from one
 process, and several such processes (``--shard I/N``) cover the whole fleet. Only the packaging
 differs from :mod:`exporter.main`: every node still gets its own, production-identical pipeline
+(:func:`exporter.pipeline.start_exporter`):
 
 * the simulated GPUs (the fleet's fake NVML for that node) read by its own
   :class:`exporter.nvml.NvmlReader` and :class:`exporter.nvml.XidWatcher`,
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
@@ -47,7 +49,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -57,14 +58,11 @@ import grpc
 import yaml
 
 from exporter.config import Settings, load_settings
-from exporter.kube import KubePodSource
-from exporter.nvml import NvmlReader, XidWatcher
+from exporter.pipeline import NodeExporter, start_exporter
 from exporter.podresources import api_pb2_grpc
-from exporter.podresources.client import PodResourcesClient
-from exporter.sampler import Intervals, Sampler
-from exporter.server import ExporterHTTPServer
 from simulator import kubeapi, kubelet
 from simulator.clock import SystemClock
+from simulator.exporter import on_simulated_node
 from simulator.fleet import FleetSpec, SimulatorError, parse_fleet
 from simulator.node import SimulatedFleet, SimulatedNode, keep_proc_current
 
@@ -191,19 +189,6 @@ class KubeletServers:
 # -- one node's exporter ----------------------------------------------------------------------
 
 
-@dataclass
-class NodeExporter:
-    """The exporter of one node, assembled as :func:`exporter.main.run` assembles it."""
-
-    node: str
-    sampler: Sampler
-    server: ExporterHTTPServer
-
-    @property
-    def target(self) -> str:
-        return self.server.url.removeprefix("http://")
-
-
 def start_node(
     stack: contextlib.ExitStack,
     simulated: SimulatedNode,
@@ -213,54 +198,23 @@ def start_node(
     kube_api_url: str,
     proc_root: Path,
 ) -> NodeExporter:
-    """Start one node's exporter; ``stack`` stops it (in reverse order, as exporter.main)."""
-    node = simulated.name
-    sampler_ref: list[Sampler] = []
-
-    def count_error(operation: str) -> None:
-        if sampler_ref:
-            sampler_ref[0].count_error(operation)
-
-    lib = simulated.nvml
-    reader = NvmlReader(lib, mig_refresh_seconds=settings.mig_refresh_seconds, on_error=count_error)
-    xids = XidWatcher(PolledXidEvents(lib), wait_ms=XID_WAIT_MS, on_error=count_error)
-    pod_devices = PodResourcesClient(socket_path, resource_prefixes=settings.resource_prefixes)
-    stack.callback(pod_devices.close)
-    pods = KubePodSource(node, api_url=kube_api_url, kubeconfig=settings.kubeconfig)
-    stack.callback(pods.close)
-    sampler = Sampler(
-        node,
-        reader,
-        pod_devices=pod_devices,
-        pods=pods,
-        xids=xids,
-        proc_root=proc_root,
-        expected_devices=settings.expected_devices,
-        intervals=Intervals(
-            nvml=settings.nvml_interval_seconds,
-            processes=settings.processes_interval_seconds,
-            pod_resources=settings.pod_resources_interval_seconds,
-            kubernetes=settings.kubernetes_interval_seconds,
+    """Start one node's exporter, as ``gpu-exporter`` starts it (:mod:`exporter.pipeline`),
+    on a free port; ``stack`` stops it."""
+    node_settings = dataclasses.replace(
+        on_simulated_node(
+            settings, socket_path=socket_path, kube_api_url=kube_api_url, proc_root=proc_root
         ),
+        node_name=simulated.name,
+        listen_port=0,
     )
-    sampler_ref.append(sampler)
-    xids.start()
-    stack.callback(xids.stop)
-    sampler.start()
-    stack.callback(sampler.stop)
-    stack.callback(reader.shutdown)
-    server = ExporterHTTPServer(
-        (settings.listen_host, 0), sampler, nvml_interval_seconds=settings.nvml_interval_seconds
+    return start_exporter(
+        stack,
+        node_settings,
+        simulated.nvml,
+        xid_events=PolledXidEvents(simulated.nvml),
+        xid_wait_ms=XID_WAIT_MS,
+        http_poll_seconds=HTTP_POLL_SECONDS,
     )
-    stack.callback(server.server_close)
-    threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": HTTP_POLL_SECONDS},
-        name="http",
-        daemon=True,
-    ).start()
-    stack.callback(server.shutdown)
-    return NodeExporter(node, sampler, server)
 
 
 class MultiExporter(contextlib.ExitStack):

@@ -1,6 +1,6 @@
 """The simulated cluster side of one node, as its own process: kubelet socket, Kubernetes API, /proc.
 
-``gpu-exporter --simulated-fleet`` starts this beside itself so that only the simulated GPUs
+``python -m simulator.exporter`` starts this beside itself so that only the simulated GPUs
 (the fake NVML library) live inside the exporter process: its memory and CPU then measure the
 exporter, not the simulated kubelet. Usage::
 

@@ -74,7 +74,8 @@ ExporterFactory = Callable[..., str]
 
 @pytest.fixture
 def exporter_process() -> Iterator[ExporterFactory]:
-    """Start real ``gpu-exporter`` processes; returns their base URL. Stopped after the test."""
+    """Start real exporter processes on the simulator (``python -m simulator.exporter``);
+    returns their base URL. Stopped after the test."""
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(fleet: Path, node: str, *extra: str) -> str:
@@ -82,7 +83,7 @@ def exporter_process() -> Iterator[ExporterFactory]:
         command = [
             sys.executable,
             "-m",
-            "exporter.main",
+            "simulator.exporter",
             "--simulated-fleet",
             str(fleet),
             "--node-name",

@@ -360,6 +360,18 @@ def test_inconsistent_existing_instances_are_refused(
         assert in_message in caught.value.message
 
 
+def test_an_empty_layout_may_be_allowed_mig_mode_without_new_instances() -> None:
+    assert validate_layout("A100_80GB", [], allow_empty=True) == []
+    assert validate_layout("A100_80GB", [], [at("A100_80GB", "4g.40gb", 0)], allow_empty=True) == []
+    assert rejection("A100_80GB", []).details["reason"] == "emptyLayout"
+    for model_id, existing in (("RTX4090", []), ("A100_80GB", [Placement("3g.40gb", 2, 4, 3)])):
+        with pytest.raises(MigLayoutError) as caught:
+            validate_layout(model_id, [], existing, allow_empty=True)
+        assert caught.value.code == (
+            MIG_NOT_SUPPORTED if model_id == "RTX4090" else INVALID_PARAMETER
+        )
+
+
 # --- free and stranded slices ------------------------------------------------------------------
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from exporter.config import ENV_PREFIX, build_parser, load_settings
@@ -41,9 +39,14 @@ def test_node_name_falls_back_to_downward_api_variable() -> None:
     assert load_settings([], {"NODE_NAME": "from-downward-api"}).node_name == "from-downward-api"
 
 
-def test_simulated_fleet_path() -> None:
-    settings = load_settings(["--simulated-fleet", "simulator/fleets/demo.yaml"], {})
-    assert settings.simulated_fleet == Path("simulator/fleets/demo.yaml")
+def test_the_production_exporter_has_no_simulator_flag(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The simulated mode is simulator.exporter's (tests/simulator/test_exporter.py).
+    with pytest.raises(SystemExit) as exit_info:
+        load_settings(["--simulated-fleet", "simulator/fleets/demo.yaml"], {})
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --simulated-fleet" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

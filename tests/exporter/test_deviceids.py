@@ -1,4 +1,5 @@
-"""Every device id form of REFERENCE.md §4 parses to the right DeviceRef; others are refused."""
+"""Every device id form exporter/deviceids.py lists parses to the right DeviceRef; others are
+refused."""
 
 from __future__ import annotations
 

@@ -116,11 +116,11 @@ def test_gpu_lost_mid_run_reports_down_and_recovers(sim: Sim) -> None:
 def _render(devices: list[Any], reader: NvmlReader) -> str:
     from prometheus_client import generate_latest
 
-    from exporter.server import _Static
+    from exporter.server import SnapshotRegistry
     from exporter.snapshot import Snapshot
 
     snapshot = Snapshot("n", 0.0, reader.driver_version, None, tuple(devices), len(devices))
-    return generate_latest(_Static(snapshot)).decode()  # type: ignore[arg-type]
+    return generate_latest(SnapshotRegistry(snapshot)).decode()  # type: ignore[arg-type]
 
 
 def _wait_for(condition: Any, timeout: float = 10.0) -> None:

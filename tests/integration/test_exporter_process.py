@@ -90,7 +90,7 @@ def test_unknown_simulated_node_is_a_clear_error() -> None:
         [
             sys.executable,
             "-m",
-            "exporter.main",
+            "simulator.exporter",
             "--simulated-fleet",
             str(DEMO),
             "--node-name",

@@ -9,14 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from simulator.fleet import (
-    FleetError,
-    MigLayoutError,
-    load_fleet,
-    parse_duration,
-    parse_fleet,
-    place_mig_layout,
-)
+from gpucatalog import MigLayoutError, validate_layout
+from simulator.fleet import FleetError, load_fleet, parse_duration, parse_fleet
 
 from .conftest import DEMO, EPOCH, SMALL
 
@@ -93,10 +87,18 @@ class TestIdentities:
         assert finished.containers[0].pid is None
 
 
+def gpu_zero(model: str, layout: list[str]) -> dict[str, Any]:
+    """small.yaml with GPU 0 of ``model`` in ``layout`` and no pods (none holds its slots)."""
+    data = small_data()
+    data["nodes"][0]["gpus"][0] = {"model": model, "mig": layout}
+    data["nodes"][0]["pods"] = []
+    return data
+
+
 class TestMigPlacement:
     def test_reference_layout_is_placed_largest_first(self) -> None:
-        placed = place_mig_layout("A100_80GB", ["1g.10gb", "2g.20gb", "4g.40gb"])
-        assert [(p.name, start) for p, start in placed] == [
+        gpu = parse_fleet(gpu_zero("A100_80GB", ["1g.10gb", "2g.20gb", "4g.40gb"])).nodes[0].gpus[0]
+        assert [(i.profile.name, i.start_slice) for i in gpu.mig_instances] == [
             ("1g.10gb", 6),
             ("2g.20gb", 4),
             ("4g.40gb", 0),
@@ -110,6 +112,18 @@ class TestMigPlacement:
             (1, 0),
         ]
 
+    def test_placement_is_the_catalogues(self) -> None:
+        # The analytics service plans layouts with the same function: both agree on the slices.
+        layout = ["3g.40gb", "2g.20gb", "1g.10gb", "1g.10gb"]
+        gpu = parse_fleet(gpu_zero("A100_80GB", layout)).nodes[0].gpus[0]
+        assert [(i.profile.name, i.start_slice) for i in gpu.mig_instances] == [
+            (p.profile, p.start) for p in validate_layout("A100_80GB", layout)
+        ]
+
+    def test_an_empty_layout_is_mig_mode_without_instances(self) -> None:
+        gpu = parse_fleet(gpu_zero("A100_80GB", [])).nodes[0].gpus[0]
+        assert (gpu.mig_enabled, gpu.mig_instances) == (True, ())
+
     @pytest.mark.parametrize(
         "layout",
         [
@@ -119,33 +133,42 @@ class TestMigPlacement:
         ],
     )
     def test_backtracking_finds_placements_first_fit_misses(self, layout: list[str]) -> None:
-        placed = place_mig_layout("A100_80GB", layout)
+        gpu = parse_fleet(gpu_zero("A100_80GB", layout)).nodes[0].gpus[0]
+        placed = [(i.profile, i.start_slice) for i in gpu.mig_instances]
+        assert [p.name for p, _start in placed] == layout
         used = [s for p, start in placed for s in range(start, start + p.memory_slices)]
         assert len(used) == len(set(used))
         assert all(start in p.allowed_starts for p, start in placed)
 
     @pytest.mark.parametrize(
-        ("model", "layout", "message"),
+        ("model", "layout", "reason"),
         [
-            ("A100_80GB", ["1g.10gb"] * 8, "8 x 1g.10gb exceeds its maximum of 7"),
-            ("A100_40GB", ["3g.20gb", "3g.20gb", "1g.5gb"], "no non-overlapping placement"),
-            ("A100_80GB", ["1g.5gb"], "INVALID_PARAMETER"),
-            ("RTX4090", ["1g.10gb"], "MIG_NOT_SUPPORTED"),
-            ("A100_80GB", ["4g.40gb", "4g.40gb"], "exceeds its maximum of 1"),
-            ("A100_80GB", ["4g.40gb", "3g.40gb", "1g.10gb"], "8 compute slices"),
-            ("A100_80GB", ["1g.20gb"] * 4 + ["1g.10gb"], "9 of 8 memory slices"),
+            ("A100_80GB", ["1g.10gb"] * 8, "maxCount"),
+            ("A100_40GB", ["3g.20gb", "3g.20gb", "1g.5gb"], "memorySlices"),
+            ("A100_80GB", ["1g.5gb"], "unknownProfile"),
+            ("RTX4090", ["1g.10gb"], "migNotSupported"),
+            ("RTX4090", [], "migNotSupported"),
+            ("A100_80GB", ["4g.40gb", "4g.40gb"], "maxCount"),
+            ("A100_80GB", ["4g.40gb", "3g.40gb", "1g.10gb"], "computeBudget"),
+            ("A100_80GB", ["1g.20gb"] * 4 + ["1g.10gb"], "memorySlices"),
         ],
     )
-    def test_invalid_layouts_are_rejected(
-        self, model: str, layout: list[str], message: str
+    def test_invalid_layouts_are_the_catalogues_errors_at_the_gpu(
+        self, model: str, layout: list[str], reason: str
     ) -> None:
-        with pytest.raises(MigLayoutError, match=re.escape(message)):
-            place_mig_layout(model, layout)
+        with pytest.raises(MigLayoutError) as caught:
+            validate_layout(model, layout, allow_empty=True)
+        assert caught.value.details["reason"] == reason
+        with pytest.raises(FleetError) as error:
+            parse_fleet(gpu_zero(model, layout), source="small.yaml")
+        assert str(error.value) == f"small.yaml: nodes[0].gpus[0].mig: {caught.value}"
 
     def test_layout_error_names_the_gpu_in_the_file(self) -> None:
         data = small_data()
         data["nodes"][0]["gpus"][0]["mig"] = ["1g.10gb"] * 8
-        with pytest.raises(FleetError, match=r"nodes\[0\]\.gpus\[0\]\.mig: 8 x 1g\.10gb"):
+        with pytest.raises(
+            FleetError, match=r"nodes\[0\]\.gpus\[0\]\.mig: .*1g\.10gb: 8 requested .* > max 7"
+        ):
             parse_fleet(data, source="small.yaml")
 
 

@@ -1,0 +1,127 @@
+"""One node's exporter wired together: NVML reader, XID watcher, attribution, sampler, HTTP.
+
+Written once for every way the exporter is packaged: ``gpu-exporter`` (:mod:`exporter.main`),
+the simulated node (``python -m simulator.exporter``) and the many nodes of one process
+(:mod:`simulator.multiexporter`). Only the NVML library and the settings differ between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.config import Settings
+from exporter.nvml import XID_WAIT_MS, NvmlReader, XidWatcher
+from exporter.sampler import Intervals, Sampler
+from exporter.server import ExporterHTTPServer
+
+log = logging.getLogger("exporter")
+
+# serve_forever's shutdown poll (socketserver's default).
+HTTP_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class NodeExporter:
+    """The running exporter of one node."""
+
+    node: str
+    sampler: Sampler
+    server: ExporterHTTPServer
+
+    @property
+    def target(self) -> str:
+        """``host:port`` of its ``/metrics``, as Prometheus names a target."""
+        return self.server.url.removeprefix("http://")
+
+
+def start_exporter(
+    stack: contextlib.ExitStack,
+    settings: Settings,
+    nvml: Any,
+    *,
+    xid_events: Any = None,
+    xid_wait_ms: int = XID_WAIT_MS,
+    http_poll_seconds: float = HTTP_POLL_SECONDS,
+) -> NodeExporter:
+    """Start the exporter of ``settings.node_name`` on the NVML library ``nvml``.
+
+    The stages follow the settings: the kubelet's pod-resources socket when
+    ``pod_resources_socket`` is set, the Kubernetes API when ``kubernetes`` is on (without a
+    usable configuration it is left off, with a warning), per-process attribution through
+    ``proc_root`` when ``per_process`` is on. The HTTP server listens on ``listen_host`` and
+    ``listen_port`` (0: a free port, read back from ``server.url``).
+
+    ``xid_events`` is the library the XID watcher waits on (``nvml`` unless given) and
+    ``xid_wait_ms`` how long each of its waits blocks; ``http_poll_seconds`` is how often the
+    HTTP server checks for shutdown. ``stack`` stops everything, in reverse order of start.
+    """
+    sampler_ref: list[Sampler] = []
+
+    def count_error(operation: str) -> None:
+        if sampler_ref:
+            sampler_ref[0].count_error(operation)
+
+    reader = NvmlReader(
+        nvml, mig_refresh_seconds=settings.mig_refresh_seconds, on_error=count_error
+    )
+    xids = XidWatcher(
+        nvml if xid_events is None else xid_events, wait_ms=xid_wait_ms, on_error=count_error
+    )
+    # gRPC and the kubernetes client load only when their stage is on: a node that runs
+    # with attribution off does not pay their memory.
+    pod_devices = None
+    if settings.pod_resources_socket:
+        from exporter.podresources.client import PodResourcesClient
+
+        pod_devices = PodResourcesClient(
+            settings.pod_resources_socket, resource_prefixes=settings.resource_prefixes
+        )
+        stack.callback(pod_devices.close)
+    pods = None
+    if settings.kubernetes:
+        from exporter.kube import KubeError, KubePodSource
+
+        try:
+            pods = KubePodSource(
+                settings.node_name, api_url=settings.kube_api_url, kubeconfig=settings.kubeconfig
+            )
+        except KubeError as exc:
+            log.warning(
+                "Kubernetes API not configured (%s): pod phases and model-serving details are off",
+                exc,
+            )
+        else:
+            stack.callback(pods.close)
+    sampler = Sampler(
+        settings.node_name,
+        reader,
+        pod_devices=pod_devices,
+        pods=pods,
+        xids=xids,
+        proc_root=settings.proc_root if settings.per_process else None,
+        expected_devices=settings.expected_devices,
+        intervals=Intervals(
+            nvml=settings.nvml_interval_seconds,
+            processes=settings.processes_interval_seconds,
+            pod_resources=settings.pod_resources_interval_seconds,
+            kubernetes=settings.kubernetes_interval_seconds,
+        ),
+    )
+    sampler_ref.append(sampler)
+    xids.start()
+    stack.callback(xids.stop)
+    sampler.start()
+    stack.callback(sampler.stop)
+    stack.callback(reader.shutdown)
+    server = ExporterHTTPServer(
+        (settings.listen_host, settings.listen_port),
+        sampler,
+        nvml_interval_seconds=settings.nvml_interval_seconds,
+    )
+    stack.callback(server.server_close)
+    server.serve_in_thread(poll_interval=http_poll_seconds)
+    stack.callback(server.shutdown)
+    return NodeExporter(settings.node_name, sampler, server)

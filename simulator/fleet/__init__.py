@@ -1,0 +1,71 @@
+"""The simulated fleet's description: its model (:mod:`.model`) and its YAML parser (:mod:`.parse`).
+
+``load_fleet(path)`` reads and validates a fleet YAML into a frozen :class:`FleetSpec`; the
+schema is documented at the top of ``simulator/fleets/demo.yaml``.
+"""
+
+from simulator.fleet.model import (
+    DAY_SECONDS,
+    GIB,
+    SYSTEM_RESERVED_FRACTION,
+    WEEKDAYS,
+    ContainerSpec,
+    DeviceIdForm,
+    DeviceRef,
+    EventKind,
+    EventSpec,
+    FleetError,
+    FleetSpec,
+    GpuSpec,
+    MigInstanceSpec,
+    NodeSpec,
+    OwnerRef,
+    PodPhase,
+    PodSchedule,
+    PodSpec,
+    SimulatorError,
+    WorkloadShape,
+    gpu_instance_id,
+    stable_hash,
+    stable_uuid,
+)
+from simulator.fleet.parse import (
+    FIRST_PID,
+    SIDECAR_REQUESTS,
+    WORKLOAD_REQUESTS,
+    load_fleet,
+    parse_duration,
+    parse_fleet,
+)
+
+__all__ = [
+    "DAY_SECONDS",
+    "FIRST_PID",
+    "GIB",
+    "SIDECAR_REQUESTS",
+    "SYSTEM_RESERVED_FRACTION",
+    "WEEKDAYS",
+    "WORKLOAD_REQUESTS",
+    "ContainerSpec",
+    "DeviceIdForm",
+    "DeviceRef",
+    "EventKind",
+    "EventSpec",
+    "FleetError",
+    "FleetSpec",
+    "GpuSpec",
+    "MigInstanceSpec",
+    "NodeSpec",
+    "OwnerRef",
+    "PodPhase",
+    "PodSchedule",
+    "PodSpec",
+    "SimulatorError",
+    "WorkloadShape",
+    "gpu_instance_id",
+    "load_fleet",
+    "parse_duration",
+    "parse_fleet",
+    "stable_hash",
+    "stable_uuid",
+]
