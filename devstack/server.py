@@ -108,10 +108,6 @@ class ServerProcess(ABC):
     def is_ready(self) -> bool:
         """Whether the server answers now."""
 
-    def write_config(self) -> None:
-        """Write the server's configuration files."""
-        raise NotImplementedError(f"{self.NAME} has no configuration files")
-
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Return once the started server answers; raise ``ERROR`` when it exits first or
         does not answer within ``timeout`` seconds."""
@@ -126,15 +122,6 @@ class ServerProcess(ABC):
             error=self.ERROR,
             poll_seconds=self.READY_POLL_SECONDS,
         )
-
-    def reload(self) -> None:
-        """Re-read the configuration: write it again and have the running server read it."""
-        self.write_config()
-        self.reread_config()
-
-    def reread_config(self) -> None:
-        """Have the running server read its configuration files again."""
-        raise NotImplementedError(f"{self.NAME} does not reload its configuration")
 
     def stop(self, grace: float | None = None) -> None:
         from devstack.processes import stop  # psutil only when something is stopped
@@ -178,6 +165,15 @@ class HttpServerProcess(ServerProcess):
 
     def is_ready(self) -> bool:
         return http_ok(self.url + self.READY_PATH)
+
+    @abstractmethod
+    def write_config(self) -> None:
+        """Write the server's configuration files."""
+
+    def reload(self) -> None:
+        """Re-read the configuration: write it again and have the running server read it."""
+        self.write_config()
+        self.reread_config()
 
     def reread_config(self) -> None:
         request = urllib.request.Request(self.url + self.RELOAD_PATH, method="POST")

@@ -169,10 +169,10 @@ class GpuMetricsService:
     def fleet(self, nodes: Sequence[str] | None = None) -> Fleet:
         with self._db.read() as conn:
             records = device_store.list_fleet(conn, self._clock.now())
+            prices = self._prices.hourly_prices(conn)
         if nodes is not None:
             wanted = set(nodes)
             records = [r for r in records if r.node_name in wanted]
-        prices = self._prices.hourly_prices()
         return Fleet([self._fleet_device(r, prices) for r in records])
 
     def _fleet_device(self, record: FleetRecord, prices: Mapping[str, float | None]) -> FleetDevice:
@@ -482,7 +482,7 @@ class GpuMetricsService:
             records = device_store.list_fleet(conn, now)
             mig_count = mig_store.count_instances(conn)
             active = allocation_store.count_active(conn, now)
-        prices = self._prices.hourly_prices()
+            prices = self._prices.hourly_prices(conn)
         return Fleet([self._fleet_device(r, prices) for r in records]), mig_count, active
 
     def _fleet_signals(

@@ -249,7 +249,7 @@ class MigService:
                 total = len(records)
             else:
                 records, total = mig_store.page_free_instances(conn, self._clock.now(), page)
-        prices = self._prices.hourly_prices()
+            prices = self._prices.hourly_prices(conn)
         views = [self._instance(r, prices) for r in records]
         return views if page is None else Page(views, page, total)
 
@@ -316,7 +316,7 @@ class MigService:
         if device is None:
             raise _not_found(device_id)
         records = mig_store.instances(conn, now, device_id=device_id)
-        prices = self._prices.hourly_prices()
+        prices = self._prices.hourly_prices(conn)
         views = [self._instance(r, prices) for r in records]
         placed = [
             Placement(r.profile, r.start_slice, r.memory_slices, r.compute_slices) for r in records

@@ -10,7 +10,7 @@ from the database on every use, so a change made through one gunicorn worker hol
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from analytics.clock import Clock
 from analytics.errors import ResourceNotFound
@@ -65,11 +65,14 @@ class PriceBook:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def prices(self) -> dict[str, ModelPrice]:
-        """Every model with its effective price, by model id."""
-        with self._db.read() as conn:
-            models = catalog_store.models(conn)
-            overrides = pricebook_store.overrides(conn)
+    def prices(self, conn: Any | None = None) -> dict[str, ModelPrice]:
+        """Every model with its effective price, by model id; read on ``conn`` when the caller
+        holds a transaction already."""
+        if conn is None:
+            with self._db.read() as own:
+                return self.prices(own)
+        models = catalog_store.models(conn)
+        overrides = pricebook_store.overrides(conn)
         book: dict[str, ModelPrice] = {}
         for model_id, model in sorted(models.items()):
             default: float | None
@@ -103,12 +106,12 @@ class PriceBook:
             )
         return book
 
-    def hourly_prices(self) -> dict[str, float | None]:
+    def hourly_prices(self, conn: Any | None = None) -> dict[str, float | None]:
         """Each model's price per GPU-hour as everything is charged and shown (an API price,
         else the settings', else the catalogue's), by model id: the one price lookup of the
         inventory, MIG, allocation and overview answers, read per request so a price set
         through any worker holds at once."""
-        return {model_id: entry.price_per_hour for model_id, entry in self.prices().items()}
+        return {model_id: entry.price_per_hour for model_id, entry in self.prices(conn).items()}
 
     def price(self, model_id: str) -> ModelPrice:
         book = self.prices()
