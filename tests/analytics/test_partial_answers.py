@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from flask.testing import FlaskClient
+from openapi_schema_validator import OAS30Validator
 
 from devstack.prometheus import PrometheusServer
 from tests.analytics.conftest import (
@@ -112,6 +113,13 @@ def assert_partial(data: dict[str, Any], reason: str, metric_fields: tuple[str, 
     assert {k: data[k] for k in metric_fields} == dict.fromkeys(metric_fields), data
 
 
+def assert_documented(client: FlaskClient, schema: str, data: dict[str, Any]) -> None:
+    """``data`` conforms to the OpenAPI document's ``schema``: null only where it says nullable."""
+    document = client.get("/k8s-monitor/api-docs").get_json()
+    root = {"$ref": f"#/components/schemas/{schema}", "components": document["components"]}
+    OAS30Validator(root).validate(data)
+
+
 def inventory_part(data: dict[str, Any], metric_fields: tuple[str, ...]) -> dict[str, Any]:
     flags = ("metricsAvailable", "metricsUnavailableReason")
     return {k: v for k, v in data.items() if k not in (*metric_fields, *flags)}
@@ -153,6 +161,7 @@ def test_mixed_endpoints_answer_from_the_database_while_prometheus_is_stopped(
 
     mig = get(client, "/gpu/mig/statistics")
     assert_complete(mig)
+    assert_documented(client, "MigStatistics", mig)
     assert mig["totalInstances"] == mig_instances
     assert mig["instancesReporting"] == mig_instances
     # 1g.10gb + 2g.20gb + 4g.40gb of an A100 80GB: about 70 GB (profiles round down a little).
@@ -176,10 +185,12 @@ def test_mixed_endpoints_answer_from_the_database_while_prometheus_is_stopped(
         k: overview[k] for k in OVERVIEW_INVENTORY
     }
     assert prometheus.url.split("//")[1] not in str(partial)
+    assert_documented(client, "GpuOverview", partial)
 
     partial_device = get(client, f"/gpu/devices/{NODE}-GPU-01")
     assert_partial(partial_device, reason, DEVICE_METRICS)
     assert inventory_part(partial_device, DEVICE_METRICS) == inventory_part(device, DEVICE_METRICS)
+    assert_documented(client, "Device", partial_device)
     # The list too (within the live fields' back-off, with the failure's reason).
     for listed in get(client, "/gpu/devices"):
         assert_partial(listed, reason, DEVICE_METRICS)
@@ -187,10 +198,12 @@ def test_mixed_endpoints_answer_from_the_database_while_prometheus_is_stopped(
     partial_mig = get(client, "/gpu/mig/statistics")
     assert_partial(partial_mig, reason, MIG_METRICS)
     assert inventory_part(partial_mig, MIG_METRICS) == inventory_part(mig, MIG_METRICS)
+    assert_documented(client, "MigStatistics", partial_mig)
 
     partial_reconciliation = get(client, "/gpu/allocations/reconciliation")
     assert_partial(partial_reconciliation, reason, RECONCILIATION_OBSERVED)
     assert partial_reconciliation["activeAllocations"] == reconciliation["activeAllocations"]
+    assert_documented(client, "Reconciliation", partial_reconciliation)
 
     # Metrics only: still 503.
     for path in METRICS_ONLY_PATHS:
