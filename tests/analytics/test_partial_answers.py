@@ -20,6 +20,10 @@ from flask.testing import FlaskClient
 from openapi_schema_validator import OAS30Validator
 
 from devstack.prometheus import PrometheusServer
+from k8s_gpu_client.models.allocations import Reconciliation
+from k8s_gpu_client.models.devices import Device
+from k8s_gpu_client.models.metrics import GpuOverview
+from k8s_gpu_client.models.mig import MigStatistics
 from tests.analytics.conftest import (
     ADMIN,
     API,
@@ -238,6 +242,17 @@ def test_a_hung_prometheus_gives_partial_answers_within_its_timeout(
     reconciliation = get(client, "/gpu/allocations/reconciliation")
     assert_partial(reconciliation, reason, RECONCILIATION_OBSERVED)
     assert reconciliation["activeAllocations"] == 0
+
+    # The SDK's models carry the flags (nothing left over in extra).
+    for model, data in (
+        (GpuOverview, overview),
+        (Device, registered[0]),
+        (MigStatistics, mig),
+        (Reconciliation, reconciliation),
+    ):
+        parsed = model.from_api(data)
+        assert parsed.metrics_available is False and parsed.extra == {}, model
+        assert parsed.metrics_unavailable_reason == reason
 
     started = time.monotonic()
     assert_error(
