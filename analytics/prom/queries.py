@@ -387,3 +387,16 @@ def node_usage(nodes: Sequence[str]) -> str:
         },
         STAT_LABEL,
     )
+
+
+def mig_memory() -> str:
+    """The MIG instances the exporters report (``instances``) and their memory in use and in
+    all, bytes (``memory_used``, ``memory_total``), fleet-wide, tagged by ``stat``."""
+    return tagged(
+        {
+            "instances": "count(gpu_mig_info)",
+            "memory_used": "sum(gpu_mig_memory_used_bytes)",
+            "memory_total": "sum(gpu_mig_memory_total_bytes)",
+        },
+        STAT_LABEL,
+    )

@@ -134,6 +134,11 @@ class Reconciliation(ApiModel):
     matched: list[str] = field(default_factory=list)
     mismatched: list[MismatchedAllocation] = field(default_factory=list)
     unallocated_pods: list[UnallocatedPod] = field(default_factory=list)
+    metrics_available: bool | None = None
+    """False when Prometheus could not answer: the comparison counts are then None and its
+    lists empty."""
+    metrics_unavailable_reason: str | None = None
+    """Why the metric fields are None (e.g. Prometheus did not answer within 10 s)."""
 
 
 @dataclass(kw_only=True)

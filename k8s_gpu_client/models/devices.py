@@ -41,6 +41,10 @@ class Device(ApiModel):
     presence: str | None = None
     last_seen_at: datetime | None = None
     product_name: str | None = None
+    metrics_available: bool | None = None
+    """False when Prometheus could not answer: the metric fields are then None."""
+    metrics_unavailable_reason: str | None = None
+    """Why the metric fields are None (e.g. Prometheus did not answer within 10 s)."""
 
 
 @dataclass(kw_only=True)

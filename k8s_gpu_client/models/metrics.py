@@ -201,6 +201,10 @@ class GpuOverview(ApiModel):
     critical_alerts: int | None = None
     warning_alerts: int | None = None
     prometheus_alerts: int | None = None
+    metrics_available: bool | None = None
+    """False when Prometheus could not answer: the metric fields are then None."""
+    metrics_unavailable_reason: str | None = None
+    """Why the metric fields are None (e.g. Prometheus did not answer within 10 s)."""
 
 
 @dataclass(kw_only=True)

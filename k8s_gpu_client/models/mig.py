@@ -84,3 +84,11 @@ class MigStatistics(ApiModel):
     devices_with_drift: list[str] = field(default_factory=list)
     allocation_rate: float | None = None
     memory_allocation_rate: float | None = None
+    instances_reporting: int | None = None
+    memory_used_gb: float | None = None
+    memory_total_gb: float | None = None
+    memory_utilization: float | None = None
+    metrics_available: bool | None = None
+    """False when Prometheus could not answer: the metric fields are then None."""
+    metrics_unavailable_reason: str | None = None
+    """Why the metric fields are None (e.g. Prometheus did not answer within 10 s)."""

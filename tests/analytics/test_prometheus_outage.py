@@ -1,6 +1,7 @@
 """Prometheus down, hung, and back: metric endpoints answer 503 METRICS_UNAVAILABLE within the
-configured timeout, inventory, MIG and allocation endpoints keep working, and the service
-recovers without a restart. A real exporter, a real Prometheus of our own (stopped and
+configured timeout, endpoints that mix the inventory with metrics answer 200 from the database
+(``metricsAvailable: false`` with the reason), inventory, MIG and allocation endpoints keep
+working, and the service recovers without a restart. A real exporter, a real Prometheus of our own (stopped and
 frozen here, so not the shared stack) and the service under gunicorn."""
 
 from __future__ import annotations
@@ -27,18 +28,21 @@ METRIC_PATHS = (
     "/gpu/metrics/usage-statistics?hours=1",
     "/gpu/metrics/usage-statistics?hours=24",
     "/gpu/metrics/overheating-alerts?hours=24",
-    "/gpu/overview",
     "/gpu/health",
     "/gpu/devices/overheating",
     "/gpu/devices/sim-node-1-GPU-01/health",
+)
+# Inventory with metrics: 200 from the database, metricsAvailable false while Prometheus is away.
+PARTIAL_PATHS = (
+    "/gpu/overview",
+    "/gpu/devices/sim-node-1-GPU-01",
+    "/gpu/mig/statistics",
     "/gpu/allocations/reconciliation",
 )
 WORKING_PATHS = (
     "/gpu/devices",
-    "/gpu/devices/sim-node-1-GPU-01",
     "/gpu/devices/statistics",
     "/gpu/mig/devices/sim-node-1-GPU-00",
-    "/gpu/mig/statistics",
     "/gpu/allocations",
 )
 TIMEOUT_S = 2
@@ -69,6 +73,18 @@ def assert_unavailable(api: str, paths: tuple[str, ...] = METRIC_PATHS) -> None:
     assert response.json()["error"]["code"] == "METRICS_UNAVAILABLE"
 
 
+def assert_partial(api: str, reason: str, paths: tuple[str, ...] = PARTIAL_PATHS) -> None:
+    for path in paths:
+        response, seconds = timed_get(api, path)
+        assert response.status_code == 200, (path, response.text)
+        data = response.json()["data"]
+        assert data["metricsAvailable"] is False, (path, data)
+        assert data["metricsUnavailableReason"] == reason, (path, data)
+        assert seconds < 3, (path, seconds)
+    overview = requests.get(api + "/gpu/overview", timeout=30).json()["data"]
+    assert overview["totalGpuDevices"] == 3 and overview["overallTemperature"] is None
+
+
 def assert_inventory_works(api: str) -> None:
     for path in WORKING_PATHS:
         response, seconds = timed_get(api, path)
@@ -87,12 +103,15 @@ def assert_answers(api: str) -> None:
     for path in METRIC_PATHS:
         response = requests.get(api + path, timeout=30)
         assert response.status_code == 200, (path, response.text)
+    for path in PARTIAL_PATHS[::2]:  # the device's live fields come back below
+        data = requests.get(api + path, timeout=30).json()["data"]
+        assert data["metricsAvailable"] is True, (path, data)
     # After a failure the devices list leaves Prometheus alone for 10 s (so an outage does
     # not slow it down); then the live fields come back by themselves.
     deadline = time.monotonic() + 20
     while True:
         devices = requests.get(api + "/gpu/devices", timeout=30).json()["data"]
-        if all(d["currentTempC"] is not None for d in devices):
+        if all(d["currentTempC"] is not None and d["metricsAvailable"] for d in devices):
             return
         assert time.monotonic() < deadline, devices
         time.sleep(0.5)
@@ -114,6 +133,7 @@ def test_outage_hang_and_recovery(
     # Down: connection refused.
     prometheus.stop()
     assert_unavailable(api)
+    assert_partial(api, "Prometheus is unreachable.")
     assert_inventory_works(api)
 
     # Back on the same address: answers again, no restart of the service.
@@ -126,7 +146,12 @@ def test_outage_hang_and_recovery(
     os.kill(prometheus.process.pid, signal.SIGSTOP)
     try:
         # Each of these waits out the whole timeout: a few make the point.
-        assert_unavailable(api, ("/gpu/metrics/usage-statistics?hours=24", "/gpu/overview"))
+        assert_unavailable(api, ("/gpu/metrics/usage-statistics?hours=24", "/gpu/health"))
+        assert_partial(
+            api,
+            f"Prometheus did not answer within {TIMEOUT_S} s.",
+            ("/gpu/overview", "/gpu/mig/statistics"),
+        )
         assert_inventory_works(api)
     finally:
         os.kill(prometheus.process.pid, signal.SIGCONT)

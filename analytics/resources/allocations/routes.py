@@ -83,8 +83,9 @@ class Reconciliation(MethodView):
         """Allocations against the kubelet's assignments
 
         Lists allocations whose pod does not hold the reserved GPU or MIG instance (from the
-        exporter's gpu_pod_allocation_info), and pods holding GPUs with no allocation. 503
-        METRICS_UNAVAILABLE when Prometheus cannot answer.
+        exporter's gpu_pod_allocation_info), and pods holding GPUs with no allocation. When
+        Prometheus cannot answer, the comparison is null and metricsAvailable is false with
+        the reason (still 200).
         """
         return services().reconciliation.reconcile(query.get("namespace"))
 

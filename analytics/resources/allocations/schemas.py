@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.resources.gpu.schemas import MetricsAvailabilitySchema
 
 # Kubernetes names: namespaces are DNS labels, pods DNS subdomains.
 _NAMESPACE = validate.Regexp(
@@ -321,7 +322,10 @@ class UnallocatedPodSchema(Schema):
     )
 
 
-class ReconciliationSchema(Schema):
+class ReconciliationSchema(MetricsAvailabilitySchema):
+    """The ledger from the database, the kubelet's assignments from Prometheus: without it, the
+    comparison fields are null and metricsAvailable is false with the reason."""
+
     checked_at = UtcDateTime(data_key="checkedAt", metadata=doc("When the check ran, UTC."))
     namespace = fields.String(allow_none=True, metadata=doc("The namespace filter, if any."))
     active_allocations = fields.Integer(
@@ -329,25 +333,41 @@ class ReconciliationSchema(Schema):
     )
     matched_allocations = fields.Integer(
         data_key="matchedAllocations",
-        metadata=doc("Allocations whose pod holds the reserved device."),
+        allow_none=True,
+        metadata=doc("Allocations whose pod holds the reserved device; null without metrics."),
     )
     mismatched_allocations = fields.Integer(
         data_key="mismatchedAllocations",
-        metadata=doc("Allocations whose pod does not hold the reserved device."),
+        allow_none=True,
+        metadata=doc(
+            "Allocations whose pod does not hold the reserved device; null without metrics."
+        ),
     )
     pods_holding_gpus = fields.Integer(
-        data_key="podsHoldingGpus", metadata=doc("Pods holding a GPU or MIG device.")
+        data_key="podsHoldingGpus",
+        allow_none=True,
+        metadata=doc("Pods holding a GPU or MIG device; null without metrics."),
     )
     unallocated_pod_count = fields.Integer(
-        data_key="unallocatedPodCount", metadata=doc("Pods holding GPUs with no allocation.")
+        data_key="unallocatedPodCount",
+        allow_none=True,
+        metadata=doc("Pods holding GPUs with no allocation; null without metrics."),
     )
-    matched = fields.List(fields.String(), metadata=doc("Ids of the matched allocations."))
+    matched = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata=doc("Ids of the matched allocations; null without metrics."),
+    )
     mismatched = fields.List(
         fields.Nested(MismatchedAllocationSchema),
-        metadata=doc("Allocations whose pod does not hold what they reserved."),
+        allow_none=True,
+        metadata=doc(
+            "Allocations whose pod does not hold what they reserved; null without metrics."
+        ),
     )
     unallocated_pods = fields.List(
         fields.Nested(UnallocatedPodSchema),
         data_key="unallocatedPods",
-        metadata=doc("Pods holding GPUs without a live allocation."),
+        allow_none=True,
+        metadata=doc("Pods holding GPUs without a live allocation; null without metrics."),
     )

@@ -32,8 +32,8 @@ class Devices(MethodView):
         """List GPUs, filtered by node, model or status
 
         The live fields (currentTempC, currentPowerW, currentUtilization) come from
-        Prometheus in one query; when it cannot answer they are null and the list is still
-        served. Sorted by node name, then GPU index; page and size give one page of it.
+        Prometheus in one query; when it cannot answer they are null, metricsAvailable is
+        false with the reason, and the list is still served. Sorted by node name, then GPU index; page and size give one page of it.
         """
         return services().devices.list_devices(**query, page=page)
 
@@ -72,7 +72,11 @@ class OverheatingDevices(MethodView):
 class Device(MethodView):
     @blp.envelope_response(200, DeviceSchema)
     def get(self, device_id: str) -> Any:
-        """One GPU"""
+        """One GPU
+
+        Its live fields are null, and metricsAvailable false with the reason, when Prometheus
+        cannot answer.
+        """
         return services().devices.get(device_id)
 
 

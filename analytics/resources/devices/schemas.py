@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.resources.gpu.schemas import MetricsAvailabilitySchema
 from analytics.services.inventory.devices import DEVICE_STATUSES, STATUS_FILTERS
 
 _NODE_NAME = validate.Regexp(
@@ -13,7 +14,7 @@ _NODE_NAME = validate.Regexp(
 )
 
 
-class DeviceSchema(Schema):
+class DeviceSchema(MetricsAvailabilitySchema):
     device_id = fields.String(
         data_key="deviceId", metadata=doc("Device id, `{nodeName}-GPU-{index:02d}`.")
     )

@@ -24,7 +24,9 @@ class Overview(MethodView):
     def get(self) -> Any:
         """Cluster GPU overview: counts, utilisation now, rental-equivalent cost, alerts
 
-        503 METRICS_UNAVAILABLE when Prometheus cannot answer.
+        Counts and costs come from the database, utilisation and alerts from Prometheus. When
+        Prometheus cannot answer, those are null and metricsAvailable is false with the
+        reason (still 200).
         """
         return services().gpu_metrics.overview()
 

@@ -19,6 +19,32 @@ class GpuMetricsWindowQuerySchema(Schema):
     )
 
 
+# -- partial answers ---------------------------------------------------------------------------
+
+
+class MetricsAvailabilitySchema(Schema):
+    """The two fields of an answer that mixes the inventory with metrics
+    (analytics.services.kernel.partial): whether its metric fields came from Prometheus."""
+
+    metrics_available = fields.Boolean(
+        data_key="metricsAvailable",
+        required=True,
+        metadata=doc(
+            "Whether Prometheus answered. When false the metric fields are null and the rest "
+            "comes from the database."
+        ),
+    )
+    metrics_unavailable_reason = fields.String(
+        data_key="metricsUnavailableReason",
+        required=True,
+        allow_none=True,
+        metadata=doc(
+            "Why the metric fields are null (e.g. Prometheus did not answer within 10 s); null "
+            "when metricsAvailable is true."
+        ),
+    )
+
+
 # -- usage statistics --------------------------------------------------------------------------
 
 
@@ -239,7 +265,7 @@ class GpuClusterHealthSchema(Schema):
 # -- overview ----------------------------------------------------------------------------------
 
 
-class GpuOverviewSchema(Schema):
+class GpuOverviewSchema(MetricsAvailabilitySchema):
     total_nodes = fields.Integer(
         data_key="totalNodes", metadata=doc("Nodes with at least one registered GPU.")
     )
@@ -258,25 +284,32 @@ class GpuOverviewSchema(Schema):
     )
     devices_reporting = fields.Integer(
         data_key="devicesReporting",
-        metadata=doc("GPUs their exporter reads now (gpu_up 1; a lost GPU does not count)."),
+        allow_none=True,
+        metadata=doc(
+            "GPUs their exporter reads now (gpu_up 1; a lost GPU does not count); null without "
+            "metrics."
+        ),
     )
     overall_gpu_utilization = fields.Float(
         data_key="overallGpuUtilization",
         allow_none=True,
         metadata=doc(
             "Mean utilisation now over the GPUs that report one, percent (GPUs in MIG mode "
-            "report none)."
+            "report none); null without metrics."
         ),
     )
     overall_memory_utilization = fields.Float(
         data_key="overallMemoryUtilization",
         allow_none=True,
-        metadata=doc("Device memory in use over total device memory now, all GPUs, percent."),
+        metadata=doc(
+            "Device memory in use over total device memory now, all GPUs, percent; null "
+            "without metrics."
+        ),
     )
     overall_temperature = fields.Float(
         data_key="overallTemperature",
         allow_none=True,
-        metadata=doc("Mean temperature now, °C."),
+        metadata=doc("Mean temperature now, °C; null without metrics."),
     )
     total_hourly_cost = fields.Float(
         data_key="totalHourlyCost",
@@ -292,20 +325,30 @@ class GpuOverviewSchema(Schema):
     )
     total_alerts = fields.Integer(
         data_key="totalAlerts",
+        allow_none=True,
         metadata=doc(
             "Warning and critical findings of our GPU checks plus firing Prometheus alerts "
-            "(an alert about a GPU our checks already count at that severity is counted once)."
+            "(an alert about a GPU our checks already count at that severity is counted once); "
+            "null without metrics."
         ),
     )
     critical_alerts = fields.Integer(
-        data_key="criticalAlerts", metadata=doc("Of totalAlerts, those with critical severity.")
+        data_key="criticalAlerts",
+        allow_none=True,
+        metadata=doc("Of totalAlerts, those with critical severity; null without metrics."),
     )
     warning_alerts = fields.Integer(
-        data_key="warningAlerts", metadata=doc("Of totalAlerts, those with warning severity.")
+        data_key="warningAlerts",
+        allow_none=True,
+        metadata=doc("Of totalAlerts, those with warning severity; null without metrics."),
     )
     prometheus_alerts = fields.Integer(
         data_key="prometheusAlerts",
-        metadata=doc("Alerts firing in Prometheus (its alerting rules), before de-duplication."),
+        allow_none=True,
+        metadata=doc(
+            "Alerts firing in Prometheus (its alerting rules), before de-duplication; null "
+            "without metrics."
+        ),
     )
 
 

@@ -15,6 +15,8 @@ from analytics.resources.mig.schemas import (
     MigLayoutSchema,
     MigStatisticsSchema,
 )
+from analytics.services.gpu.metrics import MIG_METRIC_FIELDS
+from analytics.services.kernel.partial import read_metrics
 
 blp = ApiBlueprint(
     "mig", __name__, url_prefix="/k8s-monitor/api/v1/gpu/mig", description="MIG layouts."
@@ -66,5 +68,16 @@ class MigAvailable(MethodView):
 class MigStatistics(MethodView):
     @blp.envelope_response(200, MigStatisticsSchema)
     def get(self) -> Any:
-        """MIG usage statistics"""
-        return services().mig.statistics()
+        """MIG usage statistics
+
+        Instance counts and allocation rates from the MIG layouts in the database; memory in
+        use from Prometheus. When Prometheus cannot answer, the memory fields are null and
+        metricsAvailable is false with the reason (still 200).
+        """
+        service = services()
+        memory = read_metrics(service.gpu_metrics.mig_memory, "MIG memory use")
+        return {
+            **service.mig.statistics(),
+            **(memory.value or dict.fromkeys(MIG_METRIC_FIELDS)),
+            **memory.flags(),
+        }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.resources.gpu.schemas import MetricsAvailabilitySchema
 
 _STATES = ["PENDING", "APPLIED", "UNMANAGED"]
 
@@ -145,7 +146,10 @@ class MigLayoutSchema(Schema):
     )
 
 
-class MigStatisticsSchema(Schema):
+class MigStatisticsSchema(MetricsAvailabilitySchema):
+    """Counts from the MIG layouts in the database; memory in use from Prometheus (null, with
+    metricsAvailable false, when it cannot answer)."""
+
     total_instances = fields.Integer(data_key="totalInstances", metadata=doc("MIG instances."))
     allocated_instances = fields.Integer(
         data_key="allocatedInstances", metadata=doc("Instances held by an allocation.")
@@ -180,4 +184,32 @@ class MigStatisticsSchema(Schema):
     memory_allocation_rate = fields.Float(
         data_key="memoryAllocationRate",
         metadata=doc("Allocated over all instance memory, percent."),
+    )
+    instances_reporting = fields.Integer(
+        data_key="instancesReporting",
+        allow_none=True,
+        metadata=doc("MIG instances the exporters report now; null without metrics."),
+    )
+    memory_used_gb = fields.Float(
+        data_key="memoryUsedGb",
+        allow_none=True,
+        metadata=doc(
+            "Memory in use inside the reported MIG instances now, GB (10^9 bytes); null without "
+            "metrics."
+        ),
+    )
+    memory_total_gb = fields.Float(
+        data_key="memoryTotalGb",
+        allow_none=True,
+        metadata=doc(
+            "Memory of the reported MIG instances, GB (10^9 bytes); null without metrics."
+        ),
+    )
+    memory_utilization = fields.Float(
+        data_key="memoryUtilization",
+        allow_none=True,
+        metadata=doc(
+            "Memory in use over the memory of the reported MIG instances now, percent; null "
+            "without metrics or without reported instances."
+        ),
     )

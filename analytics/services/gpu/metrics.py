@@ -3,7 +3,8 @@
 Numbers come from Prometheus through PromQL that aggregates on the server (analytics.prom.queries);
 the inventory (device ids, models, thresholds, prices) comes from the database. Prometheus
 series are joined to devices by GPU uuid, or by (node, index) for devices registered without
-one. A Prometheus that cannot answer raises MetricsUnavailable (503).
+one. A Prometheus that cannot answer raises MetricsUnavailable (503), except in the overview,
+which mixes the inventory with metrics and answers without them (analytics.services.kernel.partial).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.live import LiveDeviceMetrics, Placed
 from analytics.services.kernel.live_views import LiveViews
 from analytics.services.kernel.numbers import finite, mean, percent, round_or_none
+from analytics.services.kernel.partial import read_metrics
 from analytics.services.kernel.pricebook import PriceBook
 from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
@@ -62,6 +64,23 @@ REFINE_STEP_SECONDS = 60
 FULL_DETAIL_HOURS = 168
 DETAIL_HOURS = 24
 _MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
+# The overview's fields that come from Prometheus: null in a partial answer.
+OVERVIEW_METRIC_FIELDS = (
+    "devices_reporting",
+    "overall_gpu_utilization",
+    "overall_memory_utilization",
+    "overall_temperature",
+    "total_alerts",
+    "critical_alerts",
+    "warning_alerts",
+    "prometheus_alerts",
+)
+MIG_METRIC_FIELDS = (
+    "instances_reporting",
+    "memory_used_gb",
+    "memory_total_gb",
+    "memory_utilization",
+)
 
 
 @dataclass(frozen=True)
@@ -577,8 +596,26 @@ class GpuMetricsService:
         return {s.labels.get(q.STAT_LABEL): s.value for s in self._prom.query(q.fleet_now())}
 
     def overview(self) -> dict[str, Any]:
-        found = self._fleet_findings()
+        """Counts and costs from the inventory; utilisation, reporting devices and alerts from
+        Prometheus, null with the reason when it cannot answer (a partial answer)."""
         fleet, mig_count, active = self._read_fleet()
+        found = read_metrics(self._fleet_findings, "the overview's metrics")
+        priced = [d.price_per_hour or 0.0 for d in fleet.devices]
+        hourly = round(sum(priced), 2)
+        inventory = {
+            "total_nodes": len({d.node_name for d in fleet.devices}),
+            "total_gpu_devices": len(fleet.devices),
+            "total_mig_instances": mig_count,
+            "active_allocations": active,
+            "devices_by_model": dict(sorted(Counter(d.model_id for d in fleet.devices).items())),
+            "total_hourly_cost": hourly,
+            "total_monthly_cost": round(hourly * HOURS_PER_MONTH, 2),
+        }
+        if found.value is None:
+            return {**inventory, **dict.fromkeys(OVERVIEW_METRIC_FIELDS), **found.flags()}
+        return {**inventory, **self._overview_metrics(fleet, found.value), **found.flags()}
+
+    def _overview_metrics(self, fleet: Fleet, found: FleetFindings) -> dict[str, Any]:
         signals = self._fleet_signals(fleet, found.health)
         firing, fleet_now = found.firing, found.fleet_now
         findings = [
@@ -600,27 +637,36 @@ class GpuMetricsService:
             prom_alerts.append(severity)
         critical = sum(1 for _d, s in findings if s == CRITICAL) + prom_alerts.count(CRITICAL)
         warning = sum(1 for _d, s in findings if s == WARNING) + prom_alerts.count(WARNING)
-        priced = [d.price_per_hour or 0.0 for d in fleet.devices]
-        hourly = round(sum(priced), 2)
         used, total = fleet_now.get("memory_used"), fleet_now.get("memory_total")
         return {
-            "total_nodes": len({d.node_name for d in fleet.devices}),
-            "total_gpu_devices": len(fleet.devices),
-            "total_mig_instances": mig_count,
-            "active_allocations": active,
-            "devices_by_model": dict(sorted(Counter(d.model_id for d in fleet.devices).items())),
             "devices_reporting": int(fleet_now.get("devices_up") or 0),
             "overall_gpu_utilization": percent(finite(fleet_now.get("utilization"))),
             "overall_memory_utilization": (
                 percent(used / total) if used is not None and total else None
             ),
             "overall_temperature": round_or_none(finite(fleet_now.get("temperature")), 2),
-            "total_hourly_cost": hourly,
-            "total_monthly_cost": round(hourly * HOURS_PER_MONTH, 2),
             "total_alerts": len(findings) + len(prom_alerts),
             "critical_alerts": critical,
             "warning_alerts": warning,
             "prometheus_alerts": len(firing),
+        }
+
+    # -- MIG -----------------------------------------------------------------------------------
+
+    def mig_memory(self) -> dict[str, Any]:
+        """The MIG instances the exporters report now and their memory in use (the metric part
+        of /gpu/mig/statistics)."""
+        values = {
+            s.labels.get(q.STAT_LABEL): s.value
+            for s in self._prom.query(q.mig_memory())
+            if math.isfinite(s.value)
+        }
+        used, total = values.get("memory_used"), values.get("memory_total")
+        return {
+            "instances_reporting": int(values.get("instances") or 0),
+            "memory_used_gb": round_or_none(used / 1e9, 3) if used is not None else None,
+            "memory_total_gb": round_or_none(total / 1e9, 3) if total is not None else None,
+            "memory_utilization": percent(used / total) if used is not None and total else None,
         }
 
     # -- batch collection ----------------------------------------------------------------------

@@ -60,6 +60,9 @@ class DeviceView:
     presence: str | None = None
     last_seen_at: datetime | None = None
     product_name: str | None = None
+    # Whether the live fields come from Prometheus; when not, why (analytics.services.kernel.partial).
+    metrics_available: bool = True
+    metrics_unavailable_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,8 @@ class DeviceService:
         }
 
     def _views(self, records: Sequence[DeviceRecord]) -> list[DeviceView]:
-        live = self._live.device_metrics(records)
+        readings = self._live.device_metrics(records)
+        live = readings.value or {}
         prices = self._prices.hourly_prices()
         views = []
         for record in records:
@@ -229,6 +233,8 @@ class DeviceService:
                     presence=record.presence,
                     last_seen_at=record.last_seen_at,
                     product_name=record.product_name,
+                    metrics_available=readings.available,
+                    metrics_unavailable_reason=readings.reason,
                 )
             )
         return views

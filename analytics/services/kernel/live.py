@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from analytics.errors import MetricsUnavailable
+from analytics.services.kernel.partial import MetricsPart, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +35,29 @@ class Placed(Protocol):
     def gpu_uuid(self) -> str | None: ...
 
 
+LiveReadings = MetricsPart[Mapping[str, LiveDeviceMetrics]]
+NO_METRIC_SOURCE = "No metric source is configured."
+
+
 class LiveMetricsProvider(Protocol):
-    def device_metrics(self, devices: Sequence[Placed]) -> Mapping[str, LiveDeviceMetrics]:
-        """The latest readings of these devices by device id; those without are left out."""
+    def device_metrics(self, devices: Sequence[Placed]) -> LiveReadings:
+        """The latest readings of these devices by device id (those without are left out), or
+        none and the reason."""
         ...
 
 
 class NoLiveMetrics:
     """No metric source: every live field is null."""
 
-    def device_metrics(self, devices: Sequence[Placed]) -> Mapping[str, LiveDeviceMetrics]:
-        return {}
+    def device_metrics(self, devices: Sequence[Placed]) -> LiveReadings:
+        return unavailable(NO_METRIC_SOURCE)
 
 
 class PrometheusLiveMetrics:
     """Live fields from Prometheus, best effort: inventory endpoints must keep answering when
     Prometheus is down, so a failure leaves the fields null (logged), and for a short while
     afterwards Prometheus is not asked at all, so those endpoints stay fast during an outage.
+    Either way the answer carries the failure's message as its reason.
     """
 
     def __init__(
@@ -61,17 +68,22 @@ class PrometheusLiveMetrics:
         self._read = read
         self._backoff_seconds = backoff_seconds
         self._skip_until = 0.0
+        self._reason = ""
         self._lock = threading.Lock()
 
-    def device_metrics(self, devices: Sequence[Placed]) -> Mapping[str, LiveDeviceMetrics]:
-        if not devices or time.monotonic() < self._skip_until:
-            return {}
+    def device_metrics(self, devices: Sequence[Placed]) -> LiveReadings:
+        if not devices:
+            return MetricsPart({})
+        with self._lock:
+            if time.monotonic() < self._skip_until:
+                return unavailable(self._reason)
         try:
             values = self._read(devices)
         except MetricsUnavailable as exc:
             with self._lock:
                 self._skip_until = time.monotonic() + self._backoff_seconds
+                self._reason = exc.message
             log.warning("live GPU metrics unavailable, fields left null: %s", exc.message)
-            return {}
+            return unavailable(exc.message)
         wanted = {d.device_id for d in devices}
-        return {k: v for k, v in values.items() if k in wanted}
+        return MetricsPart({k: v for k, v in values.items() if k in wanted})

@@ -4,7 +4,8 @@ without an allocation?
 The kubelet's assignment comes from the exporter's ``gpu_pod_allocation_info`` (namespace,
 pod, container, GPU uuid, MIG uuid, resource, sharing); the reservation from the allocation
 ledger, the device's GPU uuid and the MIG instance's observed MIG uuid. Pods are matched by
-namespace and name.
+namespace and name. Without Prometheus the answer is partial: the ledger's count, the comparison
+null, ``metrics_available`` false with the reason (analytics.services.kernel.partial).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from analytics.clock import Clock
 from analytics.prom import PromClient
 from analytics.prom import queries as q
+from analytics.services.kernel.partial import read_metrics
 from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
 from analytics.store import mig as mig_store
@@ -24,6 +26,16 @@ MATCHED = "MATCHED"
 POD_HOLDS_NO_GPU = "POD_HOLDS_NO_GPU"
 HOLDS_OTHER_RESOURCE = "HOLDS_OTHER_RESOURCE"
 RESERVED_NOT_OBSERVED = "RESERVED_NOT_OBSERVED"
+# The answer's fields that compare with the kubelet's assignments: null in a partial answer.
+OBSERVED_FIELDS = (
+    "matched_allocations",
+    "mismatched_allocations",
+    "pods_holding_gpus",
+    "unallocated_pod_count",
+    "matched",
+    "mismatched",
+    "unallocated_pods",
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,9 @@ class ReconciliationService:
         self._prom = prom
 
     def reconcile(self, namespace: str | None = None) -> dict[str, Any]:
-        samples = self._prom.query(q.pod_allocations(namespace))
+        observed = read_metrics(
+            lambda: self._prom.query(q.pod_allocations(namespace)), "the kubelet's assignments"
+        )
         now = self._clock.now()
         with self._db.read() as conn:
             ledger = allocation_store.list_allocations(
@@ -53,6 +67,15 @@ class ReconciliationService:
             )
             devices = device_store.list_devices(conn, now)
             instances = mig_store.instances(conn, now)
+        if observed.value is None:
+            return {
+                "checked_at": now,
+                "namespace": namespace,
+                "active_allocations": len(ledger),
+                **dict.fromkeys(OBSERVED_FIELDS),
+                **observed.flags(),
+            }
+        samples = observed.value
         device_uuid = {d.device_id: d.gpu_uuid for d in devices}
         device_by_uuid = {d.gpu_uuid: d.device_id for d in devices if d.gpu_uuid}
         mig_uuid = {i.instance_id: i.mig_uuid for i in instances if i.observed}
@@ -151,6 +174,7 @@ class ReconciliationService:
             "matched": matched,
             "mismatched": mismatched,
             "unallocated_pods": unallocated,
+            **observed.flags(),
         }
 
 
