@@ -113,9 +113,9 @@ class ApiKeys(MethodView):
         return services().api_keys.create(body["role"], body.get("name"), username)
 
 
-@blp.route("/api-keys/<string:key_id>")
+@blp.route("/api-keys/<string:keyId>")
 class ApiKey(MethodView):
     @blp.envelope_response(200, ApiKeySchema)
-    def delete(self, key_id: str) -> Any:
+    def delete(self, keyId: str) -> Any:
         """Revoke an API key (admin role); it is refused from now on, and so are its tokens"""
-        return services().api_keys.revoke(key_id)
+        return services().api_keys.revoke(keyId)
