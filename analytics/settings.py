@@ -93,6 +93,11 @@ class Settings:
     oidc_audience: str = ""
     oidc_algorithms: str = "RS256,ES256"
     oidc_jwks_cache_seconds: int = 300
+    # For a JWKS behind TLS with a private CA and authentication, e.g. the Kubernetes API
+    # server's /openid/v1/jwks from a pod: the CA bundle, and a file holding a bearer token
+    # (re-read at each fetch: the kubelet rotates projected service-account tokens).
+    oidc_jwks_ca_file: Path | None = None
+    oidc_jwks_token_file: Path | None = None
     # Claims naming the caller, their team (empty: none) and their groups (dots walk into
     # objects: realm_access.roles); each value of the groups claim found in oidc_role_map
     # (GROUP=ROLE,...) grants that role, the highest wins; none: oidc_default_role (empty:

@@ -10,6 +10,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -44,11 +45,20 @@ class Jwks:
     def __init__(self) -> None:
         self.keys: list[dict[str, Any]] = []
         self.fetches = 0
+        # When set, a fetch must carry "Authorization: Bearer <this>" (the Kubernetes API
+        # server's JWKS wants a service-account token).
+        self.required_token: str | None = None
         jwks = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 jwks.fetches += 1
+                wanted = jwks.required_token
+                if wanted and self.headers.get("Authorization") != f"Bearer {wanted}":
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = json.dumps({"keys": jwks.keys}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -333,6 +343,30 @@ def test_oidc_tokens_are_refused_when_the_jwks_cannot_be_fetched(
     ).test_client()
     token = bearer(oidc_token(clock, rsa_key))
     assert_error(client.get(f"{API}/gpu/devices", headers=token), 401, "UNAUTHORIZED")
+
+
+def test_the_jwks_is_fetched_with_the_token_of_a_file_when_configured(
+    make_app: AppFactory,
+    clock: FakeClock,
+    jwks: Jwks,
+    rsa_key: rsa.RSAPrivateKey,
+    tmp_path: Path,
+) -> None:
+    jwks.publish("k1", rsa_key)
+    jwks.required_token = "projected-sa-token"
+    token_file = tmp_path / "token"
+    oidc = {
+        "oidc_issuer": ISSUER,
+        "oidc_jwks_url": jwks.url,
+        "oidc_audience": AUDIENCE,
+        "oidc_default_role": "viewer",
+    }
+    token = bearer(oidc_token(clock, rsa_key))
+    without = make_app(clock=clock, **oidc).test_client()
+    assert_error(without.get(f"{API}/gpu/devices", headers=token), 401, "UNAUTHORIZED")
+    token_file.write_text("projected-sa-token\n")
+    with_file = make_app(clock=clock, oidc_jwks_token_file=token_file, **oidc).test_client()
+    assert with_file.get(f"{API}/gpu/devices", headers=token).status_code == 200
 
 
 # -- several workers ---------------------------------------------------------------------------

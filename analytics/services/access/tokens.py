@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import ssl
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -164,6 +166,8 @@ class OidcConfig:
     role_map: Mapping[str, str]
     default_role: str
     jwks_cache_seconds: int
+    jwks_ca_file: Path | None = None
+    jwks_token_file: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OidcConfig | None:
@@ -180,7 +184,29 @@ class OidcConfig:
             role_map=dict(settings.oidc_role_map),
             default_role=settings.oidc_default_role,
             jwks_cache_seconds=settings.oidc_jwks_cache_seconds,
+            jwks_ca_file=settings.oidc_jwks_ca_file,
+            jwks_token_file=settings.oidc_jwks_token_file,
         )
+
+
+class _JwksClient(jwt.PyJWKClient):
+    """PyJWKClient that sends a bearer token read from a file at each fetch (the Kubernetes API
+    server's JWKS wants one; the kubelet rotates the file's token)."""
+
+    def __init__(self, uri: str, token_file: Path | None, **kwargs: Any) -> None:
+        super().__init__(uri, **kwargs)
+        self._token_file = token_file
+
+    def fetch_data(self) -> Any:
+        if self._token_file is not None:
+            try:
+                token = self._token_file.read_text().strip()
+            except OSError as exc:
+                raise jwt.PyJWKClientConnectionError(
+                    f"cannot read oidc_jwks_token_file: {exc.strerror}"
+                ) from None
+            self.headers = {"Authorization": f"Bearer {token}"}
+        return super().fetch_data()
 
 
 class OidcVerifier:
@@ -190,8 +216,18 @@ class OidcVerifier:
     def __init__(self, config: OidcConfig, clock: Clock) -> None:
         self.config = config
         self._clock = clock
-        self._jwks = jwt.PyJWKClient(
-            config.jwks_url, cache_jwk_set=True, lifespan=config.jwks_cache_seconds, timeout=5
+        context = (
+            ssl.create_default_context(cafile=str(config.jwks_ca_file))
+            if config.jwks_ca_file is not None
+            else None
+        )
+        self._jwks = _JwksClient(
+            config.jwks_url,
+            config.jwks_token_file,
+            cache_jwk_set=True,
+            lifespan=config.jwks_cache_seconds,
+            timeout=5,
+            ssl_context=context,
         )
 
     def verify(self, token: str) -> Principal:
