@@ -194,6 +194,7 @@ def test_user_admin_errors(accounts: FlaskClient) -> None:
         {**again, "username": "has:colon"},
         {**again, "username": "new", "password": "short"},
         {**again, "username": "new", "role": "root"},
+        {**again, "username": "new", "password": "gak_looks-like-a-key"},
         {"username": "new", "role": "viewer"},
     ):
         assert_error(

@@ -20,7 +20,7 @@ from analytics.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from analytics.services.access.apikeys import Principal
+from analytics.services.access.apikeys import KEY_PREFIX, Principal
 from analytics.services.access.passwords import dummy_hash, hash_password, verify_password
 from analytics.settings import ROLES
 from analytics.store import users as user_store
@@ -60,6 +60,12 @@ def check_password_rules(password: str) -> None:
         raise ValidationFailed(
             f"A password must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} characters.",
             {"password": ["length"]},
+        )
+    if password.startswith(KEY_PREFIX):
+        # HTTP basic takes a password with the key prefix as an API key (compatibility).
+        raise ValidationFailed(
+            f"A password may not start with {KEY_PREFIX!r}, the API key prefix.",
+            {"password": ["prefix"]},
         )
 
 
