@@ -77,6 +77,9 @@ def authorize(caller: Principal, anonymous_read: bool) -> None:
     if not path.startswith(API_PREFIX):
         return
     if request.method == "OPTIONS":
+        # What a path allows: as open as any read.
+        if not caller.authenticated and not anonymous_read:
+            raise Unauthorized("Authentication required: send an API key, password or token.")
         return
     if path == TOKEN_PATH or (request.method == "PUT" and _OWN_PASSWORD.fullmatch(path)):
         if not caller.authenticated:

@@ -394,6 +394,7 @@ def run_cli(
     return code, capsys.readouterr().out
 
 
+@pytest.mark.databases
 def test_commands_manage_users_and_keys_on_the_configured_database(
     make_app: AppFactory,
     settings: Settings,
