@@ -116,6 +116,9 @@ class Settings:
     # AES-256-GCM key for secrets kept at rest (webhook secrets): base64 of 32 random bytes
     # (`openssl rand -base64 32`). Unset: they are stored in plain text (logged at start).
     secrets_key: Secret | None = None
+    # Rotation: the key before secrets_key. Secrets it sealed still open, and are sealed again
+    # under secrets_key at start; remove it once a start has done that (the log says how many).
+    secrets_key_previous: Secret | None = None
     # Rate limits, requests per minute per client (API key or, anonymous, client address).
     rate_limit_enabled: bool = True
     rate_limit_anonymous_per_minute: int = 1000
@@ -197,6 +200,11 @@ class Settings:
     def secrets_key_bytes(self) -> bytes | None:
         """The decoded secrets_key (validated: 32 bytes), or None when unset."""
         return _key_bytes(self.secrets_key.value) if self.secrets_key else None
+
+    @property
+    def secrets_key_previous_bytes(self) -> bytes | None:
+        previous = self.secrets_key_previous
+        return _key_bytes(previous.value, "secrets_key_previous") if previous else None
 
     @property
     def rate_limit_file(self) -> Path:
@@ -335,16 +343,20 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.secrets_key is not None:
             _key_bytes(self.secrets_key.value)
+        if self.secrets_key_previous is not None:
+            if self.secrets_key is None:
+                raise SettingsError("secrets_key_previous needs secrets_key")
+            _key_bytes(self.secrets_key_previous.value, "secrets_key_previous")
 
 
-def _key_bytes(text: str) -> bytes:
+def _key_bytes(text: str, name: str = "secrets_key") -> bytes:
     """A base64 (standard or URL-safe) 32-byte key; SettingsError otherwise (never echoing it)."""
     try:
         key = base64.b64decode(text.strip().replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
-        raise SettingsError("secrets_key must be base64 (openssl rand -base64 32)") from None
+        raise SettingsError(f"{name} must be base64 (openssl rand -base64 32)") from None
     if len(key) != 32:
-        raise SettingsError(f"secrets_key must decode to 32 bytes, not {len(key)}")
+        raise SettingsError(f"{name} must decode to 32 bytes, not {len(key)}")
     return key
 
 

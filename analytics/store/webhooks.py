@@ -146,11 +146,9 @@ def list_webhooks(conn: Connection) -> list[WebhookRecord]:
     return [_webhook(row) for row in conn.execute(query)]
 
 
-def secrets_without_prefix(conn: Connection, prefix: str) -> list[tuple[str, str]]:
-    """(webhook_id, secret) of every webhook whose stored secret lacks ``prefix`` (plain text)."""
-    query = select(webhooks.c.webhook_id, webhooks.c.secret).where(
-        ~webhooks.c.secret.startswith(prefix, autoescape=True)
-    )
+def stored_secrets(conn: Connection) -> list[tuple[str, str]]:
+    """(webhook_id, stored secret) of every webhook."""
+    query = select(webhooks.c.webhook_id, webhooks.c.secret).order_by(webhooks.c.webhook_id)
     return [(row.webhook_id, row.secret) for row in conn.execute(query)]
 
 

@@ -4,13 +4,15 @@ Stored form: ``aesgcm:v1:`` + URL-safe base64 of nonce (12 bytes) + ciphertext +
 owning row's id as associated data, so a ciphertext copied onto another row does not open.
 Anything without the prefix is a secret stored in plain text (rows written before a key was
 configured, or with none configured); ``open`` returns it as it is, and
-``analytics.services.events.webhooks.encrypt_stored_secrets`` seals such rows once a key is set.
+``analytics.services.events.webhooks.encrypt_stored_secrets`` seals such rows once a key is set,
+and re-seals rows sealed with a previous key (secrets_key_previous) under the current one.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,10 +30,14 @@ def is_sealed(stored: str) -> bool:
 
 
 class SecretBox:
-    """Seals and opens secrets; without a key it stores them as given (and says so)."""
+    """Seals and opens secrets; without a key it stores them as given (and says so).
 
-    def __init__(self, key: bytes | None) -> None:
+    ``previous``: keys that may still have sealed some rows (rotation); they open, never seal.
+    """
+
+    def __init__(self, key: bytes | None, previous: Sequence[bytes] = ()) -> None:
         self._aead = AESGCM(key) if key is not None else None
+        self._previous = [AESGCM(old) for old in previous]
 
     @property
     def encrypting(self) -> bool:
@@ -49,13 +55,28 @@ class SecretBox:
             return stored
         if self._aead is None:
             raise SecretUnreadable("the secret is encrypted and no secrets_key is configured")
-        try:
-            raw = base64.urlsafe_b64decode(stored[len(PREFIX) :])
-            plain = self._aead.decrypt(
-                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], owner.encode("utf-8")
-            )
-        except (InvalidTag, ValueError):
-            raise SecretUnreadable(
-                "the secret does not open with the configured secrets_key"
-            ) from None
-        return plain.decode("utf-8")
+        for aead in (self._aead, *self._previous):
+            plain = _decrypt(aead, stored, owner)
+            if plain is not None:
+                return plain
+        raise SecretUnreadable("the secret does not open with the configured secrets_key")
+
+    def stale(self, stored: str, owner: str) -> bool:
+        """Whether a stored secret should be sealed (again) under the current key: it is plain
+        text, or sealed with a previous key. False without a key, or when no key opens it."""
+        if self._aead is None:
+            return False
+        if not is_sealed(stored):
+            return True
+        if _decrypt(self._aead, stored, owner) is not None:
+            return False
+        return any(_decrypt(old, stored, owner) is not None for old in self._previous)
+
+
+def _decrypt(aead: AESGCM, stored: str, owner: str) -> str | None:
+    try:
+        raw = base64.urlsafe_b64decode(stored[len(PREFIX) :])
+        plain = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], owner.encode("utf-8"))
+    except (InvalidTag, ValueError):
+        return None
+    return plain.decode("utf-8")

@@ -148,3 +148,27 @@ def test_a_secret_that_looks_sealed_is_refused(keyed: Flask) -> None:
     )
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_rotation_reseals_under_the_new_key_and_the_old_one_can_then_go(
+    keyed: Flask,
+    settings: Settings,
+    clock: FakeClock,
+    receiver: WebhookReceiver,
+    make_dispatcher: DispatcherFactory,
+) -> None:
+    hook = register_webhook(keyed.test_client(), receiver.url + "/in", secret=SECRET)
+    under_old = stored_secrets(keyed)[hook["webhookId"]]
+    rotated = settings.replace(secrets_key=OTHER_KEY, secrets_key_previous=KEY)
+    close_app(create_app(rotated, clock=clock))
+    under_new = stored_secrets(keyed)[hook["webhookId"]]
+    assert under_new != under_old and under_new.startswith("aesgcm:v1:")
+    # The new key alone opens it now: the previous one may be dropped.
+    only_new = secret_box(settings.replace(secrets_key=OTHER_KEY))
+    assert only_new.open(under_new, hook["webhookId"]) == SECRET
+    with pytest.raises(SecretUnreadable):
+        secret_box(settings.replace(secrets_key=KEY)).open(under_new, hook["webhookId"])
+    overheat(keyed)
+    assert make_dispatcher(database=database(keyed), secrets=only_new).run_once() == 1
+    (request,) = receiver.requests()
+    assert verify_body(SECRET, request.body, request.headers[SIGNATURE_HEADER])

@@ -24,7 +24,7 @@ from analytics.store.db import Database
 from analytics.store.webhooks import DeliveryRecord, WebhookRecord
 from analytics.webhooks.dispatcher import Dispatcher, RetryPolicy
 from analytics.webhooks.secretbox import PREFIX as SEALED_PREFIX
-from analytics.webhooks.secretbox import SecretBox, is_sealed
+from analytics.webhooks.secretbox import SecretBox, SecretUnreadable, is_sealed
 from analytics.webhooks.ssrf import UrlGuard, UrlRefused, parse_networks
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -249,18 +249,18 @@ def _check_secret(secret: str) -> None:
 
 
 def encrypt_stored_secrets(database: Database, box: SecretBox) -> int:
-    """At start-up: seal the webhook secrets still stored in plain text when a secrets key is
-    configured (rows from before it was), or say in the log that they stay in plain text.
-    Safe with several replicas starting at once (each row is replaced only if unchanged).
-    Returns the number of secrets sealed."""
+    """At start-up: seal the webhook secrets still stored in plain text (rows from before a
+    secrets key was configured) or sealed with a previous key, under the current key; or say in
+    the log that they stay in plain text. Safe with several replicas starting at once (each row
+    is replaced only if unchanged). Returns the number of secrets sealed."""
     with database.read() as conn:
-        plain = webhook_store.secrets_without_prefix(conn, SEALED_PREFIX)
-        sealed_rows = len(webhook_store.list_webhooks(conn)) - len(plain)
+        stored = webhook_store.stored_secrets(conn)
     if not box.encrypting:
         log.warning(
             "webhook secrets are stored in plain text: set GPU_ANALYTICS_SECRETS_KEY "
             "(base64 of 32 random bytes) to encrypt them at rest"
         )
+        sealed_rows = sum(is_sealed(secret) for _id, secret in stored)
         if sealed_rows:
             log.error(
                 "%d webhook secrets are encrypted but no secrets key is configured: their "
@@ -268,21 +268,40 @@ def encrypt_stored_secrets(database: Database, box: SecretBox) -> int:
                 sealed_rows,
             )
         return 0
+    stale = [(i, secret) for i, secret in stored if box.stale(secret, i)]
+    unreadable = [i for i, secret in stored if is_sealed(secret) and not _opens(box, secret, i)]
+    if unreadable:
+        log.error(
+            "%d webhook secrets do not open with the configured secrets key (nor a previous "
+            "one): their deliveries fail until the key that sealed them is configured",
+            len(unreadable),
+        )
 
     def run(conn: Any) -> int:
         return sum(
-            webhook_store.replace_secret(conn, webhook_id, secret, box.seal(secret, webhook_id))
-            for webhook_id, secret in plain
+            webhook_store.replace_secret(
+                conn, webhook_id, secret, box.seal(box.open(secret, webhook_id), webhook_id)
+            )
+            for webhook_id, secret in stale
         )
 
-    sealed = database.write(run) if plain else 0
+    sealed = database.write(run) if stale else 0
     if sealed:
-        log.info("encrypted %d webhook secrets stored in plain text", sealed)
+        log.info("sealed %d webhook secrets under the current secrets key", sealed)
     return sealed
 
 
+def _opens(box: SecretBox, secret: str, webhook_id: str) -> bool:
+    try:
+        box.open(secret, webhook_id)
+    except SecretUnreadable:
+        return False
+    return True
+
+
 def secret_box(settings: Settings) -> SecretBox:
-    return SecretBox(settings.secrets_key_bytes)
+    previous = settings.secrets_key_previous_bytes
+    return SecretBox(settings.secrets_key_bytes, [previous] if previous else [])
 
 
 def _not_found(webhook_id: str) -> ResourceNotFound:
