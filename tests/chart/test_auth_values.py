@@ -14,6 +14,7 @@ from tests.chart.chart import POSTGRESQL_3, containers, env_of, render, render_r
 KEY = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="
 AUTH: dict[str, Any] = {
     "secretsKey": {"name": "gpu-secrets", "key": "aes"},
+    "secretsKeyPrevious": {"name": "gpu-secrets", "key": "aes-old"},
     "jwtSecret": {"name": "gpu-secrets", "key": "jwt"},
     "tokenLifetimeSeconds": 600,
     "loginFailures": {"perUser": 3, "perAddress": 10, "windowSeconds": 120},
@@ -27,7 +28,12 @@ AUTH: dict[str, Any] = {
         "inClusterJwks": True,
     },
 }
-SECRETS = {"gpu-secrets/aes": KEY, "gpu-secrets/jwt": "j" * 40, "gpu-admin/key": "admin-key"}
+SECRETS = {
+    "gpu-secrets/aes-old": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    "gpu-secrets/aes": KEY,
+    "gpu-secrets/jwt": "j" * 40,
+    "gpu-admin/key": "admin-key",
+}
 
 
 def _resolved(container: dict[str, Any]) -> dict[str, str]:
@@ -47,6 +53,7 @@ def test_auth_values_become_the_services_settings() -> None:
     (server,) = containers(rendered.one("Deployment", "k8s-gpu-management"))
     settings = Settings.load(_resolved(server))
     assert settings.secrets_key_bytes is not None and len(settings.secrets_key_bytes) == 32
+    assert settings.secrets_key_previous_bytes == bytes(range(32))
     assert settings.jwt_secret is not None and settings.jwt_secret.value == "j" * 40
     assert settings.jwt_lifetime_seconds == 600
     assert (

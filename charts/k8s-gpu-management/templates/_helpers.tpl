@@ -96,6 +96,13 @@ neither it nor Prometheus.
       name: {{ $a.auth.secretsKey.name }}
       key: {{ $a.auth.secretsKey.key }}
 {{- end }}
+{{- if $a.auth.secretsKeyPrevious.name }}
+- name: GPU_ANALYTICS_SECRETS_KEY_PREVIOUS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.auth.secretsKeyPrevious.name }}
+      key: {{ $a.auth.secretsKeyPrevious.key }}
+{{- end }}
 {{- if $serve }}
 - name: GPU_ANALYTICS_PROMETHEUS_URL
   value: {{ $a.prometheus.url | quote }}
