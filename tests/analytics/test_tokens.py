@@ -248,6 +248,25 @@ def test_an_oidc_token_is_accepted_with_the_mapped_role(
     # The highest mapped role of the groups wins.
     admin = bearer(oidc_token(clock, rsa_key, groups=["viewers", "gpu-admins", "other"]))
     assert client.get(f"{API}/users", headers=admin).status_code == 200
+    # An external subject is no local account, even under a local account's name: it names
+    # the user a key is for, and cannot set that user's password as its own.
+    create_user(client, "mallory", "viewer")
+    namesake = bearer(oidc_token(clock, rsa_key, sub="mallory", groups=["gpu-admins"]))
+    assert_error(
+        client.post(f"{API}/api-keys", json={"role": "viewer"}, headers=namesake),
+        400,
+        "VALIDATION_ERROR",
+    )
+    viewer_namesake = bearer(oidc_token(clock, rsa_key, sub="mallory", groups=["viewers"]))
+    assert_error(
+        client.put(
+            f"{API}/users/mallory/password",
+            json={"password": "x" * 16, "currentPassword": PASSWORD},
+            headers=viewer_namesake,
+        ),
+        403,
+        "FORBIDDEN",
+    )
     viewer = bearer(oidc_token(clock, rsa_key, groups="viewers"))
     assert client.get(f"{API}/gpu/devices", headers=viewer).status_code == 200
     body = {**DEVICE, "deviceIndex": 1}

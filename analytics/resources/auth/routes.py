@@ -105,7 +105,7 @@ class ApiKeys(MethodView):
         The key's role may not exceed its user's (403); it stops working while its user is
         disabled, and when revoked.
         """
-        username = body.get("username") or principal().username
+        username = body.get("username") or principal().account
         if username is None:
             raise ValidationFailed(
                 "Name the user the key acts for (username).", {"username": ["required"]}

@@ -61,6 +61,12 @@ class Principal:
         return self.role is not None and _RANK[self.role] >= _RANK[role]
 
     @property
+    def account(self) -> str | None:
+        """The local account calling (password, own token, or a key of a user); None for an
+        external (OIDC) subject, whose name may coincide with a local account's."""
+        return None if self.method == "oidc" else self.username
+
+    @property
     def subject(self) -> str:
         """Whom rate limits and the expensive-request gate count: the key, else the account."""
         if self.key_id is not None:

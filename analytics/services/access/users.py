@@ -150,7 +150,7 @@ class UserService:
         own, giving the current one (a stolen token alone cannot take the account over)."""
         if caller.has_role("admin"):
             return self.set_password(username, password)
-        if caller.username != username or caller.method == "oidc":
+        if caller.account != username:
             raise Forbidden(
                 "Only an admin may set another user's password.",
                 {"role": caller.role, "requiredRole": "admin"},
