@@ -195,6 +195,7 @@ def test_user_admin_errors(accounts: FlaskClient) -> None:
         {**again, "username": "new", "password": "short"},
         {**again, "username": "new", "role": "root"},
         {**again, "username": "new", "password": "gak_looks-like-a-key"},
+        {**again, "username": "new", "team": "ml\u202eplatform"},
         {"username": "new", "role": "viewer"},
     ):
         assert_error(

@@ -16,12 +16,8 @@ _PASSWORD = validate.Length(12, 1024)
 _ROLE = validate.OneOf(ROLES)
 
 
-def _role(description: str, **kwargs: object) -> fields.String:
-    return fields.String(
-        validate=_ROLE,
-        metadata=doc(description, enum=list(ROLES)),
-        **kwargs,  # type: ignore[arg-type]
-    )
+def _role(description: str, *, required: bool = False) -> Text:
+    return Text(required=required, validate=_ROLE, metadata=doc(description, enum=list(ROLES)))
 
 
 class TokenSchema(Schema):
