@@ -28,6 +28,7 @@ from analytics.clock import Clock, SystemClock
 from analytics.prom import PromClient, prom_client_for
 from analytics.resources.alerts_receiver.routes import blp as alerts_receiver_blp
 from analytics.resources.allocations.routes import blp as allocations_blp
+from analytics.resources.auth.routes import blp as auth_blp
 from analytics.resources.batch.routes import blp as batch_blp
 from analytics.resources.cluster.routes import blp as cluster_blp
 from analytics.resources.cost.routes import blp as cost_blp
@@ -39,7 +40,11 @@ from analytics.resources.mig.routes import blp as mig_blp
 from analytics.resources.webhooks.routes import blp as webhooks_blp
 from analytics.services import Services
 from analytics.services.access.apikeys import ApiKeyService
+from analytics.services.access.authenticator import Authenticator
+from analytics.services.access.logins import LoginThrottle
 from analytics.services.access.ratelimits import RateLimiter
+from analytics.services.access.tokens import OidcConfig, OidcVerifier, TokenIssuer, signing_key
+from analytics.services.access.users import UserService
 from analytics.services.cluster.health import ClusterHealthService
 from analytics.services.cluster.service import ClusterService
 from analytics.services.cost.budget_schedule import BudgetSchedule
@@ -47,7 +52,7 @@ from analytics.services.cost.budgets import BudgetService
 from analytics.services.cost.service import CostService
 from analytics.services.events.alertmanager import AlertReceiver
 from analytics.services.events.recorder import EventRecorder
-from analytics.services.events.webhooks import build_webhooks
+from analytics.services.events.webhooks import build_webhooks, encrypt_stored_secrets, secret_box
 from analytics.services.forecast.service import ForecastCache, ForecastService
 from analytics.services.forecast.warmup import ForecastWarmup
 from analytics.services.gpu.metrics import GpuMetricsService
@@ -87,10 +92,33 @@ def open_database(settings: Settings) -> Database:
 
 
 def prepare_database(database: Database, settings: Settings, clock: Clock) -> None:
-    """Migrate to the newest schema and sync the catalogue and price book."""
+    """Migrate to the newest schema, sync the catalogue and price book, and seal webhook
+    secrets stored in plain text once a secrets key is set."""
     migrate.upgrade(database)
     now = clock.now()
     database.write(lambda conn: catalog_store.sync_catalogue(conn, settings.price_overrides, now))
+    encrypt_stored_secrets(database, secret_box(settings))
+
+
+def build_authenticator(
+    settings: Settings, database: Database, clock: Clock, api_keys: ApiKeyService
+) -> Authenticator:
+    oidc = OidcConfig.from_settings(settings)
+    return Authenticator(
+        api_keys,
+        UserService(database, clock),
+        LoginThrottle(
+            database,
+            clock,
+            settings.login_failures_per_user,
+            settings.login_failures_per_address,
+            settings.login_failure_window_seconds,
+        ),
+        TokenIssuer(
+            signing_key(settings), settings.jwt_issuer, settings.jwt_lifetime_seconds, clock
+        ),
+        OidcVerifier(oidc, clock) if oidc is not None else None,
+    )
 
 
 def _counter_store(settings: Settings, database: Database) -> CounterStore:
@@ -166,6 +194,8 @@ def create_app(
             )
         )
     webhooks, webhook_background = build_webhooks(settings, database, clock, events, sweep)
+    api_keys = ApiKeyService(database, clock, settings.admin_api_key)
+    auth = build_authenticator(settings, database, clock, api_keys)
     services = Services(
         clock=clock,
         catalogue=catalogue,
@@ -174,7 +204,9 @@ def create_app(
             database, catalogue, clock, settings.mig_pricing, price_book, expire_due, events
         ),
         allocations=AllocationService(database, catalogue, clock, settings.mig_pricing, events),
-        api_keys=ApiKeyService(database, clock, settings.admin_api_key),
+        api_keys=api_keys,
+        users=auth.users,
+        auth=auth,
         rate_limiter=RateLimiter(_counter_store(settings, database), clock),
         gpu_metrics=gpu_metrics,
         inventory_sync=inventory_sync,
@@ -276,6 +308,7 @@ def create_app(
         alerts_receiver_blp,
         forecast_blp,
         cost_blp,
+        auth_blp,
     ):
         api.register_blueprint(blueprint)
     return app

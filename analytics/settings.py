@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import ipaddress
 import re
@@ -26,6 +28,7 @@ _CHOICES: dict[str, Any] = {
     "MigPricing": MigPricing,
     "PrometheusFlavor": PrometheusFlavor,
 }
+ROLES = ("viewer", "operator", "admin")
 
 
 class SettingsError(ValueError):
@@ -75,6 +78,47 @@ class Settings:
     # Auth: an API key with the admin role, and whether GETs may be anonymous.
     admin_api_key: Secret | None = None
     anonymous_read: bool = True
+    # Accounts and tokens (docs/auth.md). The HS256 key signing the tokens POST /auth/token
+    # issues: at least 32 characters, the same on every replica. Unset: derived from
+    # secrets_key; neither set: POST /auth/token is refused (other credentials work).
+    jwt_secret: Secret | None = None
+    # The iss claim of issued tokens, and their lifetime in seconds (60 to 86400).
+    jwt_issuer: str = "gpu-analytics"
+    jwt_lifetime_seconds: int = 900
+    # An external OIDC issuer (Kubernetes service-account tokens, Dex, Keycloak) whose tokens are
+    # accepted as Bearer; empty: none. Its keys are fetched from oidc_jwks_url and kept for
+    # oidc_jwks_cache_seconds; tokens must name oidc_audience in aud.
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    oidc_audience: str = ""
+    oidc_algorithms: str = "RS256,ES256"
+    oidc_jwks_cache_seconds: int = 300
+    # For a JWKS behind TLS with a private CA and authentication, e.g. the Kubernetes API
+    # server's /openid/v1/jwks from a pod: the CA bundle, and a file holding a bearer token
+    # (re-read at each fetch: the kubelet rotates projected service-account tokens).
+    oidc_jwks_ca_file: Path | None = None
+    oidc_jwks_token_file: Path | None = None
+    # Claims naming the caller, their team (empty: none) and their groups (dots walk into
+    # objects: realm_access.roles); each value of the groups claim found in oidc_role_map
+    # (GROUP=ROLE,...) grants that role, the highest wins; none: oidc_default_role (empty:
+    # the token is refused).
+    oidc_username_claim: str = "sub"
+    oidc_team_claim: str = ""
+    oidc_role_claim: str = "groups"
+    oidc_role_map: Mapping[str, str] = field(default_factory=dict)
+    oidc_default_role: str = ""
+    # Failed logins (HTTP basic with a password, POST /auth/token): beyond this many in one
+    # window per user name, or per client address, logins from it answer 429 until the
+    # window ends, right password or not.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_failure_window_seconds: int = 300
+    # AES-256-GCM key for secrets kept at rest (webhook secrets): base64 of 32 random bytes
+    # (`openssl rand -base64 32`). Unset: they are stored in plain text (logged at start).
+    secrets_key: Secret | None = None
+    # Rotation: the key before secrets_key. Secrets it sealed still open, and are sealed again
+    # under secrets_key at start; remove it once a start has done that (the log says how many).
+    secrets_key_previous: Secret | None = None
     # Rate limits, requests per minute per client (API key or, anonymous, client address).
     rate_limit_enabled: bool = True
     rate_limit_anonymous_per_minute: int = 1000
@@ -151,6 +195,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'analytics.db').resolve()}"
+
+    @property
+    def secrets_key_bytes(self) -> bytes | None:
+        """The decoded secrets_key (validated: 32 bytes), or None when unset."""
+        return _key_bytes(self.secrets_key.value) if self.secrets_key else None
+
+    @property
+    def secrets_key_previous_bytes(self) -> bytes | None:
+        previous = self.secrets_key_previous
+        return _key_bytes(previous.value, "secrets_key_previous") if previous else None
 
     @property
     def rate_limit_file(self) -> Path:
@@ -250,9 +304,60 @@ class Settings:
             raise SettingsError("cost_cache_seconds must not be negative (0: no cache)")
         if not 0 <= self.live_view_seconds <= 3600:
             raise SettingsError("live_view_seconds must be between 0 (off) and 3600")
+        self._validate_auth()
         for name in ("cost_team_label", "cost_user_label", "cost_project_label"):
             if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", getattr(self, name)):
                 raise SettingsError(f"{name} must be a Kubernetes label name")
+
+    def _validate_auth(self) -> None:
+        if self.jwt_secret is not None and len(self.jwt_secret.value.encode()) < 32:
+            # HS256 needs a key as long as its hash: a shorter one can be brute-forced.
+            raise SettingsError("jwt_secret must be at least 32 characters")
+        if not 60 <= self.jwt_lifetime_seconds <= 86_400:
+            raise SettingsError("jwt_lifetime_seconds must be between 60 and 86400")
+        if not self.jwt_issuer:
+            raise SettingsError("jwt_issuer must not be empty")
+        if self.oidc_issuer and not (self.oidc_jwks_url and self.oidc_audience):
+            raise SettingsError("oidc_issuer needs oidc_jwks_url and oidc_audience")
+        if self.oidc_issuer and self.oidc_issuer == self.jwt_issuer:
+            raise SettingsError("oidc_issuer must differ from jwt_issuer")
+        for group, role in self.oidc_role_map.items():
+            if role not in ROLES:
+                raise SettingsError(f"oidc_role_map: {group} maps to unknown role {role!r}")
+        if self.oidc_default_role not in ("", *ROLES):
+            raise SettingsError(f"oidc_default_role must be empty or one of {', '.join(ROLES)}")
+        allowed = {"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "PS384", "PS512"}
+        algorithms = [a.strip() for a in self.oidc_algorithms.split(",") if a.strip()]
+        if not algorithms or not set(algorithms) <= allowed:
+            raise SettingsError(
+                "oidc_algorithms must name asymmetric algorithms: " + ", ".join(sorted(allowed))
+            )
+        if self.oidc_jwks_cache_seconds < 1:
+            raise SettingsError("oidc_jwks_cache_seconds must be positive")
+        for name in (
+            "login_failures_per_user",
+            "login_failures_per_address",
+            "login_failure_window_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if self.secrets_key is not None:
+            _key_bytes(self.secrets_key.value)
+        if self.secrets_key_previous is not None:
+            if self.secrets_key is None:
+                raise SettingsError("secrets_key_previous needs secrets_key")
+            _key_bytes(self.secrets_key_previous.value, "secrets_key_previous")
+
+
+def _key_bytes(text: str, name: str = "secrets_key") -> bytes:
+    """A base64 (standard or URL-safe) 32-byte key; SettingsError otherwise (never echoing it)."""
+    try:
+        key = base64.b64decode(text.strip().replace("-", "+").replace("_", "/"), validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name} must be base64 (openssl rand -base64 32)") from None
+    if len(key) != 32:
+        raise SettingsError(f"{name} must decode to 32 bytes, not {len(key)}")
+    return key
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -305,6 +410,8 @@ def _convert(name: str, annotation: Any, raw: Any, source: str) -> Any:
             return Secret(str(raw)) if raw not in (None, "") else None
         if text_type == "Mapping[str, float]":
             return _price_map(raw)
+        if text_type == "Mapping[str, str]":
+            return _text_map(raw)
         if text_type in _CHOICES:
             choices = get_args(_CHOICES[text_type])
             if raw not in choices:
@@ -328,3 +435,19 @@ def _price_map(raw: Any) -> dict[str, float]:
             raise ValueError(f"expected MODEL=PRICE, got {item!r}")
         prices[model_id.strip()] = float(price)
     return prices
+
+
+def _text_map(raw: Any) -> dict[str, str]:
+    """``{"gpu-admins": "admin"}`` from a file, or ``gpu-admins=admin,devs=viewer`` from a
+    variable (a key may hold ``:`` and ``/``, as group names and subjects do)."""
+    if isinstance(raw, Mapping):
+        return {str(k): str(v) for k, v in raw.items()}
+    pairs: dict[str, str] = {}
+    for item in str(raw).split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.rpartition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs

@@ -86,6 +86,7 @@ class Transport:
         api_key: str | None = None,
         username: str | None = None,
         password: str | None = None,
+        token: str | None = None,
         timeout: Timeout = (5.0, 30.0),
         max_retries: int = 3,
         backoff_s: float = 0.5,
@@ -94,8 +95,10 @@ class Transport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if api_key is not None and (username is not None or password is not None):
-            raise ValueError("give either api_key or username/password, not both")
+        given = [api_key is not None, username is not None or password is not None]
+        given.append(token is not None)
+        if sum(given) > 1:
+            raise ValueError("give one of api_key, username/password or token")
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.base_url = base_url.rstrip("/")
@@ -110,10 +113,10 @@ class Transport:
         self._session = session or requests.Session()
         self._session.headers.setdefault("User-Agent", USER_AGENT)
         self._session.headers["Accept"] = "application/json"
-        if api_key is not None:
-            self._session.headers["Authorization"] = f"Bearer {api_key}"
+        if api_key is not None or token is not None:
+            self._session.headers["Authorization"] = f"Bearer {api_key or token}"
         elif username is not None or password is not None:
-            # The service takes the API key as the password; the user name is a label.
+            # A user's name and password; or any name and an API key as the password.
             self._session.auth = (username or "", password or "")
 
     def close(self) -> None:

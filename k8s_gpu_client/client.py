@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import Any
 
 import requests
 
@@ -26,7 +27,8 @@ class GpuManagementClient:
     """A client of the K8s GPU Management API.
 
     ``api_key`` is sent as ``Authorization: Bearer``; or give ``username`` and ``password`` for
-    HTTP basic (the service takes the API key as the password). ``timeout`` is seconds, or
+    HTTP basic (a user's password, or any name and an API key as the password); or ``token``,
+    a JWT from :meth:`issue_token` or from the service's OIDC issuer, sent as Bearer. ``timeout`` is seconds, or
     (connect, read). Retries: see :mod:`k8s_gpu_client._http` (429 after ``Retry-After``,
     502/503/504 with backoff on idempotent methods, at most ``max_retries`` times). Use it as a
     context manager, or call :meth:`close`, to close its connection pool.
@@ -39,6 +41,7 @@ class GpuManagementClient:
         *,
         username: str | None = None,
         password: str | None = None,
+        token: str | None = None,
         timeout: Timeout = (5.0, 30.0),
         max_retries: int = 3,
         backoff_s: float = 0.5,
@@ -53,6 +56,7 @@ class GpuManagementClient:
             api_key=api_key,
             username=username,
             password=password,
+            token=token,
             timeout=timeout,
             max_retries=max_retries,
             backoff_s=backoff_s,
@@ -75,8 +79,8 @@ class GpuManagementClient:
     def from_env(
         cls, environ: Mapping[str, str] | None = None, prefix: str = "GPUCTL_"
     ) -> GpuManagementClient:
-        """From ``<prefix>BASE_URL``, ``<prefix>API_KEY`` or ``<prefix>USERNAME`` and
-        ``<prefix>PASSWORD``, and ``<prefix>TIMEOUT`` (seconds)."""
+        """From ``<prefix>BASE_URL``, ``<prefix>API_KEY``, ``<prefix>USERNAME`` and
+        ``<prefix>PASSWORD``, or ``<prefix>TOKEN``, and ``<prefix>TIMEOUT`` (seconds)."""
         env = os.environ if environ is None else environ
         timeout = env.get(prefix + "TIMEOUT")
         return cls(
@@ -84,6 +88,7 @@ class GpuManagementClient:
             env.get(prefix + "API_KEY") or None,
             username=env.get(prefix + "USERNAME") or None,
             password=env.get(prefix + "PASSWORD") or None,
+            token=env.get(prefix + "TOKEN") or None,
             timeout=float(timeout) if timeout else (5.0, 30.0),
         )
 
@@ -95,6 +100,12 @@ class GpuManagementClient:
     def rate_limit(self) -> RateLimit | None:
         """The ``X-RateLimit-*`` headers of the last answer (None before the first)."""
         return self._transport.rate_limit
+
+    def issue_token(self) -> dict[str, Any]:
+        """``POST /auth/token``: a short-lived token for this client's password or API key;
+        ``accessToken`` in the result is what ``GpuManagementClient(token=...)`` takes."""
+        result: dict[str, Any] = self._transport.request("POST", "/auth/token")
+        return result
 
     def close(self) -> None:
         self._transport.close()

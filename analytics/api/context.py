@@ -21,6 +21,6 @@ def principal() -> Principal:
 
 
 def actor() -> str | None:
-    """The caller as recorded in the ledger: the API key's id and name."""
+    """The caller as recorded in the ledger: the API key's id and name, or the account."""
     caller = principal()
-    return f"{caller.key_id}:{caller.name}" if caller.authenticated else None
+    return caller.actor if caller.authenticated else None

@@ -20,10 +20,12 @@ def init_request_guard(app: Flask, limits: Limits, anonymous_read: bool) -> None
     @app.before_request
     def _guard() -> None:
         g.principal = ANONYMOUS
-        auth_error: Unauthorized | None = None
+        auth_error: Unauthorized | RateLimitExceeded | None = None
         try:
             g.principal = authenticate()
-        except Unauthorized as exc:
+        except (Unauthorized, RateLimitExceeded) as exc:
+            # RateLimitExceeded: a password login from a name or address with too many
+            # failures (analytics.services.access.logins).
             auth_error = exc
         if limits.enabled and not request.path.startswith(EXEMPT_PATHS):
             bucket, limit = bucket_and_limit(limits)
@@ -36,6 +38,8 @@ def init_request_guard(app: Flask, limits: Limits, anonymous_read: bool) -> None
                     decision.headers(),
                 )
         if auth_error is not None and request.path.startswith(API_PREFIX):
+            if isinstance(auth_error, RateLimitExceeded) and g.get("rate_decision"):
+                auth_error.headers.update(g.rate_decision.headers())
             raise auth_error
         authorize(principal(), anonymous_read)
 

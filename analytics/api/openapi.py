@@ -23,10 +23,16 @@ Every response is an envelope: `{"status": "success", "data": ..., "timestamp": 
 Fleet-wide lists answer the whole list unless given `page` (from 1) or `size` (1-1000 rows);
 then `data` holds that page and `pagination` (`page`, `size`, `totalElements`, `totalPages`)
 stands beside it. A page past the end is empty.
-Writes need an API key with the operator or admin role (`Authorization: Bearer KEY`,
-`X-API-Key: KEY`, or HTTP basic with the key as password), and so do reads of /webhooks (webhook
-URLs carry credentials); other reads may be anonymous (configurable). Rate limits per minute: 1000
-anonymous, 5000 per API key, 100 on /batch/*; every response carries X-RateLimit-Limit,
+Credentials (docs/auth.md): a user's password over HTTP basic; an API key
+(`Authorization: Bearer KEY`, `X-API-Key: KEY`, or HTTP basic with the key as password);
+or a bearer JWT, issued by `POST /auth/token` for a password or a key (HS256, 15 minutes by
+default) or by the configured OIDC issuer (Kubernetes service accounts, Dex, Keycloak; claims
+mapped to roles). Roles: viewer reads, operator also writes, admin also manages /users and
+/api-keys. Writes need the operator or admin role, and so do reads of /webhooks (webhook URLs
+carry credentials); other reads may be anonymous (configurable). Failed password logins are
+limited per user name and per client address (by default 5 and 20 per 5 minutes), then 429
+RATE_LIMIT_EXCEEDED with Retry-After. Rate limits per minute: 1000
+anonymous, 5000 per API key or account, 100 on /batch/*; every response carries X-RateLimit-Limit,
 X-RateLimit-Remaining and X-RateLimit-Reset (epoch seconds). Text in requests (names, ids,
 labels) may not hold control, bidirectional-formatting or line-separator characters: NUL,
 U+202E and the like are 400 (VALIDATION_ERROR in a body, INVALID_PARAMETER in a query).
@@ -56,9 +62,19 @@ def api_config(version: str) -> dict[str, Any]:
             "servers": [{"url": "/", "description": "this server"}],
             "components": {
                 "securitySchemes": {
-                    "bearer": {"type": "http", "scheme": "bearer"},
+                    "bearer": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "bearerFormat": "JWT or API key",
+                        "description": "An API key (gak_...), a token from POST /auth/token, "
+                        "or a token of the configured OIDC issuer.",
+                    },
                     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                    "basic": {"type": "http", "scheme": "basic"},
+                    "basic": {
+                        "type": "http",
+                        "scheme": "basic",
+                        "description": "A user's name and password, or an API key as the password.",
+                    },
                 }
             },
             # Reads may be anonymous (configurable); writes need one of the schemes.

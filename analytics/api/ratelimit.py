@@ -22,9 +22,9 @@ class Limits:
 
 
 def client_identity() -> str:
-    """Who the request counts against: its API key, or its address when anonymous."""
+    """Who the request counts against: its API key or account, or its address when anonymous."""
     caller = principal()
-    return f"key:{caller.key_id}" if caller.authenticated else f"ip:{request.remote_addr}"
+    return caller.subject if caller.authenticated else f"ip:{request.remote_addr}"
 
 
 def bucket_and_limit(limits: Limits) -> tuple[str, int]:

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from analytics.clock import Clock
 from analytics.services.access.apikeys import ApiKeyService
+from analytics.services.access.authenticator import Authenticator
 from analytics.services.access.ratelimits import RateLimiter
+from analytics.services.access.users import UserService
 from analytics.services.cluster.health import ClusterHealthService
 from analytics.services.cluster.service import ClusterService
 from analytics.services.cost.budgets import BudgetService
@@ -34,6 +36,9 @@ class Services:
     mig: MigService
     allocations: AllocationService
     api_keys: ApiKeyService
+    # Accounts, and who is calling from any credential (docs/auth.md).
+    users: UserService
+    auth: Authenticator
     rate_limiter: RateLimiter
     gpu_metrics: GpuMetricsService
     inventory_sync: InventorySync

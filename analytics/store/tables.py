@@ -187,6 +187,35 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime),
+    # The user the key acts for (migration 0005): its role is capped by the user's, and a
+    # disabled user's keys stop working. NULL for keys made before accounts existed.
+    Column("username", String(64)),
+    Index("ix_api_keys_username", "username"),
+)
+
+# Accounts (migration 0005): HTTP basic with a password, or POST /auth/token for a JWT.
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    # "scrypt$n$r$p$salt$hash" (base64): the parameters travel with the hash, so they can be
+    # raised later without invalidating stored passwords.
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("team", String(128)),
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Failed logins per user and per client address and fixed window (migration 0005): in the
+# main database, so every replica sees the same count.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("bucket", String(200), primary_key=True),
+    Column("window_start", Integer, primary_key=True),
+    Column("count", Integer, nullable=False),
 )
 
 # Rate-limit counters: per client bucket and minute window. Kept in the main database with the

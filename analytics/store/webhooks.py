@@ -41,8 +41,9 @@ webhooks = Table(
     Column("url", String(2048), nullable=False),
     # JSON list of event types.
     Column("events", Text, nullable=False),
-    # The HMAC key. Kept as given (it must be, to sign); never returned by the API or logged.
-    Column("secret", String(256), nullable=False),
+    # The HMAC key: AES-GCM ciphertext (analytics.webhooks.secretbox) when a secrets key is
+    # configured, else as given (it must stay readable, to sign); never returned or logged.
+    Column("secret", String(1024), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_by", String(160)),
     Column("created_at", UtcDateTime, nullable=False),
@@ -143,6 +144,22 @@ def get_webhook(conn: Connection, webhook_id: str) -> WebhookRecord | None:
 def list_webhooks(conn: Connection) -> list[WebhookRecord]:
     query = select(webhooks).order_by(webhooks.c.created_at, webhooks.c.webhook_id)
     return [_webhook(row) for row in conn.execute(query)]
+
+
+def stored_secrets(conn: Connection) -> list[tuple[str, str]]:
+    """(webhook_id, stored secret) of every webhook."""
+    query = select(webhooks.c.webhook_id, webhooks.c.secret).order_by(webhooks.c.webhook_id)
+    return [(row.webhook_id, row.secret) for row in conn.execute(query)]
+
+
+def replace_secret(conn: Connection, webhook_id: str, old: str, new: str) -> bool:
+    """Store ``new`` where the secret is still ``old`` (another replica may have sealed it)."""
+    result = conn.execute(
+        update(webhooks)
+        .where(webhooks.c.webhook_id == webhook_id, webhooks.c.secret == old)
+        .values(secret=new)
+    )
+    return bool(result.rowcount == 1)
 
 
 def delete_webhook(conn: Connection, webhook_id: str) -> bool:

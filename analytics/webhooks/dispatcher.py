@@ -27,6 +27,7 @@ from analytics.store import webhooks as webhook_store
 from analytics.store.db import Database
 from analytics.store.webhooks import AttemptResult, ClaimedDelivery
 from analytics.webhooks import signing
+from analytics.webhooks.secretbox import SecretBox, SecretUnreadable
 from analytics.webhooks.ssrf import UrlGuard, UrlRefused
 from analytics.webhooks.transport import SendResult, post
 
@@ -73,8 +74,11 @@ class Dispatcher:
         sender: Sender = post,
         rng: random.Random | None = None,
         poll_interval_seconds: float = 1.0,
+        secrets: SecretBox | None = None,
     ) -> None:
         self._db = database
+        # Opens secrets sealed at rest; the default (no key) reads plain-text secrets only.
+        self._secrets = secrets or SecretBox(None)
         self._clock = clock
         self._guard = guard
         self.policy = policy
@@ -154,8 +158,13 @@ class Dispatcher:
             target, addresses = self._guard.resolve(delivery.url)
         except UrlRefused as exc:
             return SendResult(None, f"refused: {exc.reason}"[:300])
+        try:
+            secret = self._secrets.open(delivery.secret, delivery.webhook_id)
+        except SecretUnreadable as exc:
+            # Retried like a failed send: restoring the key lets the delivery go out.
+            return SendResult(None, f"not sent: {exc}")
         body, signature = signing.signed_body(
-            delivery.secret,
+            secret,
             delivery.event_type,
             format_utc(delivery.occurred_at),
             json.loads(delivery.data),

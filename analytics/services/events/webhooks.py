@@ -6,6 +6,7 @@ The secret is write-only: it is stored to sign deliveries and never appears in a
 
 from __future__ import annotations
 
+import logging
 import secrets
 import string
 from collections.abc import Sequence
@@ -22,9 +23,12 @@ from analytics.store import webhooks as webhook_store
 from analytics.store.db import Database
 from analytics.store.webhooks import DeliveryRecord, WebhookRecord
 from analytics.webhooks.dispatcher import Dispatcher, RetryPolicy
+from analytics.webhooks.secretbox import PREFIX as SEALED_PREFIX
+from analytics.webhooks.secretbox import SecretBox, SecretUnreadable, is_sealed
 from analytics.webhooks.ssrf import UrlGuard, UrlRefused, parse_networks
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
+log = logging.getLogger(__name__)
 
 
 def new_webhook_id() -> str:
@@ -74,8 +78,10 @@ class WebhookService:
         guard: UrlGuard,
         dispatcher: Dispatcher | None = None,
         events: EventRecorder | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         self._db = database
+        self._secrets = secrets or SecretBox(None)
         self._clock = clock
         self._guard = guard
         self.dispatcher = dispatcher
@@ -94,13 +100,15 @@ class WebhookService:
         actor: str | None,
     ) -> WebhookView:
         self._check_url(url)
+        _check_secret(secret)
         now = self._clock.now()
+        webhook_id = new_webhook_id()
         record = WebhookRecord(
-            webhook_id=new_webhook_id(),
+            webhook_id=webhook_id,
             name=name,
             url=url,
             events=tuple(dict.fromkeys(events)),
-            secret=secret,
+            secret=self._secrets.seal(secret, webhook_id),
             active=active,
             created_by=actor,
             created_at=now,
@@ -115,6 +123,9 @@ class WebhookService:
             self._check_url(changes["url"])
         if "events" in changes:
             changes["events"] = tuple(dict.fromkeys(changes["events"]))
+        if "secret" in changes:
+            _check_secret(changes["secret"])
+            changes["secret"] = self._secrets.seal(changes["secret"], webhook_id)
         now = self._clock.now()
 
         def run(conn: Any) -> WebhookView:
@@ -228,6 +239,71 @@ def _view(record: WebhookRecord, counts: dict[str, int]) -> WebhookView:
     )
 
 
+def _check_secret(secret: str) -> None:
+    # Without a secrets key a secret is stored as given: one that looked sealed would be
+    # misread when signing.
+    if is_sealed(secret):
+        raise ValidationFailed(
+            f"A webhook secret may not start with {SEALED_PREFIX!r}.", {"secret": ["prefix"]}
+        )
+
+
+def encrypt_stored_secrets(database: Database, box: SecretBox) -> int:
+    """At start-up: seal the webhook secrets still stored in plain text (rows from before a
+    secrets key was configured) or sealed with a previous key, under the current key; or say in
+    the log that they stay in plain text. Safe with several replicas starting at once (each row
+    is replaced only if unchanged). Returns the number of secrets sealed."""
+    with database.read() as conn:
+        stored = webhook_store.stored_secrets(conn)
+    if not box.encrypting:
+        log.warning(
+            "webhook secrets are stored in plain text: set GPU_ANALYTICS_SECRETS_KEY "
+            "(base64 of 32 random bytes) to encrypt them at rest"
+        )
+        sealed_rows = sum(is_sealed(secret) for _id, secret in stored)
+        if sealed_rows:
+            log.error(
+                "%d webhook secrets are encrypted but no secrets key is configured: their "
+                "deliveries fail until GPU_ANALYTICS_SECRETS_KEY is set again",
+                sealed_rows,
+            )
+        return 0
+    stale = [(i, secret) for i, secret in stored if box.stale(secret, i)]
+    unreadable = [i for i, secret in stored if is_sealed(secret) and not _opens(box, secret, i)]
+    if unreadable:
+        log.error(
+            "%d webhook secrets do not open with the configured secrets key (nor a previous "
+            "one): their deliveries fail until the key that sealed them is configured",
+            len(unreadable),
+        )
+
+    def run(conn: Any) -> int:
+        return sum(
+            webhook_store.replace_secret(
+                conn, webhook_id, secret, box.seal(box.open(secret, webhook_id), webhook_id)
+            )
+            for webhook_id, secret in stale
+        )
+
+    sealed = database.write(run) if stale else 0
+    if sealed:
+        log.info("sealed %d webhook secrets under the current secrets key", sealed)
+    return sealed
+
+
+def _opens(box: SecretBox, secret: str, webhook_id: str) -> bool:
+    try:
+        box.open(secret, webhook_id)
+    except SecretUnreadable:
+        return False
+    return True
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    previous = settings.secrets_key_previous_bytes
+    return SecretBox(settings.secrets_key_bytes, [previous] if previous else [])
+
+
 def _not_found(webhook_id: str) -> ResourceNotFound:
     return ResourceNotFound(f"Webhook {webhook_id} not found.", {"webhookId": webhook_id})
 
@@ -266,6 +342,7 @@ def build_webhooks(
     """The webhook service and the background work, ``jobs`` included (started by the caller,
     after a fork)."""
     guard = guard_from(settings)
+    box = secret_box(settings)
     dispatcher = None
     if settings.webhook_dispatch_interval_seconds > 0:
         dispatcher = Dispatcher(
@@ -274,7 +351,8 @@ def build_webhooks(
             guard,
             policy_from(settings),
             poll_interval_seconds=settings.webhook_dispatch_interval_seconds,
+            secrets=box,
         )
         events.set_wake(dispatcher.wake)
-    service = WebhookService(database, clock, guard, dispatcher, events)
+    service = WebhookService(database, clock, guard, dispatcher, events, box)
     return service, Background([*([dispatcher] if dispatcher is not None else []), *jobs])

@@ -89,6 +89,20 @@ neither it nor Prometheus.
       name: {{ required "analytics.database.postgresql.existingSecret is required with database.type postgresql" $a.database.postgresql.existingSecret }}
       key: {{ $a.database.postgresql.urlKey }}
 {{- end }}
+{{- if $a.auth.secretsKey.name }}
+- name: GPU_ANALYTICS_SECRETS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.auth.secretsKey.name }}
+      key: {{ $a.auth.secretsKey.key }}
+{{- end }}
+{{- if $a.auth.secretsKeyPrevious.name }}
+- name: GPU_ANALYTICS_SECRETS_KEY_PREVIOUS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.auth.secretsKeyPrevious.name }}
+      key: {{ $a.auth.secretsKeyPrevious.key }}
+{{- end }}
 {{- if $serve }}
 - name: GPU_ANALYTICS_PROMETHEUS_URL
   value: {{ $a.prometheus.url | quote }}
@@ -116,6 +130,51 @@ neither it nor Prometheus.
       key: {{ $a.adminApiKey.key }}
 - name: GPU_ANALYTICS_ANONYMOUS_READ
   value: {{ $a.anonymousRead | quote }}
+{{- if $a.auth.jwtSecret.name }}
+- name: GPU_ANALYTICS_JWT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ $a.auth.jwtSecret.name }}
+      key: {{ $a.auth.jwtSecret.key }}
+{{- end }}
+- name: GPU_ANALYTICS_JWT_LIFETIME_SECONDS
+  value: {{ $a.auth.tokenLifetimeSeconds | quote }}
+- name: GPU_ANALYTICS_LOGIN_FAILURES_PER_USER
+  value: {{ $a.auth.loginFailures.perUser | quote }}
+- name: GPU_ANALYTICS_LOGIN_FAILURES_PER_ADDRESS
+  value: {{ $a.auth.loginFailures.perAddress | quote }}
+- name: GPU_ANALYTICS_LOGIN_FAILURE_WINDOW_SECONDS
+  value: {{ $a.auth.loginFailures.windowSeconds | quote }}
+{{- with $a.auth.oidc }}
+{{- if .issuer }}
+- name: GPU_ANALYTICS_OIDC_ISSUER
+  value: {{ .issuer | quote }}
+- name: GPU_ANALYTICS_OIDC_JWKS_URL
+  value: {{ required "analytics.auth.oidc.jwksUrl is required with an issuer" .jwksUrl | quote }}
+- name: GPU_ANALYTICS_OIDC_AUDIENCE
+  value: {{ required "analytics.auth.oidc.audience is required with an issuer" .audience | quote }}
+- name: GPU_ANALYTICS_OIDC_ROLE_CLAIM
+  value: {{ .roleClaim | quote }}
+{{- if .roleMap }}
+- name: GPU_ANALYTICS_OIDC_ROLE_MAP
+  value: {{ include "gpumgmt.priceOverrides" .roleMap | quote }}
+{{- end }}
+- name: GPU_ANALYTICS_OIDC_DEFAULT_ROLE
+  value: {{ .defaultRole | quote }}
+- name: GPU_ANALYTICS_OIDC_USERNAME_CLAIM
+  value: {{ .usernameClaim | quote }}
+{{- with .teamClaim }}
+- name: GPU_ANALYTICS_OIDC_TEAM_CLAIM
+  value: {{ . | quote }}
+{{- end }}
+{{- if .inClusterJwks }}
+- name: GPU_ANALYTICS_OIDC_JWKS_CA_FILE
+  value: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt
+- name: GPU_ANALYTICS_OIDC_JWKS_TOKEN_FILE
+  value: /var/run/secrets/kubernetes.io/serviceaccount/token
+{{- end }}
+{{- end }}
+{{- end }}
 - name: GPU_ANALYTICS_SYNC_INTERVAL_SECONDS
   value: {{ $a.syncIntervalSeconds | quote }}
 - name: GPU_ANALYTICS_LIVE_VIEW_SECONDS

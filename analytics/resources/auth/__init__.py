@@ -1,0 +1,1 @@
+"""Accounts and credentials: token issue, users (admin), API keys (admin)."""
