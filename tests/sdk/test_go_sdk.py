@@ -209,10 +209,14 @@ def test_go_sdk_passes_its_tests_against_the_live_service(
     assert {
         "TestLiveDevicesListMatchesTheFleet",
         "TestLiveCreateAndReleaseAnAllocation",
+        "TestLiveBatchAllocationsAllOrNone",
         "TestLiveErrors",
+        "TestLiveGPUNotAvailableForMIGOnAGPUAllocatedWhole",
         "TestLiveRateLimitIsRetriedAfterRetryAfter",
         "TestLiveEveryReadDecodesIntoTheModels",
+        "TestLiveWebhookLifecycle",
         "TestLiveWebhookDeliveryVerifies",
+        "TestLiveWritesOfEveryArea",
     } <= passed, output[-20000:]
 
 
