@@ -1,4 +1,7 @@
-// Code generated from the Python SDK's models (k8s_gpu_client/models); the JSON keys are the API's.
+// The API's results, field for field the Python SDK's models (k8s_gpu_client/models) with the
+// API's JSON keys: strings plain ("" when absent), numbers, booleans, times and nested objects as
+// pointers (nil when the service sent null or nothing). TestLiveEveryReadDecodesIntoTheModels
+// decodes every read of the live service with unknown fields refused.
 
 package gpuclient
 
