@@ -69,9 +69,6 @@ func TestLiveDevicesListMatchesTheFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(devices.Items) != want || devices.Pagination != nil {
-		t.Fatalf("%d devices (pagination %v), the fleet has %d", len(devices.Items), devices.Pagination, want)
-	}
 	// Devices registered through the API by other tests (on nodes outside the fleet) may be
 	// there too: the fleet's own nodes hold exactly the fleet's GPUs.
 	fleetNodes := map[string]bool{}
