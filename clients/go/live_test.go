@@ -9,10 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -30,14 +33,48 @@ func liveEnv(t *testing.T, name string) string {
 }
 
 // live is an admin client of the demo stack whose decoding fails on a field the models lack.
+// With GPUCLIENT_TEST_RECORD set, it appends "METHOD path status" of every answer to that file
+// (test_go_sdk.py matches them against the served OpenAPI document's operations).
 func live(t *testing.T) *Client {
 	t.Helper()
+	httpClient := &http.Client{Timeout: DefaultTimeout}
+	if path := os.Getenv("GPUCLIENT_TEST_RECORD"); path != "" {
+		httpClient.Transport = &recordingTransport{next: http.DefaultTransport, path: path}
+	}
 	client := NewClient(&Config{
-		BaseURL: liveEnv(t, "GPUCLIENT_TEST_BASE_URL"),
-		APIKey:  liveEnv(t, "GPUCLIENT_TEST_API_KEY"),
+		BaseURL:    liveEnv(t, "GPUCLIENT_TEST_BASE_URL"),
+		APIKey:     liveEnv(t, "GPUCLIENT_TEST_API_KEY"),
+		HTTPClient: httpClient,
 	})
 	client.strictDecoding = true
 	return client
+}
+
+type recordingTransport struct {
+	next http.RoundTripper
+	path string
+	mu   sync.Mutex
+}
+
+func (r *recordingTransport) RoundTrip(request *http.Request) (*http.Response, error) {
+	response, err := r.next.RoundTrip(request)
+	if err != nil {
+		return response, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	file, openErr := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if openErr != nil {
+		response.Body.Close()
+		return nil, openErr
+	}
+	defer file.Close()
+	_, writeErr := fmt.Fprintf(file, "%s %s %d\n", request.Method, request.URL.EscapedPath(), response.StatusCode)
+	if writeErr != nil {
+		response.Body.Close()
+		return nil, writeErr
+	}
+	return response, nil
 }
 
 func liveContext(t *testing.T) context.Context {

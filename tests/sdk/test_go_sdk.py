@@ -29,6 +29,7 @@ from k8s_gpu_client.webhooks import WebhookEvent, verify_delivery
 from tests.analytics.conftest import ADMIN_KEY, LiveServer, LiveServerFactory
 from tests.conftest import ROOT
 from tests.sdk.conftest import DEMO_FLEET
+from tests.sdk.recording import Recorder, openapi_operations
 from tests.webhooks.receiver import WebhookReceiver
 
 GO_SDK = ROOT / "clients" / "go"
@@ -185,10 +186,16 @@ def side_server(live_server: LiveServerFactory) -> LiveServer:
 
 
 def test_go_sdk_passes_its_tests_against_the_live_service(
-    api_base: str, admin_key: str, viewer_key: str, side_server: LiveServer, tmp_path: Path
+    api_base: str,
+    admin_key: str,
+    viewer_key: str,
+    openapi: dict[str, Any],
+    side_server: LiveServer,
+    tmp_path: Path,
 ) -> None:
     count, nodes = fleet_truth()
     delivery = capture_delivery(side_server, tmp_path)
+    calls = tmp_path / "calls.txt"
     result = run_go(
         ["test", "-count=1", "-v", "./..."],
         GO_SDK,
@@ -200,6 +207,7 @@ def test_go_sdk_passes_its_tests_against_the_live_service(
             "GPUCLIENT_TEST_NODES": ",".join(nodes),
             "GPUCLIENT_TEST_RATE_LIMITED_URL": side_server.api,
             "GPUCLIENT_TEST_WEBHOOK_DELIVERY": str(delivery),
+            "GPUCLIENT_TEST_RECORD": str(calls),
         },
     )
     output = result.stdout + result.stderr
@@ -218,6 +226,14 @@ def test_go_sdk_passes_its_tests_against_the_live_service(
         "TestLiveWebhookDeliveryVerifies",
         "TestLiveWritesOfEveryArea",
     } <= passed, output[-20000:]
+    # Every operation of the served OpenAPI document was reached through a Go SDK method.
+    recorder = Recorder()
+    recorder.session.close()
+    for line in calls.read_text().splitlines():
+        method, path, status = line.split()
+        recorder.calls.append((method, path, int(status)))
+    templates = openapi_operations(openapi)
+    assert templates and templates - recorder.operations(templates) == set()
 
 
 def test_python_sdk_verifies_a_real_delivery(side_server: LiveServer, tmp_path: Path) -> None:
