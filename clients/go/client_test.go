@@ -293,3 +293,20 @@ func TestASuccessThatIsNotAnEnvelope(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestRequestTimesAreWrittenAsTheServiceWritesThem(t *testing.T) {
+	kst := time.FixedZone("KST", 9*3600)
+	purchased := time.Date(2025, 3, 1, 9, 0, 0, 500, kst)
+	encoded, err := json.Marshal(&DeviceRegistration{NodeName: "n", ModelID: "L4", PurchaseDate: &purchased})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"nodeName":"n","modelId":"L4","deviceIndex":0,"purchaseDate":"2025-03-01T00:00:00Z"}`
+	if string(encoded) != want {
+		t.Fatalf("%s, want %s", encoded, want)
+	}
+	encoded, _ = json.Marshal(AllocationRequest{Namespace: "n", PodName: "p", RequiredMemoryGB: 1})
+	if string(encoded) != `{"namespace":"n","podName":"p","requiredMemoryGb":1}` {
+		t.Fatalf("zero fields are left out: %s", encoded)
+	}
+}

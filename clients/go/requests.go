@@ -113,8 +113,8 @@ type DeviceRegistration struct {
 	DriverVersion      string     `json:"driverVersion,omitempty"`
 	FirmwareVersion    string     `json:"firmwareVersion,omitempty"`
 	PurchaseCost       *float64   `json:"purchaseCost,omitempty"`
-	PurchaseDate       *time.Time `json:"-"`
-	WarrantyExpiryDate *time.Time `json:"-"`
+	PurchaseDate       *time.Time `json:"purchaseDate,omitempty"`
+	WarrantyExpiryDate *time.Time `json:"warrantyExpiryDate,omitempty"`
 	Status             string     `json:"status,omitempty"`
 }
 

@@ -29,7 +29,7 @@ from k8s_gpu_client.webhooks import WebhookEvent, verify_delivery
 from tests.analytics.conftest import ADMIN_KEY, LiveServer, LiveServerFactory
 from tests.conftest import ROOT
 from tests.sdk.conftest import DEMO_FLEET
-from tests.sdk.recording import Recorder, openapi_operations
+from tests.sdk.recording import SCHEMA_NAMES, Recorder, openapi_operations
 from tests.webhooks.receiver import WebhookReceiver
 
 GO_SDK = ROOT / "clients" / "go"
@@ -311,3 +311,42 @@ def test_seed_7_3_program_runs_against_the_demo(
     finally:
         for allocation in made:
             client.allocations.release(allocation.allocation_id or "")
+
+
+# The request bodies of clients/go/requests.go and the schemas they are sent as.
+GO_REQUESTS = {
+    "AllocationRequest": "AllocationRequest",
+    "DeviceRegistration": "DeviceRegistration",
+    "BudgetRequest": "BudgetRequest",
+    "WebhookRequest": "WebhookCreate",
+    "WebhookUpdate": "WebhookUpdate",
+    "MetricsCollectRequest": "BatchMetricsCollectRequest",
+}
+
+
+def go_structs(file: str) -> dict[str, set[str]]:
+    """The JSON keys of every struct of a file of clients/go, by struct name."""
+    source = (GO_SDK / file).read_text()
+    return {
+        name: set(re.findall(r'json:"([^,"]+)', body)) - {"-"}
+        for name, body in re.findall(r"^type (\w+) struct \{\n(.*?)^\}", source, re.M | re.S)
+    }
+
+
+def test_go_models_mirror_the_openapi_schemas(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    models = go_structs("models.go")
+    assert len(models) >= 80
+    for name, keys in models.items():
+        # Go spells the initialisms GPU and MIG; the schemas are named as the Python classes.
+        python_name = re.sub("GPU", "Gpu", re.sub("MIG", "Mig", name))
+        schema = schemas[SCHEMA_NAMES.get(python_name, python_name)]
+        assert keys == set(schema["properties"]), (name, keys ^ set(schema["properties"]))
+
+
+def test_go_request_bodies_mirror_the_openapi_schemas(openapi: dict[str, Any]) -> None:
+    schemas = openapi["components"]["schemas"]
+    requests_go = go_structs("requests.go")
+    for name, schema_name in GO_REQUESTS.items():
+        keys, expected = requests_go[name], set(schemas[schema_name]["properties"])
+        assert keys == expected, (name, keys ^ expected)
