@@ -23,6 +23,9 @@ if [ "$purpose" = "test" ]; then
   for tool in victoria-metrics vmctl vmalert; do
     command -v "$tool" >/dev/null 2>&1 || { need+=(victoria-metrics); break; }
   done
+  # The Go SDK's tests (clients/go, examples/go; tests/sdk/test_go_sdk.py): Debian's Go 1.19,
+  # standard library only, so nothing is downloaded at build time.
+  command -v go >/dev/null 2>&1 || need+=(golang-go)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then

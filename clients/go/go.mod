@@ -1,0 +1,3 @@
+module github.com/k8s-gpu-management/clients/go
+
+go 1.19
