@@ -23,6 +23,10 @@ if [ "$purpose" = "test" ]; then
   for tool in victoria-metrics vmctl vmalert; do
     command -v "$tool" >/dev/null 2>&1 || { need+=(victoria-metrics); break; }
   done
+  # The Java SDK's tests (tests/sdk/test_java_sdk.py): a JDK, Jackson and JUnit 5 from Debian.
+  command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
+  [ -f /usr/share/java/jackson-databind.jar ] || need+=(libjackson2-databind-java)
+  [ -f /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
