@@ -39,6 +39,10 @@ public final class Json {
         SimpleModule times = new SimpleModule("k8s-gpu-client-times");
         times.addSerializer(Instant.class, new InstantSerializer());
         times.addDeserializer(Instant.class, new InstantDeserializer());
+        times.addDeserializer(String.class, new Scalar<>(String.class));
+        times.addDeserializer(Boolean.class, new Scalar<>(Boolean.class));
+        times.addDeserializer(Long.class, new Scalar<>(Long.class));
+        times.addDeserializer(Double.class, new Scalar<>(Double.class));
         ObjectMapper mapper = new ObjectMapper();
         mapper.registerModule(times);
         mapper.configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
@@ -110,6 +114,38 @@ public final class Json {
             } catch (DateTimeParseException exc) {
                 return null;
             }
+        }
+    }
+
+    /**
+     * Boxed scalars read strictly (JSON keeps numbers, strings and booleans apart), and a value
+     * of another JSON type becomes null instead of an error: a string's field never reads a
+     * number, a Long's field never reads 1.5 or a string.
+     */
+    private static final class Scalar<T> extends JsonDeserializer<T> {
+        private final Class<T> type;
+
+        Scalar(Class<T> type) {
+            this.type = type;
+        }
+
+        @Override
+        public T deserialize(JsonParser parser, DeserializationContext context) throws IOException {
+            JsonToken token = parser.currentToken();
+            Object value = null;
+            if (type == String.class && token == JsonToken.VALUE_STRING) {
+                value = parser.getText();
+            } else if (type == Boolean.class && token != null && token.isBoolean()) {
+                value = parser.getBooleanValue();
+            } else if (type == Double.class && token != null && token.isNumeric()) {
+                value = parser.getDoubleValue();
+            } else if (type == Long.class && token == JsonToken.VALUE_NUMBER_INT
+                    && parser.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
+                value = parser.getLongValue();
+            } else {
+                parser.skipChildren();
+            }
+            return type.cast(value);
         }
     }
 
