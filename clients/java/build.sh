@@ -4,12 +4,13 @@
 #   clients/java/build.sh test [ARGS] also compile the JUnit 5 tests and run them with the
 #                                    console launcher (ARGS go to it; reports in build/test-reports)
 #   clients/java/build.sh classpath  print the classpath a program using the SDK needs
-# JAVA_LIB (default /usr/share/java) is where the jars are: Debian's libjackson2-databind-java and
+# JAVA_BUILD_DIR (default clients/java/build) is where output goes. JAVA_LIB (default
+# /usr/share/java) is where the jars are: Debian's libjackson2-databind-java and
 # junit5 put them there. Users with Maven build from pom.xml instead.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 lib="${JAVA_LIB:-/usr/share/java}"
-out="$here/build"
+out="${JAVA_BUILD_DIR:-$here/build}"
 jackson="$lib/jackson-databind.jar:$lib/jackson-core.jar:$lib/jackson-annotations.jar"
 jar_file="$out/gpu-management-client.jar"
 

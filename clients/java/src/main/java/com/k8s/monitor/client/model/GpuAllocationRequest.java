@@ -5,8 +5,8 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import java.time.Instant;
 
 /**
- * A request of POST /gpu/allocations (seed 2.3), for :meth:`Batch.allocations`. Memory in GB, cost
- * in USD per hour; None fields are left out of the request.
+ * A request of POST /gpu/allocations (seed 2.3), for Batch.allocations. Memory in GB, cost in USD
+ * per hour; None fields are left out of the request.
  */
 public class GpuAllocationRequest extends ApiModel {
     @JsonProperty("namespace")
