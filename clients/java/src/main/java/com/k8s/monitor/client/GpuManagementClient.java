@@ -226,6 +226,8 @@ public final class GpuManagementClient {
             HttpClient http = httpClient != null
                     ? httpClient
                     : HttpClient.newBuilder()
+                            // The service is HTTP/1.1 (gunicorn); no h2c upgrade attempts.
+                            .version(HttpClient.Version.HTTP_1_1)
                             .connectTimeout(connectTimeout)
                             .followRedirects(HttpClient.Redirect.NEVER)
                             .build();
