@@ -25,14 +25,23 @@ final class ScriptedServer implements AutoCloseable {
     private final HttpServer server;
     private final Deque<Answer> script = new ConcurrentLinkedDeque<>();
     private final List<Received> received = Collections.synchronizedList(new ArrayList<>());
+    private final java.util.concurrent.ExecutorService executor =
+            java.util.concurrent.Executors.newCachedThreadPool();
+    private volatile java.time.Duration delay = java.time.Duration.ZERO;
 
     ScriptedServer(Answer... answers) throws IOException {
         script.addAll(List.of(answers));
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setExecutor(executor);
         server.createContext("/", exchange -> {
             byte[] requestBody = exchange.getRequestBody().readAllBytes();
             received.add(new Received(exchange.getRequestMethod(), exchange.getRequestURI().toString(),
                     Map.copyOf(exchange.getRequestHeaders()), new String(requestBody, StandardCharsets.UTF_8)));
+            try {
+                Thread.sleep(delay.toMillis());
+            } catch (InterruptedException exc) {
+                Thread.currentThread().interrupt();
+            }
             Answer answer = script.size() > 1 ? script.pollFirst() : script.peekFirst();
             byte[] body = answer.body().getBytes(StandardCharsets.UTF_8);
             answer.headers().forEach((name, value) -> exchange.getResponseHeaders().add(name, value));
@@ -62,6 +71,11 @@ final class ScriptedServer implements AutoCloseable {
                 + (extra.isEmpty() ? "" : "," + extra) + "},\"timestamp\":\"2026-01-05T12:00:00Z\"}";
     }
 
+    /** Answer every request this much later. */
+    void delay(java.time.Duration delay) {
+        this.delay = delay;
+    }
+
     String baseUrl() {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/k8s-monitor/api/v1";
     }
@@ -75,5 +89,6 @@ final class ScriptedServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        executor.shutdownNow();
     }
 }
