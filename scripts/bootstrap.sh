@@ -26,6 +26,10 @@ if [ "$purpose" = "test" ]; then
   # The Go SDK's tests (clients/go, examples/go; tests/sdk/test_go_sdk.py): Debian's Go 1.19,
   # standard library only, so nothing is downloaded at build time.
   command -v go >/dev/null 2>&1 || need+=(golang-go)
+  # The Java SDK's tests (tests/sdk/test_java_sdk.py): a JDK, Jackson and JUnit 5 from Debian.
+  command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
+  [ -f /usr/share/java/jackson-databind.jar ] || need+=(libjackson2-databind-java)
+  [ -f /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
