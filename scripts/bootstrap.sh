@@ -2,7 +2,8 @@
 # Install what the demo and the tests need on a fresh Debian machine (run as root, or with sudo):
 # Python's venv module and Debian's Prometheus server, promtool and Alertmanager; for the tests
 # (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server and VictoriaMetrics (the
-# second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert). Idempotent: a machine
+# second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert) and the toolchains
+# of the Go and Java SDKs' tests (golang-go; a JDK, Jackson and JUnit 5). Idempotent: a machine
 # that already has them installs nothing.
 set -euo pipefail
 purpose="${1:-test}"
