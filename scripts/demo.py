@@ -103,6 +103,9 @@ def main() -> int:
         log=_log,
         # Alertmanager, fed by Prometheus, notifying the analytics receiver (docs/webhooks.md).
         alertmanager=True,
+        # MIG on demand applied as the GPU operator does: a simulated mig-manager per node
+        # (docs/analytics.md, "MIG on demand").
+        mig_manager=True,
     )
     try:
         with stack:
