@@ -455,7 +455,8 @@ class AllocationService:
         rest of the GPU in further instances (on_demand_layout), through the same declarative
         path as POST /gpu/mig/devices/{deviceId}; the allocation takes the first instance, still
         PENDING. Which GPU: the order of fit.choose (preferred model, best fit, price). None when
-        off, when no idle GPU has such a profile, or when every one costs more than the limit."""
+        off or when no idle GPU has such a profile; COST_LIMIT_EXCEEDED when each costs more
+        than the limit."""
         if self._carver is None:
             return None
         options: list[Candidate] = []
@@ -485,8 +486,10 @@ class AllocationService:
                 )
             )
         try:
+            # COST_LIMIT_EXCEEDED (422) goes to the caller: a slice could be carved, but
+            # every one costs more than maxCostPerHour.
             chosen, price = choose(options, demand, self._price)
-        except (InsufficientResources, CostLimitExceeded):
+        except InsufficientResources:
             return None
         assert chosen.mig_profile is not None
         placements = on_demand_layout(chosen.model_id, chosen.mig_profile)
