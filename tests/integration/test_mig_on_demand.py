@@ -6,6 +6,9 @@ never repartitioned."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ import pytest
 import requests
 
 from devstack.stack import Stack
+from tests.sdk.test_seed_scenarios import SNIPPET_7_1
 from tests.stack_fixtures import ROOT
 
 FLEET = ROOT / "simulator" / "fleets" / "test-mig-on-demand.yaml"
@@ -35,10 +39,9 @@ SEED_REQUEST = {
 }
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    base: Path = tmp_path_factory.mktemp("mig-on-demand")
-    with Stack(
+def mig_stack(base: Path) -> Stack:
+    """The stack on the fleet without MIG layouts, mig-managers on, as ``make demo`` runs."""
+    return Stack(
         FLEET,
         days=0.25,
         end=time.time(),
@@ -51,7 +54,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": "0",
         },
         mig_manager=True,
-    ) as running:
+    )
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with mig_stack(tmp_path_factory.mktemp("mig-on-demand")) as running:
         yield running
 
 
@@ -138,3 +146,28 @@ def test_mig_on_demand_carves_applies_and_fills(stack: Stack) -> None:
     assert busy["instances"] == []
     assert data(call(stack, "GET", f"/gpu/devices/{BUSY_A100}"))["deviceStatus"] == "ACTIVE"
     assert node_labels(stack)["nvidia.com/mig.config"] == label
+
+
+def test_the_seed_snippet_7_1_gets_a_mig_instance_without_any_layout(tmp_path: Path) -> None:
+    with mig_stack(tmp_path) as fresh:
+        data(call(fresh, "POST", "/gpu/metrics/collect"))
+        assert data(call(fresh, "GET", "/gpu/mig/statistics"))["totalInstances"] == 0
+        snippet = SNIPPET_7_1.replace(
+            "http://your-server:8080/k8s-monitor/api/v1", fresh.analytics_url
+        ).replace('"your-api-key"', repr(fresh.admin_api_key))
+        report = "\nimport json\nprint(json.dumps(allocation.to_api()))\n"
+        result = subprocess.run(
+            [sys.executable, "-c", snippet + report],
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        allocation = json.loads(result.stdout)
+        assert allocation["status"] == "ALLOCATED"
+        assert allocation["resourceType"] == "MIG_INSTANCE"
+        assert allocation["deviceId"] == IDLE_A100
+        assert allocation["allocatedMemoryGb"] >= 20
+        assert allocation["resourceState"] == "PENDING"
