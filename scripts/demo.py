@@ -108,7 +108,11 @@ def main() -> int:
         mig_manager=True,
         # The inventory follows the exporters every scrape interval rather than every minute,
         # so a layout the mig-manager applied shows as APPLIED within seconds.
-        analytics_env={"GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": "15"},
+        analytics_env={
+            "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": os.environ.get(
+                "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS", "15"
+            )
+        },
     )
     try:
         with stack:
