@@ -58,6 +58,7 @@ from analytics.services.forecast.warmup import ForecastWarmup
 from analytics.services.gpu.metrics import GpuMetricsService
 from analytics.services.inventory.devices import DeviceService
 from analytics.services.inventory.mig import MigService
+from analytics.services.inventory.migconfig import KubeClient, MigConfigPublisher
 from analytics.services.inventory.sync import InventorySync, sync_schedule
 from analytics.services.kernel.answer_cache import AnswerCache
 from analytics.services.kernel.catalog import Catalogue
@@ -196,14 +197,36 @@ def create_app(
     webhooks, webhook_background = build_webhooks(settings, database, clock, events, sweep)
     api_keys = ApiKeyService(database, clock, settings.admin_api_key)
     auth = build_authenticator(settings, database, clock, api_keys)
+    publisher = (
+        MigConfigPublisher(
+            database, clock, KubeClient(settings.kube_api_url), settings.mig_config_map
+        )
+        if settings.mig_apply
+        else None
+    )
+    mig = MigService(
+        database,
+        catalogue,
+        clock,
+        settings.mig_pricing,
+        price_book,
+        expire_due,
+        events,
+        publisher=publisher,
+    )
     services = Services(
         clock=clock,
         catalogue=catalogue,
         devices=DeviceService(database, catalogue, clock, live_metrics, price_book),
-        mig=MigService(
-            database, catalogue, clock, settings.mig_pricing, price_book, expire_due, events
+        mig=mig,
+        allocations=AllocationService(
+            database,
+            catalogue,
+            clock,
+            settings.mig_pricing,
+            events,
+            carver=mig if settings.mig_on_demand else None,
         ),
-        allocations=AllocationService(database, catalogue, clock, settings.mig_pricing, events),
         api_keys=api_keys,
         users=auth.users,
         auth=auth,

@@ -132,6 +132,17 @@ class Settings:
     # How a MIG instance is priced from its GPU's price: compute share C/7, memory share M/8,
     # or the larger of the two.
     mig_pricing: MigPricing = "compute"
+    # MIG on demand: a useMig allocation that no free instance fits carves an idle MIG-capable
+    # GPU (no allocation, no pod) through the declarative layout path (docs/analytics.md).
+    mig_on_demand: bool = True
+    # Publish desired MIG layouts to the cluster for the GPU operator's mig-manager: each
+    # node's mig-parted config into the ConfigMap mig_config_map (namespace/name), then its
+    # nvidia.com/mig.config label. Off: nothing writes to Kubernetes (layouts stay PENDING
+    # until someone applies the migConfig the API shows).
+    mig_apply: bool = False
+    # The Kubernetes API for mig_apply; empty: in the cluster, with the pod's service account.
+    kube_api_url: str = ""
+    mig_config_map: str = "gpu-operator/gpu-analytics-mig-parted-config"
     # USD per GPU-hour overriding the catalogue's default, by model id.
     price_overrides: Mapping[str, float] = field(default_factory=dict)
     # Cost (README "Cost: how the numbers are made"). On-prem amortisation: a device with a
@@ -305,6 +316,11 @@ class Settings:
         if not 0 <= self.live_view_seconds <= 3600:
             raise SettingsError("live_view_seconds must be between 0 (off) and 3600")
         self._validate_auth()
+        namespace, _, name = self.mig_config_map.partition("/")
+        if not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", name or namespace) or (
+            name and not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?", namespace)
+        ):
+            raise SettingsError("mig_config_map must be NAMESPACE/NAME (or NAME) of a ConfigMap")
         for name in ("cost_team_label", "cost_user_label", "cost_project_label"):
             if not re.fullmatch(r"[A-Za-z0-9_.\-/]+", getattr(self, name)):
                 raise SettingsError(f"{name} must be a Kubernetes label name")

@@ -65,6 +65,10 @@ API_PREFIX = "/k8s-monitor/api/v1"
 ANALYTICS_JOB = "gpu-analytics"
 _EXPORTER_URL = re.compile(r"serving (http://\S+)/metrics")
 _CLUSTER_URL = re.compile(r'"url": "(http://[^"]+)"')
+_KUBE_API_URL = re.compile(r'"kube_api_url": "(http://[^"]+)"')
+# How often each exporter re-enumerates MIG devices with the simulated mig-manager on (the GPU
+# operator restarts its GPU clients after a reconfiguration; ours notices within this).
+MIG_REFRESH_SECONDS = 2
 _BIND_ATTEMPTS = 3
 # The metrics backends a Stack can run (the analytics service speaks Prometheus' API to both).
 BACKENDS = ("prometheus", "victoriametrics")
@@ -122,6 +126,7 @@ class Stack:
         analytics_env: Mapping[str, str] | None = None,
         rule_files: Sequence[Path] | None = None,
         backend: str = "prometheus",
+        mig_manager: bool = False,
     ) -> None:
         if backend not in BACKENDS:
             raise StackError(f"unknown metrics backend {backend!r} (one of {', '.join(BACKENDS)})")
@@ -165,6 +170,12 @@ class Stack:
         self.analytics_env = dict(analytics_env or {})
         # The rule files Prometheus evaluates (default: every file of alerts/).
         self.rule_files = tuple(rule_files) if rule_files is not None else RULE_FILES
+        # MIG layouts applied as the GPU operator does (docs/analytics.md, "MIG on demand"):
+        # the cluster process serves a Kubernetes API for Nodes and ConfigMaps, each exporter
+        # runs its node's simulated mig-manager against it, and the analytics service publishes
+        # desired layouts there (mig_apply).
+        self.with_mig_manager = mig_manager
+        self.kube_api_url = ""
 
     # -- what callers use --------------------------------------------------------------------
 
@@ -346,6 +357,35 @@ class Stack:
     def _start_simulated_cluster(self) -> None:
         # Port 0 and the URL read back from the process's output: no race for a free port
         # with other programs starting servers at the same time (parallel test sessions).
+        cluster_log = self.workdir / "cluster.log"
+        cluster = spawn(
+            [
+                sys.executable,
+                "-m",
+                "simulator.cluster",
+                "--fleet",
+                str(self.fleet_path),
+                "--listen",
+                f"{self.host}:0",
+                *(["--kube-api"] if self.with_mig_manager else []),
+            ],
+            log_path=cluster_log,
+            cwd=ROOT,
+        )
+        self._processes.append(("cluster series", cluster, cluster_log))
+        mig_flags: list[str] = []
+        if self.with_mig_manager:
+            # The exporters' mig-managers need the API's address before they start.
+            self.kube_api_url = self._wait_for_line(
+                "cluster series", _KUBE_API_URL, cluster, cluster_log
+            )
+            mig_flags = [
+                "--simulated-mig-manager",
+                self.kube_api_url,
+                "--mig-refresh-interval",
+                str(MIG_REFRESH_SECONDS),
+            ]
+            self._log(f"kubernetes API (nodes, configmaps): {self.kube_api_url}")
         exporters: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         for node in self.nodes:
             log = self.workdir / f"exporter-{node}.log"
@@ -362,27 +402,13 @@ class Stack:
                     f"{self.host}:0",
                     "--log-level",
                     "WARNING",
+                    *mig_flags,
                 ],
                 log_path=log,
                 cwd=ROOT,
             )
             self._processes.append((f"exporter {node}", process, log))
             exporters.append((node, process, log))
-        cluster_log = self.workdir / "cluster.log"
-        cluster = spawn(
-            [
-                sys.executable,
-                "-m",
-                "simulator.cluster",
-                "--fleet",
-                str(self.fleet_path),
-                "--listen",
-                f"{self.host}:0",
-            ],
-            log_path=cluster_log,
-            cwd=ROOT,
-        )
-        self._processes.append(("cluster series", cluster, cluster_log))
         for node, process, log in exporters:
             url = self._wait_for_line(f"exporter {node}", _EXPORTER_URL, process, log)
             self._wait_http(f"exporter {node}", url + "/healthz", process, log)
@@ -520,6 +546,11 @@ class Stack:
             "GPU_ANALYTICS_ADMIN_API_KEY": self.admin_api_key,
             # The backend's MetricsQL differences the client handles (analytics.prom.client).
             "GPU_ANALYTICS_PROMETHEUS_FLAVOR": self.backend,
+            **(
+                {"GPU_ANALYTICS_MIG_APPLY": "true", "GPU_ANALYTICS_KUBE_API_URL": self.kube_api_url}
+                if self.with_mig_manager
+                else {}
+            ),
             **self.analytics_env,
         }
 
@@ -593,6 +624,7 @@ class Stack:
             "cluster": self.cluster_url,
             "analytics": self.analytics_url,
             "alertmanager": self.alertmanager_url,
+            "kubeApi": self.kube_api_url,
             "history": {"start": self.history_start, "end": self.history_end, "step": self.step},
         }
 

@@ -518,14 +518,16 @@ def _profile_sort_key(name: str) -> tuple[int, int, bool, str]:
 
 
 def mig_parted_config(
-    layouts: Mapping[str, Sequence[tuple[Devices, Sequence[str]]]],
+    layouts: Mapping[str, Sequence[tuple[Devices, Sequence[str] | None]]],
 ) -> dict[str, object]:
     """The mig-parted config (``version: v1``) holding the named layouts.
 
     ``layouts`` maps a config name (a label value, e.g. from :func:`mig_config_name`) to entries
     of (device indices or ``"all"``, profiles on each of those devices). Profile names are kept
     as mig-parted spells them (``1g.10gb+me``); ``mig-devices`` lists them smallest first with
-    their counts. An empty profile list means MIG enabled with no instances.
+    their counts. An empty profile list means MIG enabled with no instances; ``None`` means MIG
+    disabled (``mig-enabled: false``, no ``mig-devices``), as a config covering every GPU of a
+    node says of its whole GPUs.
     """
     configs: dict[str, list[dict[str, object]]] = {}
     for config_name, entries in layouts.items():
@@ -577,6 +579,9 @@ def mig_parted_config(
                     )
                 seen.update(indices)
                 devices_value = indices
+            if profiles is None:
+                rendered.append({"devices": devices_value, "mig-enabled": False})
+                continue
             counts = Counter(profiles)
             rendered.append(
                 {
@@ -589,9 +594,105 @@ def mig_parted_config(
     return {"version": "v1", "mig-configs": configs}
 
 
-def mig_parted_yaml(layouts: Mapping[str, Sequence[tuple[Devices, Sequence[str]]]]) -> str:
+def mig_parted_yaml(
+    layouts: Mapping[str, Sequence[tuple[Devices, Sequence[str] | None]]],
+) -> str:
     """:func:`mig_parted_config` as YAML, keys in mig-parted's documented order."""
     return yaml.safe_dump(mig_parted_config(layouts), sort_keys=False)
+
+
+def mig_parted_layouts(
+    config: Mapping[str, object], name: str
+) -> dict[int | str, list[str] | None]:
+    """What the config ``name`` of a mig-parted config (as :func:`mig_parted_config` writes it,
+    parsed from YAML) asks of each device: ``{index or "all": profiles, or None for MIG off}``,
+    each profile repeated as often as its count. KeyError when the config has no ``name``;
+    MigLayoutError for an entry that is not of that shape."""
+    configs = config.get("mig-configs")
+    if not isinstance(configs, Mapping):
+        raise _invalid("configShape", "A mig-parted config needs a mig-configs mapping.")
+    entries = configs[name]
+    if not isinstance(entries, list):
+        raise _invalid("configShape", f"MIG config {name!r} is not a list of entries.")
+    found: dict[int | str, list[str] | None] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise _invalid("configShape", f"MIG config {name!r}: an entry is not a mapping.")
+        devices = entry.get("devices")
+        targets: list[int | str]
+        if devices == "all":
+            targets = ["all"]
+        elif isinstance(devices, list) and all(isinstance(d, int) for d in devices):
+            targets = list(devices)
+        else:
+            raise _invalid("devices", f"MIG config {name!r}: devices {devices!r} not understood.")
+        profiles: list[str] | None = None
+        if entry.get("mig-enabled"):
+            counts = entry.get("mig-devices") or {}
+            if not isinstance(counts, Mapping):
+                raise _invalid("configShape", f"MIG config {name!r}: mig-devices not a mapping.")
+            profiles = [str(p) for p, n in counts.items() for _ in range(int(n))]
+        for target in targets:
+            found[target] = profiles
+    return found
+
+
+def on_demand_profile(model_id: str, required_memory_gb: float) -> MigProfile | None:
+    """The profile MIG on demand carves for ``required_memory_gb`` on a ``model_id`` GPU, or
+    None when no profile holds that much.
+
+    The fewest memory slices that hold the request; among profiles with as many, the one whose
+    compute share is closest to its memory share (a 2g.20gb rather than a 1g.20gb, whose single
+    compute slice would starve a 20 GB workload; a 3g.40gb rather than a 4g.40gb), then the one
+    with fewer compute slices. ``+me`` profiles are left to those who ask for them by name.
+    """
+    geometry = _geometry(model_id)
+    balance = geometry.total_compute / geometry.total_memory
+    fitting = [
+        p
+        for p in geometry.profiles.values()
+        if p.memory_gb >= required_memory_gb and not _is_media(p.name)
+    ]
+    if not fitting:
+        return None
+    return min(
+        fitting,
+        key=lambda p: (
+            p.memory_slices,
+            abs(p.compute_slices / p.memory_slices - balance),
+            p.compute_slices,
+            p.name,
+        ),
+    )
+
+
+def on_demand_layout(model_id: str, profile: str) -> list[Placement]:
+    """A whole-GPU layout for an empty ``model_id`` GPU that holds ``profile`` first, then as
+    many more of it as fit, then the rest filled with the largest profiles that still fit (no
+    ``+me``): e.g. a 2g.20gb on an A100 80GB gives 3 x 2g.20gb + 1g.20gb, every compute and
+    memory slice in use. Placements in layout order (the first is the requested profile)."""
+    geometry = _geometry(model_id)
+    _check_names(geometry, [profile], "requested")
+    names = [profile]
+    validate_layout(model_id, names)
+    while True:
+        try:
+            validate_layout(model_id, [*names, profile])
+        except MigLayoutError:
+            break
+        names.append(profile)
+    fillers = sorted(
+        (p for p in geometry.profiles.values() if not _is_media(p.name)),
+        key=lambda p: (-p.memory_slices, -p.compute_slices, p.name),
+    )
+    for filler in fillers:
+        while True:
+            try:
+                validate_layout(model_id, [*names, filler.name])
+            except MigLayoutError:
+                break
+            names.append(filler.name)
+    return validate_layout(model_id, names)
 
 
 def resource_name(profile: str | MigProfile) -> str:

@@ -103,6 +103,16 @@ def main() -> int:
         log=_log,
         # Alertmanager, fed by Prometheus, notifying the analytics receiver (docs/webhooks.md).
         alertmanager=True,
+        # MIG on demand applied as the GPU operator does: a simulated mig-manager per node
+        # (docs/analytics.md, "MIG on demand").
+        mig_manager=True,
+        # The inventory follows the exporters every scrape interval rather than every minute,
+        # so a layout the mig-manager applied shows as APPLIED within seconds.
+        analytics_env={
+            "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": os.environ.get(
+                "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS", "15"
+            )
+        },
     )
     try:
         with stack:

@@ -21,8 +21,11 @@ Run the server (one process for the whole fleet)::
     python -m simulator.cluster --fleet FILE --listen 127.0.0.1:9100
 
 ``/metrics`` serves the kube-state-metrics series, ``/metrics/cadvisor`` the cAdvisor ones and
-``/healthz`` answers ``ok``. One JSON line ``{"url": ...}`` is printed when it is ready; it runs
-until SIGTERM/SIGINT.
+``/healthz`` answers ``ok``. With ``--kube-api`` it also serves the cluster's Kubernetes API for
+Nodes (with the fleet's node labels) and ConfigMaps (:class:`simulator.kubeapi.ClusterObjects`):
+where the analytics service publishes MIG layouts and each node's simulated mig-manager
+(:mod:`simulator.migmanager`) reads them. One JSON line ``{"url": ..., "kube_api_url": ...}``
+is printed when it is ready; it runs until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from simulator.fleet import (
     load_fleet,
     stable_hash,
 )
+from simulator.kubeapi import ClusterObjects, KubeApiServer
 from simulator.node import advertised_devices, container_device_counts
 from simulator.state import MINUTE_S, MINUTES_PER_DAY, workload_utilization
 
@@ -696,6 +700,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--listen", type=_listen, default=("127.0.0.1", 9100), help="HOST:PORT (port 0: any)"
     )
+    parser.add_argument(
+        "--kube-api",
+        action="store_true",
+        help="also serve the cluster's Kubernetes API (Nodes, ConfigMaps) on a loopback port",
+    )
     args = parser.parse_args(argv)
     try:
         fleet = load_fleet(args.fleet)
@@ -712,8 +721,16 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     thread = threading.Thread(target=server.serve_forever, name="cluster-http", daemon=True)
     thread.start()
-    print(json.dumps({"url": server.url}), flush=True)
+    kube_api = None
+    if args.kube_api:
+        objects = ClusterObjects({node.name: dict(node.labels) for node in fleet.nodes})
+        kube_api = KubeApiServer(lambda: {"items": []}, objects)
+        kube_api.start()
+    ready = {"url": server.url, "kube_api_url": kube_api.url if kube_api is not None else ""}
+    print(json.dumps(ready), flush=True)
     stop.wait()
+    if kube_api is not None:
+        kube_api.stop()
     server.shutdown()
     server.server_close()
     return 0

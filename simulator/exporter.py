@@ -13,6 +13,11 @@ Every ``gpu-exporter`` flag applies, each with its ``GPU_EXPORTER_*`` twin
 and ``/proc`` take the place of ``--pod-resources-socket``, ``--kube-api-url`` and
 ``--proc-root``, with every attribution stage on. The output (the ``serving URL/metrics``
 line, errors as one ``gpu-exporter: error:`` line) is the exporter's.
+
+``--simulated-mig-manager URL`` (``GPU_EXPORTER_SIMULATED_MIG_MANAGER``) also runs the node's
+simulated mig-manager (:mod:`simulator.migmanager`) against the cluster's Kubernetes API at URL
+(``python -m simulator.cluster --kube-api``): it applies the node's ``nvidia.com/mig.config`` to
+the GPUs of this process.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from exporter.config import ENV_PREFIX, Settings, add_flag, build_parser, settin
 from exporter.errors import ExporterError
 from exporter.main import run, serve
 from simulator.clock import SystemClock
+from simulator.migmanager import MigManager
 from simulator.node import SimulatedFleet
 
 PROG = "python -m simulator.exporter"
@@ -53,7 +59,8 @@ class NodeSimulation(contextlib.ExitStack):
             raise ExporterError(
                 f"node {node!r} is not in {fleet_path}; its nodes are: {', '.join(fleet.nodes)}"
             )
-        self.nvml: Any = fleet.node(node).nvml
+        self.node = fleet.node(node)
+        self.nvml: Any = self.node.nvml
         workdir = self.enter_context(tempfile.TemporaryDirectory(prefix="gpusim-"))
         child = subprocess.Popen(
             [
@@ -123,6 +130,14 @@ def load_simulated_settings(
 ) -> tuple[Settings, Path]:
     """The exporter's settings and the fleet file, from ``gpu-exporter``'s flags (and their
     environment twins) plus ``--simulated-fleet``."""
+    settings, fleet_path, _mig_manager = load_simulated_options(argv, env)
+    return settings, fleet_path
+
+
+def load_simulated_options(
+    argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Settings, Path, str]:
+    """:func:`load_simulated_settings` plus the ``--simulated-mig-manager`` URL ('' off)."""
     environment = os.environ if env is None else env
     parser = build_parser(environment, prog=PROG)
     add_flag(
@@ -133,21 +148,39 @@ def load_simulated_settings(
         "GPUs, kubelet and Kubernetes API (required)",
         default=None,
     )
+    add_flag(
+        parser,
+        environment,
+        "--simulated-mig-manager",
+        "the simulated cluster's Kubernetes API URL: run the node's simulated mig-manager, "
+        "applying its nvidia.com/mig.config label to the simulated GPUs (default: off)",
+        default="",
+    )
     args = parser.parse_args(argv)
     if not args.simulated_fleet:
         parser.error(f"--simulated-fleet (or {ENV_PREFIX}SIMULATED_FLEET) is required")
-    return settings_from_args(args, environment), Path(args.simulated_fleet)
+    return (
+        settings_from_args(args, environment),
+        Path(args.simulated_fleet),
+        str(args.simulated_mig_manager or ""),
+    )
 
 
-def run_simulated(settings: Settings, fleet_path: Path, stop: threading.Event) -> None:
-    """Run the exporter of node ``settings.node_name`` of the fleet until ``stop`` is set."""
+def run_simulated(
+    settings: Settings, fleet_path: Path, stop: threading.Event, mig_manager_url: str = ""
+) -> None:
+    """Run the exporter of node ``settings.node_name`` of the fleet until ``stop`` is set
+    (with the node's simulated mig-manager when ``mig_manager_url`` is given)."""
     with NodeSimulation(fleet_path, settings.node_name) as simulation:
+        if mig_manager_url:
+            manager = MigManager(simulation.node, mig_manager_url).start()
+            simulation.callback(manager.stop)
         run(simulation.exporter_settings(settings), stop, nvml=simulation.nvml)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    settings, fleet_path = load_simulated_settings(argv)
-    return serve(settings, lambda stop: run_simulated(settings, fleet_path, stop))
+    settings, fleet_path, mig_manager_url = load_simulated_options(argv)
+    return serve(settings, lambda stop: run_simulated(settings, fleet_path, stop, mig_manager_url))
 
 
 if __name__ == "__main__":

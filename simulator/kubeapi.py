@@ -1,12 +1,22 @@
-"""A fake Kubernetes API server: the few read-only Pod endpoints the exporter's client uses.
+"""A fake Kubernetes API server: the Pod reads the exporter's client makes, and the Node and
+ConfigMap writes through which MIG layouts reach NVIDIA's mig-manager.
 
-Serves real-shaped Pod JSON over plain HTTP on 127.0.0.1 so the official ``kubernetes`` client
+Serves real-shaped JSON over plain HTTP on 127.0.0.1 so the official ``kubernetes`` client
 runs unmodified against it (tests and the demo). Supported::
 
     GET /version
     GET /api/v1/pods                              ?fieldSelector=&labelSelector=
     GET /api/v1/namespaces/{namespace}/pods       ?fieldSelector=&labelSelector=
     GET /api/v1/namespaces/{namespace}/pods/{name}
+
+and, when the server holds :class:`ClusterObjects` (the simulated cluster's one API server)::
+
+    GET   /api/v1/nodes, /api/v1/nodes/{name}
+    PATCH /api/v1/nodes/{name}                    merge patch (or strategic merge patch) of
+                                                  metadata.labels / metadata.annotations
+    GET   /api/v1/namespaces/{namespace}/configmaps/{name}
+    POST  /api/v1/namespaces/{namespace}/configmaps
+    PUT   /api/v1/namespaces/{namespace}/configmaps/{name}   409 on a stale resourceVersion
 
 Selectors: equality forms only (``a=b``, ``a==b``, ``a!=b``; labels also ``key`` and ``!key``),
 on the fields the real API server indexes for pods. Anything else is answered like the real
@@ -15,6 +25,7 @@ server: a ``Status`` object with 400 or 404.
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -130,21 +141,214 @@ def _status(code: int, reason: str, message: str, details: Mapping[str, Any] | N
     return status
 
 
+class ClusterObjects:
+    """Nodes and ConfigMaps of the simulated cluster, writable through the API: every change
+    bumps the object's ``resourceVersion``. Thread-safe."""
+
+    def __init__(self, nodes: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """``nodes``: node name -> its labels."""
+        self._lock = threading.Lock()
+        self._version = 1
+        self._nodes: dict[str, dict[str, Any]] = {
+            name: self._node(name, labels) for name, labels in (nodes or {}).items()
+        }
+        self._config_maps: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _next(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    def _node(self, name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "kind": "Node",
+            "apiVersion": "v1",
+            "metadata": {
+                "name": name,
+                "uid": f"node-{name}",
+                "resourceVersion": self._next(),
+                "labels": dict(labels),
+                "annotations": {},
+            },
+            "spec": {},
+            "status": {},
+        }
+
+    def nodes(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [copy.deepcopy(n) for n in self._nodes.values()]
+
+    def node(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            node = self._nodes.get(name)
+            return copy.deepcopy(node) if node is not None else None
+
+    def patch_node(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A JSON merge patch (RFC 7386) of the node's labels and annotations; a null value
+        removes the key. None when there is no such node."""
+        metadata = patch.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            raise _BadRequestError("metadata must be an object")
+        with self._lock:
+            node = self._nodes.get(name)
+            if node is None:
+                return None
+            for key in ("labels", "annotations"):
+                changes = metadata.get(key)
+                if changes is None:
+                    continue
+                if not isinstance(changes, Mapping):
+                    raise _BadRequestError(f"metadata.{key} must be an object")
+                target = node["metadata"].setdefault(key, {})
+                for k, v in changes.items():
+                    if v is None:
+                        target.pop(k, None)
+                    elif isinstance(v, str):
+                        target[k] = v
+                    else:
+                        raise _BadRequestError(f"metadata.{key}.{k} must be a string")
+            node["metadata"]["resourceVersion"] = self._next()
+            return copy.deepcopy(node)
+
+    def config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._config_maps.get((namespace, name))
+            return copy.deepcopy(found) if found is not None else None
+
+    def write_config_map(
+        self, namespace: str, name: str, body: Mapping[str, Any], create: bool
+    ) -> tuple[int, dict[str, Any]]:
+        data = body.get("data") or {}
+        if not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values()):
+            raise _BadRequestError("data must map keys to strings")
+        metadata = body.get("metadata") or {}
+        with self._lock:
+            current = self._config_maps.get((namespace, name))
+            if create and current is not None:
+                return 409, _status(409, "AlreadyExists", f'configmaps "{name}" already exists')
+            if not create and current is None:
+                return 404, _status(404, "NotFound", f'configmaps "{name}" not found')
+            wanted = metadata.get("resourceVersion")
+            if current is not None and wanted and wanted != current["metadata"]["resourceVersion"]:
+                return 409, _status(
+                    409,
+                    "Conflict",
+                    f'Operation cannot be fulfilled on configmaps "{name}": the object has '
+                    "been modified; please apply your changes to the latest version and try again",
+                )
+            stored = {
+                "kind": "ConfigMap",
+                "apiVersion": "v1",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": dict(metadata.get("labels") or {}),
+                    "resourceVersion": self._next(),
+                },
+                "data": dict(data),
+            }
+            self._config_maps[(namespace, name)] = stored
+            return (201 if create else 200), copy.deepcopy(stored)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the client's connection pool expects
     server: _Server
 
     def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         parts = [p for p in url.path.split("/") if p]
         try:
-            code, body = self._route(parts, query)
+            if method == "GET":
+                code, body = self._route(parts, query)
+            else:
+                code, body = self._write(method, parts, self._body())
         except _BadRequestError as exc:
             code, body = 400, _status(400, "BadRequest", str(exc))
         self._send(code, body)
 
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError as exc:
+            raise _BadRequestError(f"the body is not JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise _BadRequestError("the body must be a JSON object")
+        return body
+
+    def _write(self, method: str, parts: list[str], body: Mapping[str, Any]) -> tuple[int, Any]:
+        objects = self.server.objects
+        if objects is None:
+            return 405, _status(405, "MethodNotAllowed", "this server is read-only")
+        if method == "PATCH" and len(parts) == 4 and parts[:3] == ["api", "v1", "nodes"]:
+            content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            if content_type not in (
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+            ):
+                return 415, _status(
+                    415,
+                    "UnsupportedMediaType",
+                    f"the body of type {content_type!r} is not "
+                    "supported (merge-patch+json or strategic-merge-patch+json)",
+                )
+            node = objects.patch_node(parts[3], body)
+            if node is None:
+                return 404, _status(404, "NotFound", f'nodes "{parts[3]}" not found')
+            return 200, node
+        if (
+            parts[:3] == ["api", "v1", "namespaces"]
+            and len(parts) >= 5
+            and parts[4] == "configmaps"
+        ):
+            namespace = parts[3]
+            if method == "POST" and len(parts) == 5:
+                name = str((body.get("metadata") or {}).get("name") or "")
+                if not name:
+                    raise _BadRequestError("metadata.name is required")
+                return objects.write_config_map(namespace, name, body, create=True)
+            if method == "PUT" and len(parts) == 6:
+                return objects.write_config_map(namespace, parts[5], body, create=False)
+        return 405, _status(405, "MethodNotAllowed", f"{method} is not supported here")
+
     def _route(self, parts: list[str], query: Mapping[str, str]) -> tuple[int, Any]:
+        objects = self.server.objects
+        if objects is not None and parts[:3] == ["api", "v1", "nodes"] and len(parts) <= 4:
+            if len(parts) == 3:
+                return 200, {
+                    "kind": "NodeList",
+                    "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(self.server.next_resource_version())},
+                    "items": objects.nodes(),
+                }
+            node = objects.node(parts[3])
+            if node is None:
+                return 404, _status(404, "NotFound", f'nodes "{parts[3]}" not found')
+            return 200, node
+        if (
+            objects is not None
+            and len(parts) == 6
+            and parts[:3] == ["api", "v1", "namespaces"]
+            and parts[4] == "configmaps"
+        ):
+            found = objects.config_map(parts[3], parts[5])
+            if found is None:
+                return 404, _status(404, "NotFound", f'configmaps "{parts[5]}" not found')
+            return 200, found
         if parts == ["version"]:
             return 200, VERSION
         if parts == ["api", "v1", "pods"]:
@@ -197,9 +401,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, provider: PodListProvider) -> None:
+    def __init__(self, provider: PodListProvider, objects: ClusterObjects | None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.pod_list_provider = provider
+        self.objects = objects
         self._resource_version = 1000
         self._lock = threading.Lock()
 
@@ -210,10 +415,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class KubeApiServer:
-    """The fake API server on a free loopback port; ``url`` is what the client is given."""
+    """The fake API server on a free loopback port; ``url`` is what the client is given.
+    ``objects``: the cluster's nodes and ConfigMaps (None: a node's read-only pod view)."""
 
-    def __init__(self, pod_list_provider: PodListProvider) -> None:
+    def __init__(
+        self, pod_list_provider: PodListProvider, objects: ClusterObjects | None = None
+    ) -> None:
         self._provider = pod_list_provider
+        self.objects = objects
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -227,7 +436,7 @@ class KubeApiServer:
     def start(self) -> None:
         if self._server is not None:
             return
-        self._server = _Server(self._provider)
+        self._server = _Server(self._provider, self.objects)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

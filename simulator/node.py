@@ -8,6 +8,7 @@ listed, holds devices and runs processes only inside its windows.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 import threading
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from exporter.podresources import api_pb2
+from gpucatalog.mig import mig_profiles, total_slices
+from gpucatalog.placement import validate_layout
 from simulator.clock import Clock
 from simulator.fleet import (
     GIB,
@@ -25,10 +28,14 @@ from simulator.fleet import (
     DeviceRef,
     FleetSpec,
     GpuSpec,
+    MigInstanceSpec,
     NodeSpec,
     PodSpec,
+    SimulatorError,
+    gpu_instance_id,
     load_fleet,
     stable_hash,
+    stable_uuid,
 )
 from simulator.nvml import FakeNvml
 from simulator.state import GpuValues, NodeState, XidOccurrence
@@ -146,6 +153,10 @@ class SimulatedProcess:
         )
 
 
+class MigApplyError(SimulatorError):
+    """A MIG layout the simulated GPU refuses, as ``nvidia-mig-parted apply`` would."""
+
+
 class SimulatedNode:
     """One node of the fleet. Every answer is computed from the spec and the clock."""
 
@@ -155,10 +166,70 @@ class SimulatedNode:
         self.clock = clock
         self.state = NodeState(fleet.seed, fleet.epoch_seconds, spec)
         self.nvml = FakeNvml(self.state, clock)
+        self._mig_generation = 0
+        self._mig_lock = threading.Lock()
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    # -- MIG reconfiguration (the simulated mig-manager's) ------------------------------------
+
+    def apply_mig_layouts(self, layouts: dict[int, list[str] | None]) -> list[int]:
+        """Repartition GPUs as ``nvidia-mig-parted apply`` does: ``{index: profiles}`` (MIG on
+        with those instances) or ``{index: None}`` (MIG off). A GPU already in that state is
+        left alone (its instances keep their uuids); any other must be MIG-capable and have no
+        process of a present pod on it, else MigApplyError and nothing changes. New instances
+        get new uuids. Returns the indexes changed. NVML answers from the new layout at once
+        (the exporter sees it at its next MIG re-enumeration); the kubelet's device list and
+        the fleet's pods are not changed (a repartitioned GPU has no pod)."""
+        with self._mig_lock:
+            gpus = list(self.spec.gpus)
+            changed: list[int] = []
+            busy = {c.gpu.index for c in self.state.contexts if _in_use(c, self.clock.now())}
+            for index, profiles in sorted(layouts.items()):
+                if not 0 <= index < len(gpus):
+                    raise MigApplyError(f"{self.name} has no GPU {index}")
+                gpu = gpus[index]
+                if _same_layout(gpu, profiles):
+                    continue
+                if not mig_profiles(gpu.model.model_id):
+                    raise MigApplyError(f"GPU {index} ({gpu.model.model_id}) does not support MIG")
+                if index in busy:
+                    raise MigApplyError(f"GPU {index} is in use by a process; not repartitioned")
+                self._mig_generation += 1
+                gpus[index] = self._repartitioned(gpu, profiles)
+                changed.append(index)
+            if not changed:
+                return []
+            self.spec = dataclasses.replace(self.spec, gpus=tuple(gpus))
+            self.state = NodeState(self.fleet.seed, self.fleet.epoch_seconds, self.spec)
+            self.nvml.reload(self.state)
+            return changed
+
+    def _repartitioned(self, gpu: GpuSpec, profiles: list[str] | None) -> GpuSpec:
+        if profiles is None:
+            return dataclasses.replace(gpu, mig_enabled=False, mig_instances=())
+        placements = validate_layout(gpu.model.model_id, profiles, allow_empty=True)
+        by_name = {p.name: p for p in mig_profiles(gpu.model.model_id)}
+        _, memory_slices = total_slices(gpu.model.model_id)
+        instances = tuple(
+            MigInstanceSpec(
+                slot=slot,
+                profile=by_name[placement.profile],
+                start_slice=placement.start,
+                gpu_instance_id=gpu_instance_id(
+                    placement.start, placement.memory_slices, memory_slices
+                ),
+                compute_instance_id=0,
+                uuid="MIG-"
+                + stable_uuid(
+                    self.fleet.seed, self.name, gpu.index, slot, "mig", self._mig_generation
+                ),
+            )
+            for slot, placement in enumerate(placements)
+        )
+        return dataclasses.replace(gpu, mig_enabled=True, mig_instances=instances)
 
     # -- values for the history writer and tests ----------------------------------------------
 
@@ -397,6 +468,17 @@ class SimulatedNode:
             for container in pod.containers:
                 if container.pid is not None and container.pid not in written:
                     shutil.rmtree(root / str(container.pid), ignore_errors=True)
+
+
+def _same_layout(gpu: GpuSpec, profiles: list[str] | None) -> bool:
+    if profiles is None:
+        return not gpu.mig_enabled
+    current = sorted(i.profile.name for i in gpu.mig_instances)
+    return gpu.mig_enabled and current == sorted(profiles)
+
+
+def _in_use(context: Any, t: float) -> bool:
+    return any(c.present_at(t) for c in context.consumers)
 
 
 def keep_proc_current(

@@ -123,6 +123,17 @@ class FakeNvml:
         self._latency_s = 0.0
         self._not_supported: set[tuple[str, int | None]] = set()
 
+    def reload(self, state: NodeState) -> None:
+        """Answer from ``state`` from now on (a MIG reconfiguration): GPU handles stay valid,
+        MIG device handles are those of the new layout (old ones answer INVALID_ARGUMENT)."""
+        gpus = state.node.gpus
+        mig_handles = tuple(
+            tuple(_MigHandle(self._token, h, i.slot) for i in g.mig_instances)
+            for h, g in zip(self._handles, gpus, strict=True)
+        )
+        with self._lock:
+            self._state, self._gpus, self._mig_handles = state, gpus, mig_handles
+
     # -- test hooks ----------------------------------------------------------------------------
 
     def set_call_latency(self, seconds: float) -> None:
@@ -162,7 +173,11 @@ class FakeNvml:
     def _resolve(self, handle: object) -> tuple[int, int | None]:
         if isinstance(handle, _GpuHandle) and handle._owner is self._token:
             return handle.index, None
-        if isinstance(handle, _MigHandle) and handle._owner is self._token:
+        if (
+            isinstance(handle, _MigHandle)
+            and handle._owner is self._token
+            and handle in self._mig_handles[handle.parent.index]
+        ):
             return handle.parent.index, handle.slot
         raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
 

@@ -48,11 +48,13 @@ def make_stack(
     interval_s: int = SCRAPE_INTERVAL_S,
     backend: str = "prometheus",
     cache_dir: Path | None = None,
+    mig_manager: bool = False,
 ) -> Stack:
     """A Stack as the tests run it: ``days`` of history at ``step`` ending at ``end`` (now),
     Prometheus scraping and evaluating rules every ``interval_s``, and its working directory
-    and history cache of its own under ``base`` (or ``cache_dir``), on the metrics ``backend``.
-    Not started."""
+    and history cache of its own under ``base`` (or ``cache_dir``), on the metrics ``backend``;
+    ``mig_manager``: MIG layouts applied by simulated mig-managers, as in the demo. Not
+    started."""
     return Stack(
         fleet,
         days=days,
@@ -67,6 +69,7 @@ def make_stack(
         # No forecasts fitted in the background (seconds of CPU per worker): the forecast tests
         # time their own requests; tests/forecast/test_warmup.py covers the warm-up.
         analytics_env={"GPU_ANALYTICS_FORECAST_WARMUP": "false"},
+        mig_manager=mig_manager,
     )
 
 

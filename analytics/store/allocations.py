@@ -439,3 +439,48 @@ def count_active(conn: Connection, now: datetime) -> int:
     """Allocations holding their resource at ``now``."""
     query = select(func.count()).select_from(allocations).where(active_allocation(now))
     return int(conn.execute(query).scalar_one())
+
+
+@dataclass(frozen=True)
+class IdleGpu:
+    """A GPU that MIG on demand may carve: nothing on it, nobody holding it."""
+
+    device_id: str
+    node_name: str
+    device_index: int
+    model_id: str
+    # The price set through the API for its model (the price book), if any: USD per GPU-hour.
+    price_override: float | None
+
+
+_IDLE_GPU = (
+    select(
+        devices.c.device_id,
+        devices.c.node_name,
+        devices.c.device_index,
+        devices.c.model_id,
+        gpu_price_overrides.c.price_per_hour.label("price_override"),
+    )
+    .select_from(
+        devices.outerjoin(gpu_price_overrides, gpu_price_overrides.c.model_id == devices.c.model_id)
+    )
+    .where(devices.c.model_id == bindparam("model_id"))
+    .where(devices.c.status.in_(("ACTIVE", "MIG_ENABLED")))
+    # A GPU the exporter has lost or no longer reports is not one to repartition.
+    .where(or_(devices.c.presence.is_(None), devices.c.presence == "REPORTED"))
+    .where(devices.c.device_id.not_in(select(mig_instances.c.device_id)))
+    .where(devices.c.device_id.not_in(select(allocations.c.device_id).where(_active_at_now())))
+    .where(devices.c.device_id.not_in(select(device_holders.c.resource_id)))
+    .order_by(devices.c.node_name, devices.c.device_index)
+    .limit(1)
+)
+
+
+def idle_gpu(conn: Connection, now: datetime, model_id: str) -> IdleGpu | None:
+    """The first GPU (by node, index) of ``model_id`` that is ACTIVE or MIG_ENABLED, reported
+    (or registered by hand and never reported), has no MIG instance (desired or observed), no
+    live allocation on it or on anything of it, and no pod holding it as the exporter's
+    attribution last showed; None when there is none. A GPU with a MIG layout is never
+    offered: its instances are the allocator's, and one of them may be in use."""
+    row = conn.execute(_IDLE_GPU, {"model_id": model_id, "now": now}).first()
+    return record(IdleGpu, row) if row is not None else None

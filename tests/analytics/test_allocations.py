@@ -162,7 +162,7 @@ def test_nothing_fits_is_409_with_closest_candidates(fleet: FlaskClient) -> None
     assert [c["memoryGb"] for c in closest] == [80, 80, 40]
     assert closest[0]["resource"] == "gpu-worker-1-GPU-00"
     error = assert_error(
-        allocate(fleet, useMig=True, requiredMemoryGb=5), 409, "INSUFFICIENT_RESOURCES"
+        allocate(fleet, useMig=True, requiredMemoryGb=90), 409, "INSUFFICIENT_RESOURCES"
     )
     assert "hint" in error["details"]
 
@@ -287,17 +287,16 @@ def test_batch_is_all_or_nothing(fleet: FlaskClient) -> None:
             },
         ]
     }
-    # No MIG instance exists yet: the second fails, so the first is not kept either.
-    response = fleet.post(f"{API}/batch/allocations", json=seed_batch, headers=ADMIN)
-    error = assert_error(response, 409, "INSUFFICIENT_RESOURCES")
-    assert error["details"]["index"] == 1
+    # No MIG profile holds 90 GB: the second fails, so the first is not kept either, and no
+    # GPU was carved for it.
+    too_big = {"allocations": [seed_batch["allocations"][0], {**seed_batch["allocations"][1]}]}
+    too_big["allocations"][1]["requiredMemoryGb"] = 90
+    response = fleet.post(f"{API}/batch/allocations", json=too_big, headers=ADMIN)
+    assert_error(response, 409, "INSUFFICIENT_RESOURCES")
     assert fleet.get(f"{API}/gpu/allocations").get_json()["data"] == []
+    assert fleet.get(f"{API}/gpu/mig/statistics").get_json()["data"]["totalInstances"] == 0
 
-    fleet.post(
-        f"{API}/gpu/mig/devices/gpu-worker-2-GPU-01",
-        json={"profileIds": ["3g.40gb"]},
-        headers=ADMIN,
-    )
+    # No MIG instance exists yet: MIG on demand carves one for the second.
     response = fleet.post(f"{API}/batch/allocations", json=seed_batch, headers=ADMIN)
     assert response.status_code == 201
     result = response.get_json()["data"]

@@ -24,7 +24,10 @@ from gpucatalog.placement import (
     is_valid_label_value,
     mig_config_name,
     mig_parted_config,
+    mig_parted_layouts,
     mig_parted_yaml,
+    on_demand_layout,
+    on_demand_profile,
     resource_name,
     shorten_label_value,
     stranded_slices,
@@ -801,3 +804,53 @@ def test_slices_not_stranded_can_be_used(model_id: str) -> None:
         assert stranded["memorySlices"] == sorted(set(stranded["freeMemorySlices"]) - coverable)
         if not singles:
             assert stranded["computeSlices"] == stranded["freeComputeSlices"]
+
+
+# -- MIG on demand: the profile for a request and the layout around it ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("model_id", "memory_gb", "profile", "layout"),
+    [
+        ("A100_80GB", 20, "2g.20gb", ["2g.20gb", "2g.20gb", "2g.20gb", "1g.20gb"]),
+        ("A100_80GB", 10, "1g.10gb", ["1g.10gb"] * 7),
+        ("A100_80GB", 11, "2g.20gb", ["2g.20gb", "2g.20gb", "2g.20gb", "1g.20gb"]),
+        ("A100_80GB", 40, "3g.40gb", ["3g.40gb", "3g.40gb"]),
+        ("A100_80GB", 41, "7g.80gb", ["7g.80gb"]),
+        ("A100_40GB", 20, "3g.20gb", ["3g.20gb", "3g.20gb"]),
+        ("H100_80GB", 5, "1g.10gb", ["1g.10gb"] * 7),
+        ("H200_141GB", 30, "2g.35gb", ["2g.35gb", "2g.35gb", "2g.35gb", "1g.35gb"]),
+        ("A30_24GB", 6, "1g.6gb", ["1g.6gb"] * 4),
+        ("A30_24GB", 12, "2g.12gb", ["2g.12gb", "2g.12gb"]),
+    ],
+)
+def test_on_demand_profile_and_layout(
+    model_id: str, memory_gb: float, profile: str, layout: list[str]
+) -> None:
+    chosen = on_demand_profile(model_id, memory_gb)
+    assert chosen is not None and chosen.name == profile
+    placements = on_demand_layout(model_id, profile)
+    assert placements[0].profile == profile
+    assert [p.profile for p in placements] == layout
+    # The result is a valid layout and leaves no slice a further instance could use.
+    names = [p.profile for p in placements]
+    assert validate_layout(model_id, names) == placements
+    stranded = stranded_slices(model_id, placements)
+    assert stranded["freeComputeSlices"] == stranded["computeSlices"]
+
+
+def test_on_demand_has_nothing_beyond_the_gpu_or_without_mig() -> None:
+    assert on_demand_profile("A100_80GB", 81) is None
+    with pytest.raises(MigLayoutError) as caught:
+        on_demand_profile("RTX4090", 10)
+    assert caught.value.code == MIG_NOT_SUPPORTED
+
+
+def test_node_configs_turn_mig_off_and_read_back() -> None:
+    config = mig_parted_config({"node": [([0], ["2g.20gb", "1g.20gb"]), ([1, 2], None)]})
+    entries = config["mig-configs"]["node"]  # type: ignore[index]
+    assert entries[1] == {"devices": [1, 2], "mig-enabled": False}
+    parsed = yaml.safe_load(mig_parted_yaml({"node": [([0], ["2g.20gb"] * 2), ([1], None)]}))
+    assert mig_parted_layouts(parsed, "node") == {0: ["2g.20gb", "2g.20gb"], 1: None}
+    with pytest.raises(KeyError):
+        mig_parted_layouts(parsed, "other")

@@ -315,6 +315,33 @@ def test_rbac_reads_pods_and_nodes_and_patches_nodes_only_with_mig_apply() -> No
     ]
 
 
+def test_mig_apply_writes_only_its_config_map_and_sets_the_settings() -> None:
+    assert render({}).of_kind("Role") == []
+    rendered = render(
+        {"analytics": {"migApply": {"enabled": True, "configMap": "gpu-operator/mig-layouts"}}}
+    )
+    role = rendered.one("Role", "k8s-gpu-management-analytics-mig-config")
+    assert role["metadata"]["namespace"] == "gpu-operator"
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["mig-layouts"],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
+    ]
+    binding = rendered.one("RoleBinding", "k8s-gpu-management-analytics-mig-config")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["namespace"] == "gpu-management"
+    (container,) = containers(rendered.one("Deployment"))
+    env = {name: item.get("value") for name, item in env_of(container).items()}
+    settings = AnalyticsSettings.load({k: v for k, v in env.items() if v is not None})
+    assert settings.mig_apply is True and settings.mig_on_demand is True
+    assert settings.mig_config_map == "gpu-operator/mig-layouts"
+    assert settings.kube_api_url == ""  # in the cluster: the service account
+
+
 def test_role_bindings_name_the_service_accounts_the_pods_run_as() -> None:
     rendered = render({})
     accounts = rendered.names("ServiceAccount")

@@ -2,9 +2,10 @@
 
 ``demo_stack`` is a :class:`devstack.stack.Stack` on ``simulator/fleets/demo.yaml`` (node names
 ``gpu-worker-1`` ... as in the seed, so its scenarios run as written): one day of history, the
-real exporters, Prometheus and the analytics service under gunicorn. Started once per session,
-its inventory synced before the first test. Tests that change state (allocations, MIG
-layouts) undo it, so the order of tests does not matter.
+real exporters (with their simulated mig-managers, as ``make demo`` runs them), Prometheus and
+the analytics service under gunicorn. Started once per session, its inventory synced before the
+first test. Tests that change state (allocations, MIG layouts) undo it at their end, so the
+order of tests does not matter.
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ SCRAPE_INTERVAL_S = 2
 def demo_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     base = tmp_path_factory.mktemp("sdk-demo-stack")
     stack = make_stack(
-        base, DEMO_FLEET, days=HISTORY_DAYS, analytics=True, interval_s=SCRAPE_INTERVAL_S
+        base,
+        DEMO_FLEET,
+        days=HISTORY_DAYS,
+        analytics=True,
+        interval_s=SCRAPE_INTERVAL_S,
+        mig_manager=True,
     )
     with stack:
         # The inventory follows the exporters: sync once so every GPU of the fleet is known.

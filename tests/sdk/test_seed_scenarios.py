@@ -1,7 +1,9 @@
 """The seed's scenarios against the demo stack (node names gpu-worker-1 ... as in the seed):
 section 7.1's Python snippet unchanged apart from base_url and api_key; the curl commands of
-10.1, 10.2 and 10.3 as written (an auth header added to the writes), each step a success; the
-examples/ scripts. Each test undoes what it allocated or carved."""
+10.1, then 10.2, then 10.3 as written (an auth header added to the writes), one after another
+with nothing undone in between, each step a success; the examples/ scripts. Each test undoes
+what it allocated or carved once it is done. (The 7.1 snippet on a fleet without any MIG layout,
+where MIG on demand carves a GPU: tests/integration/test_mig_on_demand.py.)"""
 
 from __future__ import annotations
 
@@ -129,9 +131,15 @@ def release_pod(client: GpuManagementClient, namespace: str, pod_name: str) -> N
             client.allocations.release(allocation.allocation_id or "")
 
 
+def carved_devices(client: GpuManagementClient) -> set[str]:
+    """Devices with MIG instances now (desired or observed)."""
+    return {d.device_id or "" for d in client.devices.list() if d.mig_instance_count}
+
+
 def test_snippet_7_1_runs_unchanged(
     api_base: str, admin_key: str, client: GpuManagementClient
 ) -> None:
+    before = carved_devices(client)
     snippet = SNIPPET_7_1.replace("http://your-server:8080/k8s-monitor/api/v1", api_base)
     snippet = snippet.replace('"your-api-key"', repr(admin_key))
     assert snippet.count(api_base) == 1 and snippet.count(admin_key) == 1
@@ -163,11 +171,15 @@ print(json.dumps({
         assert out["cost"]["monthlyCost"] > 0 and out["cost"]["costByNamespace"]
     finally:
         release_pod(client, "model-serving", "vllm-pod")
+        # MIG on demand may have carved a GPU for it: undo that too.
+        for device_id in carved_devices(client) - before:
+            client.mig.delete(device_id)
 
 
-def test_scenario_10_1_vllm_deployment(
+def test_scenarios_10_1_10_2_10_3_in_order(
     api_base: str, admin_key: str, client: GpuManagementClient
 ) -> None:
+    """As a new user runs section 10: each scenario on what the one before left."""
     try:
         available, allocation, listed, usage, cost = run_scenario(
             SCENARIO_10_1, api_base, admin_key
@@ -177,15 +189,10 @@ def test_scenario_10_1_vllm_deployment(
         assert allocation["allocationId"] in {a["allocationId"] for a in listed}
         assert usage["deviceStatistics"] and usage["timeRange"]
         assert cost["dailyCost"] > 0
-    finally:
-        release_pod(client, "model-serving", "vllm-llama2-7b")
 
-
-def test_scenario_10_2_mig_management(
-    api_base: str, admin_key: str, client: GpuManagementClient
-) -> None:
-    try:
-        a100s, layout, available, allocation = run_scenario(SCENARIO_10_2, api_base, admin_key)
+        a100s, layout, available_mig, mig_allocation = run_scenario(
+            SCENARIO_10_2, api_base, admin_key
+        )
         assert a100s and all(d["migSupport"] for d in a100s)
         assert layout["deviceId"] == "gpu-worker-1-GPU-00"
         assert sorted(i["profile"] for i in layout["instances"]) == [
@@ -194,23 +201,27 @@ def test_scenario_10_2_mig_management(
             "4g.40gb",
         ]
         new_ids = {i["instanceId"] for i in layout["instances"]}
-        assert new_ids <= {i["instanceId"] for i in available}
-        assert allocation["resourceType"] == "MIG_INSTANCE"
-        assert allocation["allocatedMemoryGb"] >= 10
+        assert new_ids <= {i["instanceId"] for i in available_mig}
+        assert mig_allocation["resourceType"] == "MIG_INSTANCE"
+        assert mig_allocation["allocatedMemoryGb"] >= 10
+
+        cost, optimization, idle, expiring, statistics = run_scenario(
+            SCENARIO_10_3, api_base, admin_key
+        )
+        assert cost["monthlyCost"] > 0 and cost["costByNamespace"]
+        assert isinstance(optimization["suggestions"], list)
+        assert idle and isinstance(expiring, list)
+        # The two allocations of 10.1 and 10.2 are in the ledger's cost statistics.
+        assert statistics["activeAllocations"] >= 2
+        assert "ml-team" in statistics["costByTeam"]
+        assert allocation["allocationId"] in {
+            a.allocation_id for a in client.allocations.list(namespace="model-serving")
+        }
     finally:
+        release_pod(client, "model-serving", "vllm-llama2-7b")
         release_pod(client, "development", "jupyter-notebook")
         if client.mig.get("gpu-worker-1-GPU-00").instances:
             client.mig.delete("gpu-worker-1-GPU-00")
-
-
-def test_scenario_10_3_cost_optimization(api_base: str, admin_key: str) -> None:
-    cost, optimization, idle, expiring, statistics = run_scenario(
-        SCENARIO_10_3, api_base, admin_key
-    )
-    assert cost["monthlyCost"] > 0 and cost["costByNamespace"]
-    assert isinstance(optimization["suggestions"], list)
-    assert idle and isinstance(expiring, list)
-    assert "costByTeam" in statistics
 
 
 @pytest.mark.parametrize(

@@ -169,8 +169,9 @@ class AllocationSchema(Schema):
     resource_state = fields.String(
         data_key="resourceState",
         metadata=doc(
-            "READY, or PENDING while the MIG instance is desired but not yet reported by the "
-            "exporter.",
+            "READY, or PENDING while the MIG instance is still being created: in the desired "
+            "layout (MIG on demand carves one on an idle MIG-capable GPU when no free instance "
+            "fits) but not yet applied by the GPU operator and reported by the exporter.",
             enum=["READY", "PENDING"],
         ),
     )

@@ -18,6 +18,7 @@ from analytics.errors import (
     ResourceNotFound,
 )
 from analytics.paging import Page, PageRequest
+from analytics.services.inventory.migconfig import MIG_CONFIG_LABEL, MigConfigPublisher
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.events import EventSink, EventType
 from analytics.services.kernel.ids import mig_instance_id
@@ -41,8 +42,6 @@ from gpucatalog.placement import (
     stranded_slices,
     validate_layout,
 )
-
-MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 
 
 def instance_state(desired: bool, observed: bool) -> str:
@@ -115,6 +114,7 @@ class MigService:
         prices: PriceBook,
         expire_due: ExpireDue,
         events: EventSink | None = None,
+        publisher: MigConfigPublisher | None = None,
     ) -> None:
         self._db = database
         self._catalogue = catalogue
@@ -125,6 +125,8 @@ class MigService:
         self._expire_due = expire_due
         # MIG_LAYOUT_APPLIED events (docs/webhooks.md); None: none.
         self._events = events
+        # Writes each node's desired layouts to the cluster (mig_apply); None: nobody does.
+        self._publisher = publisher
 
     def create(self, device_id: str, profiles: Sequence[str], actor: str | None) -> MigLayoutView:
         """Add instances to the device's layout; they stay PENDING until the exporter sees them."""
@@ -146,34 +148,93 @@ class MigService:
                     f"GPU device {device_id} is allocated as a whole GPU; release it first.",
                     {"deviceId": device_id},
                 )
-            gb = {p.name: p.memory_gb for p in mig_profiles(device.model_id)}
-            used = {int(i.instance_id.rsplit("-", 1)[1]) for i in existing}
-            numbers = (n for n in range(1, 1000) if n not in used)
-            rows = [
-                {
-                    "instance_id": mig_instance_id(device_id, next(numbers)),
-                    "device_id": device_id,
-                    "profile": p.profile,
-                    "start_slice": p.start,
-                    "memory_slices": p.memory_slices,
-                    "compute_slices": p.compute_slices,
-                    "memory_gb": gb[p.profile],
-                    "desired": True,
-                    "observed": False,
-                    "created_at": now,
-                }
-                for p in placements
-            ]
-            mig_store.insert_instances(conn, rows)
-            if device.status == "ACTIVE":
-                device_store.set_status(conn, device_id, "MIG_ENABLED", now)
-            layout = self._layout(conn, device_id, now)
-            self._record_applied(
-                conn, layout, "CREATED", [str(row["instance_id"]) for row in rows], actor
-            )
+            layout = self._insert(conn, device, existing, placements, now, actor)
             return layout
 
-        return self._db.write(run)
+        layout = self._db.write(run)
+        self.publish([layout.node_name])
+        return layout
+
+    def carve_in(
+        self,
+        conn: Any,
+        device_id: str,
+        placements: Sequence[Placement],
+        now: datetime,
+        actor: str | None,
+    ) -> list[str]:
+        """MIG on demand (the ledger's): ``placements`` (a valid whole-GPU layout) become the
+        desired layout of the empty GPU ``device_id`` inside the caller's write transaction,
+        exactly as :meth:`create` would store them. Returns the new instance ids, in the order
+        of ``placements``. The caller checks the GPU is idle and calls :meth:`publish` for its
+        node once the transaction has committed."""
+        device = _locked_device(conn, device_id, now)
+        existing = mig_store.instances(conn, now, device_id=device_id)
+        if existing:
+            raise GpuNotAvailable(
+                f"GPU device {device_id} already has a MIG layout.", {"deviceId": device_id}
+            )
+        placed = self._place(device, [p.profile for p in placements], existing)
+        if [(p.profile, p.start) for p in placed] != [(p.profile, p.start) for p in placements]:
+            # The catalogue's search is deterministic; a different answer means a caller bug.
+            raise GpuNotAvailable(
+                f"The MIG layout for {device_id} does not place as asked.",
+                {"deviceId": device_id},
+            )
+        layout = self._insert(conn, device, existing, placed, now, actor)
+        carved = {(p.profile, p.start) for p in placed}
+        by_place = {
+            (i.profile, i.start_slice): i.instance_id
+            for i in layout.instances
+            if (i.profile, i.start_slice) in carved
+        }
+        return [by_place[(p.profile, p.start)] for p in placed]
+
+    def publish(self, node_names: Sequence[str]) -> None:
+        """Hand each node's desired layouts to the cluster (the GPU operator's mig-manager),
+        when a publisher is configured (``mig_apply``); a failure is logged and leaves the
+        instances PENDING: publishing again (any later change, or the inventory sync) heals it."""
+        if self._publisher is None:
+            return
+        for node_name in dict.fromkeys(node_names):
+            self._publisher.publish(node_name)
+
+    def _insert(
+        self,
+        conn: Any,
+        device: DeviceRecord,
+        existing: Sequence[MigInstanceRecord],
+        placements: Sequence[Placement],
+        now: datetime,
+        actor: str | None,
+    ) -> MigLayoutView:
+        device_id = device.device_id
+        gb = {p.name: p.memory_gb for p in mig_profiles(device.model_id)}
+        used = {int(i.instance_id.rsplit("-", 1)[1]) for i in existing}
+        numbers = (n for n in range(1, 1000) if n not in used)
+        rows = [
+            {
+                "instance_id": mig_instance_id(device_id, next(numbers)),
+                "device_id": device_id,
+                "profile": p.profile,
+                "start_slice": p.start,
+                "memory_slices": p.memory_slices,
+                "compute_slices": p.compute_slices,
+                "memory_gb": gb[p.profile],
+                "desired": True,
+                "observed": False,
+                "created_at": now,
+            }
+            for p in placements
+        ]
+        mig_store.insert_instances(conn, rows)
+        if device.status == "ACTIVE":
+            device_store.set_status(conn, device_id, "MIG_ENABLED", now)
+        layout = self._layout(conn, device_id, now)
+        self._record_applied(
+            conn, layout, "CREATED", [str(row["instance_id"]) for row in rows], actor
+        )
+        return layout
 
     def delete(self, device_id: str, actor: str | None) -> MigLayoutView:
         """Remove every MIG instance of the device; refused while any is allocated."""
@@ -203,7 +264,9 @@ class MigService:
             self._record_applied(conn, layout, "DELETED", [i.instance_id for i in existing], actor)
             return layout
 
-        return self._db.write(run)
+        layout = self._db.write(run)
+        self.publish([layout.node_name])
+        return layout
 
     def _record_applied(
         self,

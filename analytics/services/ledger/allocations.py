@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from analytics.clock import Clock
 from analytics.errors import (
@@ -32,7 +32,7 @@ from analytics.store import allocations as allocation_store
 from analytics.store import mig as mig_store
 from analytics.store.allocations import AllocationRecord, Candidate, ResourceTaken
 from analytics.store.db import Database
-from gpucatalog.placement import resource_name
+from gpucatalog.placement import Placement, on_demand_layout, on_demand_profile, resource_name
 
 T = TypeVar("T")
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -42,6 +42,27 @@ UNASSIGNED = "unassigned"
 
 def new_allocation_id() -> str:
     return "ALLOC-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+class LayoutCarver(Protocol):
+    """Changes MIG layouts through the declarative path (the inventory's MigService, injected
+    by the app: the ledger imports no other area)."""
+
+    def carve_in(
+        self,
+        conn: Any,
+        device_id: str,
+        placements: Sequence[Placement],
+        now: datetime,
+        actor: str | None,
+    ) -> list[str]:
+        """``placements`` become the desired layout of the empty GPU ``device_id`` in the
+        caller's transaction; the new instance ids, in the order of ``placements``."""
+        ...
+
+    def publish(self, node_names: Sequence[str]) -> None:
+        """Hand the nodes' desired layouts to the cluster, after the commit."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -99,6 +120,7 @@ class AllocationService:
         clock: Clock,
         pricing: MigPricing,
         events: EventSink | None = None,
+        carver: LayoutCarver | None = None,
     ) -> None:
         self._db = database
         self._catalogue = catalogue
@@ -106,23 +128,30 @@ class AllocationService:
         self._pricing = pricing
         # ALLOCATION_FAILED and ALLOCATION_EXPIRED events (docs/webhooks.md); None: none.
         self._events = events
+        # MIG on demand: carves an idle MIG-capable GPU when no free instance fits; None: off.
+        self._carver = carver
 
     # -- writes ---------------------------------------------------------------------------
 
     def allocate(self, request: AllocationRequest, actor: str | None) -> AllocationView:
         self._check(request)
 
+        carved: list[str] = []
+
         def run(conn: Any) -> AllocationView:
             # Read the clock under the write lock, so ledger times follow commit order.
             now = self._clock.now()
+            carved.clear()  # a retried transaction carves again, or not
             expire_due(conn, now, actor, self._events)
-            return self._allocate_one(conn, request, now, actor, None, set())
+            return self._allocate_one(conn, request, now, actor, None, set(), carved)
 
         try:
-            return self._with_conflict_retries(run)
+            view = self._with_conflict_retries(run)
         except (InsufficientResources, AllocationFailed, GpuNotAvailable, CostLimitExceeded) as exc:
             self._record_failure([request], exc)
             raise
+        self._publish(carved)
+        return view
 
     def allocate_batch(
         self, requests: Sequence[AllocationRequest], actor: str | None
@@ -131,15 +160,17 @@ class AllocationService:
         for request in requests:
             self._check(request)
         batch_id = "BATCH-" + new_allocation_id().removeprefix("ALLOC-")
+        carved: list[str] = []
 
         def run(conn: Any) -> list[AllocationView]:
             now = self._clock.now()
+            carved.clear()
             expire_due(conn, now, actor, self._events)
             taken: set[str] = set()
             views = []
             for index, request in enumerate(requests):
                 try:
-                    view = self._allocate_one(conn, request, now, actor, batch_id, taken)
+                    view = self._allocate_one(conn, request, now, actor, batch_id, taken, carved)
                 except AnalyticsError as exc:
                     exc.message = f"allocations[{index}]: {exc.message} Nothing was allocated."
                     exc.details = {"index": index, "podName": request.pod_name, **_dict(exc)}
@@ -149,10 +180,16 @@ class AllocationService:
             return views
 
         try:
-            return self._with_conflict_retries(run)
+            views = self._with_conflict_retries(run)
         except (InsufficientResources, AllocationFailed, GpuNotAvailable, CostLimitExceeded) as exc:
             self._record_failure(requests, exc, batch_id)
             raise
+        self._publish(carved)
+        return views
+
+    def _publish(self, node_names: Sequence[str]) -> None:
+        if node_names and self._carver is not None:
+            self._carver.publish(node_names)
 
     def release(self, allocation_id: str, actor: str | None) -> AllocationView:
         """End an allocation; releasing one that already ended returns it unchanged."""
@@ -340,7 +377,9 @@ class AllocationService:
         actor: str | None,
         batch_id: str | None,
         taken: set[str],
+        carved: list[str],
     ) -> AllocationView:
+        """``carved``: the nodes whose MIG layout this allocation changed (MIG on demand)."""
         requester = (request.namespace, request.pod_name)
         offered = self._candidates(conn, now, request.use_mig, requester, taken_too=False)
         # What the requesting pod already holds (the exporter's attribution), and what nobody
@@ -349,6 +388,7 @@ class AllocationService:
         own = [c for c in offered if c.held_by_requester and c.resource_id not in taken]
         candidates = [c for c in offered if not c.held_by_requester and c.resource_id not in taken]
         price_of = self._price
+        mig_capable = self._mig_capable
 
         demand = Demand(
             request.required_memory_gb,
@@ -359,18 +399,24 @@ class AllocationService:
         try:
             try:
                 # What the pod already holds first: the ledger then records what Kubernetes did.
-                chosen, price = choose(own, demand, price_of)
+                chosen, price = choose(own, demand, price_of, mig_capable)
             except (InsufficientResources, CostLimitExceeded):
-                chosen, price = choose(candidates, demand, price_of)
+                chosen, price = choose(candidates, demand, price_of, mig_capable)
         except CostLimitExceeded as exc:
             raise self._busy_within_limit(conn, now, demand, requester, exc) from None
         except InsufficientResources as exc:
-            if request.use_mig and not candidates:
-                _dict(exc)["hint"] = (
-                    "No free MIG instance: create a layout with POST /gpu/mig/devices/{deviceId} "
-                    "or ask for a whole GPU with useMig=false."
-                )
-            raise
+            on_demand = self._carve(conn, demand, now, actor) if request.use_mig else None
+            if on_demand is None:
+                if request.use_mig:
+                    _dict(exc)["hint"] = (
+                        "No free MIG instance fits and no idle MIG-capable GPU (no allocation, "
+                        "no pod) can be carved for it: release one, create a layout with "
+                        "POST /gpu/mig/devices/{deviceId}, or ask for a whole GPU with "
+                        "useMig=false."
+                    )
+                raise
+            chosen, price = on_demand
+            carved.append(chosen.node_name)
         allocation_id = new_allocation_id()
         values: dict[str, Any] = {
             "allocation_id": allocation_id,
@@ -399,6 +445,56 @@ class AllocationService:
         allocation_store.insert_allocation(conn, values, actor, now)
         record = AllocationRecord(**values, release_time=None, cost_accrued=None)
         return self._view(record, now, observed=chosen.observed)
+
+    def _carve(
+        self, conn: Any, demand: Demand, now: datetime, actor: str | None
+    ) -> tuple[Candidate, float] | None:
+        """MIG on demand: when no free instance fits, lay out an idle MIG-capable GPU (no MIG
+        layout, no live allocation, no pod holding it: allocation_store.idle_gpu) around the
+        smallest profile that holds the request (gpucatalog.placement.on_demand_profile), the
+        rest of the GPU in further instances (on_demand_layout), through the same declarative
+        path as POST /gpu/mig/devices/{deviceId}; the allocation takes the first instance, still
+        PENDING. Which GPU: the order of fit.choose (preferred model, best fit, price). None when
+        off or when no idle GPU has such a profile; COST_LIMIT_EXCEEDED when each costs more
+        than the limit."""
+        if self._carver is None:
+            return None
+        options: list[Candidate] = []
+        for model_id, model in sorted(self._catalogue.models.items()):
+            if not model.mig_support:
+                continue
+            profile = on_demand_profile(model_id, demand.required_memory_gb)
+            if profile is None:
+                continue
+            gpu = allocation_store.idle_gpu(conn, now, model_id)
+            if gpu is None:
+                continue
+            options.append(
+                Candidate(
+                    "MIG_INSTANCE",
+                    f"{gpu.device_id} (new {profile.name})",
+                    gpu.device_id,
+                    gpu.node_name,
+                    gpu.device_index,
+                    model_id,
+                    profile.memory_gb,
+                    profile.name,
+                    profile.compute_slices,
+                    profile.memory_slices,
+                    False,
+                    price_override=gpu.price_override,
+                )
+            )
+        try:
+            # COST_LIMIT_EXCEEDED (422) goes to the caller: a slice could be carved, but
+            # every one costs more than maxCostPerHour.
+            chosen, price = choose(options, demand, self._price)
+        except InsufficientResources:
+            return None
+        assert chosen.mig_profile is not None
+        placements = on_demand_layout(chosen.model_id, chosen.mig_profile)
+        instance_ids = self._carver.carve_in(conn, chosen.device_id, placements, now, actor)
+        return dataclasses.replace(chosen, resource_id=instance_ids[0]), price
 
     def _candidates(
         self,
@@ -444,6 +540,10 @@ class AllocationService:
             "raise maxCostPerHour.",
             {**_dict(refusal), "inUseWithinLimit": in_use},
         )
+
+    def _mig_capable(self, model_id: str) -> bool:
+        model = self._catalogue.find(model_id)
+        return model is not None and model.mig_support
 
     def _price(self, candidate: Candidate) -> float:
         """USD per hour: a price set through the API (the price book) wins over the

@@ -43,11 +43,16 @@ def represented(candidates: Sequence[Candidate]) -> int:
 
 
 def choose(
-    candidates: Sequence[Candidate], demand: Demand, price_of: Callable[[Candidate], float]
+    candidates: Sequence[Candidate],
+    demand: Demand,
+    price_of: Callable[[Candidate], float],
+    mig_capable: Callable[[str], bool] | None = None,
 ) -> tuple[Candidate, float]:
     """The smallest free resource with enough memory, and its price.
 
-    Order: the preferred model before others, then least memory (best fit), then lowest price,
+    Order: the preferred model before others; for whole GPUs, models without MIG before
+    MIG-capable ones (``mig_capable`` by model id), so MIG-capable GPUs stay free for MIG work;
+    then least memory (best fit), then lowest price,
     then resources the exporter has already observed before PENDING MIG instances, then node,
     index and id so the choice is deterministic. INSUFFICIENT_RESOURCES when nothing has enough
     memory (``details`` lists the closest free resources); COST_LIMIT_EXCEEDED when everything
@@ -86,6 +91,7 @@ def choose(
         affordable,
         key=lambda cp: (
             cp[0].model_id != demand.preferred_model_id,
+            mig_capable is not None and not demand.use_mig and mig_capable(cp[0].model_id),
             cp[0].memory_gb,
             cp[1],
             not cp[0].observed,

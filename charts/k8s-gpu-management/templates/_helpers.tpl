@@ -194,6 +194,14 @@ neither it nor Prometheus.
 {{- end }}
 - name: GPU_ANALYTICS_MIG_PRICING
   value: {{ $a.migPricing | quote }}
+- name: GPU_ANALYTICS_MIG_ON_DEMAND
+  value: {{ $a.migOnDemand | quote }}
+{{- if $a.migApply.enabled }}
+- name: GPU_ANALYTICS_MIG_APPLY
+  value: "true"
+- name: GPU_ANALYTICS_MIG_CONFIG_MAP
+  value: {{ $a.migApply.configMap | quote }}
+{{- end }}
 {{- if $a.priceOverrides }}
 - name: GPU_ANALYTICS_PRICE_OVERRIDES
   value: {{ include "gpumgmt.priceOverrides" $a.priceOverrides | quote }}
