@@ -184,8 +184,12 @@ def main(
             result = handler(client, args)
     except ApiError as exc:
         err.write(f"gpuctl: {exc}\n")
-        if exc.details is not None:
-            err.write(f"details: {commands.to_json(exc.details)}\n")
+        if exc.details:
+            err.write(f"details: {exc.details}\n")
+        for name, messages in exc.fields.items():
+            err.write(f"field {name}: {commands.to_json(messages)}\n")
+        if exc.context:
+            err.write(f"context: {commands.to_json(exc.context)}\n")
         return 1
     except TransportError as exc:
         err.write(f"gpuctl: {exc}\n")

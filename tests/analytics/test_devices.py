@@ -62,7 +62,7 @@ def test_duplicate_registration_is_409(client: FlaskClient) -> None:
         headers=ADMIN,
     )
     error = assert_error(same_uuid, 409, "RESOURCE_ALREADY_EXISTS")
-    assert error["details"]["existingDeviceId"] == "gpu-worker-1-GPU-00"
+    assert error["context"]["existingDeviceId"] == "gpu-worker-1-GPU-00"
 
 
 def test_unknown_model_is_invalid_parameter(client: FlaskClient) -> None:
@@ -72,7 +72,7 @@ def test_unknown_model_is_invalid_parameter(client: FlaskClient) -> None:
         headers=ADMIN,
     )
     error = assert_error(response, 400, "INVALID_PARAMETER")
-    assert "A100_80GB" in error["details"]["knownModels"]
+    assert "A100_80GB" in error["context"]["knownModels"]
 
 
 def test_bad_registration_fields(client: FlaskClient) -> None:

@@ -134,7 +134,7 @@ def test_available_statistics_and_delete_rules(client: FlaskClient) -> None:
 
     refused = client.delete(f"{API}/gpu/mig/devices/{DEVICE}", headers=ADMIN)
     error = assert_error(refused, 409, "GPU_NOT_AVAILABLE")
-    assert error["details"]["allocatedInstances"][0]["allocationId"] == allocation["allocationId"]
+    assert error["context"]["allocatedInstances"][0]["allocationId"] == allocation["allocationId"]
 
     client.delete(f"{API}/gpu/allocations/{allocation['allocationId']}", headers=ADMIN)
     removed = client.delete(f"{API}/gpu/mig/devices/{DEVICE}", headers=ADMIN)

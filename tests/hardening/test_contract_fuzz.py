@@ -101,7 +101,7 @@ def test_every_operation_honours_its_contract(case: Any, fuzz_server: LiveServer
     )
 
     case.call_and_validate(
-        base_url=fuzz_server.url,
+        base_url=fuzz_server.api,
         headers=ADMIN,
         checks=[
             not_a_server_error,

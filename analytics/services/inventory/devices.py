@@ -26,6 +26,9 @@ _FILTER_STATUSES: dict[str, tuple[str, ...]] = {
     "available": ("ACTIVE",),
     "active": ("ACTIVE", "MIG_ENABLED"),
     "maintenance": ("MAINTENANCE",),
+    "inactive": ("INACTIVE",),
+    "failed": ("FAILED",),
+    "mig_enabled": ("MIG_ENABLED",),
 }
 
 
