@@ -1,7 +1,7 @@
 """The one place that turns errors into HTTP statuses and the error envelope.
 
-Rule (docs/analytics.md): 400 when the request is malformed or names something unknown
-(INVALID_PARAMETER for query/path values and references, VALIDATION_ERROR for the JSON body);
+Rule (docs/errors.md): 400 when the request is malformed or names something unknown
+(INVALID_PARAMETER for query and path values, VALIDATION_ERROR for anything in the JSON body);
 409 when the cluster's current state blocks a request that could succeed later; 422 when the
 request could never succeed as asked; 404 for unknown ids and paths.
 
@@ -120,7 +120,10 @@ def handle_http_error(exc: HTTPException) -> Response:
         return _field_error("INVALID_PARAMETER", "Invalid query or path parameter.", merged)
     if status == 400:
         detail = exc.description if isinstance(exc.description, str) else None
-        if isinstance(messages, dict) and messages:
+        if isinstance(messages, dict) and set(messages) == {"json"}:
+            # webargs could not decode the body: no field to name.
+            detail = " ".join(str(m) for m in messages["json"]) or detail
+        elif isinstance(messages, dict) and messages:
             return _field_error(
                 "VALIDATION_ERROR", "Malformed request body: expected a JSON document.", messages
             )

@@ -74,3 +74,15 @@ class FoldedChoice(Text):
         if chosen is None:
             raise ValidationError(f"Must be one of: {', '.join(self.choices)} (any case).")
         return chosen
+
+
+def known_gpu_model(model_id: str) -> None:
+    """A marshmallow validator: ``model_id`` is in the catalogue. An unknown model in a body is
+    VALIDATION_ERROR with the field named (in a query it is the service's INVALID_PARAMETER)."""
+    from analytics.api.context import services  # the request's app; fields load without one
+
+    models = services().catalogue.models
+    if model_id not in models:
+        raise ValidationError(
+            f"Unknown GPU model {model_id!r}; known models: {', '.join(sorted(models))}."
+        )

@@ -48,7 +48,6 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
         "GPU_NOT_AVAILABLE, INSUFFICIENT_RESOURCES, ALLOCATION_FAILED or RESOURCE_ALREADY_EXISTS.",
     ),
     413: ("PayloadTooLarge", "PAYLOAD_TOO_LARGE: the request body is too large."),
-    415: ("UnsupportedMediaType", "UNSUPPORTED_MEDIA_TYPE: the body must be application/json."),
     422: (
         "Unprocessable",
         "The request can never succeed as asked: MIG_NOT_SUPPORTED or COST_LIMIT_EXCEEDED.",
@@ -61,19 +60,21 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     ),
 }
 
-# Statuses only some operations answer, by operationId (the rest follow from the method, the
-# path parameters and the body: see ContractPlugin).
-STATE_CONFLICTS = frozenset(
-    {
-        "registerDevice",
-        "createMigInstances",
-        "deleteMigInstances",
-        "createAllocation",
-        "createAllocationsBatch",
-        "createBudget",
-    }
-)
-NEVER_AS_ASKED = frozenset({"createMigInstances", "createAllocation", "createAllocationsBatch"})
+# Statuses only some operations answer, by operationId, with the codes they answer them with
+# (the rest follow from the method, the path parameters and the body: see ContractPlugin).
+STATE_CONFLICTS: dict[str, tuple[str, ...]] = {
+    "registerDevice": ("RESOURCE_ALREADY_EXISTS",),
+    "createMigInstances": ("GPU_NOT_AVAILABLE", "INSUFFICIENT_RESOURCES"),
+    "deleteMigInstances": ("GPU_NOT_AVAILABLE",),
+    "createAllocation": ("GPU_NOT_AVAILABLE", "INSUFFICIENT_RESOURCES", "ALLOCATION_FAILED"),
+    "createAllocationsBatch": ("GPU_NOT_AVAILABLE", "INSUFFICIENT_RESOURCES", "ALLOCATION_FAILED"),
+    "createBudget": ("RESOURCE_ALREADY_EXISTS",),
+}
+NEVER_AS_ASKED: dict[str, tuple[str, ...]] = {
+    "createMigInstances": ("MIG_NOT_SUPPORTED",),
+    "createAllocation": ("COST_LIMIT_EXCEEDED",),
+    "createAllocationsBatch": ("COST_LIMIT_EXCEEDED",),
+}
 # Reads that need a role (webhook URLs carry credentials).
 GUARDED_READS = frozenset({"listWebhooks", "getWebhook", "listWebhookDeliveries"})
 _WRITES = frozenset({"post", "put", "patch", "delete"})
@@ -111,7 +112,7 @@ U+202E and the like are 400 (VALIDATION_ERROR in a body, INVALID_PARAMETER in a 
 class ContractPlugin(BasePlugin):
     """Makes the document say what the service does: paths relative to the server URL, path
     parameters described, and each operation's error statuses (400, never webargs' 422, for a
-    request that fails validation; 401/403/404/409/413/415/422/429/503 where they can happen)."""
+    request that fails validation; 401/403/404/409/413/422/429/503 where they can happen)."""
 
     def init_spec(self, spec: APISpec) -> None:
         self.spec = spec
@@ -152,7 +153,7 @@ class ContractPlugin(BasePlugin):
             if "requestBody" in operation or any(
                 p.get("in") == "body" for p in operation.get("parameters", [])
             ):
-                statuses.update({413, 415})
+                statuses.add(413)
             if operation_id in STATE_CONFLICTS:
                 statuses.add(409)
             if operation_id in NEVER_AS_ASKED:

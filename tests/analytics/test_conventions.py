@@ -98,10 +98,17 @@ def test_a_json_list_body_is_400(client: FlaskClient) -> None:
     assert_error(response, 400, "VALIDATION_ERROR")
 
 
-def test_unknown_preferred_model_is_invalid_parameter(client: FlaskClient) -> None:
+def test_unknown_preferred_model_is_a_validation_error(client: FlaskClient) -> None:
+    """An unknown reference in the body is the body's fault: VALIDATION_ERROR naming the field
+    (INVALID_PARAMETER is for query and path values)."""
     body = {"namespace": "a", "podName": "p", "requiredMemoryGb": 1, "preferredModelId": "V100"}
     response = client.post(f"{API}/gpu/allocations", json=body, headers=ADMIN)
-    assert_error(response, 400, "INVALID_PARAMETER")
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert "Unknown GPU model 'V100'" in error["fields"]["preferredModelId"][0]
+    batch = {"allocations": [body]}
+    response = client.post(f"{API}/batch/allocations", json=batch, headers=ADMIN)
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"].startswith("allocations.0.preferredModelId: Unknown GPU model")
 
 
 @pytest.mark.parametrize(

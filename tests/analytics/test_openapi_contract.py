@@ -142,7 +142,7 @@ def test_every_operation_documents_the_error_statuses_it_can_answer(
         if "{" in path:
             assert "404" in statuses, name
         if "requestBody" in operation:
-            assert {"413", "415"} <= statuses, name
+            assert "413" in statuses, name
         for status in statuses - {"default"}:
             if status.startswith(("4", "5")):
                 ref = operation["responses"][status]["$ref"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import FoldedChoice, Text, UtcDateTime, doc
+from analytics.api.fields import FoldedChoice, Text, UtcDateTime, doc, known_gpu_model
 from analytics.services.inventory.devices import DEVICE_STATUSES, STATUS_FILTERS
 
 _NODE_NAME = validate.Regexp(
@@ -115,7 +115,7 @@ class DeviceRegistrationSchema(Schema):
     model_id = Text(
         data_key="modelId",
         required=True,
-        validate=validate.Length(1, 64),
+        validate=[validate.Length(1, 64), known_gpu_model],
         metadata=doc("GPU model id from the catalogue.", example="A100_80GB"),
     )
     device_index = fields.Integer(
