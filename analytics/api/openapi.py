@@ -114,9 +114,6 @@ class ContractPlugin(BasePlugin):
     parameters described, and each operation's error statuses (400, never webargs' 422, for a
     request that fails validation; 401/403/404/409/413/422/429/503 where they can happen)."""
 
-    def init_spec(self, spec: APISpec) -> None:
-        self.spec = spec
-
     def path_helper(
         self,
         path: str | None = None,
@@ -150,9 +147,7 @@ class ContractPlugin(BasePlugin):
                 statuses.add(403)
             if path is not None and "{" in path:
                 statuses.add(404)
-            if "requestBody" in operation or any(
-                p.get("in") == "body" for p in operation.get("parameters", [])
-            ):
+            if "requestBody" in operation:
                 statuses.add(413)
             if operation_id in STATE_CONFLICTS:
                 statuses.add(409)
