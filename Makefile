@@ -4,9 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench proto docs chart clean system-deps
+.PHONY: demo test lint typecheck unit bench proto docs chart clean system-deps redocly
 
 DEMO_STAMP := $(VENV)/.installed-demo
+# Redocly's CLI lints the OpenAPI document in the tests (tests/analytics/test_openapi_contract.py):
+# pinned, from npm, into a cache in the checkout. 1.34 runs on Debian 12's Node.js 18.
+REDOCLY_VERSION := 1.34.5
+REDOCLY_DIR := .cache/redocly
+REDOCLY_STAMP := $(REDOCLY_DIR)/.installed-$(REDOCLY_VERSION)
 
 # The tests need PostgreSQL's server too; the demo does not (bootstrap.sh demo skips it).
 system-deps:
@@ -41,7 +46,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy alerts/generate.py
 	$(BIN)/mypy dashboards/generate.py
 
-unit: $(STAMP)
+$(REDOCLY_STAMP): | system-deps
+	npm install --prefix $(REDOCLY_DIR) --no-audit --no-fund --no-save --loglevel=error \
+		@redocly/cli@$(REDOCLY_VERSION)
+	@touch $@
+
+redocly: $(REDOCLY_STAMP)
+
+unit: $(STAMP) $(REDOCLY_STAMP)
 	$(BIN)/python -m pytest
 
 test: system-deps $(STAMP) lint typecheck unit
@@ -62,4 +74,4 @@ docs: $(STAMP)
 	$(BIN)/python -m exporter.metrics > docs/metrics.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache

@@ -1,8 +1,10 @@
 """The SDK's exceptions: one class per API error code, all under :class:`GpuClientError`.
 
 An error answer of the service (``{"status": "error", "error": {"code", "message",
-"details"}}``) becomes the class registered for its code, carrying the code, message, details,
-HTTP status and, for 429, ``retry_after`` seconds. A code this SDK version does not know still
+"details", "fields", "context"}}``) becomes the class registered for its code, carrying the code,
+message, ``details`` (a sentence, or None), ``fields`` (field or parameter name → messages, for
+VALIDATION_ERROR and INVALID_PARAMETER), ``context`` (other structured data, e.g. the closest
+candidates of INSUFFICIENT_RESOURCES), HTTP status and, for 429, ``retry_after`` seconds. A code this SDK version does not know still
 becomes an :class:`ApiError` with that code; an answer that is not an envelope (a proxy's HTML
 page) becomes one with code ``HTTP_<status>``. Network failures are :class:`TransportError`.
 """
@@ -36,7 +38,9 @@ class ApiError(GpuClientError):
         message: str,
         *,
         code: str | None = None,
-        details: Any = None,
+        details: str | None = None,
+        fields: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
         status: int | None = None,
         retry_after: float | None = None,
         body: Any = None,
@@ -46,6 +50,8 @@ class ApiError(GpuClientError):
         # Instances carry the code they were raised for (the class's, or an unknown one).
         self.code: str = code or type(self).CODE
         self.details = details
+        self.fields: dict[str, Any] = dict(fields or {})
+        self.context: dict[str, Any] = dict(context or {})
         self.status = status
         self.retry_after = retry_after
         self.body = body
@@ -166,10 +172,19 @@ def error_from_response(
         )
     code = error["code"]
     cls = ERROR_CLASSES.get(code, ApiError)
+    details = error.get("details")
+    fields = error.get("fields")
+    context = error.get("context")
+    # ``details`` is a string; a structured one (an older server) is kept under context.
+    legacy = None if details is None or isinstance(details, str) else details
+    if not isinstance(context, Mapping):
+        context = None if legacy is None else {"details": legacy}
     return cls(
         str(error.get("message") or code),
         code=code,
-        details=error.get("details"),
+        details=None if legacy is not None else details,
+        fields=fields if isinstance(fields, Mapping) else None,
+        context=context,
         status=status,
         retry_after=retry_after,
         body=body,

@@ -2,8 +2,9 @@
 # Install what the demo and the tests need on a fresh Debian machine (run as root, or with sudo):
 # Python's venv module and Debian's Prometheus server, promtool and Alertmanager; for the tests
 # (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server and VictoriaMetrics (the
-# second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert) and the toolchains
-# of the Go and Java SDKs' tests (golang-go; a JDK, Jackson and JUnit 5). Idempotent: a machine
+# second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert), the toolchains
+# of the Go and Java SDKs' tests (golang-go; a JDK, Jackson and JUnit 5) and Node.js with npm
+# (the Makefile installs Redocly's CLI with it, to lint the OpenAPI document). Idempotent: a machine
 # that already has them installs nothing.
 set -euo pipefail
 purpose="${1:-test}"
@@ -20,6 +21,9 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 has_pg() { command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null; }
 if [ "$purpose" = "test" ]; then
   { has_pg initdb && has_pg pg_ctl; } || need+=(postgresql)
+  # Redocly's CLI (Makefile: REDOCLY_VERSION) runs on Node.js, installed with npm.
+  command -v node >/dev/null 2>&1 || need+=(nodejs)
+  command -v npm >/dev/null 2>&1 || need+=(npm)
   # devstack/victoriametrics.py runs all three; Debian's victoria-metrics ships them together.
   for tool in victoria-metrics vmctl vmalert; do
     command -v "$tool" >/dev/null 2>&1 || { need+=(victoria-metrics); break; }

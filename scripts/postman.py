@@ -8,7 +8,7 @@ By default the document comes from the app built in-process (``create_app`` on a
 data directory), so the collection follows the code; tests/sdk/test_postman.py fails when the
 committed file differs. One folder per OpenAPI tag, one request per operation, in the
 document's order; ``{{baseUrl}}`` and ``{{apiKey}}`` are collection variables (Bearer auth),
-path parameters are Postman ``:variables`` with an example value, query parameters are listed
+path parameters are Postman ``:variables`` with the document's example value, query parameters are listed
 (disabled unless required), and JSON bodies are built from the schemas' examples.
 """
 
@@ -26,15 +26,6 @@ OUTPUT = ROOT / "postman-collection.json"
 API_PREFIX = "/k8s-monitor/api/v1"
 SCHEMA_URL = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 METHODS = ("get", "post", "put", "patch", "delete")
-# Example values of path parameters: the seed's ids.
-PATH_EXAMPLES = {
-    "device_id": "gpu-worker-1-GPU-00",
-    "allocation_id": "ALLOC-ABC12345",
-    "namespace": "model-serving",
-    "pod_name": "vllm-llama2-7b-chat-hf-6d8f9b8b8-abc12",
-    "node_name": "gpu-worker-1",
-    "model_id": "A100_80GB",
-}
 
 
 def served_document() -> dict[str, Any]:
@@ -95,10 +86,10 @@ def _request(
     method: str, path: str, operation: dict[str, Any], shared: list[dict[str, Any]], doc: Any
 ) -> dict[str, Any]:
     components = doc["components"]["schemas"]
-    relative = path.removeprefix(API_PREFIX)
+    # The document's paths are relative to its server URL, as {{baseUrl}} is.
     segments = [
         f":{s[1:-1]}" if s.startswith("{") and s.endswith("}") else s
-        for s in relative.strip("/").split("/")
+        for s in path.strip("/").split("/")
     ]
     parameters = [*shared, *operation.get("parameters", [])]
     query = [
@@ -112,7 +103,7 @@ def _request(
         if p.get("in") == "query"
     ]
     variables = [
-        {"key": p["name"], "value": PATH_EXAMPLES.get(p["name"], p["name"])}
+        {"key": p["name"], "value": str(p.get("example", p["name"]))}
         for p in parameters
         if p.get("in") == "path"
     ]
@@ -138,7 +129,14 @@ def _request(
             "raw": json.dumps(example_of(body["schema"], components), indent=2),
             "options": {"raw": {"language": "json"}},
         }
-    return {"name": operation.get("summary", f"{method.upper()} {relative}"), "request": request}
+    return {"name": operation.get("summary", f"{method.upper()} {path}"), "request": request}
+
+
+def server_url(document: dict[str, Any]) -> str:
+    """The base path the document's paths are relative to."""
+    servers = document.get("servers") or [{"url": API_PREFIX}]
+    url: str = servers[0]["url"]
+    return url.rstrip("/")
 
 
 def collection(document: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +164,7 @@ def collection(document: dict[str, Any]) -> dict[str, Any]:
             "bearer": [{"key": "token", "value": "{{apiKey}}", "type": "string"}],
         },
         "variable": [
-            {"key": "baseUrl", "value": "http://localhost:8080" + API_PREFIX},
+            {"key": "baseUrl", "value": "http://localhost:8080" + server_url(document)},
             {"key": "apiKey", "value": ""},
         ],
         "item": [

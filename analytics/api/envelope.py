@@ -77,9 +77,28 @@ class ErrorSchema(Schema):
         required=True, metadata=doc("Error code, e.g. RESOURCE_NOT_FOUND (see docs).")
     )
     message = fields.String(required=True, metadata=doc("What went wrong, for people."))
-    details = fields.Raw(
+    details = fields.String(
+        required=True,
         allow_none=True,
-        metadata=doc("Machine-readable context: field errors, candidates, limits; may be null."),
+        metadata=doc(
+            "More about what went wrong, for people (for a validation failure, every field's "
+            "messages in one line); null when the message says it all."
+        ),
+    )
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        metadata=doc(
+            "VALIDATION_ERROR and INVALID_PARAMETER only: each field (or query or path "
+            "parameter) that failed, with its messages; nested objects and list items nest."
+        ),
+    )
+    context = fields.Dict(
+        keys=fields.String(),
+        metadata=doc(
+            "Structured data about the error when it has any: e.g. the closest candidates of "
+            "INSUFFICIENT_RESOURCES, the role and required role of FORBIDDEN."
+        ),
     )
     retryAfter = fields.Integer(
         metadata=doc("RATE_LIMIT_EXCEEDED only: seconds until the window resets.")

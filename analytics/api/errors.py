@@ -1,9 +1,13 @@
 """The one place that turns errors into HTTP statuses and the error envelope.
 
-Rule (docs/analytics.md): 400 when the request is malformed or names something unknown
-(INVALID_PARAMETER for query/path values and references, VALIDATION_ERROR for the JSON body);
+Rule (docs/errors.md): 400 when the request is malformed or names something unknown
+(INVALID_PARAMETER for query and path values, VALIDATION_ERROR for anything in the JSON body);
 409 when the cluster's current state blocks a request that could succeed later; 422 when the
 request could never succeed as asked; 404 for unknown ids and paths.
+
+The envelope's ``error`` holds ``code``, ``message`` and ``details`` (a sentence, as the seed
+writes it, or null); ``fields`` (field name → messages) when validation failed; ``context``
+(structured data: candidates, limits, roles) when the error has any.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from analytics.clock import SystemClock
-from analytics.errors import AnalyticsError, PromQueryError, RateLimitExceeded
+from analytics.errors import AnalyticsError, PromQueryError, RateLimitExceeded, describe_fields
 
 log = logging.getLogger(__name__)
 _clock = SystemClock()
@@ -55,8 +59,11 @@ _HTTP_CODES = {
 _AUTH_CHALLENGE = 'Bearer realm="gpu-analytics", Basic realm="gpu-analytics"'
 
 
-def error_document(code: str, message: str, details: Any = None, **extra: Any) -> dict[str, Any]:
-    """The error envelope: ``{"status": "error", "error": {...}, "timestamp": ...}``."""
+def error_document(
+    code: str, message: str, details: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The error envelope: ``{"status": "error", "error": {...}, "timestamp": ...}``; ``extra``
+    adds members beside ``details`` (``fields``, ``context``, ``retryAfter``)."""
     return {
         "status": "error",
         "error": {"code": code, "message": message, "details": details, **extra},
@@ -65,11 +72,15 @@ def error_document(code: str, message: str, details: Any = None, **extra: Any) -
 
 
 def error_response(
-    status: int, code: str, message: str, details: Any = None, **extra: Any
+    status: int, code: str, message: str, details: str | None = None, **extra: Any
 ) -> Response:
     response = jsonify(error_document(code, message, details, **extra))
     response.status_code = status
     return response
+
+
+def _field_error(code: str, message: str, fields: dict[str, Any]) -> Response:
+    return error_response(400, code, message, describe_fields(fields) or None, fields=fields)
 
 
 def handle_domain_error(exc: AnalyticsError) -> Response:
@@ -77,14 +88,15 @@ def handle_domain_error(exc: AnalyticsError) -> Response:
     if isinstance(exc, PromQueryError):
         # Our query is wrong: log it (never the credentials, which live in headers only).
         log.error("Prometheus refused a query: %s; query: %s", exc.reason, exc.query)
+    members = exc.envelope()
     if isinstance(exc, RateLimitExceeded):
         response = error_response(
-            status, exc.code, exc.message, exc.details, retryAfter=exc.retry_after_s
+            status, exc.code, exc.message, **members, retryAfter=exc.retry_after_s
         )
         response.headers.update(exc.headers)
         response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
-    response = error_response(status, exc.code, exc.message, exc.details)
+    response = error_response(status, exc.code, exc.message, **members)
     if status == 401:
         response.headers["WWW-Authenticate"] = _AUTH_CHALLENGE
     return response
@@ -101,17 +113,22 @@ def handle_http_error(exc: HTTPException) -> Response:
         locations = set(messages)
         if locations <= {"json", "form", "files"}:
             fields = messages.get("json", messages)
-            return error_response(400, "VALIDATION_ERROR", "Request body is invalid.", fields)
+            return _field_error("VALIDATION_ERROR", "Request body is invalid.", fields)
         merged: dict[str, Any] = {}
         for part in messages.values():
             merged.update(part)
-        return error_response(400, "INVALID_PARAMETER", "Invalid query or path parameter.", merged)
+        return _field_error("INVALID_PARAMETER", "Invalid query or path parameter.", merged)
     if status == 400:
+        detail = exc.description if isinstance(exc.description, str) else None
+        if isinstance(messages, dict) and set(messages) == {"json"}:
+            # webargs could not decode the body: no field to name.
+            detail = " ".join(str(m) for m in messages["json"]) or detail
+        elif isinstance(messages, dict) and messages:
+            return _field_error(
+                "VALIDATION_ERROR", "Malformed request body: expected a JSON document.", messages
+            )
         return error_response(
-            400,
-            "VALIDATION_ERROR",
-            "Malformed request body: expected a JSON document.",
-            messages,
+            400, "VALIDATION_ERROR", "Malformed request body: expected a JSON document.", detail
         )
     if status == 404:
         return error_response(404, "RESOURCE_NOT_FOUND", "No such resource or path.")

@@ -3,6 +3,7 @@ control characters, descriptions."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,3 +55,34 @@ class Text(fields.String):
                 + "."
             )
         return text
+
+
+class FoldedChoice(Text):
+    """One of ``choices``, matched without regard to case and given to the view in the spelling
+    listed. The document lists one spelling of each (client generators turn values that differ
+    only in case into clashing names)."""
+
+    def __init__(self, choices: Sequence[str], *args: Any, **kwargs: Any) -> None:
+        self.choices = tuple(choices)
+        self._by_folded = {c.casefold(): c for c in self.choices}
+        metadata = {**kwargs.pop("metadata", {}), "enum": list(self.choices)}
+        super().__init__(*args, metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        chosen = self._by_folded.get(text.casefold())
+        if chosen is None:
+            raise ValidationError(f"Must be one of: {', '.join(self.choices)} (any case).")
+        return chosen
+
+
+def known_gpu_model(model_id: str) -> None:
+    """A marshmallow validator: ``model_id`` is in the catalogue. An unknown model in a body is
+    VALIDATION_ERROR with the field named (in a query it is the service's INVALID_PARAMETER)."""
+    from analytics.api.context import services  # the request's app; fields load without one
+
+    models = services().catalogue.models
+    if model_id not in models:
+        raise ValidationError(
+            f"Unknown GPU model {model_id!r}; known models: {', '.join(sorted(models))}."
+        )

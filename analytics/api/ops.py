@@ -38,7 +38,9 @@ def ops_blueprint(readiness: ReadinessCheck, telemetry: Telemetry) -> Blueprint:
         components = readiness()
         if all(c["status"] == "UP" for c in components.values()):
             return jsonify(envelope({"status": "UP", "components": components}))
-        return error_response(503, "SERVICE_UNAVAILABLE", "Not ready.", {"components": components})
+        return error_response(
+            503, "SERVICE_UNAVAILABLE", "Not ready.", context={"components": components}
+        )
 
     @blueprint.get("/metrics")
     def metrics() -> Response:

@@ -28,7 +28,8 @@ class Devices(Namespace):
         size: int | None = None,
     ) -> Page[Device]:
         """GPUs by node and index, filtered by node, model or status (available, active,
-        maintenance, or exact); all of them, or with ``page`` (from 1) and ``size`` one page."""
+        maintenance, inactive, failed or mig_enabled, in any case); all of them, or with ``page``
+        (from 1) and ``size`` one page."""
         params = {"nodeName": node_name, "modelId": model_id, "status": status}
         return self._list(Device, PREFIX, {**params, "page": page, "size": size})
 

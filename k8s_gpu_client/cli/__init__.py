@@ -93,7 +93,9 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     cmd = add(devices, "list", commands.devices_list, "List GPUs")
     cmd.add_argument("--node", help="only this node")
     cmd.add_argument("--model", help="only this model id, e.g. A100_80GB")
-    cmd.add_argument("--status", help="available, active, maintenance or an exact status")
+    cmd.add_argument(
+        "--status", help="available, active, maintenance, inactive, failed or mig_enabled"
+    )
     cmd = add(devices, "show", commands.devices_show, "Show one GPU")
     cmd.add_argument("device_id", help="device id, e.g. gpu-worker-1-GPU-00")
     cmd = add(devices, "health", commands.devices_health, "Health verdict of one GPU")
@@ -184,8 +186,12 @@ def main(
             result = handler(client, args)
     except ApiError as exc:
         err.write(f"gpuctl: {exc}\n")
-        if exc.details is not None:
-            err.write(f"details: {commands.to_json(exc.details)}\n")
+        if exc.details:
+            err.write(f"details: {exc.details}\n")
+        for name, messages in exc.fields.items():
+            err.write(f"field {name}: {commands.to_json(messages)}\n")
+        if exc.context:
+            err.write(f"context: {commands.to_json(exc.context)}\n")
         return 1
     except TransportError as exc:
         err.write(f"gpuctl: {exc}\n")

@@ -125,7 +125,7 @@ def test_cost_limit_exceeded_is_422(fleet: FlaskClient) -> None:
     error = assert_error(
         allocate(fleet, requiredMemoryGb=70, maxCostPerHour=1.0), 422, "COST_LIMIT_EXCEEDED"
     )
-    assert error["details"]["cheapestCostPerHour"] == 2.29
+    assert error["context"]["cheapestCostPerHour"] == 2.29
     assert allocate(fleet, requiredMemoryGb=70, maxCostPerHour=2.5).status_code == 201
 
 
@@ -143,8 +143,8 @@ def test_a_cost_limit_met_only_by_taken_gpus_is_409_then_422_when_none_could(
         409,
         "GPU_NOT_AVAILABLE",
     )
-    assert error["details"]["inUseWithinLimit"] == 1
-    assert error["details"]["maxCostPerHour"] == 2.5
+    assert error["context"]["inUseWithinLimit"] == 1
+    assert error["context"]["maxCostPerHour"] == 2.5
     assert_error(
         allocate(fleet, podName="loser", requiredMemoryGb=70, maxCostPerHour=1.0),
         422,
@@ -158,13 +158,13 @@ def test_a_cost_limit_met_only_by_taken_gpus_is_409_then_422_when_none_could(
 
 def test_nothing_fits_is_409_with_closest_candidates(fleet: FlaskClient) -> None:
     error = assert_error(allocate(fleet, requiredMemoryGb=100), 409, "INSUFFICIENT_RESOURCES")
-    closest = error["details"]["closestCandidates"]
+    closest = error["context"]["closestCandidates"]
     assert [c["memoryGb"] for c in closest] == [80, 80, 40]
     assert closest[0]["resource"] == "gpu-worker-1-GPU-00"
     error = assert_error(
         allocate(fleet, useMig=True, requiredMemoryGb=90), 409, "INSUFFICIENT_RESOURCES"
     )
-    assert "hint" in error["details"]
+    assert "hint" in error["context"]
 
 
 def test_unavailable_devices_are_never_allocated(fleet: FlaskClient) -> None:
@@ -292,7 +292,8 @@ def test_batch_is_all_or_nothing(fleet: FlaskClient) -> None:
     too_big = {"allocations": [seed_batch["allocations"][0], {**seed_batch["allocations"][1]}]}
     too_big["allocations"][1]["requiredMemoryGb"] = 90
     response = fleet.post(f"{API}/batch/allocations", json=too_big, headers=ADMIN)
-    assert_error(response, 409, "INSUFFICIENT_RESOURCES")
+    error = assert_error(response, 409, "INSUFFICIENT_RESOURCES")
+    assert error["context"]["index"] == 1
     assert fleet.get(f"{API}/gpu/allocations").get_json()["data"] == []
     assert fleet.get(f"{API}/gpu/mig/statistics").get_json()["data"]["totalInstances"] == 0
 
@@ -351,4 +352,4 @@ def test_the_allocator_reads_a_sample_of_each_model_not_the_whole_fleet(
     first = allocate(client, requiredMemoryGb=20)
     assert first.get_json()["data"]["deviceId"] == "node-b-GPU-00"
     error = assert_error(allocate(client, requiredMemoryGb=500), 409, "INSUFFICIENT_RESOURCES")
-    assert error["details"]["freeResources"] == 15
+    assert error["context"]["freeResources"] == 15

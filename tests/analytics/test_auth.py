@@ -31,7 +31,7 @@ def test_viewer_write_is_403_and_reads_work(client: FlaskClient) -> None:
     viewer = new_key(client, "viewer")
     response = client.post(f"{API}/gpu/devices", json=DEVICE, headers={"X-API-Key": viewer})
     error = assert_error(response, 403, "FORBIDDEN")
-    assert error["details"] == {"role": "viewer", "requiredRole": "operator"}
+    assert error["context"] == {"role": "viewer", "requiredRole": "operator"}
     assert client.get(f"{API}/gpu/devices", headers={"X-API-Key": viewer}).status_code == 200
 
 

@@ -87,7 +87,10 @@ def test_bad_allocation_bodies_are_400(client: FlaskClient, change: dict[str, An
     error = assert_error(
         client.post(f"{API}/gpu/allocations", json=body, headers=ADMIN), 400, "VALIDATION_ERROR"
     )
-    assert error["details"]
+    # The fields that failed, and the same in one sentence (the seed's details is a string).
+    assert error["fields"]
+    for name in error["fields"]:
+        assert name in error["details"]
 
 
 def test_a_json_list_body_is_400(client: FlaskClient) -> None:
@@ -95,17 +98,23 @@ def test_a_json_list_body_is_400(client: FlaskClient) -> None:
     assert_error(response, 400, "VALIDATION_ERROR")
 
 
-def test_unknown_preferred_model_is_invalid_parameter(client: FlaskClient) -> None:
+def test_unknown_preferred_model_is_a_validation_error(client: FlaskClient) -> None:
+    """An unknown reference in the body is the body's fault: VALIDATION_ERROR naming the field
+    (INVALID_PARAMETER is for query and path values)."""
     body = {"namespace": "a", "podName": "p", "requiredMemoryGb": 1, "preferredModelId": "V100"}
     response = client.post(f"{API}/gpu/allocations", json=body, headers=ADMIN)
-    assert_error(response, 400, "INVALID_PARAMETER")
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert "Unknown GPU model 'V100'" in error["fields"]["preferredModelId"][0]
+    batch = {"allocations": [body]}
+    response = client.post(f"{API}/batch/allocations", json=batch, headers=ADMIN)
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert error["details"].startswith("allocations.0.preferredModelId: Unknown GPU model")
 
 
 @pytest.mark.parametrize(
     "url",
     [
         "/gpu/devices?status=bogus",
-        "/gpu/devices?status=AVAILABLE",
         "/gpu/devices?modelId=V100",
         "/gpu/allocations?status=bogus",
         "/gpu/allocations/expiring?hours=abc",
@@ -156,18 +165,18 @@ def test_every_api_response_has_rate_limit_headers(client: FlaskClient) -> None:
 ENDPOINTS = {
     ("get", "/gpu/devices"),
     ("post", "/gpu/devices"),
-    ("get", "/gpu/devices/{device_id}"),
-    ("put", "/gpu/devices/{device_id}/status"),
+    ("get", "/gpu/devices/{deviceId}"),
+    ("put", "/gpu/devices/{deviceId}/status"),
     ("get", "/gpu/devices/statistics"),
-    ("post", "/gpu/mig/devices/{device_id}"),
-    ("delete", "/gpu/mig/devices/{device_id}"),
-    ("get", "/gpu/mig/devices/{device_id}"),
+    ("post", "/gpu/mig/devices/{deviceId}"),
+    ("delete", "/gpu/mig/devices/{deviceId}"),
+    ("get", "/gpu/mig/devices/{deviceId}"),
     ("get", "/gpu/mig/available"),
     ("get", "/gpu/mig/statistics"),
     ("post", "/gpu/allocations"),
     ("get", "/gpu/allocations"),
-    ("delete", "/gpu/allocations/{allocation_id}"),
-    ("get", "/gpu/allocations/{allocation_id}"),
+    ("delete", "/gpu/allocations/{allocationId}"),
+    ("get", "/gpu/allocations/{allocationId}"),
     ("get", "/gpu/allocations/cost-statistics"),
     ("get", "/gpu/allocations/expiring"),
     ("post", "/batch/allocations"),
@@ -218,7 +227,7 @@ def test_every_schema_field_and_parameter_has_a_description(openapi: dict[str, A
 
 
 def test_batch_is_documented_as_all_or_nothing(openapi: dict[str, Any]) -> None:
-    post = openapi["paths"][f"{API}/batch/allocations"]["post"]
+    post = openapi["paths"]["/batch/allocations"]["post"]
     assert "all or nothing" in (post["summary"] + post.get("description", "")).lower()
 
 

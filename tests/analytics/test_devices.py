@@ -62,17 +62,22 @@ def test_duplicate_registration_is_409(client: FlaskClient) -> None:
         headers=ADMIN,
     )
     error = assert_error(same_uuid, 409, "RESOURCE_ALREADY_EXISTS")
-    assert error["details"]["existingDeviceId"] == "gpu-worker-1-GPU-00"
+    assert error["context"]["existingDeviceId"] == "gpu-worker-1-GPU-00"
 
 
-def test_unknown_model_is_invalid_parameter(client: FlaskClient) -> None:
+def test_unknown_model_is_a_validation_error_in_a_body_and_invalid_in_a_query(
+    client: FlaskClient,
+) -> None:
     response = client.post(
         f"{API}/gpu/devices",
         json={"nodeName": "gpu-worker-1", "modelId": "V100", "deviceIndex": 0},
         headers=ADMIN,
     )
-    error = assert_error(response, 400, "INVALID_PARAMETER")
-    assert "A100_80GB" in error["details"]["knownModels"]
+    error = assert_error(response, 400, "VALIDATION_ERROR")
+    assert "A100_80GB" in error["fields"]["modelId"][0]
+    assert error["details"].startswith("modelId: Unknown GPU model 'V100'")
+    error = assert_error(client.get(f"{API}/gpu/devices?modelId=V100"), 400, "INVALID_PARAMETER")
+    assert "A100_80GB" in error["context"]["knownModels"]
 
 
 def test_bad_registration_fields(client: FlaskClient) -> None:

@@ -205,7 +205,8 @@ def test_invalid_page_or_size_is_400_invalid_parameter(
     client: FlaskClient, url: str, query: str
 ) -> None:
     error = assert_error(client.get(f"{API}{url}?{query}"), 400, "INVALID_PARAMETER")
-    assert set(error["details"]) <= {"page", "size"} and error["details"]
+    assert set(error["fields"]) <= {"page", "size"} and error["fields"]
+    assert isinstance(error["details"], str) and error["details"]
 
 
 @pytest.mark.databases("sqlite")

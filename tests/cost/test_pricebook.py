@@ -79,7 +79,7 @@ def test_only_admin_may_change_prices(cost_stack: CostStack, role: str) -> None:
     response = requests.put(url, json={"pricePerHour": 1.0}, headers=cost_stack.key(role))
     error = assert_error(response, 403, "FORBIDDEN")
     # A viewer is stopped before the view (no changes at all); an operator by the view.
-    assert error["details"]["requiredRole"] == ("admin" if role == "operator" else "operator")
+    assert error["context"]["requiredRole"] == ("admin" if role == "operator" else "operator")
     assert_error(requests.delete(url, headers=cost_stack.key(role)), 403, "FORBIDDEN")
     assert cost_stack.data(f"/gpu/cost/prices/{MODEL}")["pricePerHour"] == REFERENCE_PRICES[MODEL]
 

@@ -154,7 +154,7 @@ def test_bad_hours_are_400_invalid_parameter(history_stack: Stack, path: str, ho
     body = response.json()
     assert body["status"] == "error"
     assert body["error"]["code"] == "INVALID_PARAMETER"
-    assert "hours" in body["error"]["details"]
+    assert "hours" in body["error"]["fields"]
 
 
 @pytest.mark.parametrize("path", PATHS)

@@ -53,7 +53,7 @@ def device(field: str) -> Callable[[str], dict[str, Any]]:
     }
 
 
-# (path, body for a date value, where the field's error is in details)
+# (path, body for a date value, where the field's error is in the error's fields)
 DATE_FIELDS: list[tuple[str, Callable[[str], dict[str, Any]], list[Any]]] = [
     ("/gpu/devices", device("purchaseDate"), ["purchaseDate"]),
     ("/gpu/devices", device("warrantyExpiryDate"), ["warrantyExpiryDate"]),
@@ -69,7 +69,8 @@ DATE_FIELDS: list[tuple[str, Callable[[str], dict[str, Any]], list[Any]]] = [
 
 
 def detail(error: dict[str, Any], keys: list[Any]) -> Any:
-    found = error["details"]
+    assert isinstance(error["details"], str)
+    found = error["fields"]
     for key in keys:
         found = found[key] if key in found else found[int(key)]
     return found

@@ -48,8 +48,11 @@ def template_regex(template: str) -> re.Pattern[str]:
 
 
 def openapi_operations(document: dict[str, Any]) -> set[tuple[str, str]]:
+    """(method, full path template): the document's paths are relative to its server URL."""
+    server = document["servers"][0]["url"]
+    assert server == API_PREFIX, server
     return {
-        (method.upper(), path)
+        (method.upper(), server + path)
         for path, item in document["paths"].items()
         for method in item
         if method in {"get", "post", "put", "delete", "patch"}

@@ -127,7 +127,8 @@ def test_errors_and_exit_codes(env: dict[str, str]) -> None:
     code, out, err = run(["devices", "show", "invalid-device-id"], env)
     assert code == 1 and out == "" and "RESOURCE_NOT_FOUND (HTTP 404)" in err
     code, _, err = run(["devices", "list", "--status", "bogus"], env)
-    assert code == 1 and "INVALID_PARAMETER" in err and "details:" in err
+    assert code == 1 and "INVALID_PARAMETER" in err and "details: status: " in err
+    assert "field status: " in err
     dead = {"GPUCTL_BASE_URL": f"http://127.0.0.1:{free_port()}/k8s-monitor/api/v1"}
     code, _, err = run(["devices", "list", "--timeout", "2"], dead)
     assert code == 3 and "gpuctl:" in err

@@ -71,14 +71,16 @@ def test_invalid_parameter_names_the_parameter(client: GpuManagementClient) -> N
     with pytest.raises(sdk.InvalidParameterError) as caught:
         client.devices.list(status="bogus")
     check(caught.value, sdk.InvalidParameterError, 400)
-    assert "status" in caught.value.details
+    assert "status" in caught.value.fields
+    assert isinstance(caught.value.details, str) and "status" in caught.value.details
 
 
 def test_validation_error_maps_fields(client: GpuManagementClient) -> None:
     with pytest.raises(sdk.ValidationError) as caught:
         client.allocations.create(namespace="sdk-tests", pod_name="bad", required_memory_gb=-1)
     check(caught.value, sdk.ValidationError, 400)
-    assert "requiredMemoryGb" in caught.value.details
+    assert "requiredMemoryGb" in caught.value.fields
+    assert caught.value.details is not None and "requiredMemoryGb" in caught.value.details
 
 
 def test_unauthorized_on_a_wrong_key_and_on_an_anonymous_write(
@@ -148,7 +150,7 @@ def test_insufficient_resources_lists_the_closest(client: GpuManagementClient) -
     with pytest.raises(sdk.InsufficientResourcesError) as caught:
         client.allocations.create(namespace="sdk-tests", pod_name="huge", required_memory_gb=1000)
     check(caught.value, sdk.InsufficientResourcesError, 409)
-    assert caught.value.details["closestCandidates"]
+    assert caught.value.context["closestCandidates"]
 
 
 def test_cost_limit_exceeded_names_the_cheapest(client: GpuManagementClient) -> None:
@@ -157,7 +159,7 @@ def test_cost_limit_exceeded_names_the_cheapest(client: GpuManagementClient) -> 
             namespace="sdk-tests", pod_name="cheap", required_memory_gb=10, max_cost_per_hour=0.001
         )
     check(caught.value, sdk.CostLimitExceededError, 422)
-    assert caught.value.details["cheapestCostPerHour"] > 0.001
+    assert caught.value.context["cheapestCostPerHour"] > 0.001
 
 
 def test_codes_beyond_the_seed(client: GpuManagementClient) -> None:
@@ -252,12 +254,16 @@ def test_allocation_failed_from_the_services_handler(app: Flask) -> None:
     )
     exc = sdk.error_from_response(status, body)
     check(exc, sdk.AllocationFailedError, 409)
-    assert exc.details == {"retries": 3}
+    assert exc.context == {"retries": 3} and exc.details is None and exc.fields == {}
 
 
 def test_unknown_codes_and_non_envelopes_still_raise_api_errors() -> None:
+    body = {"status": "error", "error": {"code": "SOMETHING_NEW", "message": "m", "details": "d"}}
+    exc = sdk.error_from_response(418, body)
+    assert type(exc) is sdk.ApiError and exc.code == "SOMETHING_NEW" and exc.details == "d"
+    # A structured details (not what this service sends) is kept, under context.
     body = {"status": "error", "error": {"code": "SOMETHING_NEW", "message": "m", "details": 1}}
     exc = sdk.error_from_response(418, body)
-    assert type(exc) is sdk.ApiError and exc.code == "SOMETHING_NEW" and exc.details == 1
+    assert exc.details is None and exc.context == {"details": 1}
     proxy = sdk.error_from_response(502, "<html>Bad Gateway</html>", {"Retry-After": "7"})
     assert proxy.code == "HTTP_502" and proxy.retry_after == 7.0 and "Bad Gateway" in str(proxy)

@@ -29,6 +29,8 @@ def test_committed_collection_matches_the_served_openapi_document() -> None:
         1 for item in document["paths"].values() for method in item if method in postman.METHODS
     )
     assert len(requests_) == operations
+    base = next(v["value"] for v in collection["variable"] if v["key"] == "baseUrl")
+    assert base == "http://localhost:8080/k8s-monitor/api/v1"
     allocate = next(
         r
         for r in requests_
@@ -40,11 +42,11 @@ def test_committed_collection_matches_the_served_openapi_document() -> None:
     mig = next(
         r
         for r in requests_
-        if r["request"]["url"]["path"] == ["gpu", "mig", "devices", ":device_id"]
+        if r["request"]["url"]["path"] == ["gpu", "mig", "devices", ":deviceId"]
         and r["request"]["method"] == "POST"
     )
     assert mig["request"]["url"]["variable"] == [
-        {"key": "device_id", "value": "gpu-worker-1-GPU-00"}
+        {"key": "deviceId", "value": "gpu-worker-1-GPU-00"}
     ]
 
 

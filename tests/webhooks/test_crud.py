@@ -108,7 +108,7 @@ def test_bad_registrations_are_400_validation_errors(
     error = assert_error(
         client.post(f"{API}/webhooks", json=body, headers=ADMIN), 400, "VALIDATION_ERROR"
     )
-    assert field in error["details"]
+    assert field in error["fields"]
     assert "webhook_secret_key" not in json.dumps(error)
 
 
@@ -116,7 +116,7 @@ def test_missing_fields_and_malformed_json(client: FlaskClient) -> None:
     error = assert_error(
         client.post(f"{API}/webhooks", json={"name": "x"}, headers=ADMIN), 400, "VALIDATION_ERROR"
     )
-    assert {"url", "events", "secret"} <= set(error["details"])
+    assert {"url", "events", "secret"} <= set(error["fields"])
     assert_error(
         client.post(
             f"{API}/webhooks",
@@ -174,7 +174,7 @@ def test_reads_need_an_operator_even_with_anonymous_reads_on(client: FlaskClient
         error = assert_error(client.get(path), 401, "UNAUTHORIZED")
         assert "token-in-the-path" not in json.dumps(error)
         error = assert_error(client.get(path, headers={"X-API-Key": viewer.key}), 403, "FORBIDDEN")
-        assert error["details"] == {"role": "viewer", "requiredRole": "operator"}
+        assert error["context"] == {"role": "viewer", "requiredRole": "operator"}
         assert "token-in-the-path" not in json.dumps(error)
     for headers in ({"X-API-Key": operator.key}, ADMIN):
         listed = client.get(paths[0], headers=headers).get_json()["data"]

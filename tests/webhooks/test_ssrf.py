@@ -65,7 +65,7 @@ def test_registration_refuses_non_public_targets(
     error = assert_error(
         strict_client.post(f"{API}/webhooks", json=body, headers=ADMIN), 400, "VALIDATION_ERROR"
     )
-    assert f"a {reason} address" in error["details"]["url"][0]
+    assert f"a {reason} address" in error["fields"]["url"][0]
 
 
 @pytest.mark.parametrize(("url", "reason", "carried"), REFUSED_EMBEDDED)
@@ -76,7 +76,7 @@ def test_registration_refuses_ipv6_forms_of_non_public_ipv4_addresses(
     error = assert_error(
         strict_client.post(f"{API}/webhooks", json=body, headers=ADMIN), 400, "VALIDATION_ERROR"
     )
-    assert f"a {reason} address ({carried})" in error["details"]["url"][0]
+    assert f"a {reason} address ({carried})" in error["fields"]["url"][0]
 
 
 def test_ipv6_forms_of_public_ipv4_addresses_pass_but_local_use_nat64_does_not() -> None:

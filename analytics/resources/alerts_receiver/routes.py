@@ -23,6 +23,7 @@ blp = ApiBlueprint(
 
 @blp.route("/alertmanager")
 class AlertmanagerReceiver(MethodView):
+    @blp.doc(operationId="receiveAlertmanagerNotification")
     @blp.arguments(AlertmanagerNotificationSchema)
     @blp.envelope_response(200, ReceiptSchema)
     def post(self, notification: dict[str, Any]) -> Any:

@@ -31,6 +31,7 @@ blp = ApiBlueprint(
 
 @blp.route("")
 class Allocations(MethodView):
+    @blp.doc(operationId="listAllocations")
     @blp.arguments(AllocationListQuerySchema, location="query")
     @blp.paged_response(200, AllocationSchema, many=True)
     def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
@@ -40,6 +41,7 @@ class Allocations(MethodView):
         """
         return services().allocations.list_allocations(**query, page=page)
 
+    @blp.doc(operationId="createAllocation")
     @blp.arguments(AllocationRequestSchema)
     @blp.envelope_response(201, AllocationSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -56,6 +58,7 @@ class Allocations(MethodView):
 
 @blp.route("/cost-statistics")
 class CostStatistics(MethodView):
+    @blp.doc(operationId="getAllocationCostStatistics")
     @blp.arguments(CostStatisticsQuerySchema, location="query")
     @blp.envelope_response(200, CostStatisticsSchema)
     def get(self, query: dict[str, Any]) -> Any:
@@ -65,6 +68,7 @@ class CostStatistics(MethodView):
 
 @blp.route("/expiring")
 class Expiring(MethodView):
+    @blp.doc(operationId="listExpiringAllocations")
     @blp.arguments(ExpiringQuerySchema, location="query")
     @blp.paged_response(200, AllocationSchema, many=True)
     def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
@@ -77,6 +81,7 @@ class Expiring(MethodView):
 
 @blp.route("/reconciliation")
 class Reconciliation(MethodView):
+    @blp.doc(operationId="getAllocationReconciliation")
     @blp.arguments(ReconciliationQuerySchema, location="query")
     @blp.envelope_response(200, ReconciliationSchema)
     def get(self, query: dict[str, Any]) -> Any:
@@ -90,14 +95,16 @@ class Reconciliation(MethodView):
         return services().reconciliation.reconcile(query.get("namespace"))
 
 
-@blp.route("/<string:allocation_id>")
+@blp.route("/<string:allocationId>")
 class Allocation(MethodView):
+    @blp.doc(operationId="getAllocation")
     @blp.envelope_response(200, AllocationSchema)
-    def get(self, allocation_id: str) -> Any:
+    def get(self, allocationId: str) -> Any:
         """One allocation with its status history"""
-        return services().allocations.get(allocation_id)
+        return services().allocations.get(allocationId)
 
+    @blp.doc(operationId="releaseAllocation")
     @blp.envelope_response(200, AllocationSchema)
-    def delete(self, allocation_id: str) -> Any:
+    def delete(self, allocationId: str) -> Any:
         """Release an allocation (idempotent: an ended one is returned unchanged)"""
-        return services().allocations.release(allocation_id, actor())
+        return services().allocations.release(allocationId, actor())

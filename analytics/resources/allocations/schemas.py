@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.api.fields import Text, UtcDateTime, doc, known_gpu_model
 from analytics.resources.gpu.schemas import MetricsAvailabilitySchema
 
 # Kubernetes names: namespaces are DNS labels, pods DNS subdomains.
@@ -58,7 +58,7 @@ class AllocationRequestSchema(Schema):
     preferred_model_id = Text(
         data_key="preferredModelId",
         load_default=None,
-        validate=validate.Length(1, 64),
+        validate=[validate.Length(1, 64), known_gpu_model],
         metadata=doc(
             "GPU model to prefer when one fits; others are used when none of it is free.",
             example="A100_80GB",

@@ -25,6 +25,7 @@ blp = ApiBlueprint(
 
 @blp.route("/allocations")
 class BatchAllocations(MethodView):
+    @blp.doc(operationId="createAllocationsBatch")
     @blp.arguments(BatchAllocationRequestSchema)
     @blp.envelope_response(201, BatchAllocationResultSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -41,6 +42,7 @@ class BatchAllocations(MethodView):
 
 @blp.route("/metrics/collect")
 class BatchMetricsCollect(MethodView):
+    @blp.doc(operationId="collectMetricsBatch")
     @blp.arguments(BatchMetricsCollectRequestSchema)
     @blp.envelope_response(200, BatchMetricsCollectResultSchema)
     def post(self, body: dict[str, Any]) -> Any:

@@ -50,6 +50,7 @@ def health() -> ClusterHealthService:
 
 @blp.route("/pods")
 class ServingPods(MethodView):
+    @blp.doc(operationId="listModelServingPods")
     @blp.arguments(PodListQuerySchema, location="query")
     @blp.paged_response(200, PodSchema, many=True)
     def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
@@ -63,6 +64,7 @@ class ServingPods(MethodView):
 
 @blp.route("/pods/all")
 class AllPods(MethodView):
+    @blp.doc(operationId="listPods")
     @blp.arguments(PodListQuerySchema, location="query")
     @blp.paged_response(200, PodSchema, many=True)
     def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
@@ -75,6 +77,7 @@ class AllPods(MethodView):
 
 @blp.route("/pods/top")
 class TopPods(MethodView):
+    @blp.doc(operationId="listTopPods")
     @blp.arguments(TopPodsQuerySchema, location="query")
     @blp.envelope_response(200, TopPodSchema, many=True)
     def get(self, query: dict[str, Any]) -> Any:
@@ -82,19 +85,21 @@ class TopPods(MethodView):
         return cluster().top_pods(query["resource_type"], query["limit"])
 
 
-@blp.route("/pods/<string:namespace>/<string:pod_name>")
+@blp.route("/pods/<string:namespace>/<string:podName>")
 class PodDetail(MethodView):
+    @blp.doc(operationId="getPod")
     @blp.envelope_response(200, PodDetailSchema)
-    def get(self, namespace: str, pod_name: str) -> Any:
+    def get(self, namespace: str, podName: str) -> Any:
         """One pod: containers, requests and limits, the GPUs and MIG instances it holds
 
         404 RESOURCE_NOT_FOUND when kube-state-metrics does not know the pod.
         """
-        return cluster().pod_detail(namespace, pod_name)
+        return cluster().pod_detail(namespace, podName)
 
 
 @blp.route("/nodes")
 class Nodes(MethodView):
+    @blp.doc(operationId="listNodes")
     @blp.paged_response(200, NodeSchema, many=True)
     def get(self, page: PageRequest | None) -> Any:
         """Nodes: role, Ready, capacities, usage and pod counts
@@ -104,19 +109,21 @@ class Nodes(MethodView):
         return paged(cluster().list_nodes(), page)
 
 
-@blp.route("/nodes/<string:node_name>")
+@blp.route("/nodes/<string:nodeName>")
 class NodeDetail(MethodView):
+    @blp.doc(operationId="getNode")
     @blp.envelope_response(200, NodeDetailSchema)
-    def get(self, node_name: str) -> Any:
+    def get(self, nodeName: str) -> Any:
         """One node with its GPUs, MIG instances, GPU holders and pods
 
         404 RESOURCE_NOT_FOUND when kube-state-metrics does not know the node.
         """
-        return cluster().node_detail(node_name)
+        return cluster().node_detail(nodeName)
 
 
 @blp.route("/usage")
 class Usage(MethodView):
+    @blp.doc(operationId="getResourceUsage")
     @blp.arguments(PodListQuerySchema, location="query")
     @blp.envelope_response(200, ClusterUsageSchema)
     def get(self, query: dict[str, Any]) -> Any:
@@ -126,6 +133,7 @@ class Usage(MethodView):
 
 @blp.route("/namespaces")
 class Namespaces(MethodView):
+    @blp.doc(operationId="listNamespaceUsage")
     @blp.paged_response(200, NamespaceUsageSchema, many=True)
     def get(self, page: PageRequest | None) -> Any:
         """Usage per namespace: pods, CPU, memory and the GPUs held
@@ -137,6 +145,7 @@ class Namespaces(MethodView):
 
 @blp.route("/statistics")
 class Statistics(MethodView):
+    @blp.doc(operationId="getResourceStatistics")
     @blp.arguments(StatisticsQuerySchema, location="query")
     @blp.envelope_response(200, ClusterStatisticsSchema)
     @expensive
@@ -147,6 +156,7 @@ class Statistics(MethodView):
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(operationId="getClusterHealth")
     @blp.envelope_response(200, ClusterHealthSchema)
     def get(self) -> Any:
         """Cluster health: nodes not Ready, pods failing, stuck or crash-looping, exporters down"""
@@ -155,6 +165,7 @@ class Health(MethodView):
 
 @blp.route("/alerts")
 class Alerts(MethodView):
+    @blp.doc(operationId="listResourceAlerts")
     @blp.arguments(AlertQuerySchema, location="query")
     @blp.paged_response(200, ResourceAlertSchema, many=True)
     def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
@@ -167,6 +178,7 @@ class Alerts(MethodView):
 
 @blp.route("/metrics/status")
 class MetricsStatus(MethodView):
+    @blp.doc(operationId="getMetricsStatus")
     @blp.envelope_response(200, MetricsStatusSchema)
     def get(self) -> Any:
         """Metric sources: Prometheus reachable, scrape targets up, series present and fresh

@@ -43,6 +43,7 @@ def require_admin() -> None:
 
 @blp.route("/analysis")
 class Analysis(MethodView):
+    @blp.doc(operationId="getCostAnalysis")
     @blp.arguments(AnalysisQuerySchema, location="query")
     @blp.envelope_response(200, CostAnalysisSchema)
     @expensive
@@ -79,6 +80,7 @@ class Analysis(MethodView):
 
 @blp.route("/optimization")
 class Optimization(MethodView):
+    @blp.doc(operationId="getCostOptimization")
     @blp.arguments(OptimizationQuerySchema, location="query")
     @blp.envelope_response(200, OptimizationSchema)
     @expensive
@@ -99,6 +101,7 @@ class Optimization(MethodView):
 
 @blp.route("/prices")
 class Prices(MethodView):
+    @blp.doc(operationId="listPrices")
     @blp.envelope_response(200, ModelPriceSchema, many=True)
     def get(self) -> Any:
         """The price book: each model's USD per GPU-hour, with source and date
@@ -109,16 +112,18 @@ class Prices(MethodView):
         return list(services().price_book.prices().values())
 
 
-@blp.route("/prices/<string:model_id>")
+@blp.route("/prices/<string:modelId>")
 class Price(MethodView):
+    @blp.doc(operationId="getPrice")
     @blp.envelope_response(200, ModelPriceSchema)
-    def get(self, model_id: str) -> Any:
+    def get(self, modelId: str) -> Any:
         """One model's price"""
-        return services().price_book.price(model_id)
+        return services().price_book.price(modelId)
 
+    @blp.doc(operationId="setPrice")
     @blp.arguments(PriceUpdateSchema)
     @blp.envelope_response(200, ModelPriceSchema)
-    def put(self, body: dict[str, Any], model_id: str) -> Any:
+    def put(self, body: dict[str, Any], modelId: str) -> Any:
         """Set a model's price (admin); it applies to every cost computed from now on
 
         Costs are recomputed from usage at each request, so a window's cost uses the current
@@ -126,23 +131,26 @@ class Price(MethodView):
         """
         require_admin()
         return services().price_book.set_price(
-            model_id, body["price_per_hour"], body.get("source"), actor()
+            modelId, body["price_per_hour"], body.get("source"), actor()
         )
 
+    @blp.doc(operationId="deletePrice")
     @blp.envelope_response(200, ModelPriceSchema)
-    def delete(self, model_id: str) -> Any:
+    def delete(self, modelId: str) -> Any:
         """Remove the price set through the API (admin): the setting or catalogue price applies"""
         require_admin()
-        return services().price_book.clear_price(model_id)
+        return services().price_book.clear_price(modelId)
 
 
 @blp.route("/budgets")
 class Budgets(MethodView):
+    @blp.doc(operationId="listBudgets")
     @blp.envelope_response(200, BudgetSchema, many=True)
     def get(self) -> Any:
         """Budgets with their last projection"""
         return services().budgets.list_budgets()
 
+    @blp.doc(operationId="createBudget")
     @blp.arguments(BudgetRequestSchema)
     @blp.envelope_response(201, BudgetSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -156,6 +164,7 @@ class Budgets(MethodView):
 
 @blp.route("/budgets/check")
 class BudgetCheck(MethodView):
+    @blp.doc(operationId="checkBudgets")
     @blp.envelope_response(200, BudgetSchema, many=True)
     def post(self) -> Any:
         """Evaluate every budget now (operator or admin)
@@ -167,22 +176,25 @@ class BudgetCheck(MethodView):
         return services().budgets.check()
 
 
-@blp.route("/budgets/<string:budget_id>")
+@blp.route("/budgets/<string:budgetId>")
 class Budget(MethodView):
+    @blp.doc(operationId="getBudget")
     @blp.envelope_response(200, BudgetSchema)
-    def get(self, budget_id: str) -> Any:
+    def get(self, budgetId: str) -> Any:
         """One budget"""
-        return services().budgets.get(budget_id)
+        return services().budgets.get(budgetId)
 
+    @blp.doc(operationId="updateBudget")
     @blp.arguments(BudgetUpdateSchema)
     @blp.envelope_response(200, BudgetSchema)
-    def put(self, body: dict[str, Any], budget_id: str) -> Any:
+    def put(self, body: dict[str, Any], budgetId: str) -> Any:
         """Change a budget's amount (admin)"""
         require_admin()
-        return services().budgets.update(budget_id, body["monthly_budget"])
+        return services().budgets.update(budgetId, body["monthly_budget"])
 
+    @blp.doc(operationId="deleteBudget")
     @blp.envelope_response(200, BudgetSchema)
-    def delete(self, budget_id: str) -> Any:
+    def delete(self, budgetId: str) -> Any:
         """Delete a budget (admin); returns it as it was"""
         require_admin()
-        return services().budgets.delete(budget_id)
+        return services().budgets.delete(budgetId)

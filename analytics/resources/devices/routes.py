@@ -26,6 +26,7 @@ blp = ApiBlueprint(
 
 @blp.route("")
 class Devices(MethodView):
+    @blp.doc(operationId="listDevices")
     @blp.arguments(DeviceListQuerySchema, location="query")
     @blp.paged_response(200, DeviceSchema, many=True)
     def get(self, query: dict[str, Any], page: PageRequest | None) -> Any:
@@ -37,6 +38,7 @@ class Devices(MethodView):
         """
         return services().devices.list_devices(**query, page=page)
 
+    @blp.doc(operationId="registerDevice")
     @blp.arguments(DeviceRegistrationSchema)
     @blp.envelope_response(201, DeviceSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -50,6 +52,7 @@ class Devices(MethodView):
 
 @blp.route("/statistics")
 class DeviceStatistics(MethodView):
+    @blp.doc(operationId="getDeviceStatistics")
     @blp.envelope_response(200, DeviceStatisticsSchema)
     def get(self) -> Any:
         """GPU counts by model, node and status, and the allocation rate"""
@@ -58,6 +61,7 @@ class DeviceStatistics(MethodView):
 
 @blp.route("/overheating")
 class OverheatingDevices(MethodView):
+    @blp.doc(operationId="listOverheatingDevices")
     @blp.paged_response(200, OverheatingDeviceSchema, many=True)
     def get(self, page: PageRequest | None) -> Any:
         """GPUs now above their model's temperature threshold
@@ -68,35 +72,38 @@ class OverheatingDevices(MethodView):
         return paged(services().gpu_metrics.overheating_devices(), page)
 
 
-@blp.route("/<string:device_id>")
+@blp.route("/<string:deviceId>")
 class Device(MethodView):
+    @blp.doc(operationId="getDevice")
     @blp.envelope_response(200, DeviceSchema)
-    def get(self, device_id: str) -> Any:
+    def get(self, deviceId: str) -> Any:
         """One GPU
 
         Its live fields are null, and metricsAvailable false with the reason, when Prometheus
         cannot answer.
         """
-        return services().devices.get(device_id)
+        return services().devices.get(deviceId)
 
 
-@blp.route("/<string:device_id>/status")
+@blp.route("/<string:deviceId>/status")
 class DeviceStatus(MethodView):
+    @blp.doc(operationId="updateDeviceStatus")
     @blp.arguments(DeviceStatusQuerySchema, location="query")
     @blp.envelope_response(200, DeviceSchema)
-    def put(self, query: dict[str, Any], device_id: str) -> Any:
+    def put(self, query: dict[str, Any], deviceId: str) -> Any:
         """Change a GPU's status (ACTIVE, INACTIVE, MAINTENANCE, FAILED, MIG_ENABLED)"""
-        return services().devices.set_status(device_id, query["status"])
+        return services().devices.set_status(deviceId, query["status"])
 
 
-@blp.route("/<string:device_id>/health")
+@blp.route("/<string:deviceId>/health")
 class DeviceHealth(MethodView):
+    @blp.doc(operationId="getDeviceHealth")
     @blp.envelope_response(200, DeviceHealthSchema)
-    def get(self, device_id: str) -> Any:
+    def get(self, deviceId: str) -> Any:
         """Health verdict of one GPU with its reasons
 
         Temperature against the model's threshold, XIDs in the last 24 hours, uncorrectable
         ECC errors, row remapping, thermal and power-brake throttling, and whether the exporter
         still reads the GPU. 503 METRICS_UNAVAILABLE when Prometheus cannot answer.
         """
-        return services().gpu_metrics.device_health(device_id)
+        return services().gpu_metrics.device_health(deviceId)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.api.fields import FoldedChoice, Text, UtcDateTime, doc, known_gpu_model
 from analytics.resources.gpu.schemas import MetricsAvailabilitySchema
 from analytics.services.inventory.devices import DEVICE_STATUSES, STATUS_FILTERS
 
@@ -116,7 +116,7 @@ class DeviceRegistrationSchema(Schema):
     model_id = Text(
         data_key="modelId",
         required=True,
-        validate=validate.Length(1, 64),
+        validate=[validate.Length(1, 64), known_gpu_model],
         metadata=doc("GPU model id from the catalogue.", example="A100_80GB"),
     )
     device_index = fields.Integer(
@@ -180,12 +180,14 @@ class DeviceListQuerySchema(Schema):
         data_key="nodeName", validate=_NODE_NAME, metadata=doc("Only GPUs of this node.")
     )
     model_id = Text(data_key="modelId", metadata=doc("Only GPUs of this model."))
-    status = Text(
-        validate=validate.OneOf(STATUS_FILTERS + DEVICE_STATUSES),
+    # The seed's lower-case filters, and the other device statuses in the same case; any case
+    # is accepted (ACTIVE is the seed's active).
+    status = FoldedChoice(
+        STATUS_FILTERS
+        + tuple(s.lower() for s in DEVICE_STATUSES if s.lower() not in STATUS_FILTERS),
         metadata=doc(
             "available (ACTIVE and not allocated), active (ACTIVE or MIG_ENABLED), "
-            "maintenance, or an exact device status.",
-            enum=list(STATUS_FILTERS + DEVICE_STATUSES),
+            "maintenance, inactive, failed or mig_enabled; any case is accepted.",
         ),
     )
 

@@ -29,6 +29,7 @@ blp = ApiBlueprint(
 
 @blp.route("/gpu/forecast")
 class GpuForecast(MethodView):
+    @blp.doc(operationId="getGpuForecast")
     @blp.arguments(ForecastQuerySchema, location="query")
     @blp.envelope_response(200, GpuForecastSchema)
     @expensive
@@ -40,6 +41,7 @@ class GpuForecast(MethodView):
 
 @blp.route("/resources/forecast")
 class ResourceForecast(MethodView):
+    @blp.doc(operationId="getResourceForecast")
     @blp.arguments(ForecastQuerySchema, location="query")
     @blp.envelope_response(200, ResourceForecastSchema)
     @expensive

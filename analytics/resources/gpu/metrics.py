@@ -28,6 +28,7 @@ blp = ApiBlueprint(
 
 @blp.route("/usage-statistics")
 class UsageStatistics(MethodView):
+    @blp.doc(operationId="getGpuUsageStatistics")
     @blp.arguments(GpuMetricsWindowQuerySchema, location="query")
     @blp.paged_response(200, UsageStatisticsSchema)
     @expensive
@@ -46,6 +47,7 @@ class UsageStatistics(MethodView):
 
 @blp.route("/overheating-alerts")
 class OverheatingAlerts(MethodView):
+    @blp.doc(operationId="listOverheatingAlerts")
     @blp.arguments(GpuMetricsWindowQuerySchema, location="query")
     @blp.paged_response(200, OverheatingAlertsSchema)
     @expensive
@@ -63,6 +65,7 @@ class OverheatingAlerts(MethodView):
 
 @blp.route("/collect")
 class Collect(MethodView):
+    @blp.doc(operationId="collectMetrics")
     @blp.envelope_response(200, SyncResultSchema)
     def post(self) -> Any:
         """Sync the inventory and MIG state with what the exporters report, now
@@ -77,6 +80,7 @@ class Collect(MethodView):
 
 @blp.route("/collection-status")
 class CollectionStatus(MethodView):
+    @blp.doc(operationId="getCollectionStatus")
     @blp.envelope_response(200, CollectionStatusSchema)
     def get(self) -> Any:
         """The last sync, Prometheus's scrape targets and each exporter's freshness

@@ -20,6 +20,7 @@ blp = ApiBlueprint(
 
 @blp.route("/overview")
 class Overview(MethodView):
+    @blp.doc(operationId="getGpuOverview")
     @blp.envelope_response(200, GpuOverviewSchema)
     def get(self) -> Any:
         """Cluster GPU overview: counts, utilisation now, rental-equivalent cost, alerts
@@ -33,6 +34,7 @@ class Overview(MethodView):
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(operationId="getGpuHealth")
     @blp.envelope_response(200, GpuClusterHealthSchema)
     def get(self) -> Any:
         """GPU cluster health: devices per verdict, with the reasons

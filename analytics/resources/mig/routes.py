@@ -23,16 +23,18 @@ blp = ApiBlueprint(
 )
 
 
-@blp.route("/devices/<string:device_id>")
+@blp.route("/devices/<string:deviceId>")
 class MigDevice(MethodView):
+    @blp.doc(operationId="getMigLayout")
     @blp.envelope_response(200, MigLayoutSchema)
-    def get(self, device_id: str) -> Any:
+    def get(self, deviceId: str) -> Any:
         """The GPU's MIG instances, desired and observed"""
-        return services().mig.layout(device_id)
+        return services().mig.layout(deviceId)
 
+    @blp.doc(operationId="createMigInstances")
     @blp.arguments(MigLayoutRequestSchema)
     @blp.envelope_response(201, MigLayoutSchema)
-    def post(self, body: dict[str, Any], device_id: str) -> Any:
+    def post(self, body: dict[str, Any], deviceId: str) -> Any:
         """Add MIG instances to the GPU's layout
 
         Validated against the model's real geometry with a placement search, also on a partly
@@ -42,19 +44,21 @@ class MigDevice(MethodView):
         instances already there block it; 409 GPU_NOT_AVAILABLE when the GPU is not ACTIVE or
         is allocated whole.
         """
-        return services().mig.create(device_id, body["profile_ids"], actor())
+        return services().mig.create(deviceId, body["profile_ids"], actor())
 
+    @blp.doc(operationId="deleteMigInstances")
     @blp.envelope_response(200, MigLayoutSchema)
-    def delete(self, device_id: str) -> Any:
+    def delete(self, deviceId: str) -> Any:
         """Remove all MIG instances of the GPU
 
         Refused with 409 GPU_NOT_AVAILABLE while any instance is allocated.
         """
-        return services().mig.delete(device_id, actor())
+        return services().mig.delete(deviceId, actor())
 
 
 @blp.route("/available")
 class MigAvailable(MethodView):
+    @blp.doc(operationId="listAvailableMigInstances")
     @blp.paged_response(200, MigInstanceSchema, many=True)
     def get(self, page: PageRequest | None) -> Any:
         """Free MIG instances (PENDING ones included: they can be allocated)
@@ -66,6 +70,7 @@ class MigAvailable(MethodView):
 
 @blp.route("/statistics")
 class MigStatistics(MethodView):
+    @blp.doc(operationId="getMigStatistics")
     @blp.envelope_response(200, MigStatisticsSchema)
     def get(self) -> Any:
         """MIG usage statistics

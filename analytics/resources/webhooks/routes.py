@@ -27,6 +27,7 @@ blp = ApiBlueprint(
 
 @blp.route("")
 class Webhooks(MethodView):
+    @blp.doc(operationId="listWebhooks")
     @blp.envelope_response(200, WebhookSchema, many=True)
     def get(self) -> Any:
         """Registered webhooks (never their secrets)
@@ -36,6 +37,7 @@ class Webhooks(MethodView):
         """
         return services().webhooks.list_webhooks()
 
+    @blp.doc(operationId="createWebhook")
     @blp.arguments(WebhookCreateSchema)
     @blp.envelope_response(201, WebhookSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -49,48 +51,53 @@ class Webhooks(MethodView):
         return services().webhooks.create(**body, actor=actor())
 
 
-@blp.route("/<string:webhook_id>")
+@blp.route("/<string:webhookId>")
 class Webhook(MethodView):
+    @blp.doc(operationId="getWebhook")
     @blp.envelope_response(200, WebhookSchema)
-    def get(self, webhook_id: str) -> Any:
+    def get(self, webhookId: str) -> Any:
         """One webhook
 
         Needs the operator or admin role (its URL may carry a token).
         """
-        return services().webhooks.get(webhook_id)
+        return services().webhooks.get(webhookId)
 
+    @blp.doc(operationId="updateWebhook")
     @blp.arguments(WebhookUpdateSchema)
     @blp.envelope_response(200, WebhookSchema)
-    def patch(self, body: dict[str, Any], webhook_id: str) -> Any:
+    def patch(self, body: dict[str, Any], webhookId: str) -> Any:
         """Change a webhook (e.g. `{"active": false}` to pause it)"""
-        return services().webhooks.update(webhook_id, body)
+        return services().webhooks.update(webhookId, body)
 
+    @blp.doc(operationId="deleteWebhook")
     @blp.envelope_response(200, WebhookSchema)
-    def delete(self, webhook_id: str) -> Any:
+    def delete(self, webhookId: str) -> Any:
         """Delete a webhook with its queued deliveries and delivery log"""
-        return services().webhooks.delete(webhook_id)
+        return services().webhooks.delete(webhookId)
 
 
-@blp.route("/<string:webhook_id>/test")
+@blp.route("/<string:webhookId>/test")
 class WebhookTest(MethodView):
+    @blp.doc(operationId="testWebhook")
     @blp.envelope_response(202, WebhookTestEventSchema)
-    def post(self, webhook_id: str) -> Any:
+    def post(self, webhookId: str) -> Any:
         """Send a test event to this webhook
 
         Needs the operator or admin role. Queues one signed `WEBHOOK_TEST` delivery to this
         webhook alone, whatever events it subscribes to, with the usual retries; follow it in
         `GET /webhooks/{webhookId}/deliveries`. 400 INVALID_PARAMETER for a paused webhook.
         """
-        return services().webhooks.send_test(webhook_id, actor())
+        return services().webhooks.send_test(webhookId, actor())
 
 
-@blp.route("/<string:webhook_id>/deliveries")
+@blp.route("/<string:webhookId>/deliveries")
 class Deliveries(MethodView):
+    @blp.doc(operationId="listWebhookDeliveries")
     @blp.arguments(DeliveryQuerySchema, location="query")
     @blp.envelope_response(200, DeliverySchema, many=True)
-    def get(self, query: dict[str, Any], webhook_id: str) -> Any:
+    def get(self, query: dict[str, Any], webhookId: str) -> Any:
         """The delivery log: every delivery with its attempts, status codes, errors, next try
 
         Needs the operator or admin role.
         """
-        return services().webhooks.deliveries(webhook_id, query["limit"], query["status"])
+        return services().webhooks.deliveries(webhookId, query["limit"], query["status"])

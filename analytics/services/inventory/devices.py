@@ -9,7 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from analytics.clock import Clock
-from analytics.errors import InvalidParameter, ResourceAlreadyExists, ResourceNotFound
+from analytics.errors import (
+    InvalidParameter,
+    ResourceAlreadyExists,
+    ResourceNotFound,
+    ValidationFailed,
+)
 from analytics.paging import Page, PageRequest
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.ids import device_id_for
@@ -26,6 +31,9 @@ _FILTER_STATUSES: dict[str, tuple[str, ...]] = {
     "available": ("ACTIVE",),
     "active": ("ACTIVE", "MIG_ENABLED"),
     "maintenance": ("MAINTENANCE",),
+    "inactive": ("INACTIVE",),
+    "failed": ("FAILED",),
+    "mig_enabled": ("MIG_ENABLED",),
 }
 
 
@@ -99,7 +107,11 @@ class DeviceService:
     def register(self, registration: DeviceRegistration) -> DeviceView:
         self._catalogue.model(registration.model_id)
         if registration.status not in DEVICE_STATUSES:
-            raise InvalidParameter(f"Unknown device status {registration.status!r}.")
+            # The status comes in the registration's body.
+            raise ValidationFailed(
+                f"Unknown device status {registration.status!r}.",
+                {"status": [f"Must be one of: {', '.join(DEVICE_STATUSES)}."]},
+            )
         device_id = device_id_for(registration.node_name, registration.device_index)
         now = self._clock.now()
         values = {

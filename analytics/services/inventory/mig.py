@@ -13,9 +13,9 @@ from analytics.errors import (
     AnalyticsError,
     GpuNotAvailable,
     InsufficientResources,
-    InvalidParameter,
     MigNotSupported,
     ResourceNotFound,
+    ValidationFailed,
 )
 from analytics.paging import Page, PageRequest
 from analytics.services.inventory.migconfig import MIG_CONFIG_LABEL, MigConfigPublisher
@@ -96,7 +96,8 @@ class MigLayoutView:
 def layout_error(exc: MigLayoutError) -> AnalyticsError:
     if exc.code == MIG_NOT_SUPPORTED:
         return MigNotSupported(exc.message, exc.details)
-    return InvalidParameter(exc.message, exc.details)
+    # The layout is the request body's profileIds: VALIDATION_ERROR, naming the field.
+    return ValidationFailed(exc.message, fields={"profileIds": [exc.message]}, context=exc.details)
 
 
 # analytics.services.ledger.expiry.expire_due: ends the allocations past their planned release

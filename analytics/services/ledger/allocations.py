@@ -643,9 +643,10 @@ def _end_time(record: AllocationRecord, now: datetime) -> datetime:
 
 
 def _dict(exc: AnalyticsError) -> dict[str, Any]:
-    if not isinstance(exc.details, dict):
-        exc.details = {} if exc.details is None else {"details": exc.details}
-    return exc.details
+    """The error's structured data (the envelope's ``context``), to extend in place."""
+    if exc.context is None:
+        exc.context = {}
+    return exc.context
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
