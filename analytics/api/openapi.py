@@ -30,6 +30,8 @@ PATH_PARAMETERS: dict[str, tuple[str, str]] = {
     "modelId": ("GPU model id, as in the seed.", "A100_80GB"),
     "budgetId": ("Budget id.", "BUDGET-ABC12345"),
     "webhookId": ("Webhook id.", "WH-ABC12345"),
+    "username": ("A user's login name.", "alice"),
+    "keyId": ("An API key's id (8 characters; not the key).", "k3x9a2mq"),
 }
 
 # The error responses every operation documents, by status: (component name, description).
@@ -69,6 +71,7 @@ STATE_CONFLICTS: dict[str, tuple[str, ...]] = {
     "createAllocation": ("GPU_NOT_AVAILABLE", "INSUFFICIENT_RESOURCES", "ALLOCATION_FAILED"),
     "createAllocationsBatch": ("GPU_NOT_AVAILABLE", "INSUFFICIENT_RESOURCES", "ALLOCATION_FAILED"),
     "createBudget": ("RESOURCE_ALREADY_EXISTS",),
+    "createUser": ("RESOURCE_ALREADY_EXISTS",),
 }
 NEVER_AS_ASKED: dict[str, tuple[str, ...]] = {
     "createMigInstances": ("MIG_NOT_SUPPORTED",),
@@ -76,7 +79,12 @@ NEVER_AS_ASKED: dict[str, tuple[str, ...]] = {
     "createAllocationsBatch": ("COST_LIMIT_EXCEEDED",),
 }
 # Reads that need a role (webhook URLs carry credentials).
-GUARDED_READS = frozenset({"listWebhooks", "getWebhook", "listWebhookDeliveries"})
+GUARDED_READS = frozenset(
+    {"listWebhooks", "getWebhook", "listWebhookDeliveries", "listUsers", "getUser", "listApiKeys"}
+)
+# Operations without a path parameter that answer 404 all the same (issueToken: no signing key
+# is configured).
+UNCONFIGURED = frozenset({"issueToken"})
 _WRITES = frozenset({"post", "put", "patch", "delete"})
 
 DESCRIPTION = """\
@@ -151,7 +159,7 @@ class ContractPlugin(BasePlugin):
             statuses = {400, 401, 429, 503}
             if method in _WRITES or operation_id in GUARDED_READS:
                 statuses.add(403)
-            if path is not None and "{" in path:
+            if (path is not None and "{" in path) or operation_id in UNCONFIGURED:
                 statuses.add(404)
             if "requestBody" in operation:
                 statuses.add(413)

@@ -31,6 +31,7 @@ blp = ApiBlueprint(
 
 @blp.route("/auth/token")
 class Token(MethodView):
+    @blp.doc(operationId="issueToken")
     @blp.envelope_response(200, TokenSchema)
     def post(self) -> Any:
         """Exchange a password or an API key for a short-lived token
@@ -46,11 +47,13 @@ class Token(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @blp.doc(operationId="listUsers")
     @blp.envelope_response(200, UserSchema, many=True)
     def get(self) -> Any:
         """Users (admin role; never their password hashes)"""
         return services().users.list_users()
 
+    @blp.doc(operationId="createUser")
     @blp.arguments(UserCreateSchema)
     @blp.envelope_response(201, UserSchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -63,11 +66,13 @@ class Users(MethodView):
 
 @blp.route("/users/<string:username>")
 class User(MethodView):
+    @blp.doc(operationId="getUser")
     @blp.envelope_response(200, UserSchema)
     def get(self, username: str) -> Any:
         """One user (admin role)"""
         return services().users.get(username)
 
+    @blp.doc(operationId="updateUser")
     @blp.arguments(UserUpdateSchema)
     @blp.envelope_response(200, UserSchema)
     def patch(self, body: dict[str, Any], username: str) -> Any:
@@ -80,6 +85,7 @@ class User(MethodView):
 
 @blp.route("/users/<string:username>/password")
 class Password(MethodView):
+    @blp.doc(operationId="setUserPassword")
     @blp.arguments(PasswordSchema)
     @blp.envelope_response(200, UserSchema)
     def put(self, body: dict[str, Any], username: str) -> Any:
@@ -91,12 +97,14 @@ class Password(MethodView):
 
 @blp.route("/api-keys")
 class ApiKeys(MethodView):
+    @blp.doc(operationId="listApiKeys")
     @blp.arguments(ApiKeyQuerySchema, location="query")
     @blp.envelope_response(200, ApiKeySchema, many=True)
     def get(self, query: dict[str, Any]) -> Any:
         """API keys, revoked ones included (admin role; never the keys themselves)"""
         return services().api_keys.list_keys(query.get("username"))
 
+    @blp.doc(operationId="createApiKey")
     @blp.arguments(ApiKeyCreateSchema)
     @blp.envelope_response(201, NewApiKeySchema)
     def post(self, body: dict[str, Any]) -> Any:
@@ -115,6 +123,7 @@ class ApiKeys(MethodView):
 
 @blp.route("/api-keys/<string:keyId>")
 class ApiKey(MethodView):
+    @blp.doc(operationId="revokeApiKey")
     @blp.envelope_response(200, ApiKeySchema)
     def delete(self, keyId: str) -> Any:
         """Revoke an API key (admin role); it is refused from now on, and so are its tokens"""
