@@ -574,3 +574,71 @@ func TestLiveWritesOfEveryArea(t *testing.T) {
 		t.Fatalf("receipt %+v %v", receipt, err)
 	}
 }
+
+func TestLiveAccounts(t *testing.T) {
+	client, ctx := live(t), liveContext(t)
+	name := fmt.Sprintf("go-sdk-%d", time.Now().UnixNano())
+	const password = "correct horse battery staple"
+	created, err := client.Users.Create(ctx, &UserRequest{Username: name, Password: password, Role: "operator", Team: "ml-platform"})
+	if err != nil || created.Username != name || created.Role != "operator" || created.Team != "ml-platform" || created.Disabled == nil || *created.Disabled {
+		t.Fatalf("create %+v %v", created, err)
+	}
+	_, err = client.Users.Create(ctx, &UserRequest{Username: name, Password: password, Role: "viewer"})
+	apiError(t, err, 409, CodeResourceAlreadyExists)
+	users, err := client.Users.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, user := range users {
+		found = found || user.Username == name
+	}
+	if !found {
+		t.Fatalf("%s not in %+v", name, users)
+	}
+	changed, err := client.Users.Update(ctx, name, &UserUpdate{Role: String("viewer"), Team: String("")})
+	if err != nil || changed.Role != "viewer" || changed.Team != "" {
+		t.Fatalf("update %+v %v", changed, err)
+	}
+	if got, err := client.Users.Get(ctx, name); err != nil || got.Role != "viewer" {
+		t.Fatalf("get %+v %v", got, err)
+	}
+	const newPassword = "another horse battery staple"
+	if _, err := client.Users.SetPassword(ctx, name, &PasswordRequest{Password: newPassword}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Users.SetPassword(ctx, name, &PasswordRequest{Password: "short"})
+	if invalid := apiError(t, err, 400, CodeValidationError); invalid.Fields["password"] == nil {
+		t.Fatalf("fields %+v", invalid.Fields)
+	}
+
+	made, err := client.APIKeys.Create(ctx, &APIKeyRequest{Role: "viewer", Name: "go-sdk-ci", Username: name})
+	if err != nil || made.Key == "" || made.KeyID == "" || made.Username != name {
+		t.Fatalf("create key %+v %v", made, err)
+	}
+	keys, err := client.APIKeys.List(ctx, name)
+	if err != nil || len(keys) != 1 || keys[0].KeyID != made.KeyID || keys[0].RevokedAt != nil {
+		t.Fatalf("keys %+v %v", keys, err)
+	}
+	byKey := NewClient(&Config{BaseURL: client.BaseURL(), APIKey: made.Key})
+	if _, err := byKey.Devices.List(ctx, nil); err != nil {
+		t.Fatalf("the new key reads: %v", err)
+	}
+	// The user's password, over HTTP basic; the demo stack has no token signing key (404).
+	byPassword := NewClient(&Config{BaseURL: client.BaseURL(), Username: name, Password: newPassword, HTTPClient: client.httpClient})
+	if _, err := byPassword.Devices.List(ctx, nil); err != nil {
+		t.Fatalf("the user reads with its password: %v", err)
+	}
+	_, err = byPassword.IssueToken(ctx)
+	apiError(t, err, 404, CodeResourceNotFound)
+
+	revoked, err := client.APIKeys.Revoke(ctx, made.KeyID)
+	if err != nil || revoked.KeyID != made.KeyID || revoked.RevokedAt == nil {
+		t.Fatalf("revoke %+v %v", revoked, err)
+	}
+	_, err = byKey.Devices.List(ctx, nil)
+	apiError(t, err, 401, CodeUnauthorized)
+	if disabled, err := client.Users.Update(ctx, name, &UserUpdate{Disabled: Bool(true)}); err != nil || !*disabled.Disabled {
+		t.Fatalf("disable %+v %v", disabled, err)
+	}
+}
