@@ -57,6 +57,7 @@ EXPECTED_TESTS = {
         "everyAreaAnswersInItsModel",
         "webhookLifecycle",
         "batchAllocatesAllOrNone",
+        "accountsKeysAndTokens",
     },
     "RetryTest": {
         "a429IsRetriedAfterItsRetryAfterThenSucceeds",
