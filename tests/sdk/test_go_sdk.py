@@ -30,9 +30,9 @@ from tests.analytics.conftest import ADMIN_KEY, LiveServer, LiveServerFactory
 from tests.conftest import ROOT
 from tests.sdk.conftest import DEMO_FLEET
 from tests.sdk.recording import SCHEMA_NAMES, Recorder, openapi_operations
+from tests.sdk.sdk_sources import GO_SDK, go_structs
 from tests.webhooks.receiver import WebhookReceiver
 
-GO_SDK = ROOT / "clients" / "go"
 GO_EXAMPLE = ROOT / "examples" / "go"
 GO_CACHE = ROOT / ".cache" / "go"
 WEBHOOK_SECRET = "go-sdk-webhook-secret"
@@ -327,15 +327,6 @@ GO_REQUESTS = {
     "PasswordRequest": "Password",
     "APIKeyRequest": "ApiKeyCreate",
 }
-
-
-def go_structs(file: str) -> dict[str, set[str]]:
-    """The JSON keys of every struct of a file of clients/go, by struct name."""
-    source = (GO_SDK / file).read_text()
-    return {
-        name: set(re.findall(r'json:"([^,"]+)', body)) - {"-"}
-        for name, body in re.findall(r"^type (\w+) struct \{\n(.*?)^\}", source, re.M | re.S)
-    }
 
 
 def test_go_models_mirror_the_openapi_schemas(openapi: dict[str, Any]) -> None:
