@@ -111,7 +111,7 @@ def _go_model(go_type: str, models: typing.Collection[str]) -> str | None:
     """The struct of models inside ``*T``, ``[]T``, ``map[string]T``, ``*Page[T]``."""
     for candidate in re.findall(r"\w+", go_type):
         if candidate in models:
-            return candidate
+            return str(candidate)
     return None
 
 
@@ -179,7 +179,7 @@ def java_models() -> dict[str, dict[str, str | None]]:
 def _java_model(java_type: str, models: typing.Collection[str]) -> str | None:
     for candidate in re.findall(r"\w+", java_type):
         if candidate in models and candidate not in {"ApiModel", "PagedModel", "Page"}:
-            return candidate
+            return str(candidate)
     return None
 
 
