@@ -439,6 +439,10 @@ type capturedDelivery struct {
 	Body      string `json:"body"`
 	Signature string `json:"signature"`
 	EventID   string `json:"eventId"`
+	// WebhookSignature and WebhookTimestamp: the attempt's X-Webhook-Signature and
+	// X-Webhook-Timestamp headers.
+	WebhookSignature string `json:"webhookSignature"`
+	WebhookTimestamp string `json:"webhookTimestamp"`
 }
 
 func TestLiveWebhookDeliveryVerifies(t *testing.T) {
@@ -451,25 +455,51 @@ func TestLiveWebhookDeliveryVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := []byte(delivery.Body)
-	event, err := VerifyWebhook(delivery.Secret, body, delivery.Signature, 0)
+	header := http.Header{}
+	header.Set(SignatureHeader, delivery.Signature)
+	header.Set(WebhookSignatureHeader, delivery.WebhookSignature)
+	header.Set(WebhookTimestampHeader, delivery.WebhookTimestamp)
+	seconds, err := strconv.ParseInt(delivery.WebhookTimestamp, 10, 64)
+	if err != nil {
+		t.Fatalf("X-Webhook-Timestamp %q: %v", delivery.WebhookTimestamp, err)
+	}
+	sentAt := time.Unix(seconds, 0)
+	if time.Since(sentAt) > 30*time.Minute || time.Until(sentAt) > time.Minute {
+		t.Fatalf("the attempt was sent at %s", sentAt)
+	}
+	// The clock is pinned to just after the attempt: the suite may run longer than 5 minutes.
+	at := func(secret string, moment time.Time) *WebhookVerifier {
+		return &WebhookVerifier{Secret: secret, Now: func() time.Time { return moment }}
+	}
+	event, err := at(delivery.Secret, sentAt.Add(2*time.Second)).VerifyHeaders(body, header)
 	if err != nil {
 		t.Fatalf("the service's delivery does not verify: %v", err)
 	}
-	if event.Event != "WEBHOOK_TEST" || event.Signature != delivery.Signature || time.Since(event.Timestamp.Time) > 10*time.Minute {
+	if event.Event != "WEBHOOK_TEST" || event.Signature != delivery.Signature || sentAt.Sub(event.Timestamp.Time) > 10*time.Minute {
 		t.Fatalf("event %+v", event)
 	}
 	var data map[string]any
 	if err := json.Unmarshal(event.Data, &data); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyWebhook(delivery.Secret+"x", body, delivery.Signature, 0); !errors.Is(err, ErrWebhookSignature) {
+	if _, err := at(delivery.Secret+"x", sentAt).VerifyHeaders(body, header); !errors.Is(err, ErrWebhookSignature) {
 		t.Fatalf("another secret: %v", err)
 	}
 	tampered := []byte(strings.Replace(delivery.Body, "WEBHOOK_TEST", "WEBHOOK_TESX", 1))
-	if _, err := VerifyWebhook(delivery.Secret, tampered, delivery.Signature, 0); !errors.Is(err, ErrWebhookSignature) {
+	if _, err := at(delivery.Secret, sentAt).VerifyHeaders(tampered, header); !errors.Is(err, ErrWebhookSignature) {
 		t.Fatalf("tampered: %v", err)
 	}
-	later := WebhookVerifier{Secret: delivery.Secret, Tolerance: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	if _, err := at(delivery.Secret, sentAt.Add(6*time.Minute)).VerifyHeaders(body, header); !errors.Is(err, ErrWebhookTimestamp) {
+		t.Fatalf("a replay six minutes later: %v", err)
+	}
+	// The seed's body signature alone still verifies, within the day-long event tolerance.
+	if _, err := VerifyWebhook(delivery.Secret, body, delivery.Signature, 0); err != nil {
+		t.Fatalf("the body signature alone: %v", err)
+	}
+	if _, err := VerifyWebhook(delivery.Secret, tampered, delivery.Signature, 0); !errors.Is(err, ErrWebhookSignature) {
+		t.Fatalf("tampered, body signature alone: %v", err)
+	}
+	later := WebhookVerifier{Secret: delivery.Secret, EventTolerance: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 	if _, err := later.Verify(body, delivery.Signature); !errors.Is(err, ErrWebhookTimestamp) {
 		t.Fatalf("a replay two hours later: %v", err)
 	}
