@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
 
 import requests
 
 from k8s_gpu_client._http import RateLimit, Timeout, Transport
+from k8s_gpu_client.api.accounts import ApiKeys, Users
 from k8s_gpu_client.api.allocations import Allocations
 from k8s_gpu_client.api.batch import Batch
 from k8s_gpu_client.api.cluster import Cluster
@@ -19,6 +19,7 @@ from k8s_gpu_client.api.metrics import Metrics
 from k8s_gpu_client.api.mig import Mig
 from k8s_gpu_client.api.resources import Resources
 from k8s_gpu_client.api.webhooks import Webhooks
+from k8s_gpu_client.models.accounts import Token
 
 DEFAULT_BASE_URL = "http://localhost:8080/k8s-monitor/api/v1"
 
@@ -28,10 +29,11 @@ class GpuManagementClient:
 
     ``api_key`` is sent as ``Authorization: Bearer``; or give ``username`` and ``password`` for
     HTTP basic (a user's password, or any name and an API key as the password); or ``token``,
-    a JWT from :meth:`issue_token` or from the service's OIDC issuer, sent as Bearer. ``timeout`` is seconds, or
-    (connect, read). Retries: see :mod:`k8s_gpu_client._http` (429 after ``Retry-After``,
-    502/503/504 with backoff on idempotent methods, at most ``max_retries`` times). Use it as a
-    context manager, or call :meth:`close`, to close its connection pool.
+    a JWT from :meth:`issue_token` or from the service's OIDC issuer, sent as Bearer.
+    ``timeout`` is seconds, or (connect, read). Retries: see :mod:`k8s_gpu_client._http` (429
+    after ``Retry-After``, 502/503/504 with backoff on idempotent methods, at most
+    ``max_retries`` times). Use it as a context manager, or call :meth:`close`, to close its
+    connection pool. Accounts: ``users`` and ``api_keys`` (docs/auth.md).
     """
 
     def __init__(
@@ -74,6 +76,8 @@ class GpuManagementClient:
         self.resources = Resources(self._transport)
         self.webhooks = Webhooks(self._transport)
         self.batch = Batch(self._transport)
+        self.users = Users(self._transport)
+        self.api_keys = ApiKeys(self._transport)
 
     @classmethod
     def from_env(
@@ -101,11 +105,11 @@ class GpuManagementClient:
         """The ``X-RateLimit-*`` headers of the last answer (None before the first)."""
         return self._transport.rate_limit
 
-    def issue_token(self) -> dict[str, Any]:
+    def issue_token(self) -> Token:
         """``POST /auth/token``: a short-lived token for this client's password or API key;
-        ``accessToken`` in the result is what ``GpuManagementClient(token=...)`` takes."""
-        result: dict[str, Any] = self._transport.request("POST", "/auth/token")
-        return result
+        its ``access_token`` is what ``GpuManagementClient(token=...)`` takes. A service with
+        no signing key configured raises ResourceNotFoundError."""
+        return Token.from_api(self._transport.request("POST", "/auth/token"))
 
     def close(self) -> None:
         self._transport.close()

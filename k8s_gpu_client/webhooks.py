@@ -1,16 +1,24 @@
-"""Webhook receivers: check that a delivery was signed with the webhook's secret, and its age.
+"""Webhook receivers: check that a delivery was signed with the webhook's secret, and when.
 
-The service signs the payload ``{"event", "timestamp", "data"}`` as canonical JSON with
-HMAC-SHA256 under the secret and sends ``sha256=<64 hex>`` in the ``X-Signature-256`` header and
-as the body's first member, ``{"signature":"sha256=<64 hex>",`` + the signed bytes without their
-opening ``{`` (docs/webhooks.md). So the signed bytes are ``{`` + the body after that member, and
-the check needs no JSON re-serialisation:
+Every attempt of a delivery carries two signatures under the webhook's secret (docs/webhooks.md):
 
->>> event = verify_delivery(secret, request_body, request.headers.get("X-Signature-256"))
+- ``X-Webhook-Signature: t=<unix seconds>,v1=<hex>``, the HMAC-SHA256 of ``"<t>."`` + the raw
+  body, with ``t`` the time of *this attempt* (also in ``X-Webhook-Timestamp``). Every retry is
+  signed afresh, so a receiver can refuse anything older than a few minutes: a replay.
+- the seed's ``sha256=<64 hex>`` over the payload ``{"event", "timestamp", "data"}`` as canonical
+  JSON, sent as the body's first member and in ``X-Signature-256``. Its ``timestamp`` is when the
+  event was recorded, the same on every retry, so it bounds nothing shorter than the service's
+  retry horizon (a day).
 
-``timestamp`` is when the event was recorded, the same on every retry. The service retries for
-up to a day (``webhook_max_age_seconds``), hence the default tolerance of a day: drop repeats
-within it by the ``X-Webhook-Event-Id`` header, keeping the ids seen for as long.
+Pass the request's headers and the per-attempt signature is required and checked with a
+tolerance of 5 minutes (and 1 minute of clock skew ahead):
+
+>>> event = verify_delivery(secret, request.get_data(), request.headers)
+
+Pass no headers (or the ``X-Signature-256`` value alone) to check the seed's body signature only,
+for deliveries from a service older than the per-attempt signature: then the event may be up to
+a day old, and repeats must be dropped by the ``X-Webhook-Event-Id`` header, keeping the ids seen
+for as long.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +38,15 @@ SIGNATURE_HEADER = "X-Signature-256"
 EVENT_HEADER = "X-Webhook-Event"
 EVENT_ID_HEADER = "X-Webhook-Event-Id"
 DELIVERY_HEADER = "X-Webhook-Delivery"
-DEFAULT_TOLERANCE_S = 86_400.0
-DEFAULT_CLOCK_SKEW_S = 300.0
+TIMESTAMP_HEADER = "X-Webhook-Timestamp"
+ATTEMPT_SIGNATURE_HEADER = "X-Webhook-Signature"
+# How old an attempt may be (its X-Webhook-Timestamp): the replay window.
+DEFAULT_TOLERANCE_S = 300.0
+# How old an event may be when only the seed's body signature is checked: the service retries
+# for up to webhook_max_age_seconds (a day by default), with the same event timestamp.
+DEFAULT_EVENT_TOLERANCE_S = 86_400.0
+# How far ahead of the receiver's clock a timestamp may be.
+DEFAULT_CLOCK_SKEW_S = 60.0
 
 _MEMBER = b'{"signature":"'
 _PREFIX = b"sha256="
@@ -47,7 +63,8 @@ class WebhookSignatureError(WebhookVerificationError):
 
 
 class WebhookTimestampError(WebhookVerificationError):
-    """The signature matches, but the event is older than the tolerance (or from the future)."""
+    """The signature matches, but the attempt (or, body signature only, the event) is older than
+    the tolerance or from the future: a replay or a late retry."""
 
 
 @dataclass(frozen=True)
@@ -63,20 +80,76 @@ class WebhookEvent:
 def verify_delivery(
     secret: str,
     body: bytes,
-    signature: str | None = None,
+    headers: Mapping[str, str] | str | None = None,
     *,
     tolerance_s: float | None = DEFAULT_TOLERANCE_S,
+    event_tolerance_s: float | None = DEFAULT_EVENT_TOLERANCE_S,
     clock_skew_s: float = DEFAULT_CLOCK_SKEW_S,
     now: datetime | None = None,
 ) -> WebhookEvent:
-    """The payload of a delivery's raw ``body``, checked against ``secret`` and the
-    ``X-Signature-256`` header's value (None: the body's own signature member only), with its
-    timestamp at most ``tolerance_s`` old (None: not checked) and at most ``clock_skew_s`` ahead.
+    """The payload of a delivery's raw ``body``, checked against ``secret``.
+
+    ``headers`` is the request's headers (any mapping; names are matched case-insensitively):
+    ``X-Webhook-Signature`` must sign the body at a time at most ``tolerance_s`` old (None: not
+    checked) and at most ``clock_skew_s`` ahead; ``X-Webhook-Timestamp`` and ``X-Signature-256``,
+    when present, must agree with it and with the body's signature.
+
+    ``headers`` None or a string (the ``X-Signature-256`` value, as in earlier versions) checks
+    the seed's body signature alone, with the event's timestamp at most ``event_tolerance_s``
+    old (None: not checked): there is no replay window shorter than that, so drop repeats by
+    ``X-Webhook-Event-Id``.
 
     Raises WebhookSignatureError or WebhookTimestampError.
     """
     if not secret:
         raise WebhookSignatureError("no secret to check against")
+    at = now or datetime.now(UTC)
+    if isinstance(headers, Mapping):
+        attempted_at = _check_attempt(secret, body, headers)
+        event = _check_body(secret, body, _header(headers, SIGNATURE_HEADER))
+        _check_age("the attempt", attempted_at, at, tolerance_s, clock_skew_s)
+        return event
+    event = _check_body(secret, body, headers)
+    _check_age("the event", event.timestamp, at, event_tolerance_s, clock_skew_s)
+    return event
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        folded = name.casefold()
+        value = next((v for k, v in headers.items() if k.casefold() == folded), None)
+    return value
+
+
+def _check_attempt(secret: str, body: bytes, headers: Mapping[str, str]) -> datetime:
+    """The time of the attempt that ``X-Webhook-Signature`` signs."""
+    header = _header(headers, ATTEMPT_SIGNATURE_HEADER)
+    if header is None:
+        raise WebhookSignatureError(
+            f"no {ATTEMPT_SIGNATURE_HEADER} header (pass no headers to check the body's "
+            "signature alone)"
+        )
+    fields = [part.strip().partition("=") for part in header.split(",")]
+    stamps = [value for key, _, value in fields if key == "t"]
+    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 12:
+        raise WebhookSignatureError(f"{ATTEMPT_SIGNATURE_HEADER} has no single t=<unix seconds>")
+    stated = _header(headers, TIMESTAMP_HEADER)
+    if stated is not None and stated.strip() != stamps[0]:
+        raise WebhookSignatureError(f"{TIMESTAMP_HEADER} differs from {ATTEMPT_SIGNATURE_HEADER}")
+    message = stamps[0].encode("ascii") + b"." + body
+    expected = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    if not any(
+        hmac.compare_digest(expected.encode(), value.encode("utf-8"))
+        for key, _, value in fields
+        if key == "v1"
+    ):
+        raise WebhookSignatureError(f"{ATTEMPT_SIGNATURE_HEADER} does not match")
+    return datetime.fromtimestamp(int(stamps[0]), UTC)
+
+
+def _check_body(secret: str, body: bytes, signature: str | None) -> WebhookEvent:
+    """The seed's signature: the body's first member, and ``X-Signature-256`` when given."""
     if (
         len(body) <= _SIGNED_OFFSET
         or not body.startswith(_MEMBER + _PREFIX)
@@ -94,31 +167,39 @@ def verify_delivery(
         raise WebhookSignatureError(f"the {SIGNATURE_HEADER} header differs from the body's")
     try:
         payload = json.loads(body)
-        timestamp = parse_datetime(payload["timestamp"])
-        event = WebhookEvent(
+        return WebhookEvent(
             event=str(payload["event"]),
-            timestamp=timestamp,
+            timestamp=parse_datetime(payload["timestamp"]),
             data=payload.get("data"),
             signature=expected.decode("ascii"),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WebhookSignatureError(f"not a delivery: {exc}") from exc
-    if tolerance_s is not None:
-        age_s = ((now or datetime.now(UTC)) - timestamp).total_seconds()
-        if age_s > tolerance_s or age_s < -clock_skew_s:
-            raise WebhookTimestampError(
-                f"the event is {age_s:.0f} s old (tolerance {tolerance_s:.0f} s)"
-            )
-    return event
+
+
+def _check_age(
+    what: str, moment: datetime, now: datetime, tolerance_s: float | None, clock_skew_s: float
+) -> None:
+    if tolerance_s is None:
+        return
+    age_s = (now - moment).total_seconds()
+    if age_s > tolerance_s or age_s < -clock_skew_s:
+        raise WebhookTimestampError(
+            f"{what} is {age_s:.0f} s old (tolerance {tolerance_s:.0f} s, "
+            f"{clock_skew_s:.0f} s ahead): a replay or a late retry"
+        )
 
 
 __all__ = [
+    "ATTEMPT_SIGNATURE_HEADER",
     "DEFAULT_CLOCK_SKEW_S",
+    "DEFAULT_EVENT_TOLERANCE_S",
     "DEFAULT_TOLERANCE_S",
     "DELIVERY_HEADER",
     "EVENT_HEADER",
     "EVENT_ID_HEADER",
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
     "WebhookEvent",
     "WebhookSignatureError",
     "WebhookTimestampError",

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from analytics.clock import Clock, format_utc
@@ -122,7 +122,7 @@ class Dispatcher:
     def _deliver(self, delivery: ClaimedDelivery, holder: str) -> None:
         started = self._clock.now()
         began = time.monotonic()
-        result = self._attempt(delivery)
+        result = self._attempt(delivery, started)
         duration_ms = int((time.monotonic() - began) * 1000)
         now = self._clock.now()
         if result.ok:
@@ -153,7 +153,7 @@ class Dispatcher:
         if not settled:
             log.warning("delivery %d: lease lost before it was settled", delivery.delivery_id)
 
-    def _attempt(self, delivery: ClaimedDelivery) -> SendResult:
+    def _attempt(self, delivery: ClaimedDelivery, started: datetime) -> SendResult:
         try:
             target, addresses = self._guard.resolve(delivery.url)
         except UrlRefused as exc:
@@ -169,7 +169,12 @@ class Dispatcher:
             format_utc(delivery.occurred_at),
             json.loads(delivery.data),
         )
+        # The body (and its seed signature) is the same on every retry; this attempt's own time
+        # and signature are what let a receiver refuse a replay after a few minutes.
+        sent_at = int(started.timestamp())
         headers = {
+            signing.TIMESTAMP_HEADER: str(sent_at),
+            signing.ATTEMPT_SIGNATURE_HEADER: signing.attempt_signature(secret, body, sent_at),
             signing.SIGNATURE_HEADER: signature,
             signing.EVENT_HEADER: delivery.event_type,
             signing.EVENT_ID_HEADER: delivery.event_id,

@@ -60,10 +60,11 @@ const (
 type Config struct {
 	// BaseURL is the API root, with its /k8s-monitor/api/v1 prefix (DefaultBaseURL when empty).
 	BaseURL string
-	// APIKey is sent as "Authorization: Bearer <key>".
+	// APIKey is sent as "Authorization: Bearer <key>"; a token from IssueToken (or an OIDC
+	// issuer's JWT) goes here too.
 	APIKey string
-	// Username and Password are sent as HTTP basic auth instead (the service takes the API key
-	// as the password; the user name is a label). Ignored when APIKey is set.
+	// Username and Password are sent as HTTP basic auth instead: a user's password, or any
+	// name with an API key as the password. Ignored when APIKey is set.
 	Username string
 	Password string
 	// HTTPClient sends the requests; nil means a client of its own with a DefaultTimeout
@@ -109,6 +110,10 @@ type Client struct {
 	Webhooks *WebhooksService
 	// Batch: many allocations in one call, metrics collection for a list of nodes (/batch).
 	Batch *BatchService
+	// Users: accounts (/users); IssueToken exchanges credentials for a token.
+	Users *UsersService
+	// APIKeys: API keys (/api-keys).
+	APIKeys *APIKeysService
 
 	baseURL      string
 	apiKey       string
@@ -180,6 +185,8 @@ func NewClient(cfg *Config) *Client {
 	c.Resources = &ResourcesService{c}
 	c.Webhooks = &WebhooksService{c}
 	c.Batch = &BatchService{c}
+	c.Users = &UsersService{c}
+	c.APIKeys = &APIKeysService{c}
 	return c
 }
 

@@ -439,6 +439,10 @@ type capturedDelivery struct {
 	Body      string `json:"body"`
 	Signature string `json:"signature"`
 	EventID   string `json:"eventId"`
+	// WebhookSignature and WebhookTimestamp: the attempt's X-Webhook-Signature and
+	// X-Webhook-Timestamp headers.
+	WebhookSignature string `json:"webhookSignature"`
+	WebhookTimestamp string `json:"webhookTimestamp"`
 }
 
 func TestLiveWebhookDeliveryVerifies(t *testing.T) {
@@ -451,25 +455,51 @@ func TestLiveWebhookDeliveryVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := []byte(delivery.Body)
-	event, err := VerifyWebhook(delivery.Secret, body, delivery.Signature, 0)
+	header := http.Header{}
+	header.Set(SignatureHeader, delivery.Signature)
+	header.Set(WebhookSignatureHeader, delivery.WebhookSignature)
+	header.Set(WebhookTimestampHeader, delivery.WebhookTimestamp)
+	seconds, err := strconv.ParseInt(delivery.WebhookTimestamp, 10, 64)
+	if err != nil {
+		t.Fatalf("X-Webhook-Timestamp %q: %v", delivery.WebhookTimestamp, err)
+	}
+	sentAt := time.Unix(seconds, 0)
+	if time.Since(sentAt) > 30*time.Minute || time.Until(sentAt) > time.Minute {
+		t.Fatalf("the attempt was sent at %s", sentAt)
+	}
+	// The clock is pinned to just after the attempt: the suite may run longer than 5 minutes.
+	at := func(secret string, moment time.Time) *WebhookVerifier {
+		return &WebhookVerifier{Secret: secret, Now: func() time.Time { return moment }}
+	}
+	event, err := at(delivery.Secret, sentAt.Add(2*time.Second)).VerifyHeaders(body, header)
 	if err != nil {
 		t.Fatalf("the service's delivery does not verify: %v", err)
 	}
-	if event.Event != "WEBHOOK_TEST" || event.Signature != delivery.Signature || time.Since(event.Timestamp.Time) > 10*time.Minute {
+	if event.Event != "WEBHOOK_TEST" || event.Signature != delivery.Signature || sentAt.Sub(event.Timestamp.Time) > 10*time.Minute {
 		t.Fatalf("event %+v", event)
 	}
 	var data map[string]any
 	if err := json.Unmarshal(event.Data, &data); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := VerifyWebhook(delivery.Secret+"x", body, delivery.Signature, 0); !errors.Is(err, ErrWebhookSignature) {
+	if _, err := at(delivery.Secret+"x", sentAt).VerifyHeaders(body, header); !errors.Is(err, ErrWebhookSignature) {
 		t.Fatalf("another secret: %v", err)
 	}
 	tampered := []byte(strings.Replace(delivery.Body, "WEBHOOK_TEST", "WEBHOOK_TESX", 1))
-	if _, err := VerifyWebhook(delivery.Secret, tampered, delivery.Signature, 0); !errors.Is(err, ErrWebhookSignature) {
+	if _, err := at(delivery.Secret, sentAt).VerifyHeaders(tampered, header); !errors.Is(err, ErrWebhookSignature) {
 		t.Fatalf("tampered: %v", err)
 	}
-	later := WebhookVerifier{Secret: delivery.Secret, Tolerance: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
+	if _, err := at(delivery.Secret, sentAt.Add(6*time.Minute)).VerifyHeaders(body, header); !errors.Is(err, ErrWebhookTimestamp) {
+		t.Fatalf("a replay six minutes later: %v", err)
+	}
+	// The seed's body signature alone still verifies, within the day-long event tolerance.
+	if _, err := VerifyWebhook(delivery.Secret, body, delivery.Signature, 0); err != nil {
+		t.Fatalf("the body signature alone: %v", err)
+	}
+	if _, err := VerifyWebhook(delivery.Secret, tampered, delivery.Signature, 0); !errors.Is(err, ErrWebhookSignature) {
+		t.Fatalf("tampered, body signature alone: %v", err)
+	}
+	later := WebhookVerifier{Secret: delivery.Secret, EventTolerance: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }}
 	if _, err := later.Verify(body, delivery.Signature); !errors.Is(err, ErrWebhookTimestamp) {
 		t.Fatalf("a replay two hours later: %v", err)
 	}
@@ -572,5 +602,73 @@ func TestLiveWritesOfEveryArea(t *testing.T) {
 	})
 	if err != nil || receipt.Received == nil || *receipt.Received != 1 {
 		t.Fatalf("receipt %+v %v", receipt, err)
+	}
+}
+
+func TestLiveAccounts(t *testing.T) {
+	client, ctx := live(t), liveContext(t)
+	name := fmt.Sprintf("go-sdk-%d", time.Now().UnixNano())
+	const password = "correct horse battery staple"
+	created, err := client.Users.Create(ctx, &UserRequest{Username: name, Password: password, Role: "operator", Team: "ml-platform"})
+	if err != nil || created.Username != name || created.Role != "operator" || created.Team != "ml-platform" || created.Disabled == nil || *created.Disabled {
+		t.Fatalf("create %+v %v", created, err)
+	}
+	_, err = client.Users.Create(ctx, &UserRequest{Username: name, Password: password, Role: "viewer"})
+	apiError(t, err, 409, CodeResourceAlreadyExists)
+	users, err := client.Users.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, user := range users {
+		found = found || user.Username == name
+	}
+	if !found {
+		t.Fatalf("%s not in %+v", name, users)
+	}
+	changed, err := client.Users.Update(ctx, name, &UserUpdate{Role: String("viewer"), Team: String("")})
+	if err != nil || changed.Role != "viewer" || changed.Team != "" {
+		t.Fatalf("update %+v %v", changed, err)
+	}
+	if got, err := client.Users.Get(ctx, name); err != nil || got.Role != "viewer" {
+		t.Fatalf("get %+v %v", got, err)
+	}
+	const newPassword = "another horse battery staple"
+	if _, err := client.Users.SetPassword(ctx, name, &PasswordRequest{Password: newPassword}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Users.SetPassword(ctx, name, &PasswordRequest{Password: "short"})
+	if invalid := apiError(t, err, 400, CodeValidationError); invalid.Fields["password"] == nil {
+		t.Fatalf("fields %+v", invalid.Fields)
+	}
+
+	made, err := client.APIKeys.Create(ctx, &APIKeyRequest{Role: "viewer", Name: "go-sdk-ci", Username: name})
+	if err != nil || made.Key == "" || made.KeyID == "" || made.Username != name {
+		t.Fatalf("create key %+v %v", made, err)
+	}
+	keys, err := client.APIKeys.List(ctx, name)
+	if err != nil || len(keys) != 1 || keys[0].KeyID != made.KeyID || keys[0].RevokedAt != nil {
+		t.Fatalf("keys %+v %v", keys, err)
+	}
+	byKey := NewClient(&Config{BaseURL: client.BaseURL(), APIKey: made.Key})
+	if _, err := byKey.Devices.List(ctx, nil); err != nil {
+		t.Fatalf("the new key reads: %v", err)
+	}
+	// The user's password, over HTTP basic; the demo stack has no token signing key (404).
+	byPassword := NewClient(&Config{BaseURL: client.BaseURL(), Username: name, Password: newPassword, HTTPClient: client.httpClient})
+	if _, err := byPassword.Devices.List(ctx, nil); err != nil {
+		t.Fatalf("the user reads with its password: %v", err)
+	}
+	_, err = byPassword.IssueToken(ctx)
+	apiError(t, err, 404, CodeResourceNotFound)
+
+	revoked, err := client.APIKeys.Revoke(ctx, made.KeyID)
+	if err != nil || revoked.KeyID != made.KeyID || revoked.RevokedAt == nil {
+		t.Fatalf("revoke %+v %v", revoked, err)
+	}
+	_, err = byKey.Devices.List(ctx, nil)
+	apiError(t, err, 401, CodeUnauthorized)
+	if disabled, err := client.Users.Update(ctx, name, &UserUpdate{Disabled: Bool(true)}); err != nil || !*disabled.Disabled {
+		t.Fatalf("disable %+v %v", disabled, err)
 	}
 }

@@ -8,35 +8,37 @@ package gpuclient
 // ---- devices ----
 // Device: a GPU of the inventory (GET /gpu/devices), with live temperature, power and utilisation.
 type Device struct {
-	DeviceID           string   `json:"deviceId,omitempty"`
-	NodeName           string   `json:"nodeName,omitempty"`
-	ModelID            string   `json:"modelId,omitempty"`
-	ModelName          string   `json:"modelName,omitempty"`
-	DeviceIndex        *int     `json:"deviceIndex,omitempty"`
-	DeviceStatus       string   `json:"deviceStatus,omitempty"`
-	CurrentTempC       *float64 `json:"currentTempC,omitempty"`
-	CurrentPowerW      *float64 `json:"currentPowerW,omitempty"`
-	CurrentUtilization *float64 `json:"currentUtilization,omitempty"`
-	MemoryGB           *float64 `json:"memoryGb,omitempty"`
-	Architecture       string   `json:"architecture,omitempty"`
-	MIGSupport         *bool    `json:"migSupport,omitempty"`
-	Allocated          *bool    `json:"allocated,omitempty"`
-	MIGInstanceCount   *int     `json:"migInstanceCount,omitempty"`
-	SerialNumber       string   `json:"serialNumber,omitempty"`
-	PCIAddress         string   `json:"pciAddress,omitempty"`
-	GPUUUID            string   `json:"gpuUuid,omitempty"`
-	DriverVersion      string   `json:"driverVersion,omitempty"`
-	FirmwareVersion    string   `json:"firmwareVersion,omitempty"`
-	PurchaseCost       *float64 `json:"purchaseCost,omitempty"`
-	PurchaseDate       *Time    `json:"purchaseDate,omitempty"`
-	WarrantyExpiryDate *Time    `json:"warrantyExpiryDate,omitempty"`
-	PricePerHour       *float64 `json:"pricePerHour,omitempty"`
-	Source             string   `json:"source,omitempty"`
-	RegisteredAt       *Time    `json:"registeredAt,omitempty"`
-	UpdatedAt          *Time    `json:"updatedAt,omitempty"`
-	Presence           string   `json:"presence,omitempty"`
-	LastSeenAt         *Time    `json:"lastSeenAt,omitempty"`
-	ProductName        string   `json:"productName,omitempty"`
+	DeviceID                 string   `json:"deviceId,omitempty"`
+	NodeName                 string   `json:"nodeName,omitempty"`
+	ModelID                  string   `json:"modelId,omitempty"`
+	ModelName                string   `json:"modelName,omitempty"`
+	DeviceIndex              *int     `json:"deviceIndex,omitempty"`
+	DeviceStatus             string   `json:"deviceStatus,omitempty"`
+	CurrentTempC             *float64 `json:"currentTempC,omitempty"`
+	CurrentPowerW            *float64 `json:"currentPowerW,omitempty"`
+	CurrentUtilization       *float64 `json:"currentUtilization,omitempty"`
+	MemoryGB                 *float64 `json:"memoryGb,omitempty"`
+	Architecture             string   `json:"architecture,omitempty"`
+	MIGSupport               *bool    `json:"migSupport,omitempty"`
+	Allocated                *bool    `json:"allocated,omitempty"`
+	MIGInstanceCount         *int     `json:"migInstanceCount,omitempty"`
+	SerialNumber             string   `json:"serialNumber,omitempty"`
+	PCIAddress               string   `json:"pciAddress,omitempty"`
+	GPUUUID                  string   `json:"gpuUuid,omitempty"`
+	DriverVersion            string   `json:"driverVersion,omitempty"`
+	FirmwareVersion          string   `json:"firmwareVersion,omitempty"`
+	PurchaseCost             *float64 `json:"purchaseCost,omitempty"`
+	PurchaseDate             *Time    `json:"purchaseDate,omitempty"`
+	WarrantyExpiryDate       *Time    `json:"warrantyExpiryDate,omitempty"`
+	PricePerHour             *float64 `json:"pricePerHour,omitempty"`
+	Source                   string   `json:"source,omitempty"`
+	RegisteredAt             *Time    `json:"registeredAt,omitempty"`
+	UpdatedAt                *Time    `json:"updatedAt,omitempty"`
+	Presence                 string   `json:"presence,omitempty"`
+	LastSeenAt               *Time    `json:"lastSeenAt,omitempty"`
+	ProductName              string   `json:"productName,omitempty"`
+	MetricsAvailable         *bool    `json:"metricsAvailable,omitempty"`
+	MetricsUnavailableReason string   `json:"metricsUnavailableReason,omitempty"`
 }
 
 // DeviceStatistics: GPU counts by model, node and status, and the allocation rate (percent).
@@ -146,16 +148,22 @@ type MIGLayout struct {
 
 // MIGStatistics: MIG usage statistics: instances by profile and state, allocation rates.
 type MIGStatistics struct {
-	TotalInstances       *int                      `json:"totalInstances,omitempty"`
-	AllocatedInstances   *int                      `json:"allocatedInstances,omitempty"`
-	FreeInstances        *int                      `json:"freeInstances,omitempty"`
-	PendingInstances     *int                      `json:"pendingInstances,omitempty"`
-	MIGEnabledDevices    *int                      `json:"migEnabledDevices,omitempty"`
-	InstancesByProfile   map[string]map[string]int `json:"instancesByProfile,omitempty"`
-	InstancesByState     map[string]int            `json:"instancesByState,omitempty"`
-	DevicesWithDrift     []string                  `json:"devicesWithDrift,omitempty"`
-	AllocationRate       *float64                  `json:"allocationRate,omitempty"`
-	MemoryAllocationRate *float64                  `json:"memoryAllocationRate,omitempty"`
+	TotalInstances           *int                      `json:"totalInstances,omitempty"`
+	AllocatedInstances       *int                      `json:"allocatedInstances,omitempty"`
+	FreeInstances            *int                      `json:"freeInstances,omitempty"`
+	PendingInstances         *int                      `json:"pendingInstances,omitempty"`
+	MIGEnabledDevices        *int                      `json:"migEnabledDevices,omitempty"`
+	InstancesByProfile       map[string]map[string]int `json:"instancesByProfile,omitempty"`
+	InstancesByState         map[string]int            `json:"instancesByState,omitempty"`
+	DevicesWithDrift         []string                  `json:"devicesWithDrift,omitempty"`
+	AllocationRate           *float64                  `json:"allocationRate,omitempty"`
+	MemoryAllocationRate     *float64                  `json:"memoryAllocationRate,omitempty"`
+	InstancesReporting       *int                      `json:"instancesReporting,omitempty"`
+	MemoryUsedGB             *float64                  `json:"memoryUsedGb,omitempty"`
+	MemoryTotalGB            *float64                  `json:"memoryTotalGb,omitempty"`
+	MemoryUtilization        *float64                  `json:"memoryUtilization,omitempty"`
+	MetricsAvailable         *bool                     `json:"metricsAvailable,omitempty"`
+	MetricsUnavailableReason string                    `json:"metricsUnavailableReason,omitempty"`
 }
 
 // ---- allocations ----
@@ -259,16 +267,18 @@ type UnallocatedPod struct {
 
 // Reconciliation: the ledger compared with the kubelet's assignments.
 type Reconciliation struct {
-	CheckedAt             *Time                  `json:"checkedAt,omitempty"`
-	Namespace             string                 `json:"namespace,omitempty"`
-	ActiveAllocations     *int                   `json:"activeAllocations,omitempty"`
-	MatchedAllocations    *int                   `json:"matchedAllocations,omitempty"`
-	MismatchedAllocations *int                   `json:"mismatchedAllocations,omitempty"`
-	PodsHoldingGPUs       *int                   `json:"podsHoldingGpus,omitempty"`
-	UnallocatedPodCount   *int                   `json:"unallocatedPodCount,omitempty"`
-	Matched               []string               `json:"matched,omitempty"`
-	Mismatched            []MismatchedAllocation `json:"mismatched,omitempty"`
-	UnallocatedPods       []UnallocatedPod       `json:"unallocatedPods,omitempty"`
+	CheckedAt                *Time                  `json:"checkedAt,omitempty"`
+	Namespace                string                 `json:"namespace,omitempty"`
+	ActiveAllocations        *int                   `json:"activeAllocations,omitempty"`
+	MatchedAllocations       *int                   `json:"matchedAllocations,omitempty"`
+	MismatchedAllocations    *int                   `json:"mismatchedAllocations,omitempty"`
+	PodsHoldingGPUs          *int                   `json:"podsHoldingGpus,omitempty"`
+	UnallocatedPodCount      *int                   `json:"unallocatedPodCount,omitempty"`
+	Matched                  []string               `json:"matched,omitempty"`
+	Mismatched               []MismatchedAllocation `json:"mismatched,omitempty"`
+	UnallocatedPods          []UnallocatedPod       `json:"unallocatedPods,omitempty"`
+	MetricsAvailable         *bool                  `json:"metricsAvailable,omitempty"`
+	MetricsUnavailableReason string                 `json:"metricsUnavailableReason,omitempty"`
 }
 
 // ---- metrics ----
@@ -436,6 +446,8 @@ type GPUOverview struct {
 	CriticalAlerts           *int           `json:"criticalAlerts,omitempty"`
 	WarningAlerts            *int           `json:"warningAlerts,omitempty"`
 	PrometheusAlerts         *int           `json:"prometheusAlerts,omitempty"`
+	MetricsAvailable         *bool          `json:"metricsAvailable,omitempty"`
+	MetricsUnavailableReason string         `json:"metricsUnavailableReason,omitempty"`
 }
 
 // GPUClusterHealth: GET /gpu/health: devices per verdict with the reasons.
@@ -1142,3 +1154,46 @@ type BatchMetricsCollectResult struct {
 }
 
 // ---- paging ----
+
+// ---- accounts ----
+// User: an account (docs/auth.md): login name, role (viewer, operator, admin), team; never its
+// password.
+type User struct {
+	Username  string `json:"username,omitempty"`
+	Role      string `json:"role,omitempty"`
+	Team      string `json:"team,omitempty"`
+	Disabled  *bool  `json:"disabled,omitempty"`
+	CreatedAt *Time  `json:"createdAt,omitempty"`
+	UpdatedAt *Time  `json:"updatedAt,omitempty"`
+}
+
+// APIKey: an API key as listed: its id and role, never the key itself.
+type APIKey struct {
+	KeyID     string `json:"keyId,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Role      string `json:"role,omitempty"`
+	Username  string `json:"username,omitempty"`
+	CreatedAt *Time  `json:"createdAt,omitempty"`
+	RevokedAt *Time  `json:"revokedAt,omitempty"`
+}
+
+// NewAPIKey: a key just made; Key is the secret itself, shown this once (stored only as a hash).
+type NewAPIKey struct {
+	KeyID     string `json:"keyId,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Role      string `json:"role,omitempty"`
+	Username  string `json:"username,omitempty"`
+	CreatedAt *Time  `json:"createdAt,omitempty"`
+	RevokedAt *Time  `json:"revokedAt,omitempty"`
+	Key       string `json:"key,omitempty"`
+}
+
+// Token: a short-lived Bearer token (JWT) from POST /auth/token; ExpiresIn is seconds.
+type Token struct {
+	AccessToken string `json:"accessToken,omitempty"`
+	TokenType   string `json:"tokenType,omitempty"`
+	ExpiresIn   *int   `json:"expiresIn,omitempty"`
+	ExpiresAt   *Time  `json:"expiresAt,omitempty"`
+	Role        string `json:"role,omitempty"`
+	Subject     string `json:"subject,omitempty"`
+}

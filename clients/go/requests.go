@@ -198,3 +198,35 @@ type MetricsCollectRequest struct {
 	CollectNodeMetrics *bool    `json:"collectNodeMetrics,omitempty"`
 	TimeRange          string   `json:"timeRange,omitempty"`
 }
+
+// UserRequest is the body of POST /users: Role is viewer, operator or admin; Password 12-1024
+// characters; Team may be empty.
+type UserRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+	Team     string `json:"team,omitempty"`
+}
+
+// UserUpdate is the body of PATCH /users/{username}: nil fields are left as they are; a Team
+// of "" clears it; Disabled true locks the account out (its password, keys and tokens).
+type UserUpdate struct {
+	Disabled *bool   `json:"disabled,omitempty"`
+	Role     *string `json:"role,omitempty"`
+	Team     *string `json:"team,omitempty"`
+}
+
+// PasswordRequest is the body of PUT /users/{username}/password; users changing their own
+// password give the current one.
+type PasswordRequest struct {
+	Password        string `json:"password"`
+	CurrentPassword string `json:"currentPassword,omitempty"`
+}
+
+// APIKeyRequest is the body of POST /api-keys: Role at most its user's; Username defaults to
+// the caller and is required when the caller is no user (the settings' admin key).
+type APIKeyRequest struct {
+	Role     string `json:"role"`
+	Name     string `json:"name,omitempty"`
+	Username string `json:"username,omitempty"`
+}

@@ -493,3 +493,62 @@ func (s *BatchService) Allocations(ctx context.Context, requests []AllocationReq
 func (s *BatchService) CollectMetrics(ctx context.Context, req *MetricsCollectRequest) (*BatchMetricsCollectResult, error) {
 	return send[BatchMetricsCollectResult](ctx, s.c, http.MethodPost, "/batch/metrics/collect", nil, req)
 }
+
+// ---- accounts -------------------------------------------------------------------------------
+
+// IssueToken exchanges the client's credentials (a user's password, or an API key) for a
+// short-lived Bearer token (POST /auth/token); give its AccessToken as Config.APIKey of another
+// client. A service without a signing key answers 404 RESOURCE_NOT_FOUND.
+func (c *Client) IssueToken(ctx context.Context) (*Token, error) {
+	return send[Token](ctx, c, http.MethodPost, "/auth/token", nil, nil)
+}
+
+// UsersService: accounts (/users, docs/auth.md); an admin's, but for a user's own password.
+type UsersService struct{ c *Client }
+
+const usersPath = "/users"
+
+// List returns every account (never a password).
+func (s *UsersService) List(ctx context.Context) ([]User, error) {
+	return slice[User](ctx, s.c, http.MethodGet, usersPath, nil)
+}
+
+// Create makes an account; a taken name is 409 RESOURCE_ALREADY_EXISTS.
+func (s *UsersService) Create(ctx context.Context, req *UserRequest) (*User, error) {
+	return send[User](ctx, s.c, http.MethodPost, usersPath, nil, req)
+}
+
+// Get returns one account.
+func (s *UsersService) Get(ctx context.Context, username string) (*User, error) {
+	return get[User](ctx, s.c, usersPath+pathOf(username), nil)
+}
+
+// Update changes role, team or the disabled flag.
+func (s *UsersService) Update(ctx context.Context, username string, update *UserUpdate) (*User, error) {
+	return send[User](ctx, s.c, http.MethodPatch, usersPath+pathOf(username), nil, update)
+}
+
+// SetPassword sets a new password (req.CurrentPassword when users change their own).
+func (s *UsersService) SetPassword(ctx context.Context, username string, req *PasswordRequest) (*User, error) {
+	return send[User](ctx, s.c, http.MethodPut, usersPath+pathOf(username, "password"), nil, req)
+}
+
+// APIKeysService: API keys (/api-keys, docs/auth.md).
+type APIKeysService struct{ c *Client }
+
+const apiKeysPath = "/api-keys"
+
+// List returns the keys (never the secrets), revoked ones included; username "" means all.
+func (s *APIKeysService) List(ctx context.Context, username string) ([]APIKey, error) {
+	return slice[APIKey](ctx, s.c, http.MethodGet, apiKeysPath, query{}.str("username", username))
+}
+
+// Create makes a key; its Key is in this answer only.
+func (s *APIKeysService) Create(ctx context.Context, req *APIKeyRequest) (*NewAPIKey, error) {
+	return send[NewAPIKey](ctx, s.c, http.MethodPost, apiKeysPath, nil, req)
+}
+
+// Revoke revokes a key at once, with the tokens issued for it; returns it with its RevokedAt.
+func (s *APIKeysService) Revoke(ctx context.Context, keyID string) (*APIKey, error) {
+	return send[APIKey](ctx, s.c, http.MethodDelete, apiKeysPath+pathOf(keyID), nil, nil)
+}

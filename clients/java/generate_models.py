@@ -32,6 +32,7 @@ from k8s_gpu_client.models._base import ApiModel, camel_case
 from k8s_gpu_client.models.paging import PagedModel
 
 MODULES = (
+    "accounts",
     "allocations",
     "batch",
     "cost",

@@ -7,6 +7,7 @@ the API's JSON back.
 from __future__ import annotations
 
 from k8s_gpu_client.models._base import ApiModel, to_api_value
+from k8s_gpu_client.models.accounts import ApiKey, NewApiKey, Token, User
 from k8s_gpu_client.models.allocations import (
     Allocation,
     AllocationRequest,
@@ -57,6 +58,7 @@ from k8s_gpu_client.models.webhooks import Receipt, Webhook, WebhookDelivery, We
 __all__ = [
     "Allocation",
     "AllocationRequest",
+    "ApiKey",
     "ApiModel",
     "BatchAllocationResult",
     "BatchMetricsCollectResult",
@@ -83,6 +85,7 @@ __all__ = [
     "MigStatistics",
     "ModelPrice",
     "NamespaceUsage",
+    "NewApiKey",
     "Node",
     "NodeDetail",
     "OverheatingAlerts",
@@ -98,8 +101,10 @@ __all__ = [
     "ResourceForecast",
     "SeriesForecast",
     "SyncResult",
+    "Token",
     "TopPod",
     "UsageStatistics",
+    "User",
     "Webhook",
     "WebhookDelivery",
     "WebhookTestEvent",

@@ -24,8 +24,8 @@ def test_password_token_and_key_credentials(live_server: LiveServerFactory) -> N
     with GpuManagementClient(server.api, username="sdk-user", password=PASSWORD) as client:
         assert client.devices.list() == []
         issued = client.issue_token()
-        assert issued["role"] == "viewer"
-    with GpuManagementClient(server.api, token=issued["accessToken"]) as client:
+        assert issued.role == "viewer"
+    with GpuManagementClient(server.api, token=issued.access_token) as client:
         assert client.devices.list() == []
         with pytest.raises(ForbiddenError):
             client.webhooks.list()
@@ -37,9 +37,9 @@ def test_password_token_and_key_credentials(live_server: LiveServerFactory) -> N
     ):
         client.devices.list()
     from_env = GpuManagementClient.from_env(
-        {"GPUCTL_BASE_URL": server.api, "GPUCTL_TOKEN": issued["accessToken"]}
+        {"GPUCTL_BASE_URL": server.api, "GPUCTL_TOKEN": issued.access_token}
     )
     with from_env:
         assert from_env.devices.list() == []
     with pytest.raises(ValueError):
-        GpuManagementClient(server.api, api_key=ADMIN_KEY, token=issued["accessToken"])
+        GpuManagementClient(server.api, api_key=ADMIN_KEY, token=issued.access_token)

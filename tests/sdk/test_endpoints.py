@@ -23,11 +23,14 @@ from tests.sdk.recording import (
     openapi_operations,
 )
 
-# Areas other tests cover (test_cost.py, test_forecast.py, test_webhooks.py).
+# Areas other tests cover (test_cost.py, test_forecast.py, test_webhooks.py, test_accounts.py).
 OTHER_AREAS = (
+    "/api-keys",
+    "/auth/token",
     "/gpu/cost",
     "/gpu/forecast",
     "/resources/forecast",
+    "/users",
     "/webhooks",
     "/alerts/alertmanager",
 )

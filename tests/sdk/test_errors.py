@@ -214,10 +214,14 @@ def test_metrics_unavailable_is_retried_then_raised(live_server: LiveServerFacto
         ) as anonymous,
         pytest.raises(sdk.MetricsUnavailableError) as caught,
     ):
-        anonymous.cluster.overview()
+        # The overview answers from the database instead (a partial answer, not retried).
+        overview = anonymous.cluster.overview()
+        assert overview.metrics_available is False and overview.metrics_unavailable_reason
+        assert slept == []
+        anonymous.cluster.health()
     check(caught.value, sdk.MetricsUnavailableError, 503)
     assert slept == [0.05, 0.1]
-    assert _requests_counted(server.url, "/k8s-monitor/api/v1/gpu/overview") == 3
+    assert _requests_counted(server.url, "/k8s-monitor/api/v1/gpu/health") == 3
 
 
 # -- envelopes from the service's error handler ---------------------------------------------------

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,14 @@ import requests
 import yaml
 
 from k8s_gpu_client import GpuManagementClient
-from k8s_gpu_client.webhooks import WebhookEvent, verify_delivery
+from k8s_gpu_client.webhooks import WebhookEvent, WebhookTimestampError, verify_delivery
 from tests.analytics.conftest import ADMIN_KEY, LiveServer, LiveServerFactory
 from tests.conftest import ROOT
 from tests.sdk.conftest import DEMO_FLEET
 from tests.sdk.recording import SCHEMA_NAMES, Recorder, openapi_operations
+from tests.sdk.sdk_sources import GO_SDK, go_structs
 from tests.webhooks.receiver import WebhookReceiver
 
-GO_SDK = ROOT / "clients" / "go"
 GO_EXAMPLE = ROOT / "examples" / "go"
 GO_CACHE = ROOT / ".cache" / "go"
 WEBHOOK_SECRET = "go-sdk-webhook-secret"
@@ -137,7 +138,8 @@ def fleet_truth() -> tuple[int, list[str]]:
 
 def capture_delivery(server: LiveServer, directory: Path) -> Path:
     """A WEBHOOK_TEST delivery the live service signed and sent to a real local receiver,
-    written to a JSON file (secret, raw body, X-Signature-256, event id) for the Go test."""
+    written to a JSON file (secret, raw body, X-Signature-256, event id, and the attempt's
+    X-Webhook-Signature and X-Webhook-Timestamp) for the Go test."""
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     with WebhookReceiver() as receiver:
         created = requests.post(
@@ -168,6 +170,8 @@ def capture_delivery(server: LiveServer, directory: Path) -> Path:
                 "body": delivery.body.decode("utf-8"),
                 "signature": delivery.headers["X-Signature-256"],
                 "eventId": delivery.headers["X-Webhook-Event-Id"],
+                "webhookSignature": delivery.headers["X-Webhook-Signature"],
+                "webhookTimestamp": delivery.headers["X-Webhook-Timestamp"],
             }
         )
     )
@@ -225,6 +229,7 @@ def test_go_sdk_passes_its_tests_against_the_live_service(
         "TestLiveWebhookLifecycle",
         "TestLiveWebhookDeliveryVerifies",
         "TestLiveWritesOfEveryArea",
+        "TestLiveAccounts",
     } <= passed, output[-20000:]
     # Every operation of the served OpenAPI document was reached through a Go SDK method.
     recorder = Recorder()
@@ -239,9 +244,20 @@ def test_go_sdk_passes_its_tests_against_the_live_service(
 def test_python_sdk_verifies_a_real_delivery(side_server: LiveServer, tmp_path: Path) -> None:
     captured = json.loads(capture_delivery(side_server, tmp_path).read_text())
     body = captured["body"].encode("utf-8")
-    event = verify_delivery(WEBHOOK_SECRET, body, captured["signature"])
+    headers = {
+        "X-Signature-256": captured["signature"],
+        "X-Webhook-Signature": captured["webhookSignature"],
+        "X-Webhook-Timestamp": captured["webhookTimestamp"],
+    }
+    # Just sent: the real clock is within the attempt's five minutes.
+    event = verify_delivery(WEBHOOK_SECRET, body, headers)
     assert isinstance(event, WebhookEvent) and event.event == "WEBHOOK_TEST"
     assert event.signature == captured["signature"]
+    replayed_at = datetime.fromtimestamp(int(captured["webhookTimestamp"]) + 360, UTC)
+    with pytest.raises(WebhookTimestampError):
+        verify_delivery(WEBHOOK_SECRET, body, headers, now=replayed_at)
+    # The seed's body signature alone still verifies.
+    assert verify_delivery(WEBHOOK_SECRET, body, captured["signature"]) == event
 
 
 def test_go_sources_are_formatted_and_vetted() -> None:
@@ -321,16 +337,11 @@ GO_REQUESTS = {
     "WebhookRequest": "WebhookCreate",
     "WebhookUpdate": "WebhookUpdate",
     "MetricsCollectRequest": "BatchMetricsCollectRequest",
+    "UserRequest": "UserCreate",
+    "UserUpdate": "UserUpdate",
+    "PasswordRequest": "Password",
+    "APIKeyRequest": "ApiKeyCreate",
 }
-
-
-def go_structs(file: str) -> dict[str, set[str]]:
-    """The JSON keys of every struct of a file of clients/go, by struct name."""
-    source = (GO_SDK / file).read_text()
-    return {
-        name: set(re.findall(r'json:"([^,"]+)', body)) - {"-"}
-        for name, body in re.findall(r"^type (\w+) struct \{\n(.*?)^\}", source, re.M | re.S)
-    }
 
 
 def test_go_models_mirror_the_openapi_schemas(openapi: dict[str, Any]) -> None:
@@ -338,8 +349,8 @@ def test_go_models_mirror_the_openapi_schemas(openapi: dict[str, Any]) -> None:
     models = go_structs("models.go")
     assert len(models) >= 80
     for name, keys in models.items():
-        # Go spells the initialisms GPU and MIG; the schemas are named as the Python classes.
-        python_name = re.sub("GPU", "Gpu", re.sub("MIG", "Mig", name))
+        # Go spells the initialisms API, GPU and MIG; the schemas are named as the Python classes.
+        python_name = re.sub("API", "Api", re.sub("GPU", "Gpu", re.sub("MIG", "Mig", name)))
         schema = schemas[SCHEMA_NAMES.get(python_name, python_name)]
         assert keys == set(schema["properties"]), (name, keys ^ set(schema["properties"]))
 

@@ -3,6 +3,8 @@ giving up, the delivery log, no redirects, and no double delivery between racing
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import threading
 from collections import Counter
@@ -16,10 +18,13 @@ from analytics.services.events.recorder import EventRecorder
 from analytics.services.kernel.events import EVENT_TYPES
 from analytics.store.db import Database
 from analytics.webhooks.signing import (
+    ATTEMPT_SIGNATURE_HEADER,
     SIGNATURE_HEADER,
     SIGNATURE_PREFIX_LENGTH,
+    TIMESTAMP_HEADER,
     canonical,
     sign,
+    verify_attempt,
     verify_body,
 )
 from tests.analytics.conftest import FakeClock
@@ -53,7 +58,11 @@ def _at(text: str) -> datetime:
 
 
 def test_delivers_the_seed_payload_signed(
-    app: Flask, client: FlaskClient, receiver: WebhookReceiver, make_dispatcher: DispatcherFactory
+    app: Flask,
+    client: FlaskClient,
+    clock: FakeClock,
+    receiver: WebhookReceiver,
+    make_dispatcher: DispatcherFactory,
 ) -> None:
     hook = register_webhook(client, receiver.url + "/in?x=1", secret="webhook_secret_key")
     events(app).record("GPU_OVERHEATING", {**SEED_DATA, "severity": "CRITICAL"})
@@ -81,6 +90,17 @@ def test_delivers_the_seed_payload_signed(
     assert not verify_body("wrong-secret", request.body)
     tampered = request.body.replace(b"95.2", b"55.2")
     assert not verify_body("webhook_secret_key", tampered)
+    # The attempt's own signature: HMAC of "<t>." + the raw body, t the attempt's Unix time.
+    sent_at = int(clock.now().timestamp())
+    assert request.headers[TIMESTAMP_HEADER] == str(sent_at)
+    header = request.headers[ATTEMPT_SIGNATURE_HEADER]
+    message = f"{sent_at}.".encode() + request.body
+    digest = hmac.new(b"webhook_secret_key", message, hashlib.sha256).hexdigest()
+    assert header == f"t={sent_at},v1={digest}"
+    assert verify_attempt("webhook_secret_key", request.body, header, sent_at + 299)
+    assert not verify_attempt("webhook_secret_key", request.body, header, sent_at + 301)
+    assert not verify_attempt("wrong-secret", request.body, header, sent_at)
+    assert not verify_attempt("webhook_secret_key", tampered, header, sent_at)
 
     (delivery,) = deliveries(client, hook["webhookId"])
     assert delivery["status"] == "DELIVERED"
@@ -117,7 +137,21 @@ def test_a_500_is_retried_with_exponential_backoff_then_given_up(
                 delay = (_at(delivery["nextAttemptAt"]) - clock.now()).total_seconds()
                 delays.append(delay)
                 clock.advance(seconds=delay + 1)  # the API shows whole seconds
-        assert len(failing.requests()) == 4
+        sent = failing.requests()
+    assert len(sent) == 4
+    # Every retry: the same body and seed signature, a later time and its own signature.
+    assert len({(r.body, r.headers[SIGNATURE_HEADER]) for r in sent}) == 1
+    times = [int(r.headers[TIMESTAMP_HEADER]) for r in sent]
+    assert times == sorted(set(times)), times
+    for request, sent_at in zip(sent, times, strict=True):
+        header = request.headers[ATTEMPT_SIGNATURE_HEADER]
+        assert header.startswith(f"t={sent_at},v1=")
+        assert verify_attempt("s3cret-key", request.body, header, sent_at)
+        assert verify_body("s3cret-key", request.body, request.headers[SIGNATURE_HEADER])
+    assert len({r.headers[ATTEMPT_SIGNATURE_HEADER] for r in sent}) == 4
+    # The first attempt's signature moved to the last attempt's time does not verify.
+    moved = sent[0].headers[ATTEMPT_SIGNATURE_HEADER].replace(f"t={times[0]}", f"t={times[-1]}")
+    assert not verify_attempt("s3cret-key", sent[0].body, moved, times[-1])
     ceilings = [10, 20, 25]
     assert all(c / 2 - 1 <= d <= c for d, c in zip(delays, ceilings, strict=True)), delays
     assert delivery["status"] == "FAILED"

@@ -1,5 +1,6 @@
 package com.k8s.monitor.client;
 
+import com.k8s.monitor.client.model.Token;
 import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -18,8 +19,8 @@ import java.util.Objects;
  * List<GpuDeviceInfo> devices = client.devices().list();
  * }</pre>
  *
- * <p>The API key is sent as {@code Authorization: Bearer}; or give {@code basicAuth} (the
- * service takes the API key as the password). Errors are {@link GpuApiException} (the API's
+ * <p>The API key is sent as {@code Authorization: Bearer}; or give {@code basicAuth} (a user's
+ * password, or an API key as the password), or a {@code token} from {@link #issueToken}. Errors are {@link GpuApiException} (the API's
  * code, message, details) or {@link GpuTransportException}; 429 and, for idempotent methods,
  * 502/503/504 are retried a bounded number of times (see {@link Builder#maxRetries}). A client is
  * thread-safe; share one.
@@ -37,6 +38,8 @@ public final class GpuManagementClient {
     private final ResourcesApi resources;
     private final WebhooksApi webhooks;
     private final BatchApi batch;
+    private final UsersApi users;
+    private final ApiKeysApi apiKeys;
 
     private GpuManagementClient(Transport transport) {
         this.transport = transport;
@@ -49,6 +52,8 @@ public final class GpuManagementClient {
         this.resources = new ResourcesApi(transport);
         this.webhooks = new WebhooksApi(transport);
         this.batch = new BatchApi(transport);
+        this.users = new UsersApi(transport);
+        this.apiKeys = new ApiKeysApi(transport);
     }
 
     public static Builder builder() {
@@ -128,6 +133,25 @@ public final class GpuManagementClient {
         return batch;
     }
 
+    /** Accounts (/users). */
+    public UsersApi users() {
+        return users;
+    }
+
+    /** API keys (/api-keys). */
+    public ApiKeysApi apiKeys() {
+        return apiKeys;
+    }
+
+    /**
+     * {@code POST /auth/token}: a short-lived Bearer token for this client's password or API key;
+     * give its {@code getAccessToken()} to {@link Builder#token}. A service without a signing key
+     * answers 404 RESOURCE_NOT_FOUND.
+     */
+    public Token issueToken() {
+        return transport.call("POST", "/auth/token", Transport.query(), null, Token.class);
+    }
+
     public String getBaseUrl() {
         return transport.baseUrl();
     }
@@ -169,7 +193,13 @@ public final class GpuManagementClient {
             return this;
         }
 
-        /** HTTP basic auth (the service takes the API key as the password). */
+        /** A Bearer token: from {@link GpuManagementClient#issueToken}, or an OIDC issuer's JWT. */
+        public Builder token(String token) {
+            this.authorization = token == null ? null : "Bearer " + token;
+            return this;
+        }
+
+        /** HTTP basic auth: a user's password, or any name with an API key as the password. */
         public Builder basicAuth(String username, String password) {
             String pair = username + ":" + password;
             this.authorization = "Basic "

@@ -7,13 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.k8s.monitor.client.model.ApiKey;
+import com.k8s.monitor.client.model.ApiModel;
 import com.k8s.monitor.client.model.CostAnalysis;
 import com.k8s.monitor.client.model.DeviceHealth;
 import com.k8s.monitor.client.model.GpuAllocationInfo;
 import com.k8s.monitor.client.model.GpuAllocationRequest;
 import com.k8s.monitor.client.model.GpuDeviceInfo;
 import com.k8s.monitor.client.model.GpuOverview;
+import com.k8s.monitor.client.model.NewApiKey;
 import com.k8s.monitor.client.model.Page;
+import com.k8s.monitor.client.model.User;
 import com.k8s.monitor.client.model.Webhook;
 import java.time.Duration;
 import java.time.Instant;
@@ -153,10 +157,11 @@ class LiveServiceTest {
                         .namespace("sdk-tests").podName("java-huge").requiredMemoryGb(1000).build()));
         assertEquals(409, insufficient.getStatus());
         assertEquals(ErrorCodes.INSUFFICIENT_RESOURCES, insufficient.getCode());
-        // details is a string whatever the server sends (older servers: an object).
-        assertNotNull(insufficient.getDetails());
-        assertTrue(insufficient.getDetails().contains("closestCandidates")
-                        || insufficient.getContext().containsKey("closestCandidates"),
+        // Structured data is in error.context; details is a string or null (older servers sent
+        // an object, which the SDK keeps as its JSON text).
+        assertTrue(insufficient.getContext().containsKey("closestCandidates")
+                        || (insufficient.getDetails() != null
+                                && insufficient.getDetails().contains("closestCandidates")),
                 insufficient.getBody());
 
         GpuDeviceInfo device = client.devices().get("gpu-worker-1-GPU-00");
@@ -204,6 +209,50 @@ class LiveServiceTest {
                         .namespace("sdk-tests").podName("java-viewer").requiredMemoryGb(1).build()));
         assertEquals(403, forbidden.getStatus());
         assertEquals(ErrorCodes.FORBIDDEN, forbidden.getCode());
+    }
+
+    @Test
+    void accountsKeysAndTokens() {
+        String name = "java-sdk-" + UUID.randomUUID().toString().substring(0, 8);
+        String password = "correct horse battery staple";
+        User created = client.users().create(name, password, "operator", "ml-platform");
+        assertEquals(name, created.getUsername());
+        assertEquals("ml-platform", created.getTeam());
+        assertEquals(Boolean.FALSE, created.getDisabled());
+        GpuApiException taken = assertThrows(GpuApiException.class,
+                () -> client.users().create(name, password, "viewer", null));
+        assertEquals(ErrorCodes.RESOURCE_ALREADY_EXISTS, taken.getCode());
+        assertTrue(client.users().list().stream().anyMatch(u -> name.equals(u.getUsername())));
+        User changed = client.users().update(name, "viewer", "", null);
+        assertEquals("viewer", changed.getRole());
+        assertEquals(null, changed.getTeam());
+        assertEquals("viewer", client.users().get(name).getRole());
+        String newPassword = "another horse battery staple";
+        client.users().setPassword(name, newPassword, null);
+
+        NewApiKey made = client.apiKeys().create("viewer", "java-sdk-ci", name);
+        assertNotNull(made.getKey());
+        assertEquals(name, made.getUsername());
+        List<ApiKey> keys = client.apiKeys().list(name);
+        assertEquals(List.of(made.getKeyId()), keys.stream().map(ApiKey::getKeyId).toList());
+        GpuManagementClient byKey = GpuManagementClient.builder()
+                .baseUrl(baseUrl).apiKey(made.getKey()).build();
+        assertFalse(byKey.devices().list().isEmpty());
+        GpuManagementClient byPassword = GpuManagementClient.builder()
+                .baseUrl(baseUrl).basicAuth(name, newPassword).build();
+        assertFalse(byPassword.devices().list().isEmpty());
+        // The demo stack has no token signing key: 404.
+        GpuApiException noSigningKey = assertThrows(GpuApiException.class, byPassword::issueToken);
+        assertEquals(404, noSigningKey.getStatus());
+
+        ApiKey revoked = client.apiKeys().revoke(made.getKeyId());
+        assertNotNull(revoked.getRevokedAt());
+        GpuApiException refused = assertThrows(GpuApiException.class, () -> byKey.devices().list());
+        assertEquals(ErrorCodes.UNAUTHORIZED, refused.getCode());
+        assertEquals(Boolean.TRUE, client.users().update(name, null, null, true).getDisabled());
+        for (ApiModel model : List.<ApiModel>of(created, changed, made, revoked)) {
+            assertEquals(Map.of(), model.getExtra(), model.getClass().getSimpleName());
+        }
     }
 
     @Test
