@@ -152,6 +152,7 @@ class _RoutedKubeServer(kubeapi._Server):
         # Not kubeapi._Server.__init__: it binds loopback with the unrouted handler.
         ThreadingHTTPServer.__init__(self, (host, 0), _RoutedKubeHandler)
         self.pod_list_provider = lambda: {"items": []}
+        self.objects = None  # pods only: no nodes or ConfigMaps (kubeapi.ClusterObjects)
         self._resource_version = 1000
         self._lock = threading.Lock()
         self.providers = dict(providers)
