@@ -466,3 +466,28 @@ def test_commands_manage_users_and_keys_on_the_configured_database(
     assert_error(client.get(f"{API}/gpu/devices", headers={"X-API-Key": key}), 401, "UNAUTHORIZED")
     assert run_cli(monkeypatch, capsys, "", "revoke-api-key", "unknown1")[0] == 2
     assert run_cli(monkeypatch, capsys, "", "disable-user", "nobody")[0] == 2
+
+
+def test_a_proven_password_is_not_hashed_again_and_nothing_else_is_kept() -> None:
+    """verify_password keeps the matches it proved (basic sends the password on every
+    request), and only those: a kept pair answers without hashing (here a hash nobody could
+    check), a wrong password or the old password against a new hash is never kept."""
+    from analytics.services.access.passwords import VerifiedPasswords, hash_password
+
+    verified = VerifiedPasswords(size=2)
+    stored = hash_password(PASSWORD)
+    assert verify_password(PASSWORD, stored, verified)
+    assert (PASSWORD, stored) in verified
+    assert not verify_password("wrong", stored, verified)
+    assert ("wrong", stored) not in verified
+    rotated = hash_password(PASSWORD + "!")
+    assert not verify_password(PASSWORD, rotated, verified)
+    assert (PASSWORD, rotated) not in verified
+    # What is kept is answered from the cache: the same pair with a hash in no known format.
+    verified.add(PASSWORD, "not-a-hash")
+    assert verify_password(PASSWORD, "not-a-hash", verified)
+    assert not verify_password(PASSWORD, "not-a-hash", VerifiedPasswords())
+    # Bounded: the least recently proven pair goes first.
+    assert verify_password(PASSWORD + "!", rotated, verified)
+    assert (PASSWORD, stored) not in verified
+    assert (PASSWORD, "not-a-hash") in verified

@@ -8,6 +8,8 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 
 # 16 MiB and about 50 ms per hash: OWASP's minimum for scrypt (N=2^14 with r=8 is its 2nd
 # row after N=2^17); raising it later only affects new hashes, old ones keep their parameters.
@@ -39,17 +41,59 @@ def hash_password(password: str) -> str:
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
 
 
-def verify_password(password: str, stored: str) -> bool:
+class VerifiedPasswords:
+    """Matches already proven in this process, so that HTTP basic (credentials on every
+    request) costs one scrypt per password and hash, not one per request (Prometheus'
+    exporter-toolkit caches its bcrypt checks likewise). An entry is an HMAC of the hash and
+    the password under a per-process random key, never the password; a changed hash (a new
+    password) is a new entry. Only matches are kept, so a wrong password always costs scrypt."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._key = secrets.token_bytes(32)
+        self._size = size
+        self._entries: OrderedDict[bytes, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _entry(self, password: str, stored: str) -> bytes:
+        message = stored.encode("utf-8") + b"\0" + password.encode("utf-8")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def __contains__(self, pair: tuple[str, str]) -> bool:
+        entry = self._entry(*pair)
+        with self._lock:
+            if entry not in self._entries:
+                return False
+            self._entries.move_to_end(entry)
+            return True
+
+    def add(self, password: str, stored: str) -> None:
+        entry = self._entry(password, stored)
+        with self._lock:
+            self._entries[entry] = None
+            self._entries.move_to_end(entry)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
+VERIFIED = VerifiedPasswords()
+
+
+def verify_password(password: str, stored: str, verified: VerifiedPasswords = VERIFIED) -> bool:
     """Whether ``password`` matches ``stored`` (constant-time compare; False for any other
-    or malformed hash format)."""
+    or malformed hash format). A match proven before (in ``verified``) is not hashed again."""
+    if (password, stored) in verified:
+        return True
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
         if scheme != "scrypt":
             return False
         computed = _scrypt(password, _unb64(salt), int(n), int(r), int(p))
-        return hmac.compare_digest(computed, _unb64(digest))
+        matches = hmac.compare_digest(computed, _unb64(digest))
     except (ValueError, TypeError):
         return False
+    if matches:
+        verified.add(password, stored)
+    return matches
 
 
 # Verified when the user name is unknown, so that a probe cannot tell existing names from the
