@@ -1,4 +1,8 @@
-"""The mig_instances table: desired and observed instances, and which of them are free."""
+"""The mig_instances table: desired and observed instances, and which of them are free.
+
+Rows marked ``retiring`` (deleted from the desired layout, still reported by the exporter) are
+invisible here but for :func:`retiring_instances` and :func:`instance_numbers`; the inventory
+sync (analytics.store.sync) sees them and removes each once the exporter no longer reports it."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, func, insert, select
+from sqlalchemy import Connection, delete, exists, func, insert, select, update
 
 from analytics.paging import PageRequest
 from analytics.store.devices import active_allocation
@@ -47,7 +51,7 @@ class MigInstanceRecord:
         return self.allocation_id is None and not self.held_by_pod
 
 
-def _query(now: datetime) -> Any:
+def _query(now: datetime, *, retiring: bool = False) -> Any:
     holder = (
         select(allocations.c.allocation_id)
         .where(allocations.c.resource_id == mig_instances.c.instance_id)
@@ -66,6 +70,7 @@ def _query(now: datetime) -> Any:
             held(mig_instances.c.instance_id).label("held_by_pod"),
         )
         .select_from(mig_instances.join(devices))
+        .where(mig_instances.c.retiring.is_(retiring))
         .order_by(devices.c.node_name, devices.c.device_index, mig_instances.c.instance_id)
     )
 
@@ -112,10 +117,34 @@ def insert_instances(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(insert(mig_instances), list(rows))
 
 
-def delete_instances(conn: Connection, device_id: str) -> int:
-    result = conn.execute(delete(mig_instances).where(mig_instances.c.device_id == device_id))
-    return int(result.rowcount)
+def retire_instances(conn: Connection, device_id: str) -> None:
+    """Take every instance of the GPU out of its layout: those the exporter never reported go,
+    those it reports stay as ``retiring`` until it stops reporting them (the cluster applies the
+    change later; until then the sync must not take them for unmanaged ones)."""
+    mine = mig_instances.c.device_id == device_id
+    conn.execute(delete(mig_instances).where(mine).where(mig_instances.c.observed.is_(False)))
+    conn.execute(update(mig_instances).where(mine).values(desired=False, retiring=True))
+
+
+def retiring_instances(conn: Connection, now: datetime, device_id: str) -> list[MigInstanceRecord]:
+    """The GPU's retiring instances, by instance id: what it still has of a deleted layout."""
+    query = _query(now, retiring=True).where(mig_instances.c.device_id == device_id)
+    return records(MigInstanceRecord, conn.execute(query))
+
+
+def instance_numbers(conn: Connection, device_id: str) -> set[int]:
+    """The numbers of the GPU's instance ids in use, retiring ones included (ids are unique)."""
+    ids = conn.execute(
+        select(mig_instances.c.instance_id).where(mig_instances.c.device_id == device_id)
+    ).scalars()
+    return {int(instance_id.rsplit("-", 1)[1]) for instance_id in ids}
 
 
 def count_instances(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(mig_instances)).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(mig_instances)
+            .where(mig_instances.c.retiring.is_(False))
+        ).scalar_one()
+    )

@@ -153,6 +153,8 @@ class MigRow:
     mig_uuid: str | None
     gpu_instance_id: int | None
     compute_instance_id: int | None
+    # Deleted from the desired layout, still reported (analytics.store.mig.retire_instances).
+    retiring: bool
 
 
 def mig_rows(conn: Connection, device_ids: Sequence[str]) -> list[MigRow]:

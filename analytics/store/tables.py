@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -92,6 +93,9 @@ mig_instances = Table(
     Column("compute_instance_id", Integer),
     Column("created_at", UtcDateTime, nullable=False),
     Column("observed_at", UtcDateTime),
+    # Deleted from the desired layout while the exporter still reports it: hidden from every
+    # reader but the inventory sync, which removes the row once the instance is gone.
+    Column("retiring", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_mig_instances_device", "device_id"),
 )
 

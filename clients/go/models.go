@@ -118,6 +118,7 @@ type MIGInstance struct {
 type MIGDrift struct {
 	Pending   []string `json:"pending,omitempty"`
 	Unmanaged []string `json:"unmanaged,omitempty"`
+	Retiring  []string `json:"retiring,omitempty"`
 }
 
 // MIGConfig: How to apply a layout: the nvidia.com/mig.config label and a mig-parted config.

@@ -38,6 +38,7 @@ class MigDrift(ApiModel):
 
     pending: list[str] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
+    retiring: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)

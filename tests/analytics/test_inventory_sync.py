@@ -232,6 +232,7 @@ def test_observed_mig_layout_applies_the_desired_one(
     assert layout["drift"] == {
         "pending": [f"{NODE}-GPU-00-MIG-01", f"{NODE}-GPU-00-MIG-02"],
         "unmanaged": [f"{NODE}-GPU-00-MIG-04"],
+        "retiring": [],
     }
     assert layout["observedLayout"] == ["4g.40gb@0", "3g.40gb@4"]
     stats = client.get(f"{API}/gpu/mig/statistics").get_json()["data"]
@@ -255,6 +256,93 @@ def test_unmanaged_instances_that_vanish_are_removed(
     result = collect(client)
     assert result["migRemoved"] == [f"{NODE}-GPU-00-MIG-01"]
     assert client.get(f"{API}/gpu/mig/devices/{NODE}-GPU-00").get_json()["data"]["instances"] == []
+
+
+def applied_layout(
+    client: FlaskClient, fake: FakePrometheus, *observed: tuple[dict[str, str], float]
+) -> None:
+    fake.answer_vector(
+        info(0, UUID_A100, "NVIDIA A100-SXM4-80GB", mig_mode="enabled"),
+        up(0, UUID_A100),
+        *observed,
+    )
+    collect(client)
+
+
+def test_a_deleted_layout_the_gpu_still_has_is_retiring_not_unmanaged(
+    make_app: AppFactory, fake_prometheus: FakePrometheus
+) -> None:
+    """The cluster applies a deleted layout later (mig-manager): meanwhile the exporter still
+    reports the old instances. They are retiring: in no layout, never unmanaged, never
+    allocatable, and a new layout is placed as if they were gone."""
+    client = app_on(make_app, fake_prometheus)
+    register(client, NODE, 0, gpuUuid=UUID_A100)
+    device = f"{API}/gpu/mig/devices/{NODE}-GPU-00"
+    client.post(device, json={"profileIds": ["1g.10gb"]}, headers=ADMIN)
+    old = mig(UUID_A100, "MIG-old", "1g.10gb", 13)  # 1g@6
+    applied_layout(client, fake_prometheus, old)
+    assert client.get(device).get_json()["data"]["observedLayout"] == ["1g.10gb@6"]
+
+    deleted = client.delete(device, headers=ADMIN).get_json()["data"]
+    assert deleted["instances"] == [] and deleted["drift"]["retiring"] == [f"{NODE}-GPU-00-MIG-01"]
+    assert deleted["observedLayout"] == ["1g.10gb@6"] and deleted["inSync"] is False
+    # Not applied yet: the exporter still reports the instance. The sync keeps it retiring.
+    result = collect(client)
+    assert result["migUnmanaged"] == [] and result["migRemoved"] == []
+    layout = client.get(device).get_json()["data"]
+    assert layout["instances"] == [] and layout["drift"]["retiring"] == [f"{NODE}-GPU-00-MIG-01"]
+    assert client.get(f"{API}/gpu/mig/available").get_json()["data"] == []
+    assert client.get(f"{API}/gpu/mig/statistics").get_json()["data"]["totalInstances"] == 0
+
+    # A new layout before the cluster caught up: exactly what was asked for, new ids.
+    created = client.post(
+        device, json={"profileIds": ["1g.10gb", "2g.20gb"]}, headers=ADMIN
+    ).get_json()["data"]
+    assert sorted(i["profile"] for i in created["instances"]) == ["1g.10gb", "2g.20gb"]
+    assert {i["instanceId"] for i in created["instances"]} == {
+        f"{NODE}-GPU-00-MIG-02",
+        f"{NODE}-GPU-00-MIG-03",
+    }
+    assert all(i["state"] == "PENDING" for i in created["instances"])
+    one_g = next(i for i in created["instances"] if i["profile"] == "1g.10gb")
+
+    # The cluster applies it: the old instance is gone, the new ones are reported.
+    applied_layout(
+        client,
+        fake_prometheus,
+        mig(UUID_A100, "MIG-new-1g", "1g.10gb", 13),
+        mig(UUID_A100, "MIG-new-2g", "2g.20gb", 5),
+    )
+    layout = client.get(device).get_json()["data"]
+    assert layout["inSync"] is True and layout["drift"]["retiring"] == []
+    assert {i["instanceId"]: i["migUuid"] for i in layout["instances"]} == {
+        one_g["instanceId"]: "MIG-new-1g",
+        next(i["instanceId"] for i in created["instances"] if i["profile"] == "2g.20gb"): (
+            "MIG-new-2g"
+        ),
+    }
+
+
+def test_a_new_layout_takes_over_the_instance_the_cluster_kept(
+    make_app: AppFactory, fake_prometheus: FakePrometheus
+) -> None:
+    """Deleted and asked for again before the cluster acted: the config is the same, so the
+    cluster keeps the instance, and the new desired instance is the one it reports."""
+    client = app_on(make_app, fake_prometheus)
+    register(client, NODE, 0, gpuUuid=UUID_A100)
+    device = f"{API}/gpu/mig/devices/{NODE}-GPU-00"
+    client.post(device, json={"profileIds": ["1g.10gb"]}, headers=ADMIN)
+    kept = mig(UUID_A100, "MIG-kept", "1g.10gb", 7)  # 1g@0, where the layout puts it
+    applied_layout(client, fake_prometheus, kept)
+    client.delete(device, headers=ADMIN)
+    again = client.post(device, json={"profileIds": ["1g.10gb"]}, headers=ADMIN).get_json()["data"]
+    assert [i["startSlice"] for i in again["instances"]] == [0]
+    applied_layout(client, fake_prometheus, kept)
+    layout = client.get(device).get_json()["data"]
+    assert [(i["instanceId"], i["state"], i["migUuid"]) for i in layout["instances"]] == [
+        (f"{NODE}-GPU-00-MIG-02", "APPLIED", "MIG-kept")
+    ]
+    assert layout["inSync"] is True and layout["drift"]["retiring"] == []
 
 
 def test_sync_needs_an_operator(make_app: AppFactory, fake_prometheus: FakePrometheus) -> None:

@@ -89,6 +89,13 @@ class MigDriftSchema(Schema):
     unmanaged = fields.List(
         fields.String(), metadata=doc("Reported instances that are not in the desired layout.")
     )
+    retiring = fields.List(
+        fields.String(),
+        metadata=doc(
+            "Instances of a deleted layout the exporter still reports: the cluster has not "
+            "applied the change yet. They are in no layout and cannot be allocated."
+        ),
+    )
 
 
 class MigLayoutSchema(Schema):

@@ -211,7 +211,7 @@ class MigService:
     ) -> MigLayoutView:
         device_id = device.device_id
         gb = {p.name: p.memory_gb for p in mig_profiles(device.model_id)}
-        used = {int(i.instance_id.rsplit("-", 1)[1]) for i in existing}
+        used = mig_store.instance_numbers(conn, device_id)
         numbers = (n for n in range(1, 1000) if n not in used)
         rows = [
             {
@@ -258,7 +258,7 @@ class MigService:
                         ],
                     },
                 )
-            mig_store.delete_instances(conn, device_id)
+            mig_store.retire_instances(conn, device_id)
             if device.status == "MIG_ENABLED":
                 device_store.set_status(conn, device_id, "ACTIVE", now)
             layout = self._layout(conn, device_id, now)
@@ -380,6 +380,8 @@ class MigService:
         if device is None:
             raise _not_found(device_id)
         records = mig_store.instances(conn, now, device_id=device_id)
+        # What the GPU still has of a deleted layout: observed, in no layout (see _drift).
+        retiring = mig_store.retiring_instances(conn, now, device_id)
         prices = self._prices.hourly_prices(conn)
         views = [self._instance(r, prices) for r in records]
         placed = [
@@ -394,7 +396,7 @@ class MigService:
             # stranded slices are then those of what the GPU really has.
             observed = [
                 Placement(r.profile, r.start_slice, r.memory_slices, r.compute_slices)
-                for r in records
+                for r in [*records, *retiring]
                 if r.observed
             ]
             for layout in (placed, observed):
@@ -426,9 +428,9 @@ class MigService:
             stranded_compute_slices=int(stranded["computeSlices"]),
             mig_config=config,
             desired_layout=_layout_names(r for r in records if r.desired),
-            observed_layout=_layout_names(r for r in records if r.observed),
-            in_sync=not _drift(records)["pending"] and not _drift(records)["unmanaged"],
-            drift=_drift(records),
+            observed_layout=_layout_names(r for r in [*records, *retiring] if r.observed),
+            in_sync=not any(_drift(records, retiring).values()),
+            drift=_drift(records, retiring),
         )
 
     def _instance(
@@ -467,12 +469,16 @@ def _layout_names(records: Any) -> list[str]:
     return [f"{r.profile}@{r.start_slice}" for r in sorted(records, key=lambda r: r.start_slice)]
 
 
-def _drift(records: Sequence[MigInstanceRecord]) -> dict[str, list[str]]:
+def _drift(
+    records: Sequence[MigInstanceRecord], retiring: Sequence[MigInstanceRecord]
+) -> dict[str, list[str]]:
     """Where the desired layout and the observed one differ: instances asked for and not
-    reported (pending), and reported without being asked for (unmanaged)."""
+    reported (pending), reported without being asked for (unmanaged), and deleted from the
+    layout but still reported (retiring)."""
     return {
         "pending": [r.instance_id for r in records if r.desired and not r.observed],
         "unmanaged": [r.instance_id for r in records if r.observed and not r.desired],
+        "retiring": [r.instance_id for r in retiring],
     }
 
 

@@ -501,7 +501,10 @@ class InventorySync:
         _compute_total, memory_total = total_slices(model_id) if profiles else (0, 0)
         matched: dict[str, ObservedMig] = {}
         unmatched: list[ObservedMig] = []
-        by_mig_uuid = {r.mig_uuid: r for r in rows if r.mig_uuid}
+        # A retiring row (its layout was deleted) keeps the instance it names out of the
+        # unmanaged ones; a desired row that asks for the same place takes it first (the cluster
+        # may keep the instance when the new layout holds it).
+        by_mig_uuid = {r.mig_uuid: r for r in rows if r.mig_uuid and not r.retiring}
         for instance in observed:
             hit = by_mig_uuid.get(instance.mig_uuid)
             if hit is not None and hit.instance_id not in matched:
@@ -522,7 +525,12 @@ class InventorySync:
                 else None
             )
             candidates = [
-                r for r in rows if r.instance_id not in matched and r.profile == instance.profile
+                r
+                for r in rows
+                if r.instance_id not in matched
+                and r.profile == instance.profile
+                # A retiring row stands only for the very instance it was.
+                and (not r.retiring or r.mig_uuid in (None, instance.mig_uuid))
             ]
             candidates.sort(key=lambda r: (r.start_slice != start, not r.desired, r.instance_id))
             if candidates:
@@ -534,7 +542,7 @@ class InventorySync:
             found = matched.get(mig_row.instance_id)
             if found is None:
                 if mig_row.observed:
-                    if mig_row.desired or mig_row.instance_id in held:
+                    if not mig_row.retiring and (mig_row.desired or mig_row.instance_id in held):
                         sync_store.update_mig_instance(
                             conn, mig_row.instance_id, {"observed": False}
                         )

@@ -15,6 +15,9 @@ public class MigDrift extends ApiModel {
     @JsonProperty("unmanaged")
     @JsonSetter(nulls = Nulls.AS_EMPTY)
     private List<String> unmanaged = new ArrayList<>();
+    @JsonProperty("retiring")
+    @JsonSetter(nulls = Nulls.AS_EMPTY)
+    private List<String> retiring = new ArrayList<>();
 
     public List<String> getPending() {
         return pending;
@@ -30,5 +33,13 @@ public class MigDrift extends ApiModel {
 
     public void setUnmanaged(List<String> unmanaged) {
         this.unmanaged = unmanaged;
+    }
+
+    public List<String> getRetiring() {
+        return retiring;
+    }
+
+    public void setRetiring(List<String> retiring) {
+        this.retiring = retiring;
     }
 }
