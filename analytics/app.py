@@ -166,9 +166,6 @@ def create_app(
     gpu_metrics = GpuMetricsService(database, catalogue, clock, prom_client, price_book, live_views)
     if live_metrics is None:
         live_metrics = PrometheusLiveMetrics(gpu_metrics.live_values)
-    inventory_sync = InventorySync(
-        database, catalogue, clock, prom_client, settings.sync_interval_seconds
-    )
     events = EventRecorder(database, clock)
     cost = CostService(
         database,
@@ -203,6 +200,14 @@ def create_app(
         )
         if settings.mig_apply
         else None
+    )
+    inventory_sync = InventorySync(
+        database,
+        catalogue,
+        clock,
+        prom_client,
+        settings.sync_interval_seconds,
+        republish=publisher.republish if publisher is not None else None,
     )
     mig = MigService(
         database,

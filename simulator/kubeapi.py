@@ -173,6 +173,11 @@ class ClusterObjects:
             "status": {},
         }
 
+    def add_node(self, name: str, labels: Mapping[str, str] | None = None) -> None:
+        """A node joins the cluster (tests: an API that did not know it yet)."""
+        with self._lock:
+            self._nodes[name] = self._node(name, labels or {})
+
     def nodes(self) -> list[dict[str, Any]]:
         with self._lock:
             return [copy.deepcopy(n) for n in self._nodes.values()]

@@ -140,6 +140,22 @@ def instance_numbers(conn: Connection, device_id: str) -> set[int]:
     return {int(instance_id.rsplit("-", 1)[1]) for instance_id in ids}
 
 
+def nodes_with_drift(conn: Connection) -> list[str]:
+    """Nodes with a GPU whose layout the cluster has not applied yet: a desired instance not
+    reported, or a retiring one still reported. Sorted."""
+    unapplied = (mig_instances.c.desired.is_(True) & mig_instances.c.observed.is_(False)) | (
+        mig_instances.c.retiring.is_(True)
+    )
+    query = (
+        select(devices.c.node_name)
+        .select_from(mig_instances.join(devices))
+        .where(unapplied)
+        .distinct()
+        .order_by(devices.c.node_name)
+    )
+    return list(conn.execute(query).scalars())
+
+
 def count_instances(conn: Connection) -> int:
     return int(
         conn.execute(

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from simulator.kubeapi import ClusterObjects, KubeApiServer
 from tests.analytics.conftest import ADMIN, API, AppFactory, register
+from tests.analytics.prom_fake import FakePrometheus
 
 CONFIG_MAP = "/api/v1/namespaces/gpu-operator/configmaps/gpu-analytics-mig-parted-config"
 
@@ -111,3 +112,40 @@ def test_an_unreachable_api_leaves_the_layout_pending(make_app: AppFactory) -> N
     )
     assert response.status_code == 201
     assert {i["state"] for i in response.get_json()["data"]["instances"]} == {"PENDING"}
+
+
+def test_the_inventory_sync_publishes_again_what_the_cluster_refused(
+    make_app: AppFactory, fake_prometheus: FakePrometheus
+) -> None:
+    """A publish the API refused (here: the node is not there yet) is not lost until the next
+    layout change: each sync run publishes the nodes whose layout is not applied yet, and
+    rewrites nothing that is already there."""
+    objects = ClusterObjects({})
+    with KubeApiServer(lambda: {"items": []}, objects) as kube:
+        client = make_app(
+            mig_apply=True, kube_api_url=kube.url, prometheus_url=fake_prometheus.url
+        ).test_client()
+        register(client, "gpu-worker-1", 0, model="A100_80GB")
+        created = client.post(
+            f"{API}/gpu/mig/devices/gpu-worker-1-GPU-00",
+            json={"profileIds": ["3g.40gb"]},
+            headers=ADMIN,
+        )
+        assert created.status_code == 201
+        assert objects.node("gpu-worker-1") is None
+
+        objects.add_node("gpu-worker-1")
+        synced = client.post(f"{API}/gpu/metrics/collect", headers=ADMIN)
+        assert synced.status_code == 200, synced.get_json()
+        labels = node_labels(kube, "gpu-worker-1")
+        published = labels["nvidia.com/mig.config"]
+        assert published.startswith("gpu-analytics-")
+        assert parted(kube)["mig-configs"][published] == [
+            {"devices": [0], "mig-enabled": True, "mig-devices": {"3g.40gb": 1}}
+        ]
+        version = requests.get(kube.url + CONFIG_MAP, timeout=5).json()["metadata"][
+            "resourceVersion"
+        ]
+        assert client.post(f"{API}/gpu/metrics/collect", headers=ADMIN).status_code == 200
+        again = requests.get(kube.url + CONFIG_MAP, timeout=5).json()["metadata"]
+        assert again["resourceVersion"] == version

@@ -198,6 +198,27 @@ class MigConfigPublisher:
         log.info("MIG layout of node %s published as %s", node_name, config.name)
         return config.name
 
+    def republish(self, node_names: Sequence[str]) -> int:
+        """Publish each node again (the inventory sync's healing of failed publishes); stops at
+        the first refusal, as the rest would wait on the same unreachable API. How many went."""
+        done = 0
+        for node_name in node_names:
+            config = node_mig_config(self._db, self._clock, node_name)
+            if config is None:
+                continue
+            try:
+                self._merge(config)
+                self._kube.patch_node_labels(node_name, {MIG_CONFIG_LABEL: config.name})
+            except KubeApiError as exc:
+                log.warning(
+                    "MIG layouts not published again (%d node(s) left): %s",
+                    len(node_names) - done,
+                    exc,
+                )
+                break
+            done += 1
+        return done
+
     def _merge(self, config: NodeMigConfig) -> None:
         # Read, add our config, write back only if nobody changed it meanwhile; a few tries.
         for _ in range(3):
@@ -211,7 +232,10 @@ class MigConfigPublisher:
                 if isinstance(loaded, dict) and isinstance(loaded.get("mig-configs"), dict):
                     parted = loaded
             configs = parted["mig-configs"]
-            configs.update(config.config["mig-configs"])
+            new = config.config["mig-configs"]
+            if all(configs.get(name) == entry for name, entry in new.items()):
+                return  # already there: no write, no new resourceVersion for watchers
+            configs.update(new)
             text = yaml.safe_dump(parted, sort_keys=False)
             try:
                 self._kube.write_config_map(

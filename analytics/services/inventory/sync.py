@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -157,6 +157,7 @@ class InventorySync:
         clock: Clock,
         prom: PromClient,
         interval_seconds: int,
+        republish: Callable[[Sequence[str]], object] | None = None,
     ) -> None:
         self._db = database
         self._catalogue = catalogue
@@ -166,6 +167,12 @@ class InventorySync:
         # Long enough for a slow Prometheus and a busy database; a crashed holder's lease
         # expires after it.
         self._lease_seconds = max(30.0, 4 * prom.timeout_seconds)
+        # MigConfigPublisher.republish when layouts are published to the cluster (mig_apply):
+        # after each
+        # run, nodes whose layout is not applied yet are published again, so a publish that
+        # failed (Kubernetes API down) heals without a new change. Unchanged configs are not
+        # rewritten, and an unchanged label value is no event to the mig-manager.
+        self._republish = republish
 
     # -- entry points --------------------------------------------------------------------------
 
@@ -257,6 +264,10 @@ class InventorySync:
             self._finish(holder, result)
             raise
         self._finish(holder, result)
+        if self._republish is not None:
+            with self._db.read() as conn:
+                drifting = mig_store.nodes_with_drift(conn)
+            self._republish([n for n in drifting if nodes is None or n in nodes])
         if result.changed:
             log.info(
                 "inventory sync: %d added, %d updated, %d lost, %d missing, %d restored, "
