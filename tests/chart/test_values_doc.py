@@ -85,7 +85,7 @@ def test_rows_follow_the_comment_convention() -> None:
 
 def test_a_documented_key_that_is_not_a_value_fails() -> None:
     text = "items:\n  - name: a\n    # -- Inside a list item.\n    size: 1\n"
-    with pytest.raises(values_doc.ValuesDocError, match="items.size: documented but not a value"):
+    with pytest.raises(values_doc.ValuesDocError, match=r"items\.size: documented but not a value"):
         values_doc.rows(text)
 
 
