@@ -52,9 +52,7 @@ def test_the_defaults_grant_only_the_exporters_pod_reads() -> None:
     rendered = render({})
     assert rendered.names("ClusterRole") == {"k8s-gpu-management-exporter"}
     (role,) = rendered.of_kind("ClusterRole")
-    assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
-    ]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
     assert not rendered.of_kind("Role")
 
 

@@ -314,9 +314,7 @@ def test_analytics_has_no_cluster_role_unless_mig_apply_patches_nodes() -> None:
 
 def test_the_exporter_cluster_role_only_lists_pods_and_only_with_the_kubernetes_api() -> None:
     exporter = _rules({}, "k8s-gpu-management-exporter")
-    assert exporter == [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
-    ]
+    assert exporter == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
     assert not render({"exporter": {"kubernetesApi": False}}).of_kind("ClusterRole")
 
 
