@@ -136,6 +136,19 @@ def test_dashboard_config_maps_equal_the_dashboards_and_are_labelled_for_the_sid
         assert len(cm["data"]) == 1
 
 
+def test_the_sidecar_label_is_configurable() -> None:
+    values = {
+        "monitoring": {
+            "dashboards": {"enabled": True, "label": "grafana.com/dashboard", "labelValue": "gpu"}
+        }
+    }
+    maps = render(values).of_kind("ConfigMap")
+    assert len(maps) == len(list(DASHBOARDS.glob("*.json")))
+    for cm in maps:
+        assert cm["metadata"]["labels"]["grafana.com/dashboard"] == "gpu"
+        assert "grafana_dashboard" not in cm["metadata"]["labels"]
+
+
 def test_nothing_of_monitoring_is_rendered_by_default() -> None:
     kinds = {obj["kind"] for obj in render({}).objects}
     assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ConfigMap"}

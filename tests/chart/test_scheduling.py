@@ -118,3 +118,10 @@ def test_min_available_replaces_max_unavailable() -> None:
     assert budget["spec"]["minAvailable"] == 2 and "maxUnavailable" not in budget["spec"]
     values = {"analytics": {"podDisruptionBudget": {"enabled": True, "minAvailable": "50%"}}}
     assert render(values).one("PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
+
+
+def test_zero_is_a_value_not_an_absence() -> None:
+    values = {"analytics": {"podDisruptionBudget": {"enabled": True, "maxUnavailable": 0}}}
+    assert render(values).one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 0
+    values = {"analytics": {"podDisruptionBudget": {"enabled": True, "minAvailable": 0}}}
+    assert render(values).one("PodDisruptionBudget")["spec"]["minAvailable"] == 0
