@@ -89,13 +89,31 @@ POSTGRESQL_3: dict[str, Any] = {
         "database": {"type": "postgresql", "postgresql": {"existingSecret": "gpu-analytics-db"}},
         "adminApiKey": {"existingSecret": "gpu-admin", "key": "key"},
     },
-    "monitoring": {"podMonitor": {"enabled": True}},
+    "monitoring": {
+        "podMonitor": {
+            "enabled": True,
+            "relabelings": [{"action": "labeldrop", "regex": "container"}],
+            "metricRelabelings": [
+                {"sourceLabels": ["__name__"], "regex": "gpu_process_.*", "action": "drop"}
+            ],
+            "scheme": "https",
+            "tlsConfig": {"insecureSkipVerify": True},
+            "basicAuth": {
+                "username": {"name": "scrape", "key": "username"},
+                "password": {"name": "scrape", "key": "password"},
+            },
+        }
+    },
 }
+# Every switch on at once: the chart's CI values file.
+ALL_SWITCHES_FILE = CHART / "ci" / "all-switches-values.yaml"
+ALL_SWITCHES: dict[str, Any] = yaml.safe_load(ALL_SWITCHES_FILE.read_text())
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
     "minimal": MINIMAL,
     "full-monitoring": FULL_MONITORING,
     "postgresql-3": POSTGRESQL_3,
+    "all-switches": ALL_SWITCHES,
 }
 
 

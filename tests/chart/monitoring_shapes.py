@@ -36,18 +36,98 @@ _NAMESPACE_SELECTOR: dict[str, Any] = {
         "any": {"type": "boolean"},
     },
 }
-_ENDPOINT: dict[str, Any] = {
+_SECRET_KEY: dict[str, Any] = {
     "type": "object",
-    "required": ["port"],
+    "required": ["name", "key"],
     "additionalProperties": False,
     "properties": {
-        "port": {"type": "string", "minLength": 1},
-        "path": {"type": "string", "pattern": "^/"},
-        "interval": _DURATION,
-        "scrapeTimeout": _DURATION,
-        "honorLabels": {"type": "boolean"},
+        "name": {"type": "string", "minLength": 1},
+        "key": {"type": "string", "minLength": 1},
+        "optional": {"type": "boolean"},
     },
 }
+_SECRET_OR_CONFIG_MAP: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "maxProperties": 1,
+    "properties": {"secret": _SECRET_KEY, "configMap": _SECRET_KEY},
+}
+_SAFE_TLS: dict[str, Any] = {
+    "ca": _SECRET_OR_CONFIG_MAP,
+    "cert": _SECRET_OR_CONFIG_MAP,
+    "keySecret": _SECRET_KEY,
+    "serverName": {"type": "string"},
+    "insecureSkipVerify": {"type": "boolean"},
+}
+# RelabelConfig actions, as the CRD spells them (it accepts the lower-case forms too).
+_ACTIONS = (
+    "Replace",
+    "Keep",
+    "Drop",
+    "HashMod",
+    "LabelMap",
+    "LabelDrop",
+    "LabelKeep",
+    "Lowercase",
+    "Uppercase",
+    "KeepEqual",
+    "DropEqual",
+)
+_RELABEL: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "sourceLabels": {
+                "type": "array",
+                "items": {"type": "string", "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$"},
+            },
+            "separator": {"type": "string"},
+            "targetLabel": {"type": "string"},
+            "regex": {"type": "string"},
+            "modulus": {"type": "integer", "minimum": 0},
+            "replacement": {"type": "string"},
+            "action": {"type": "string", "enum": [*_ACTIONS, *(a.lower() for a in _ACTIONS)]},
+        },
+    },
+}
+
+
+def _endpoint(tls: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["port"],
+        "additionalProperties": False,
+        "properties": {
+            "port": {"type": "string", "minLength": 1},
+            "path": {"type": "string", "pattern": "^/"},
+            "interval": _DURATION,
+            "scrapeTimeout": _DURATION,
+            "honorLabels": {"type": "boolean"},
+            "scheme": {"type": "string", "enum": ["http", "https", "HTTP", "HTTPS"]},
+            "tlsConfig": {"type": "object", "additionalProperties": False, "properties": tls},
+            "basicAuth": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {"username": _SECRET_KEY, "password": _SECRET_KEY},
+            },
+            "relabelings": _RELABEL,
+            "metricRelabelings": _RELABEL,
+        },
+    }
+
+
+# ServiceMonitor endpoints take a TLSConfig (files too); PodMonitor ones a SafeTLSConfig.
+_ENDPOINT = _endpoint(
+    {
+        **_SAFE_TLS,
+        "caFile": {"type": "string"},
+        "certFile": {"type": "string"},
+        "keyFile": {"type": "string"},
+    }
+)
+_POD_ENDPOINT = _endpoint(_SAFE_TLS)
 
 
 def _object(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +185,11 @@ OPERATOR_SCHEMAS: dict[str, dict[str, Any]] = {
                 "jobLabel": {"type": "string"},
                 "selector": _SELECTOR,
                 "namespaceSelector": _NAMESPACE_SELECTOR,
-                "podMetricsEndpoints": {"type": "array", "items": _ENDPOINT, "minItems": 1},
+                "podMetricsEndpoints": {
+                    "type": "array",
+                    "items": _POD_ENDPOINT,
+                    "minItems": 1,
+                },
             },
         },
     ),

@@ -14,8 +14,9 @@ ALERTS = ROOT / "alerts"
 DASHBOARDS = ROOT / "dashboards"
 
 
-# The one rule file the chart ships only when monitoring.prometheusRule.dcgmCompat is on.
+# The one rule file the chart ships only when monitoring.prometheusRule.files.dcgm-compat is on.
 DCGM_FILE = "dcgm-compat.yml"
+RUNBOOKS = "https://github.com/k8s-gpu-management/k8s-gpu-management/blob/main/docs/runbooks"
 
 
 def _rule_files() -> list[Path]:
@@ -31,8 +32,23 @@ def _rules_by_source(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _with_dcgm_compat(values: dict[str, Any]) -> dict[str, Any]:
     monitoring = values["monitoring"]
-    rule = {**monitoring["prometheusRule"], "dcgmCompat": True}
+    rule = {**monitoring["prometheusRule"], "files": {"dcgm-compat": True}}
     return {**values, "monitoring": {**monitoring, "prometheusRule": rule}}
+
+
+def as_rendered(path: Path, runbook_base: str = RUNBOOKS) -> dict[str, Any]:
+    """The spec a rule file should become: its groups, each runbook_url made absolute."""
+    groups: list[dict[str, Any]] = yaml.safe_load(path.read_text())["groups"]
+    for group in groups:
+        for rule in group["rules"]:
+            annotations = rule.get("annotations", {})
+            if "runbook_url" in annotations:
+                relative = annotations["runbook_url"]
+                assert relative.startswith("docs/runbooks/"), relative
+                annotations["runbook_url"] = (
+                    f"{runbook_base}/{relative.removeprefix('docs/runbooks/')}"
+                )
+    return {"groups": groups}
 
 
 def test_each_rule_file_but_dcgm_compat_becomes_one_prometheus_rule_by_default() -> None:
@@ -45,7 +61,7 @@ def test_each_rule_file_but_dcgm_compat_becomes_one_prometheus_rule_by_default()
         if path.name == DCGM_FILE:
             continue
         rule = by_source[f"alerts/{path.name}"]
-        assert rule["spec"] == {"groups": yaml.safe_load(path.read_text())["groups"]}, path.name
+        assert rule["spec"] == as_rendered(path), path.name
         assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
@@ -65,7 +81,7 @@ def test_the_dcgm_switch_adds_the_dcgm_compat_file_as_it_is() -> None:
     assert set(switched) == set(default) | {f"alerts/{DCGM_FILE}"}
     assert set(switched) == {f"alerts/{path.name}" for path in _rule_files()}
     dcgm = switched[f"alerts/{DCGM_FILE}"]
-    assert dcgm["spec"] == {"groups": yaml.safe_load((ALERTS / DCGM_FILE).read_text())["groups"]}
+    assert dcgm["spec"] == as_rendered(ALERTS / DCGM_FILE)
     assert dcgm["metadata"]["name"] == "k8s-gpu-management-dcgm-compat"
     assert dcgm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     for source, rule in default.items():
@@ -73,7 +89,7 @@ def test_the_dcgm_switch_adds_the_dcgm_compat_file_as_it_is() -> None:
 
 
 def test_the_dcgm_switch_alone_renders_no_rules() -> None:
-    values: dict[str, Any] = {"monitoring": {"prometheusRule": {"dcgmCompat": True}}}
+    values: dict[str, Any] = {"monitoring": {"prometheusRule": {"files": {"dcgm-compat": True}}}}
     assert not render(values).of_kind("PrometheusRule")
 
 
@@ -118,6 +134,19 @@ def test_dashboard_config_maps_equal_the_dashboards_and_are_labelled_for_the_sid
         assert cm["metadata"]["namespace"] == "monitoring"
         assert cm["metadata"]["annotations"] == {"grafana_folder": "GPU"}
         assert len(cm["data"]) == 1
+
+
+def test_the_sidecar_label_is_configurable() -> None:
+    values = {
+        "monitoring": {
+            "dashboards": {"enabled": True, "label": "grafana.com/dashboard", "labelValue": "gpu"}
+        }
+    }
+    maps = render(values).of_kind("ConfigMap")
+    assert len(maps) == len(list(DASHBOARDS.glob("*.json")))
+    for cm in maps:
+        assert cm["metadata"]["labels"]["grafana.com/dashboard"] == "gpu"
+        assert "grafana_dashboard" not in cm["metadata"]["labels"]
 
 
 def test_nothing_of_monitoring_is_rendered_by_default() -> None:

@@ -16,6 +16,12 @@ from tests.chart.chart import CHART, render_raw
 
 SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
 VALUES_TEXT = (CHART / "values.yaml").read_text()
+# Kubernetes and Prometheus Operator objects passed through as they are: every field of theirs is
+# optional, so values.yaml need not list one (their schemas are still closed).
+PASSTHROUGH = {
+    f"#/definitions/{name}"
+    for name in ("affinity", "podSecurityContext", "securityContext", "tlsConfig", "safeTlsConfig")
+} | {"#/definitions/basicAuth"}
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -37,6 +43,23 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
             "additional properties 'postgres' not allowed",
         ),
         ({"monitoring": {"serviceMonitor": {"honorLabels": False}}}, "'honorLabels' not allowed"),
+        # The Kubernetes and operator objects passed through are closed too: typos fail.
+        ({"exporter": {"affinity": {"nodeAfinity": {}}}}, "'nodeAfinity' not allowed"),
+        (
+            {"analytics": {"securityContext": {"readOnlyRootFs": True}}},
+            "'readOnlyRootFs' not allowed",
+        ),
+        ({"exporter": {"podSecurityContext": {"fsgroup": 1}}}, "'fsgroup' not allowed"),
+        ({"exporter": {"serviceAccount": {"automount": True}}}, "'automount' not allowed"),
+        (
+            {"monitoring": {"serviceMonitor": {"relabelings": [{"source_labels": ["a"]}]}}},
+            "'source_labels' not allowed",
+        ),
+        (
+            {"monitoring": {"podMonitor": {"tlsConfig": {"caFile": "/ca.crt"}}}},
+            "'caFile' not allowed",  # a PodMonitor's SafeTLSConfig reads no files
+        ),
+        ({"dcgmCompat": True}, "'dcgmCompat' not allowed"),
     ],
 )
 def test_unknown_keys_fail_the_render(values: dict[str, Any], message: str) -> None:
@@ -60,11 +83,64 @@ def test_unknown_keys_fail_the_render(values: dict[str, Any], message: str) -> N
             {"exporter": {"tolerations": [{"key": "x", "operator": "Sometimes"}]}},
             "/exporter/tolerations/0/operator",
         ),
+        (
+            {"monitoring": {"prometheusRule": {"alerts": {"GpuOverheating": "off"}}}},
+            "/monitoring/prometheusRule/alerts/GpuOverheating': got string, want boolean",
+        ),
+        (
+            {"monitoring": {"prometheusRule": {"files": {"gpu-alerts": 0}}}},
+            "/monitoring/prometheusRule/files/gpu-alerts",
+        ),
+        (
+            {"monitoring": {"prometheusRule": {"additionalRuleLabels": {"team-name": "x"}}}},
+            "'team-name' does not match pattern",
+        ),
+        (
+            {"monitoring": {"serviceMonitor": {"scheme": "ftp"}}},
+            "/monitoring/serviceMonitor/scheme",
+        ),
+        (
+            {"monitoring": {"serviceMonitor": {"relabelings": [{"action": "rename"}]}}},
+            "/monitoring/serviceMonitor/relabelings/0/action",
+        ),
+        (
+            {"analytics": {"podDisruptionBudget": {"minAvailable": "half"}}},
+            "/analytics/podDisruptionBudget/minAvailable",
+        ),
+        (
+            {
+                "exporter": {
+                    "affinity": {
+                        "nodeAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": {
+                                "nodeSelectorTerms": [
+                                    {"matchExpressions": [{"key": "a", "operator": "Maybe"}]}
+                                ]
+                            }
+                        }
+                    }
+                }
+            },
+            "matchExpressions/0/operator",
+        ),
+        (
+            {"exporter": {"securityContext": {"runAsUser": -1}}},
+            "/exporter/securityContext/runAsUser",
+        ),
+        (
+            {"monitoring": {"dashboards": {"labelValue": "a b"}}},
+            "/monitoring/dashboards/labelValue",
+        ),
+        ({"global": {"imageRegistry": 5}}, "/global/imageRegistry': got number, want string"),
     ],
 )
 def test_wrong_types_fail_the_render(values: dict[str, Any], message: str) -> None:
     with pytest.raises(helm.HelmValuesError, match=re.escape(message)):
         render_raw(values)
+
+
+def test_globals_of_a_parent_chart_are_accepted() -> None:
+    assert render_raw({"global": {"storageClass": "fast", "postgresql": {"auth": {}}}})
 
 
 def _objects(node: dict[str, Any], path: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -84,6 +160,10 @@ def test_every_schema_object_is_closed_or_a_typed_map() -> None:
     assert len(found) > 30
     for path, node in found:
         extra = node.get("additionalProperties")
+        if path == "values.global":
+            # A parent chart's globals reach this chart too: it types its own and keeps theirs.
+            assert extra is True and node["properties"]
+            continue
         if "properties" in node:
             assert extra is False, (
                 f"{path}: objects with properties must set additionalProperties: false"
@@ -97,6 +177,8 @@ def test_defaults_validate_and_every_schema_key_has_a_default() -> None:
     jsonschema.Draft7Validator(SCHEMA).validate(defaults)
 
     def walk(node: dict[str, Any], values: Any, path: str) -> None:
+        if node.get("$ref") in PASSTHROUGH:
+            return
         node = _resolve(node)
         for key, child in node.get("properties", {}).items():
             assert isinstance(values, dict) and key in values, (

@@ -143,7 +143,10 @@ def test_exporter_environment_is_read_by_the_real_settings(value_set: str) -> No
     values = VALUE_SETS[value_set]
     (container,) = containers(render(values).one("DaemonSet"))
     assert container["image"].endswith(":0.1.0")
-    assert "command" not in container and "args" not in container  # the image's gpu-exporter
+    assert "command" not in container  # the image's gpu-exporter
+    # Arguments only for the web config (tests/chart/test_web_config.py).
+    web_config = values.get("exporter", {}).get("webConfig", {}).get("existingSecret")
+    assert ("args" in container) is bool(web_config)
     env = _resolve_env(container, {})
     flags = {
         EXPORTER_PREFIX + option.lstrip("-").replace("-", "_").upper()
@@ -300,19 +303,19 @@ def _rules(rendered_values: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return rules
 
 
-def test_rbac_reads_pods_and_nodes_and_patches_nodes_only_with_mig_apply() -> None:
-    read_only = _rules({}, "k8s-gpu-management-analytics")
-    assert all(set(rule["verbs"]) <= {"get", "list", "watch"} for rule in read_only)
-    assert {r for rule in read_only for r in rule["resources"]} == {"pods", "nodes"}
+def test_analytics_has_no_cluster_role_unless_mig_apply_patches_nodes() -> None:
+    """The service reads Prometheus, not the API: only MIG apply grants it anything."""
+    assert "k8s-gpu-management-analytics" not in render({}).names("ClusterRole")
     with_apply = _rules(
         {"analytics": {"migApply": {"enabled": True}}}, "k8s-gpu-management-analytics"
     )
-    writes = [rule for rule in with_apply if set(rule["verbs"]) - {"get", "list", "watch"}]
-    assert writes == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
+    assert with_apply == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
+
+
+def test_the_exporter_cluster_role_only_lists_pods_and_only_with_the_kubernetes_api() -> None:
     exporter = _rules({}, "k8s-gpu-management-exporter")
-    assert exporter == [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}
-    ]
+    assert exporter == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    assert not render({"exporter": {"kubernetesApi": False}}).of_kind("ClusterRole")
 
 
 def test_mig_apply_writes_only_its_config_map_and_sets_the_settings() -> None:

@@ -57,9 +57,6 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
-{{- define "gpumgmt.image" -}}
-{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) }}
-{{- end }}
 
 {{/* The scrape job names alerts/gpu-alerts.yml expects (up{job="gpu-exporter"}). */}}
 {{- define "gpumgmt.jobLabelKey" -}}k8s-gpu-management/scrape-job{{- end }}
@@ -68,8 +65,66 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-admin-key" (include "gpumgmt.fullname" .)) .Values.analytics.adminApiKey.existingSecret }}
 {{- end }}
 
-{{- define "gpumgmt.analytics.serviceAccount" -}}
-{{- include "gpumgmt.fullname" . }}
+{{/* image reference, with global.imageRegistry before the repository when set. */}}
+{{- define "gpumgmt.image" -}}
+{{- $registry := "" }}
+{{- with .root.Values.global }}{{ $registry = .imageRegistry | default "" }}{{ end }}
+{{- $repository := .image.repository }}
+{{- if $registry }}{{ $repository = printf "%s/%s" (trimSuffix "/" $registry) $repository }}{{ end }}
+{{- printf "%s:%s" $repository (default .root.Chart.AppVersion .image.tag) }}
+{{- end }}
+
+{{/* imagePullSecrets of a pod spec: the chart's and global.imagePullSecrets. */}}
+{{- define "gpumgmt.imagePullSecrets" -}}
+{{- $secrets := concat (.Values.imagePullSecrets | default list) ((.Values.global | default dict).imagePullSecrets | default list) | uniq }}
+{{- with $secrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of a component's ServiceAccount: pass (dict "root" $ "component" "exporter"). The
+configured name, else the chart's name for the component when it creates one, else `default`.
+*/}}
+{{- define "gpumgmt.serviceAccountName" -}}
+{{- $sa := (index .root.Values .component).serviceAccount }}
+{{- $own := ternary (include "gpumgmt.exporter.fullname" .root) (include "gpumgmt.fullname" .root) (eq .component "exporter") }}
+{{- default (ternary $own "default" $sa.create) $sa.name }}
+{{- end }}
+
+{{/* "true" when the exporter calls the Kubernetes API (it lists the pods of its node). */}}
+{{- define "gpumgmt.exporter.usesApi" -}}
+{{- if .Values.exporter.kubernetesApi }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the analytics service calls the Kubernetes API: MIG apply (node labels and the
+mig-parted ConfigMap) and the in-cluster JWKS of the service-account issuer.
+*/}}
+{{- define "gpumgmt.analytics.usesApi" -}}
+{{- if or .Values.analytics.migApply.enabled .Values.analytics.auth.oidc.inClusterJwks }}true{{ end }}
+{{- end }}
+
+{{/* A component's ServiceAccount object: pass (dict "root" $ "component" "analytics"). */}}
+{{- define "gpumgmt.serviceAccount" -}}
+{{- $sa := (index .root.Values .component).serviceAccount }}
+{{- if $sa.create }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "gpumgmt.serviceAccountName" . }}
+  namespace: {{ .root.Release.Namespace }}
+  labels:
+    {{- include "gpumgmt.labels" .root | nindent 4 }}
+    app.kubernetes.io/component: {{ .component }}
+  {{- with $sa.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+# Pods that call the API opt in on their own spec; no other pod gets a token.
+automountServiceAccountToken: false
+{{- end }}
 {{- end }}
 
 {{/*
@@ -220,4 +275,50 @@ neither it nor Prometheus.
 {{- $items = append $items (printf "%s=%v" $model $price) }}
 {{- end }}
 {{- join "," $items }}
+{{- end }}
+
+{{/*
+The exporter's probe handler: GET /healthz (HTTPS under a TLS web config), or a TCP connect when
+the web config's basic auth covers /healthz (exporter.webConfig.tcpProbes).
+*/}}
+{{- define "gpumgmt.exporter.probe" -}}
+{{- $web := .Values.exporter.webConfig }}
+{{- if and $web.existingSecret $web.tcpProbes }}
+tcpSocket:
+  port: metrics
+{{- else }}
+httpGet:
+  path: /healthz
+  port: metrics
+  {{- if and $web.existingSecret $web.tls }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Scheme, tlsConfig and basicAuth of the exporter's scrape endpoint (exporter.webConfig). */}}
+{{- define "gpumgmt.endpointSecurity" -}}
+{{- if and .scheme (ne .scheme "http") }}
+scheme: {{ .scheme }}
+{{- end }}
+{{- with .tlsConfig }}
+tlsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .basicAuth }}
+basicAuth:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* relabelings and metricRelabelings of a scrape endpoint. */}}
+{{- define "gpumgmt.relabelings" -}}
+{{- with .relabelings }}
+relabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
