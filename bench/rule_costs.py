@@ -83,7 +83,7 @@ from devstack.prometheus import (  # noqa: E402
 )
 
 EXPORTER_JOB = "gpu-exporter"
-# Rule files the chart leaves out unless switched on (monitoring.prometheusRule.dcgmCompat).
+# Rule files the chart leaves out unless switched on (monitoring.prometheusRule.files.dcgm-compat).
 OPT_IN_FILES = frozenset({"dcgm-compat.yml"})
 GLOBAL_INTERVAL_S = 15.0
 TEMPLATE_NODES = 8  # one node of each kind of the bench512 mix
