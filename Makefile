@@ -66,9 +66,11 @@ proto: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
 		exporter/podresources/api.proto
 
-# Copy alerts/*.yml and dashboards/*.json into the Helm chart (it cannot read files outside it).
+# Copy alerts/*.yml and dashboards/*.json into the Helm chart (it cannot read files outside it),
+# and write the values table of the chart's README from values.yaml's comments.
 chart:
 	$(PYTHON) scripts/sync_chart.py
+	$(PYTHON) scripts/chart_values_doc.py
 
 docs: $(STAMP)
 	$(BIN)/python -m exporter.metrics > docs/metrics.md
