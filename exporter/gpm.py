@@ -175,15 +175,22 @@ class GpmReader:
                     break
             for key in [k for k in self._targets if k not in seen]:
                 self._free(self._targets.pop(key))
+            if self._closed:  # closed while this read waited on NVML
+                self._free_all()
+                return GpmReadings()
             return GpmReadings(tuple(samples), tuple(support))
 
-    def close(self) -> None:
-        """Free every sample buffer; later reads return nothing."""
-        with self._lock:
-            self._closed = True
-            for target in self._targets.values():
-                self._free(target)
-            self._targets.clear()
+    def close(self, timeout: float = 1.0) -> None:
+        """Free every sample buffer; later reads return nothing. A read stuck in a wedged
+        driver is not waited for past ``timeout`` s: it frees the buffers when it returns."""
+        self._closed = True
+        if not self._lock.acquire(timeout=timeout):
+            log.warning("GPM sampling is stuck in NVML; its buffers are freed when it returns")
+            return
+        try:
+            self._free_all()
+        finally:
+            self._lock.release()
 
     @property
     def buffers_held(self) -> int:
@@ -385,6 +392,11 @@ class GpmReader:
             target = self._targets.pop(key)
             if free:
                 self._free(target)
+
+    def _free_all(self) -> None:
+        for target in self._targets.values():
+            self._free(target)
+        self._targets.clear()
 
     def _forget_all(self) -> None:
         # NVML is being re-initialised: its samples went with the old session.

@@ -8,6 +8,7 @@ pod runs on it and which MIG instances it has is read from the fleet YAML.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -319,6 +320,25 @@ def test_close_frees_every_buffer(rig: Rig) -> None:
     assert rig.node.nvml.gpm.buffers_allocated == 0
     rig.cycle()
     assert not [k for k in _samples(rig.scrape()) if k[0].startswith("gpu_prof_")]
+
+
+def test_close_does_not_wait_for_a_read_stuck_in_nvml(rig: Rig) -> None:
+    rig.cycle()
+    rig.cycle()
+    rig.node.nvml.set_call_latency(0.3)  # a slow or wedged driver
+    stuck = threading.Thread(target=rig.sampler.run_gpm_stage)
+    stuck.start()
+    try:
+        time.sleep(0.1)
+        started = time.monotonic()
+        rig.gpm.close(timeout=0.2)
+        assert time.monotonic() - started < 1.0
+        assert rig.node.nvml.gpm.buffers_allocated > 0, "the read still holds them"
+    finally:
+        rig.node.nvml.set_call_latency(0.0)
+        stuck.join(timeout=30)
+    assert rig.node.nvml.gpm.buffers_allocated == 0, "freed when the read returned"
+    assert not [k for k in _samples(rig.scrape()) if k[0] in PROF_METRICS]
 
 
 # -- the demo fleet and the whole exporter ------------------------------------------------------
