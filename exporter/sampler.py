@@ -1,8 +1,9 @@
 """Background sampling: each stage runs on its own period and the latest results form a Snapshot.
 
-Stages: ``nvml`` (device readings), ``gpm`` (GPM profiling, :mod:`exporter.gpm`), ``processes`` (per-process memory and utilisation mapped to
-containers through /proc), ``pod_resources`` (kubelet gRPC), ``kubernetes`` (pod phases and
-model-serving details). XID events come from a watcher thread of their own. A stage that fails
+Stages: ``nvml`` (device readings), ``gpm`` (GPM profiling, :mod:`exporter.gpm`),
+``processes`` (per-process memory and utilisation mapped to containers through /proc),
+``pod_resources`` (kubelet gRPC), ``kubernetes`` (pod phases and model-serving details).
+XID events come from a watcher thread of their own. A stage that fails
 keeps its previous result, counts an error and logs one line; it never stops the others, and a
 scrape never waits on a stage.
 """

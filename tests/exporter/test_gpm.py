@@ -72,9 +72,15 @@ def _rig(path: Path, node_name: str | None = None, at: float = PEAK) -> Iterator
     clock = ManualClock(epoch + at)
     fleet = SimulatedFleet.from_file(path, clock)
     node = fleet.node(node_name or fleet.nodes[0])
-    reader = NvmlReader(node.nvml, clock=clock.now)
-    gpm = GpmReader(node.nvml)
+    owner: list[Sampler] = []  # errors are counted by the sampler, as in exporter.pipeline
+
+    def count_error(operation: str) -> None:
+        owner[0].count_error(operation)
+
+    reader = NvmlReader(node.nvml, clock=clock.now, on_error=count_error)
+    gpm = GpmReader(node.nvml, on_error=count_error)
     sampler = Sampler(node.name, reader, profiler=gpm, clock=clock.now)
+    owner.append(sampler)
     rig = Rig(node, node.spec, clock, epoch, sampler, gpm)
     try:
         yield rig
@@ -175,6 +181,41 @@ def test_ampere_gpus_export_only_the_support_info_saying_why(rig: Rig) -> None:
                 and dict(key[1])["gpu"] == str(gpu.index)
             ], f"GPU {gpu.index} ({gpu.model.model_id}) has no GPM"
     assert any(g.mig_instances for g in rig.spec.gpus if g.model.model_id not in HOPPER)
+
+
+def test_driver_without_gpm_on_a_hopper_gpu_is_said_so(rig: Rig) -> None:
+    # NotSupported from the support query itself (a driver or vGPU without GPM): asked once.
+    rig.node.nvml.set_not_supported("nvmlGpmQueryDeviceSupport", 3)
+    rig.cycle()
+    rig.node.nvml.clear_not_supported()
+    rig.cycle()
+    samples = _samples(rig.scrape())
+    assert _support(samples)["3"] == ("false", "driver_not_supported")
+    assert not _prof(samples, 3)
+    assert set(_prof(samples, 4)) == set(PROF_METRICS)
+
+
+def test_a_target_nvml_cannot_sample_is_left_out_alone(rig: Rig) -> None:
+    # The whole of a MIG-mode GPU refused (only its GPU instances can be sampled): its
+    # instances are still exported, its two buffers are freed and it is not asked again.
+    mig_gpu = next(g for g in rig.spec.gpus if g.model.model_id in HOPPER and g.mig_instances)
+    fake = rig.node.nvml.gpm
+    rig.node.nvml.set_not_supported("nvmlGpmSampleGet", mig_gpu.index)
+    rig.cycle()
+    rig.cycle()
+    samples = _samples(rig.scrape())
+    assert not _prof(samples, mig_gpu.index)
+    for instance in mig_gpu.mig_instances:
+        assert _prof(samples, mig_gpu.index, instance.gpu_instance_id)
+    assert _support(samples)[str(mig_gpu.index)] == ("true", "supported")
+    held, taken = fake.buffers_allocated, fake.samples_taken
+    assert held == rig.gpm.buffers_held
+    rig.node.nvml.clear_not_supported()
+    rig.cycle()
+    assert fake.buffers_allocated == held, "not asked again"
+    assert fake.samples_taken - taken == held // 2
+    errors = dict(rig.sampler.snapshot().errors_total)  # type: ignore[union-attr]
+    assert "nvmlGpmSampleGet" not in errors, "NotSupported is an answer, not an error"
 
 
 def test_values_follow_each_workload(rig: Rig) -> None:
