@@ -6,8 +6,8 @@ from NVML. This module owns that part of the NVML boundary; :mod:`exporter.nvml`
 and initialises the library this one calls. The library is the same constructor argument: the
 real ``pynvml`` (nvidia-ml-py) or the simulator's ``FakeNvml``.
 
-Sampling (https://docs.nvidia.com/deploy/nvml-api/group__GPM.html): a GPM metric is computed
-between two samples. Each GPU and each MIG GPU instance gets two sample buffers, allocated once
+Sampling (the GPM functions of https://docs.nvidia.com/deploy/nvml-api/): a GPM metric is
+computed between two samples. Each GPU and each MIG GPU instance gets two sample buffers, allocated once
 (``nvmlGpmSampleAlloc``); every cycle fills one (``nvmlGpmSampleGet``, or
 ``nvmlGpmMigSampleGet(device, gpuInstanceId, sample)`` for an instance) and computes the metrics
 against the other, which holds the previous cycle's sample (``nvmlGpmMetricsGet``). So each value
