@@ -7,13 +7,13 @@ and initialises the library this one calls. The library is the same constructor 
 real ``pynvml`` (nvidia-ml-py) or the simulator's ``FakeNvml``.
 
 Sampling (the GPM functions of https://docs.nvidia.com/deploy/nvml-api/): a GPM metric is
-computed between two samples. Each GPU and each MIG GPU instance gets two sample buffers, allocated once
-(``nvmlGpmSampleAlloc``); every cycle fills one (``nvmlGpmSampleGet``, or
+computed between two samples. Each GPU and each MIG GPU instance gets two sample buffers,
+allocated once (``nvmlGpmSampleAlloc``); every cycle fills one (``nvmlGpmSampleGet``, or
 ``nvmlGpmMigSampleGet(device, gpuInstanceId, sample)`` for an instance) and computes the metrics
-against the other, which holds the previous cycle's sample (``nvmlGpmMetricsGet``). So each value
-is the mean over one sampling interval, a cycle costs one sample and one metrics call per target,
-and the first cycle only sets the baseline. Buffers are freed when the GPU is lost, its MIG
-instance goes away, or the reader closes.
+against the other, which holds the previous cycle's sample (``nvmlGpmMetricsGet``). So each
+value is the mean over one sampling interval, a cycle costs one sample and one metrics call per
+target, and the first cycle only sets the baseline. Buffers are freed when the GPU is lost, its
+MIG instance goes away, or the reader closes.
 
 Units (nvml.h, ``nvmlGpmMetricId_t``): utilisations are percent 0-100 (exported as ratios 0-1);
 PCIe and NVLink rates are MiB/s (exported as bytes per second). Per-engine metrics (NVDEC 0-7,
