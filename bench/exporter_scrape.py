@@ -13,7 +13,13 @@ Most of those scrapes are served from the per-snapshot cache (sampling runs ever
 real Prometheus scraping every 15 s always misses it, so the cost of a miss (render + gzip of
 a fresh snapshot, in-process) is measured separately and printed as "render".
 
-    python bench/exporter_scrape.py [--scrapes 10000] [--soak 60] [--renders 1000] [--smoke]
+The background GPM profiling stage (issue 20; exporter.gpm: one GPM sample and one metrics call
+per Hopper GPU and MIG GPU instance per cycle) is timed in-process over --gpm-cycles cycles and
+printed per cycle and per GPU as "gpm stage"; fleet (b)'s A100s have no GPM, so its figure is
+the cost of knowing that (support is asked once per GPU).
+
+    python bench/exporter_scrape.py [--scrapes 10000] [--soak 60] [--renders 1000]
+                                    [--gpm-cycles 200] [--smoke]
 
 ``--smoke`` runs both fleets the same way with tiny counts (50 scrapes, a 1 s soak, 20
 renders), in seconds: a check that the benchmark still runs, not a measurement.
@@ -55,7 +61,7 @@ _SERVING = [
 ]
 _WORKLOADS = ["inference", "inference", "training", "notebook"]
 # --smoke's counts: every stage and figure of a full run, in seconds.
-SMOKE = {"scrapes": 50, "soak": 1.0, "renders": 20}
+SMOKE = {"scrapes": 50, "soak": 1.0, "renders": 20, "gpm_cycles": 5}
 # The node is a DGX-class host (2 x 112 cores, 2 TiB), and each pod holds a slice of one GPU,
 # so it asks for a slice-sized share of the host: 100 pods at the simulator's per-workload
 # defaults (16 cores, 128 GiB for training) would request 650 cores and 4,200 GiB, which the
@@ -157,7 +163,39 @@ def render_cost(fleet_path: Path, node: str, renders: int = 1000) -> list[float]
     return timings
 
 
-def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float, renders: int) -> None:
+def gpm_stage_cost(fleet_path: Path, node: str, cycles: int = 200) -> tuple[list[float], int, int]:
+    """Milliseconds of each background gpm stage run (the sampler's own stage timing, what
+    gpu_exporter_stage_duration_seconds{stage="gpm"} exports), the GPUs with GPM, and the
+    targets sampled per cycle (GPUs and MIG GPU instances)."""
+    from exporter.gpm import GpmReader
+    from exporter.nvml import NvmlReader
+    from exporter.sampler import Sampler
+    from simulator.exporter import NodeSimulation
+
+    with NodeSimulation(fleet_path, node) as sim:
+        reader = NvmlReader(sim.nvml)
+        gpm = GpmReader(sim.nvml)
+        sampler = Sampler(node, reader, profiler=gpm)
+        sampler.run_nvml_stage()
+        sampler.run_gpm_stage()  # support queries, buffer allocation and the baseline sample
+        taken = sim.nvml.gpm.samples_taken
+        timings = []
+        for _ in range(cycles):
+            sampler.run_gpm_stage()
+            snapshot = sampler.snapshot()
+            assert snapshot is not None
+            stage = next(s for s in snapshot.stages if s.stage == "gpm")
+            timings.append(stage.duration_seconds * 1000)
+        targets = (sim.nvml.gpm.samples_taken - taken) // max(1, cycles)
+        supported = sum(s.supported for s in snapshot.profiling_support)
+        gpm.close()
+        reader.shutdown()
+    return timings, supported, targets
+
+
+def run_case(
+    label: str, fleet: dict[str, Any], scrapes: int, soak: float, renders: int, gpm_cycles: int
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fleet.yaml"
         path.write_text(yaml.safe_dump(fleet))
@@ -223,6 +261,8 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float, rende
             process.terminate()
             process.wait(timeout=10)
         render_ms = render_cost(path, node, renders)
+        gpm_ms, gpm_gpus, gpm_targets = gpm_stage_cost(path, node, gpm_cycles)
+    gpus = sum(g.get("count", 1) for g in fleet["nodes"][0]["gpus"])
     mib = 1024 * 1024
     print(
         f"({label}) {scrapes} scrapes, {series} series, {statistics.mean(sizes) / 1024:.1f} KiB "
@@ -241,6 +281,12 @@ def run_case(label: str, fleet: dict[str, Any], scrapes: int, soak: float, rende
         f"    render (cache miss, in-process) ms: p50 {statistics.median(render_ms):.3f}  "
         f"p99 {_pct(render_ms, 0.99):.3f}"
     )
+    print(
+        f"    gpm stage (background, in-process) ms per cycle: p50 "
+        f"{statistics.median(gpm_ms):.3f}  p99 {_pct(gpm_ms, 0.99):.3f}; per GPU p50 "
+        f"{statistics.median(gpm_ms) / gpus:.4f}; {gpm_targets} targets sampled on "
+        f"{gpm_gpus} of {gpus} GPUs"
+    )
     print(f"    exporter CPU seconds in all: user {cpu.user:.1f} system {cpu.system:.1f}")
 
 
@@ -249,9 +295,10 @@ def main() -> int:
     parser.add_argument("--scrapes", type=int, default=10_000)
     parser.add_argument("--soak", type=float, default=60.0, help="seconds of slow scraping")
     parser.add_argument("--renders", type=int, default=1000, help="cache-miss renders timed")
+    parser.add_argument("--gpm-cycles", type=int, default=200, help="gpm stage runs timed")
     args = options.parse(parser, SMOKE)
-    run_case("a: 8 GPUs, 100 pods", fleet_pods(), args.scrapes, args.soak, args.renders)
-    run_case("b: 8 GPUs x 7 MIG", fleet_mig(), args.scrapes, args.soak, args.renders)
+    for label, fleet in (("a: 8 GPUs, 100 pods", fleet_pods()), ("b: 8 GPUs x 7 MIG", fleet_mig())):
+        run_case(label, fleet, args.scrapes, args.soak, args.renders, args.gpm_cycles)
     return 0
 
 

@@ -527,6 +527,100 @@ def cluster_overview() -> Dashboard:
     )
 
 
+def profiling_panels() -> list[Panel]:
+    """GPM profiling (issue 20): the node detail's panels over gpu_prof_* (Hopper and newer)."""
+    d = f"{{{DEVICE}}}"
+    target = "{{node}} GPU {{gpu}} {{gpu_instance_id}}"
+    note = (
+        " From NVML's GPM (Hopper and newer; gpu_prof_support_info says why a GPU has none), "
+        "averaged over the exporter's sampling interval; one series per GPU and per MIG GPU "
+        "instance (legend: GPU index, then the GPU instance id)."
+    )
+    return [
+        Panel(
+            "timeseries",
+            "SM activity and occupancy (profiling)",
+            "Fraction of SMs busy, and resident warps as a fraction of the maximum." + note,
+            "percentunit",
+            [
+                Query(f"gpu_prof_sm_active_ratio{d}", target + " active"),
+                Query(f"gpu_prof_sm_occupancy_ratio{d}", target + " occupancy"),
+            ],
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "timeseries",
+            "Tensor cores (profiling)",
+            "Fraction of time the SMs ran tensor-core instructions: any, and by kind "
+            "(HMMA half precision, IMMA integer, DFMA double)." + note,
+            "percentunit",
+            [
+                Query(f"gpu_prof_tensor_active_ratio{d}", target + " any"),
+                Query(f"gpu_prof_tensor_hmma_active_ratio{d}", target + " hmma"),
+                Query(f"gpu_prof_tensor_imma_active_ratio{d}", target + " imma"),
+                Query(f"gpu_prof_tensor_dfma_active_ratio{d}", target + " dfma"),
+            ],
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "timeseries",
+            "FP pipes and memory bandwidth (profiling)",
+            "Fraction of time the SMs ran non-tensor FP64, FP32 and FP16 math, and device "
+            "memory bandwidth used as a fraction of its maximum (LLM decode is bound by it)."
+            + note,
+            "percentunit",
+            [
+                Query(f"gpu_prof_fp64_active_ratio{d}", target + " fp64"),
+                Query(f"gpu_prof_fp32_active_ratio{d}", target + " fp32"),
+                Query(f"gpu_prof_fp16_active_ratio{d}", target + " fp16"),
+                Query(f"gpu_prof_dram_bandwidth_utilization_ratio{d}", target + " dram"),
+            ],
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "timeseries",
+            "PCIe and NVLink traffic (profiling)",
+            "Bytes per second sent (tx) and received (rx) over PCIe and over all NVLink links."
+            + note,
+            "Bps",
+            [
+                Query(f"gpu_prof_pcie_transmit_bytes_per_second{d}", target + " pcie tx"),
+                Query(f"gpu_prof_pcie_receive_bytes_per_second{d}", target + " pcie rx"),
+                Query(f"gpu_prof_nvlink_transmit_bytes_per_second{d}", target + " nvlink tx"),
+                Query(f"gpu_prof_nvlink_receive_bytes_per_second{d}", target + " nvlink rx"),
+            ],
+            minimum=0,
+        ),
+        Panel(
+            "timeseries",
+            "Media engines (profiling)",
+            "Utilisation of the video decoders (NVDEC), JPEG decoders (NVJPG) and optical flow "
+            "accelerators (NVOFA), each the mean over the GPU's or instance's engines." + note,
+            "percentunit",
+            [
+                Query(f"gpu_prof_nvdec_utilization_ratio{d}", target + " nvdec"),
+                Query(f"gpu_prof_nvjpg_utilization_ratio{d}", target + " nvjpg"),
+                Query(f"gpu_prof_nvofa_utilization_ratio{d}", target + " nvofa"),
+            ],
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "table",
+            "Profiling support",
+            "Whether each GPU exports the profiling (gpu_prof_*) series, and why: supported, "
+            "device_not_supported (no GPM: Ampere and older), driver_not_supported, "
+            "function_not_found, no_permission or query_failed.",
+            "none",
+            [Query(f"max by (node, gpu, uuid, supported, reason) (gpu_prof_support_info{d})")],
+            hidden=("Value",),
+        ),
+    ]
+
+
 def node_detail() -> Dashboard:
     d = f"{{{DEVICE}}}"
     by_gpu = "{{node}} GPU {{gpu}}"
@@ -716,6 +810,7 @@ def node_detail() -> Dashboard:
                     )
                 ],
             ),
+            *profiling_panels(),  # GPM profiling (issue 20)
             Panel(
                 "stat",
                 "Age of the NVML readings",

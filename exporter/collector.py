@@ -72,6 +72,57 @@ _LABELLED_FIELDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# GPM profiling (issue 20): (catalogue name, ProfilingSample attribute).
+_PROFILING_FIELDS: tuple[tuple[str, str], ...] = (
+    ("gpu_prof_sm_active_ratio", "sm_active_ratio"),
+    ("gpu_prof_sm_occupancy_ratio", "sm_occupancy_ratio"),
+    ("gpu_prof_tensor_active_ratio", "tensor_active_ratio"),
+    ("gpu_prof_tensor_hmma_active_ratio", "tensor_hmma_active_ratio"),
+    ("gpu_prof_tensor_imma_active_ratio", "tensor_imma_active_ratio"),
+    ("gpu_prof_tensor_dfma_active_ratio", "tensor_dfma_active_ratio"),
+    ("gpu_prof_fp64_active_ratio", "fp64_active_ratio"),
+    ("gpu_prof_fp32_active_ratio", "fp32_active_ratio"),
+    ("gpu_prof_fp16_active_ratio", "fp16_active_ratio"),
+    ("gpu_prof_dram_bandwidth_utilization_ratio", "dram_bandwidth_utilization_ratio"),
+    ("gpu_prof_pcie_transmit_bytes_per_second", "pcie_transmit_bytes_per_second"),
+    ("gpu_prof_pcie_receive_bytes_per_second", "pcie_receive_bytes_per_second"),
+    ("gpu_prof_nvlink_transmit_bytes_per_second", "nvlink_transmit_bytes_per_second"),
+    ("gpu_prof_nvlink_receive_bytes_per_second", "nvlink_receive_bytes_per_second"),
+    ("gpu_prof_nvdec_utilization_ratio", "nvdec_utilization_ratio"),
+    ("gpu_prof_nvjpg_utilization_ratio", "nvjpg_utilization_ratio"),
+    ("gpu_prof_nvofa_utilization_ratio", "nvofa_utilization_ratio"),
+)
+
+
+def _render_profiling(out: _Families, snapshot: Snapshot) -> None:
+    """GPM profiling (issue 20): one support verdict per GPU, metrics per GPU and MIG instance."""
+    node = snapshot.node
+    for support in snapshot.profiling_support:
+        out.add(
+            "gpu_prof_support_info",
+            (
+                node,
+                str(support.gpu_index),
+                support.gpu_uuid,
+                "true" if support.supported else "false",
+                support.reason,
+            ),
+            1.0,
+        )
+    for sample in snapshot.profiling:
+        labels = (
+            node,
+            str(sample.gpu_index),
+            sample.gpu_uuid,
+            sample.mig_uuid or "",
+            "" if sample.gpu_instance_id is None else str(sample.gpu_instance_id),
+        )
+        for name, attribute in _PROFILING_FIELDS:
+            value = getattr(sample, attribute)
+            if value is not None:
+                out.add(name, labels, float(value))
+
+
 class SnapshotCollector(Collector):
     """A prometheus_client collector over whatever snapshot ``source`` returns now."""
 
@@ -183,6 +234,8 @@ def render(snapshot: Snapshot) -> Iterator[Metric]:
             (node, pod.namespace, pod.name, pod.model_type or "", pod.model_name or ""),
             1.0,
         )
+
+    _render_profiling(out, snapshot)
 
     out.add("gpu_exporter_build_info", (node, __version__), 1.0)
     out.add("gpu_exporter_devices_expected", (node,), float(snapshot.expected_devices))

@@ -33,6 +33,7 @@ class MetricDef:
 DEVICE = ("node", "gpu", "uuid")
 MIG = ("node", "gpu", "uuid", "mig_uuid", "gpu_instance_id", "compute_instance_id", "profile")
 POD = ("node", "namespace", "pod", "container", "gpu", "uuid", "mig_uuid")
+PROF = (*DEVICE, "mig_uuid", "gpu_instance_id")  # GPM profiling (issue 20)
 
 _G, _C = Kind.GAUGE, Kind.COUNTER
 
@@ -192,6 +193,131 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "(vllm, sglang, tgi, triton, ...) and model; always 1.",
         ("node", "namespace", "pod", "model_type", "model_name"),
     ),
+    # GPM profiling (issue 20)
+    MetricDef(
+        "gpu_prof_sm_active_ratio",
+        _G,
+        "Fraction of SMs busy (at least one warp resident), averaged over the last sampling "
+        "interval, 0-1; NVML GPM (Hopper and newer), as DCGM_FI_PROF_SM_ACTIVE. mig_uuid and "
+        "gpu_instance_id are empty for the whole GPU, set for a MIG GPU instance.",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_sm_occupancy_ratio",
+        _G,
+        "Resident warps as a fraction of the SMs' maximum, over the last sampling interval, "
+        "0-1 (DCGM_FI_PROF_SM_OCCUPANCY).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_tensor_active_ratio",
+        _G,
+        "Fraction of time the SMs ran any tensor-core instruction, 0-1 "
+        "(DCGM_FI_PROF_PIPE_TENSOR_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_tensor_hmma_active_ratio",
+        _G,
+        "Fraction of time the SMs ran half-precision (HMMA) tensor instructions, 0-1 "
+        "(DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_tensor_imma_active_ratio",
+        _G,
+        "Fraction of time the SMs ran integer (IMMA) tensor instructions, 0-1 "
+        "(DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_tensor_dfma_active_ratio",
+        _G,
+        "Fraction of time the SMs ran double-precision (DFMA) tensor instructions, 0-1 "
+        "(DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_fp64_active_ratio",
+        _G,
+        "Fraction of time the SMs ran non-tensor FP64 math, 0-1 (DCGM_FI_PROF_PIPE_FP64_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_fp32_active_ratio",
+        _G,
+        "Fraction of time the SMs ran non-tensor FP32 math, 0-1 (DCGM_FI_PROF_PIPE_FP32_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_fp16_active_ratio",
+        _G,
+        "Fraction of time the SMs ran non-tensor FP16 math, 0-1 (DCGM_FI_PROF_PIPE_FP16_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_dram_bandwidth_utilization_ratio",
+        _G,
+        "Device memory bandwidth used as a fraction of its theoretical maximum, 0-1 "
+        "(DCGM_FI_PROF_DRAM_ACTIVE).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_pcie_transmit_bytes_per_second",
+        _G,
+        "PCIe traffic sent by the GPU over the last sampling interval, bytes per second "
+        "(NVML reports MiB/s; DCGM_FI_PROF_PCIE_TX_BYTES).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_pcie_receive_bytes_per_second",
+        _G,
+        "PCIe traffic received by the GPU over the last sampling interval, bytes per second "
+        "(DCGM_FI_PROF_PCIE_RX_BYTES).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_nvlink_transmit_bytes_per_second",
+        _G,
+        "NVLink traffic sent by the GPU over all its links, bytes per second "
+        "(DCGM_FI_PROF_NVLINK_TX_BYTES).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_nvlink_receive_bytes_per_second",
+        _G,
+        "NVLink traffic received by the GPU over all its links, bytes per second "
+        "(DCGM_FI_PROF_NVLINK_RX_BYTES).",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_nvdec_utilization_ratio",
+        _G,
+        "Video decoder (NVDEC) utilisation, the mean over the GPU's or instance's NVDEC "
+        "engines, 0-1.",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_nvjpg_utilization_ratio",
+        _G,
+        "JPEG decoder (NVJPG) utilisation, the mean over its NVJPG engines, 0-1.",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_nvofa_utilization_ratio",
+        _G,
+        "Optical flow accelerator (NVOFA) utilisation, the mean over its NVOFA engines, 0-1.",
+        PROF,
+    ),
+    MetricDef(
+        "gpu_prof_support_info",
+        _G,
+        "Whether gpu_prof_* series are exported for this GPU; always 1. supported is true or "
+        "false, reason says why: supported, device_not_supported (no GPM: Ampere and older), "
+        "driver_not_supported, function_not_found (driver or nvidia-ml-py without GPM), "
+        "no_permission, query_failed (asked again next cycle).",
+        (*DEVICE, "supported", "reason"),
+    ),
     # the exporter itself
     MetricDef("gpu_exporter_build_info", _G, "Exporter version; always 1.", ("node", "version")),
     MetricDef(
@@ -208,7 +334,7 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "gpu_exporter_stage_duration_seconds",
         _G,
         "Duration of the last run of each "
-        "sampling stage (nvml, processes, pod_resources, kubernetes), seconds.",
+        "sampling stage (nvml, gpm, processes, pod_resources, kubernetes), seconds.",
         ("node", "stage"),
     ),
     MetricDef(

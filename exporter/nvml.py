@@ -1,4 +1,4 @@
-"""The only module that talks to NVML: devices, MIG instances, processes and XID events.
+"""Devices, MIG instances, processes and XID events from NVML (GPM profiling: exporter.gpm).
 
 The NVML library is a constructor argument: the real ``pynvml`` module (nvidia-ml-py) in
 production, the simulator's ``FakeNvml`` in the demo and tests. Both expose pynvml's function

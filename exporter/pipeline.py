@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.config import Settings
+from exporter.gpm import GpmReader
 from exporter.nvml import XID_WAIT_MS, NvmlReader, XidWatcher
 from exporter.sampler import Intervals, Sampler
 from exporter.server import ExporterHTTPServer
@@ -70,6 +71,7 @@ def start_exporter(
     xids = XidWatcher(
         nvml if xid_events is None else xid_events, wait_ms=xid_wait_ms, on_error=count_error
     )
+    gpm = GpmReader(nvml, on_error=count_error)  # GPM profiling (issue 20)
     # gRPC and the kubernetes client load only when their stage is on: a node that runs
     # with attribution off does not pay their memory.
     pod_devices = None
@@ -101,6 +103,7 @@ def start_exporter(
         pod_devices=pod_devices,
         pods=pods,
         xids=xids,
+        profiler=gpm,
         proc_root=settings.proc_root if settings.per_process else None,
         expected_devices=settings.expected_devices,
         intervals=Intervals(
@@ -108,6 +111,7 @@ def start_exporter(
             processes=settings.processes_interval_seconds,
             pod_resources=settings.pod_resources_interval_seconds,
             kubernetes=settings.kubernetes_interval_seconds,
+            gpm=settings.nvml_interval_seconds,
         ),
     )
     sampler_ref.append(sampler)
@@ -116,6 +120,9 @@ def start_exporter(
     sampler.start()
     stack.callback(sampler.stop)
     stack.callback(reader.shutdown)
+    # Runs before NVML shuts down (callbacks run in reverse): GPM buffers are freed while the
+    # library still holds them; a gpm stage still running finds the reader closed.
+    stack.callback(gpm.close)
     server = ExporterHTTPServer(
         (settings.listen_host, settings.listen_port),
         sampler,

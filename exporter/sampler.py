@@ -1,8 +1,9 @@
 """Background sampling: each stage runs on its own period and the latest results form a Snapshot.
 
-Stages: ``nvml`` (device readings), ``processes`` (per-process memory and utilisation mapped to
-containers through /proc), ``pod_resources`` (kubelet gRPC), ``kubernetes`` (pod phases and
-model-serving details). XID events come from a watcher thread of their own. A stage that fails
+Stages: ``nvml`` (device readings), ``gpm`` (GPM profiling, :mod:`exporter.gpm`),
+``processes`` (per-process memory and utilisation mapped to containers through /proc),
+``pod_resources`` (kubelet gRPC), ``kubernetes`` (pod phases and model-serving details).
+XID events come from a watcher thread of their own. A stage that fails
 keeps its previous result, counts an error and logs one line; it never stops the others, and a
 scrape never waits on a stage.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from exporter.attribution import pod_usage, resolve_allocations
+from exporter.gpm import GpmReadings
 from exporter.procfs import container_of_pid
 from exporter.snapshot import (
     DeviceSample,
@@ -56,6 +58,12 @@ class XidSource(Protocol):
     def counts(self) -> tuple[XidCount, ...]: ...
 
 
+class ProfilingSource(Protocol):
+    """GPM profiling (issue 20): samples once per call, metrics over the time since the last."""
+
+    def read(self, devices: Sequence[DeviceSample]) -> GpmReadings: ...
+
+
 @dataclass(frozen=True)
 class Intervals:
     """Seconds between runs of each stage."""
@@ -64,6 +72,7 @@ class Intervals:
     processes: float = 5.0
     pod_resources: float = 10.0
     kubernetes: float = 30.0
+    gpm: float = 1.0  # each GPM value is the mean over this interval
 
 
 @dataclass
@@ -77,6 +86,7 @@ class _State:
     last_success: dict[str, float] = field(default_factory=dict)
     last_run: dict[str, float] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    profiling: GpmReadings = field(default_factory=GpmReadings)
 
 
 class Sampler:
@@ -90,6 +100,7 @@ class Sampler:
         pod_devices: PodDeviceSource | None = None,
         pods: PodSource | None = None,
         xids: XidSource | None = None,
+        profiler: ProfilingSource | None = None,
         proc_root: Path | None = None,
         expected_devices: int = 0,
         intervals: Intervals = Intervals(),
@@ -100,6 +111,7 @@ class Sampler:
         self._pod_devices = pod_devices
         self._pods = pods
         self._xids = xids
+        self._profiler = profiler
         self._proc_root = proc_root
         self._expected = expected_devices
         self._intervals = intervals
@@ -152,6 +164,8 @@ class Sampler:
             )
         if self._pods is not None:
             loops.append(("kubernetes", self.run_kubernetes_stage, self._intervals.kubernetes))
+        if self._profiler is not None:
+            loops.append(("gpm", self.run_gpm_stage, self._intervals.gpm))
         # Fill every stage once before serving so the first scrape is complete.
         for _name, run, _period in loops:
             run()
@@ -228,6 +242,21 @@ class Sampler:
 
         self._run_stage("kubernetes", work)
 
+    def run_gpm_stage(self) -> None:
+        """GPM profiling (issue 20): one sample per GPU and MIG instance, off the scrape path."""
+        source = self._profiler
+        if source is None:
+            return
+
+        def work() -> None:
+            with self._lock:
+                devices = list(self._state.devices)
+            readings = source.read(devices)
+            with self._lock:
+                self._state.profiling = readings
+
+        self._run_stage("gpm", work)
+
     # -- internals -----------------------------------------------------------------------
     def _loop(self, run: Callable[[], None], period: float) -> None:
         next_run = time.monotonic() + period
@@ -295,5 +324,7 @@ class Sampler:
                 stages=stages,
                 errors_total=tuple(sorted(state.errors.items())),
                 sequence=self._sequence,
+                profiling=state.profiling.samples,
+                profiling_support=state.profiling.support,
             )
             self._published.notify_all()

@@ -149,6 +149,47 @@ class StageHealth:
     last_success_timestamp_seconds: float | None
 
 
+# -- GPM profiling (issue 20) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfilingSample:
+    """GPM metrics of a GPU (``mig_uuid`` None) or of one MIG GPU instance over one sampling
+    interval. Ratios are 0..1, rates bytes per second; None: NVML did not report that metric."""
+
+    gpu_index: int
+    gpu_uuid: str
+    mig_uuid: str | None
+    gpu_instance_id: int | None
+    sm_active_ratio: float | None = None
+    sm_occupancy_ratio: float | None = None
+    tensor_active_ratio: float | None = None
+    tensor_hmma_active_ratio: float | None = None
+    tensor_imma_active_ratio: float | None = None
+    tensor_dfma_active_ratio: float | None = None
+    fp64_active_ratio: float | None = None
+    fp32_active_ratio: float | None = None
+    fp16_active_ratio: float | None = None
+    dram_bandwidth_utilization_ratio: float | None = None
+    pcie_transmit_bytes_per_second: float | None = None
+    pcie_receive_bytes_per_second: float | None = None
+    nvlink_transmit_bytes_per_second: float | None = None
+    nvlink_receive_bytes_per_second: float | None = None
+    nvdec_utilization_ratio: float | None = None  # mean over the engines NVML reported
+    nvjpg_utilization_ratio: float | None = None
+    nvofa_utilization_ratio: float | None = None
+
+
+@dataclass(frozen=True)
+class ProfilingSupport:
+    """Whether GPM profiling is exported for a GPU, and why (or why not)."""
+
+    gpu_index: int
+    gpu_uuid: str
+    supported: bool
+    reason: str  # one of exporter.gpm.REASONS
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """Everything one scrape renders. Built by the sampler; never mutated."""
@@ -166,3 +207,6 @@ class Snapshot:
     stages: tuple[StageHealth, ...] = ()
     errors_total: tuple[tuple[str, int], ...] = ()  # (operation, count)
     sequence: int = 0
+    # GPM profiling (issue 20)
+    profiling: tuple[ProfilingSample, ...] = ()
+    profiling_support: tuple[ProfilingSupport, ...] = ()

@@ -19,6 +19,7 @@ import pynvml
 
 from simulator.clock import Clock
 from simulator.fleet import GpuSpec, MigInstanceSpec
+from simulator.gpm import FakeGpm
 from simulator.state import DRIVER_RESERVE_BYTES, NO_ECC_MODELS, GpuValues, NodeState
 
 # Driver sampling: GPU utilisation every 1/6 s, the last 100 samples kept.
@@ -122,6 +123,7 @@ class FakeNvml:
         self._init_count = 0
         self._latency_s = 0.0
         self._not_supported: set[tuple[str, int | None]] = set()
+        self.gpm = FakeGpm()  # GPM profiling (issue 20): buffers and call counts
 
     def reload(self, state: NodeState) -> None:
         """Answer from ``state`` from now on (a MIG reconfiguration): GPU handles stay valid,
@@ -651,6 +653,34 @@ class FakeNvml:
         if not isinstance(event_set, _EventSet) or event_set.freed:
             raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
         return event_set
+
+    # -- GPM profiling (issue 20; the model is simulator.gpm's) --------------------------------
+
+    def nvmlGpmQueryDeviceSupport(self, device: object) -> Any:
+        index, _slot, _now = self._device(device, "nvmlGpmQueryDeviceSupport")
+        return self.gpm.query_support(self._gpus[index])
+
+    def nvmlGpmSampleAlloc(self) -> Any:
+        self._enter()
+        return self.gpm.alloc()
+
+    def nvmlGpmSampleFree(self, gpmSample: object) -> None:
+        self._enter()
+        self.gpm.free(gpmSample)
+
+    def nvmlGpmSampleGet(self, device: object, gpmSample: object) -> Any:
+        index, _slot, now = self._device(device, "nvmlGpmSampleGet")
+        return self.gpm.take(gpmSample, self._gpus[index], index, now)
+
+    def nvmlGpmMigSampleGet(self, device: object, gpuInstanceId: int, gpmSample: object) -> Any:
+        index, _slot, now = self._device(device, "nvmlGpmMigSampleGet")
+        return self.gpm.take_mig(gpmSample, self._gpus[index], index, int(gpuInstanceId), now)
+
+    def nvmlGpmMetricsGet(self, metricsGet: Any) -> Any:
+        now = self._enter()
+        return self.gpm.metrics(
+            metricsGet, self._state, lambda index: self._check(index, "nvmlGpmMetricsGet", now)
+        )
 
 
 def _max_mig_devices(gpu: GpuSpec) -> int:

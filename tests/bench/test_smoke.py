@@ -126,6 +126,13 @@ def test_exporter_scrape_prints_latency_rss_and_render_cost_of_both_fleets() -> 
     assert (
         len(figures(output, r"^    render \(cache miss, in-process\) ms: p50 {n}  p99 {n}$")) == 2
     )
+    gpm = figures(
+        output,
+        r"^    gpm stage \(background, in-process\) ms per cycle: p50 {n}  p99 {n}; per GPU p50 "
+        r"{n}; {n} targets sampled on {n} of {n} GPUs$",
+    )
+    # (a) 8 H100 (GPM: one target each, no MIG); (b) 8 A100 in MIG mode (no GPM).
+    assert [g[3:] for g in gpm] == [(8.0, 8.0, 8.0), (0.0, 0.0, 8.0)]
     assert len(figures(output, r"^    exporter CPU seconds in all: user {n} system {n}$")) == 2
 
 
