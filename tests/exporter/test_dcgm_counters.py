@@ -104,7 +104,7 @@ def _counters(device: DeviceSample) -> DeviceCounters:
 def _exposition(node: str, devices: list[DeviceSample]) -> dict[str, dict[tuple[Any, ...], float]]:
     """Rendered samples by name, keyed by their labels (without node and uuid)."""
     snapshot = Snapshot(node, 0.0, "550.127.05", "12.4", tuple(devices), len(devices))
-    text = generate_latest(SnapshotRegistry(snapshot)).decode()  # type: ignore[arg-type]
+    text = generate_latest(SnapshotRegistry(snapshot)).decode()
     out: dict[str, dict[tuple[Any, ...], float]] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
