@@ -191,7 +191,8 @@ CATALOGUE: tuple[MetricDef, ...] = (
     MetricDef(
         "gpu_nvlink_link_data_bytes_total",
         _C,
-        "Payload bytes moved over one NVLink since the driver loaded, by link and direction.",
+        "Payload bytes moved over one NVLink since the driver loaded, by link and direction; "
+        "refreshed every 10 s.",
         (*DEVICE, "link", "direction"),
     ),
     MetricDef(

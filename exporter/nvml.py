@@ -18,7 +18,7 @@ import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -453,16 +453,22 @@ class NvmlReader:
 
     # -- dcgm-exporter default counters from NVML (issue 20) -------------------------------
     def _read_counters(self, index: int, handle: Any) -> DeviceCounters:
-        """Per cycle: one field-values call (memory temperature, NVLink), the PCIe replay
-        counter and the video engines. Every ``slow_counters_refresh_seconds``: PCIe
-        throughput (each read samples the bus for 20 ms), violation times, reserved memory and
-        fabric state, which change slowly or are counters that rate() reads fine at 10 s."""
+        """Per cycle: one field-values call (memory temperature, NVLink totals and errors), the
+        PCIe replay counter and the video engines. Every ``slow_counters_refresh_seconds``: PCIe
+        throughput (each read samples the bus for 20 ms), violation times, per-link NVLink
+        counters, reserved memory and fabric state: they change slowly, or are counters that
+        rate() reads as well at 10 s."""
         call = self._call
         fields = self._field_values(index, handle)
         replay = call(index, "nvmlDeviceGetPcieReplayCounter", handle)
         encoder = call(index, "nvmlDeviceGetEncoderUtilization", handle)
         decoder = call(index, "nvmlDeviceGetDecoderUtilization", handle)
         slow = self._slow(index, handle)
+        transmit, receive = fields.nvlink_transmit_bytes_total, fields.nvlink_receive_bytes_total
+        if transmit is None and receive is None and slow.nvlink_links:
+            # A driver without the all-links scope: the links' sum is the same number.
+            transmit = _sum_or_none(link.transmit_bytes_total for link in slow.nvlink_links)
+            receive = _sum_or_none(link.receive_bytes_total for link in slow.nvlink_links)
         return DeviceCounters(
             memory_temperature_celsius=fields.memory_temperature_celsius,
             pcie_replay_errors_total=int(replay) if replay is not None else None,
@@ -471,55 +477,30 @@ class NvmlReader:
             encoder_utilization_ratio=int(encoder[0]) / 100.0 if encoder is not None else None,
             decoder_utilization_ratio=int(decoder[0]) / 100.0 if decoder is not None else None,
             memory_reserved_bytes=slow.memory_reserved_bytes,
-            nvlink_transmit_bytes_total=fields.nvlink_transmit_bytes_total,
-            nvlink_receive_bytes_total=fields.nvlink_receive_bytes_total,
-            nvlink_links=fields.nvlink_links,
+            nvlink_transmit_bytes_total=transmit,
+            nvlink_receive_bytes_total=receive,
+            nvlink_links=slow.nvlink_links,
             nvlink_errors_total=fields.nvlink_errors_total,
             violation_seconds_total=slow.violation_seconds_total,
             fabric_state=slow.fabric_state,
         )
 
-    def _field_values(self, index: int, handle: Any) -> _FieldReadings:
-        """Memory temperature and the NVLink counters in one nvmlDeviceGetFieldValues call.
-
-        The first call asks which fields exist (memory sensor, link count); later calls ask only
-        for those, and a field answering NOT_SUPPORTED is dropped from the request for good."""
-        lib = self._lib
+    def _field_plan(self, index: int, handle: Any) -> _FieldPlan | None:
+        """Which fields this GPU answers: asked once (memory sensor, link count), then kept."""
         plan = self._field_plans.get(index)
-        if plan is None:
-            plan = self._plan_fields(index, handle)
-            if plan is None:
-                return _FieldReadings()
-            self._field_plans[index] = plan
-        if not plan.requests:
-            return _FieldReadings()
-        values = self._call(index, "nvmlDeviceGetFieldValues", handle, list(plan.requests))
-        if values is None:
-            return _FieldReadings()
-        found: dict[tuple[int, int], float] = {}
-        dropped: set[tuple[int, int]] = set()
-        for request, value in zip(plan.requests, values, strict=True):
-            code = int(value.nvmlReturn)
-            if code == lib.NVML_SUCCESS:
-                found[request] = _field_number(lib, value)
-            elif code in (lib.NVML_ERROR_NOT_SUPPORTED, lib.NVML_ERROR_INVALID_ARGUMENT):
-                dropped.add(request)
-        if dropped:
-            plan.requests = tuple(r for r in plan.requests if r not in dropped)
-            log.info("GPU %d: %d NVML fields not supported; not asking again", index, len(dropped))
-        return _field_readings(lib, plan.links, found)
-
-    def _plan_fields(self, index: int, handle: Any) -> _FieldPlan | None:
+        if plan is not None:
+            return plan
         lib = self._lib
         probe = [lib.NVML_FI_DEV_MEMORY_TEMP, lib.NVML_FI_DEV_NVLINK_LINK_COUNT]
         values = self._call(index, "nvmlDeviceGetFieldValues", handle, probe)
         if values is None:
             return None
         ok = [int(v.nvmlReturn) == lib.NVML_SUCCESS for v in values]
-        links = int(_field_number(lib, values[1])) if ok[1] else 0
-        requests: list[tuple[int, int]] = []
+        links = int(_field_number(values[1])) if ok[1] else 0
+        every_cycle: list[tuple[int, int]] = []
+        per_link: list[tuple[int, int]] = []
         if ok[0]:
-            requests.append((lib.NVML_FI_DEV_MEMORY_TEMP, 0))
+            every_cycle.append((lib.NVML_FI_DEV_MEMORY_TEMP, 0))
         if links > 0:
             # scopeId UINT_MAX sums a throughput field over all links (nvml.h); a bare field id
             # would mean link 0 alone.
@@ -527,10 +508,51 @@ class NvmlReader:
                 lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX,
                 lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX,
             ):
-                requests.append((field, _ALL_LINKS))
-                requests.extend((field, link) for link in range(links))
-            requests.extend((field_id, 0) for _name, field_id in _nvlink_error_fields(lib))
-        return _FieldPlan(links=links, requests=tuple(requests))
+                every_cycle.append((field, _ALL_LINKS))
+                per_link.extend((field, link) for link in range(links))
+            every_cycle.extend((field_id, 0) for _name, field_id in _nvlink_error_fields(lib))
+        plan = _FieldPlan(links=links, every_cycle=tuple(every_cycle), per_link=tuple(per_link))
+        self._field_plans[index] = plan
+        return plan
+
+    def _ask_fields(
+        self, index: int, handle: Any, requests: tuple[tuple[int, int], ...]
+    ) -> tuple[dict[tuple[int, int], float], tuple[tuple[int, int], ...]]:
+        """The values of ``requests`` that NVML answered, and the requests still worth asking:
+        a field answering NOT_SUPPORTED (or a link that does not exist) is dropped for good."""
+        if not requests:
+            return {}, requests
+        lib = self._lib
+        values = self._call(index, "nvmlDeviceGetFieldValues", handle, list(requests))
+        if values is None:
+            return {}, requests
+        found: dict[tuple[int, int], float] = {}
+        dropped: set[tuple[int, int]] = set()
+        for request, value in zip(requests, values, strict=True):
+            code = int(value.nvmlReturn)
+            if code == lib.NVML_SUCCESS:
+                found[request] = _field_number(value)
+            elif code in (lib.NVML_ERROR_NOT_SUPPORTED, lib.NVML_ERROR_INVALID_ARGUMENT):
+                dropped.add(request)
+        if dropped:
+            log.info("GPU %d: %d NVML fields not supported; not asking again", index, len(dropped))
+            requests = tuple(r for r in requests if r not in dropped)
+        return found, requests
+
+    def _field_values(self, index: int, handle: Any) -> _FieldReadings:
+        """Memory temperature, NVLink totals and errors: one nvmlDeviceGetFieldValues call."""
+        plan = self._field_plan(index, handle)
+        if plan is None:
+            return _FieldReadings()
+        found, plan.every_cycle = self._ask_fields(index, handle, plan.every_cycle)
+        return _field_readings(self._lib, found)
+
+    def _nvlink_links(self, index: int, handle: Any) -> tuple[NvLinkSample, ...]:
+        plan = self._field_plan(index, handle)
+        if plan is None:
+            return ()
+        found, plan.per_link = self._ask_fields(index, handle, plan.per_link)
+        return _link_samples(self._lib, plan.links, found)
 
     def _slow(self, index: int, handle: Any) -> _SlowCounters:
         now = self._clock()
@@ -558,6 +580,7 @@ class NvmlReader:
             pcie_transmit_bytes_per_second=tx * _KIB if tx is not None else None,
             pcie_receive_bytes_per_second=rx * _KIB if rx is not None else None,
             violation_seconds_total=tuple(violations),
+            nvlink_links=self._nvlink_links(index, handle),
             memory_reserved_bytes=int(memory.reserved) if memory is not None else None,
             fabric_state=self._fabric_state(index, handle),
         )
@@ -678,17 +701,15 @@ def _nvlink_error_fields(lib: Any) -> tuple[tuple[str, int], ...]:
     )
 
 
-def _field_number(lib: Any, value: Any) -> float:
+# The c_nvmlValue_t member each nvmlValueType_t (NVML_VALUE_TYPE_DOUBLE = 0 ... UNSIGNED_SHORT = 6)
+# is read from.
+_VALUE_MEMBERS = ("dVal", "uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal")
+
+
+def _field_number(value: Any) -> float:
     """The number in an nvmlFieldValue_t, read from the union member its valueType names."""
-    member = {
-        lib.NVML_VALUE_TYPE_DOUBLE: "dVal",
-        lib.NVML_VALUE_TYPE_UNSIGNED_INT: "uiVal",
-        lib.NVML_VALUE_TYPE_UNSIGNED_LONG: "ulVal",
-        lib.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG: "ullVal",
-        lib.NVML_VALUE_TYPE_SIGNED_LONG_LONG: "sllVal",
-        lib.NVML_VALUE_TYPE_SIGNED_INT: "siVal",
-        lib.NVML_VALUE_TYPE_UNSIGNED_SHORT: "usVal",
-    }.get(int(value.valueType), "ullVal")
+    value_type = int(value.valueType)
+    member = _VALUE_MEMBERS[value_type] if 0 <= value_type < len(_VALUE_MEMBERS) else "ullVal"
     return float(getattr(value.value, member))
 
 
@@ -697,7 +718,8 @@ class _FieldPlan:
     """The field requests that this GPU answers, found on its first read."""
 
     links: int
-    requests: tuple[tuple[int, int], ...]  # (field id, scope id)
+    every_cycle: tuple[tuple[int, int], ...]  # (field id, scope id)
+    per_link: tuple[tuple[int, int], ...]  # read with the slow counters
 
 
 @dataclass(frozen=True)
@@ -705,7 +727,6 @@ class _FieldReadings:
     memory_temperature_celsius: float | None = None
     nvlink_transmit_bytes_total: int | None = None
     nvlink_receive_bytes_total: int | None = None
-    nvlink_links: tuple[NvLinkSample, ...] = ()
     nvlink_errors_total: tuple[tuple[str, int], ...] = ()
 
 
@@ -714,14 +735,32 @@ class _SlowCounters:
     pcie_transmit_bytes_per_second: float | None = None
     pcie_receive_bytes_per_second: float | None = None
     violation_seconds_total: tuple[tuple[str, float], ...] = ()
+    nvlink_links: tuple[NvLinkSample, ...] = ()
     memory_reserved_bytes: int | None = None
     fabric_state: str | None = None
 
 
-def _field_readings(lib: Any, links: int, found: dict[tuple[int, int], float]) -> _FieldReadings:
+def _field_readings(lib: Any, found: dict[tuple[int, int], float]) -> _FieldReadings:
     tx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX)
     rx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
-    per_link = tuple(
+    return _FieldReadings(
+        memory_temperature_celsius=found.get((int(lib.NVML_FI_DEV_MEMORY_TEMP), 0)),
+        nvlink_transmit_bytes_total=_kib_to_bytes(found.get((tx_field, _ALL_LINKS))),
+        nvlink_receive_bytes_total=_kib_to_bytes(found.get((rx_field, _ALL_LINKS))),
+        nvlink_errors_total=tuple(
+            (name, int(found[(field_id, 0)]))
+            for name, field_id in _nvlink_error_fields(lib)
+            if (field_id, 0) in found
+        ),
+    )
+
+
+def _link_samples(
+    lib: Any, links: int, found: dict[tuple[int, int], float]
+) -> tuple[NvLinkSample, ...]:
+    tx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX)
+    rx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
+    return tuple(
         NvLinkSample(
             link=link,
             transmit_bytes_total=_kib_to_bytes(found.get((tx_field, link))),
@@ -730,26 +769,11 @@ def _field_readings(lib: Any, links: int, found: dict[tuple[int, int], float]) -
         for link in range(links)
         if (tx_field, link) in found or (rx_field, link) in found
     )
-    totals: list[int | None] = []
-    for field in (tx_field, rx_field):
-        total = found.get((field, _ALL_LINKS))
-        if total is None:
-            # A driver without the all-links scope: the links' sum is the same number.
-            parts = [found[(field, link)] for link in range(links) if (field, link) in found]
-            total = sum(parts) if parts else None
-        totals.append(_kib_to_bytes(total))
-    memory_temp = found.get((int(lib.NVML_FI_DEV_MEMORY_TEMP), 0))
-    return _FieldReadings(
-        memory_temperature_celsius=memory_temp,
-        nvlink_transmit_bytes_total=totals[0],
-        nvlink_receive_bytes_total=totals[1],
-        nvlink_links=per_link,
-        nvlink_errors_total=tuple(
-            (name, int(found[(field_id, 0)]))
-            for name, field_id in _nvlink_error_fields(lib)
-            if (field_id, 0) in found
-        ),
-    )
+
+
+def _sum_or_none(values: Iterable[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
 
 
 def _kib_to_bytes(kib: float | None) -> int | None:

@@ -167,6 +167,7 @@ class GpuCounters:
             return NS_PER_S if power_mw < idle_threshold_mw else 0
 
         self._nvlink = PowerIntegral(energy, nvlink_kib_per_s)
+        self._nvlink_last: tuple[float, int] | None = None
         self._power_violation = PowerIntegral(energy, power_violation_ns_per_s)
         self._low_utilization = PowerIntegral(energy, low_utilization_ns_per_s)
         # Links share the traffic unevenly (routing), receive is a little below transmit.
@@ -174,17 +175,26 @@ class GpuCounters:
             1000 + stable_hash(ctx.seed, ctx.node, gpu.index, "link", link) % 200
             for link in range(self.links)
         )
+        self._link_weight_sum = sum(self._link_weights)
         self._rx_per_mille = 960 + stable_hash(ctx.seed, ctx.node, gpu.index, "rx") % 40
         self._memory_offset_c = stable_hash(ctx.seed, ctx.node, gpu.index, "memtemp") % 7 - 2
 
     # -- NVLink ------------------------------------------------------------------------------
 
+    def _nvlink_total(self, t: float) -> int:
+        # One field-values call asks for every link at one t: integrate once.
+        cached = self._nvlink_last
+        if cached is None or cached[0] != t:
+            cached = (t, self._nvlink.total(t))
+            self._nvlink_last = cached
+        return cached[1]
+
     def nvlink_link_kib(self, t: float, link: int, receive: bool) -> int:
         """KiB moved over ``link`` since the epoch, one direction."""
-        total = self._nvlink.total(t)
+        total = self._nvlink_total(t)
         if receive:
             total = total * self._rx_per_mille // 1000
-        return total * self._link_weights[link] // sum(self._link_weights)
+        return total * self._link_weights[link] // self._link_weight_sum
 
     def nvlink_kib(self, t: float, receive: bool) -> int:
         return sum(self.nvlink_link_kib(t, link, receive) for link in range(self.links))

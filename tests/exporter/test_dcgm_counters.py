@@ -280,11 +280,13 @@ def test_slow_counters_are_read_every_ten_seconds_the_rest_every_cycle(small: Si
     count = {name: sum(1 for n, _a in calls if n == name) for name, _a in calls}
     gpus = 3
     assert count["nvmlDeviceGetPcieReplayCounter"] == 20 * gpus
-    # One field-values call per cycle, plus one probe per GPU at the start (the RTX 4090 has
-    # none of the fields: it is not asked again).
-    assert count["nvmlDeviceGetFieldValues"] == 20 * 2 + gpus
+    # One probe per GPU at the start (the RTX 4090 has none of the fields: it is not asked
+    # again), then one call per cycle for the totals and one at t = 0 and 10 s for the links.
+    assert count["nvmlDeviceGetFieldValues"] == gpus + 20 * 2 + 2 * 2
     # PCIe throughput (two 20 ms bus samples) at t = 0 and 10 s.
     assert count["nvmlDeviceGetPcieThroughput"] == 2 * 2 * gpus
+    field_calls = [args for name, args in calls if name == "nvmlDeviceGetFieldValues"]
+    assert max(len(args[1]) for args in field_calls) == 2 * 18  # the H100's links
 
 
 # -- counters ---------------------------------------------------------------------------------
