@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.nvml import NvmlReader
 from exporter.server import SnapshotRegistry
-from exporter.snapshot import DeviceCounters, DeviceSample, Snapshot
+from exporter.snapshot import DeviceCounters, DeviceIdentity, DeviceSample, NvLinkSample, Snapshot
 from simulator.clock import ManualClock
 from simulator.node import SimulatedFleet, SimulatedNode
 from tests.conftest import FLEETS
@@ -186,6 +186,64 @@ def test_rendered_series_carry_their_labels(small: Sim) -> None:
         "gpu_memory_reserved_bytes",
     ):
         assert h100 in series[name], name
+
+
+def test_counters_render_to_exact_exposition() -> None:
+    identity = DeviceIdentity(
+        0, "GPU-1", "NVIDIA H100 80GB HBM3", "1", "00000000:17:00.0", "1", "hopper"
+    )
+    counters = DeviceCounters(
+        memory_temperature_celsius=48.0,
+        pcie_replay_errors_total=3,
+        pcie_transmit_bytes_per_second=1024.0,
+        pcie_receive_bytes_per_second=2048.0,
+        encoder_utilization_ratio=0.0,
+        decoder_utilization_ratio=0.02,
+        memory_reserved_bytes=536870912,
+        nvlink_transmit_bytes_total=3072,
+        nvlink_receive_bytes_total=1024,
+        nvlink_links=(NvLinkSample(0, 2048, 1024), NvLinkSample(1, 1024, None)),
+        nvlink_errors_total=(("crc_flit", 1), ("replay", 0)),
+        violation_seconds_total=(("power", 12.5), ("thermal", 0.0)),
+        fabric_state="completed",
+    )
+    device = DeviceSample(identity=identity, up=True, counters=counters)
+    text = generate_latest(SnapshotRegistry(Snapshot("n1", 0.0, "550", "12.4", (device,), 1)))
+    ours = (
+        "gpu_memory_temperature",
+        "gpu_pcie",
+        "gpu_encoder",
+        "gpu_decoder",
+        "gpu_memory_reserved",
+        "gpu_nvlink",
+        "gpu_violation",
+        "gpu_fabric",
+    )
+    lines = [line for line in text.decode().splitlines() if line.startswith(ours)]
+
+    def line(name: str, value: str, **extra: str) -> str:
+        labels = {"node": "n1", "gpu": "0", "uuid": "GPU-1", **extra}
+        return name + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "} " + value
+
+    assert lines == [
+        line("gpu_memory_temperature_celsius", "48.0"),
+        line("gpu_pcie_replay_errors_total", "3.0"),
+        line("gpu_encoder_utilization_ratio", "0.0"),
+        line("gpu_decoder_utilization_ratio", "0.02"),
+        line("gpu_memory_reserved_bytes", "5.36870912e+08"),
+        line("gpu_pcie_throughput_bytes_per_second", "1024.0", direction="transmit"),
+        line("gpu_pcie_throughput_bytes_per_second", "2048.0", direction="receive"),
+        line("gpu_nvlink_data_bytes_total", "3072.0", direction="transmit"),
+        line("gpu_nvlink_data_bytes_total", "1024.0", direction="receive"),
+        line("gpu_nvlink_link_data_bytes_total", "2048.0", link="0", direction="transmit"),
+        line("gpu_nvlink_link_data_bytes_total", "1024.0", link="0", direction="receive"),
+        line("gpu_nvlink_link_data_bytes_total", "1024.0", link="1", direction="transmit"),
+        line("gpu_nvlink_errors_total", "1.0", error="crc_flit"),
+        line("gpu_nvlink_errors_total", "0.0", error="replay"),
+        line("gpu_violation_seconds_total", "12.5", reason="power"),
+        line("gpu_violation_seconds_total", "0.0", reason="thermal"),
+        line("gpu_fabric_state", "1.0", state="completed"),
+    ]
 
 
 # -- absent, not zero, where NVML says NOT_SUPPORTED ------------------------------------------
