@@ -185,3 +185,24 @@ class TestCountersOverTime:
         assert first == nvml.nvmlDeviceGetPcieThroughput(h100, counter)  # the same sample
         assert 0 < first < 64_000_000  # KB/s below a PCIe Gen5 x16 link
         raises(pynvml.NVML_ERROR_INVALID_ARGUMENT, nvml.nvmlDeviceGetPcieThroughput, h100, 2)
+
+
+def test_counters_stay_monotonic_across_scheduled_pods_windows() -> None:
+    # GPU 3 holds a weekday training job 08:00-18:00: its NVLink traffic and power violation
+    # grow only inside the windows, and never go back at an edge.
+    schedules = SMALL.parent / "test-schedules.yaml"
+    clock = ManualClock(EPOCH)
+    node = SimulatedFleet.from_file(schedules, clock).node("sched-node-1")
+    nvml = node.nvml
+    nvml.nvmlInit()
+    trainer = handle(nvml, 3)
+    readings = []
+    for step in range(2 * 24 * 6 + 1):  # Monday and Tuesday, every 10 minutes
+        clock.set(EPOCH + 4 * 86400 + step * 600)  # 2026-01-05 was a Monday
+        nvlink = nvml.nvmlDeviceGetFieldValues(trainer, [(TX, ALL_LINKS)])[0].value.ullVal
+        power = nvml.nvmlDeviceGetViolationStatus(trainer, pynvml.NVML_PERF_POLICY_POWER)
+        readings.append((step * 10 % 1440, nvlink, power.violationTime))
+    for (_minute, *before), (minute, *after) in itertools.pairwise(readings):
+        assert all(a >= b for a, b in zip(after, before, strict=True))
+        # The 10 minutes up to `minute` overlap the window [08:00, 18:00) or not.
+        assert (after[0] > before[0]) == (8 * 60 < minute <= 18 * 60), minute
