@@ -99,6 +99,9 @@ def main() -> int:
     )
     for device in devices:
         present = [k for k, v in vars(device).items() if v is not None and k != "identity"]
+        if device.counters is not None:  # dcgm-exporter default counters (issue 20), one by one
+            present.remove("counters")
+            present += [k for k, v in vars(device.counters).items() if v not in (None, ())]
         print(
             f"  GPU {device.identity.index} {device.identity.name} {device.identity.uuid}: "
             f"{len(present)} fields: {', '.join(present)}"

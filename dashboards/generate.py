@@ -621,6 +621,122 @@ def profiling_panels() -> list[Panel]:
     ]
 
 
+# -- dcgm-exporter default counters from NVML (issue 20) ------------------------------------------
+
+
+def _interconnect_panels(d: str, by_gpu: str) -> list[Panel]:
+    """Node detail: PCIe and NVLink traffic and errors, time clocks were held down, memory
+    temperature, video engines and NVSwitch fabric state."""
+    core = 'reason!~"total_.*"'  # the totals overlap the single limiters
+    return [
+        Panel(
+            "timeseries",
+            "PCIe traffic",
+            "Host traffic of each GPU by direction (transmit: GPU to host, receive: host to GPU), "
+            "from the driver's 20 ms samples, read every 10 s.",
+            "Bps",
+            [
+                Query(
+                    f"max by (node, gpu, direction) (gpu_pcie_throughput_bytes_per_second{d})",
+                    by_gpu + " {{direction}}",
+                )
+            ],
+        ),
+        Panel(
+            "timeseries",
+            "NVLink traffic",
+            "Payload moved over each GPU's NVLinks per second, by direction (rate of "
+            "gpu_nvlink_data_bytes_total). GPUs without NVLink (PCIe boards) show none.",
+            "Bps",
+            [
+                Query(
+                    "sum by (node, gpu, direction) "
+                    f"(rate(gpu_nvlink_data_bytes_total{d}[$__rate_interval]))",
+                    by_gpu + " {{direction}}",
+                )
+            ],
+        ),
+        Panel(
+            "bargauge",
+            "NVLink traffic per link",
+            "Transmit and receive per second on each link over the time range "
+            "(gpu_nvlink_link_data_bytes_total): one link far below its siblings is degraded "
+            "or down.",
+            "Bps",
+            [
+                Query(
+                    "sum by (node, gpu, link) "
+                    f"(rate(gpu_nvlink_link_data_bytes_total{d}[$__range]))",
+                    by_gpu + " link {{link}}",
+                )
+            ],
+        ),
+        Panel(
+            "timeseries",
+            "Time clocks were held down, by limiter",
+            "Fraction of time the driver held each GPU's clocks below the requested ones, by "
+            "limiter (rate of gpu_violation_seconds_total): power on a training GPU near its "
+            "limit, thermal when it overheats, low_utilization when idle.",
+            "percentunit",
+            [
+                Query(
+                    "max by (node, gpu, reason) "
+                    f"(rate(gpu_violation_seconds_total{{{DEVICE}, {core}}}[$__rate_interval]))",
+                    by_gpu + " {{reason}}",
+                )
+            ],
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "timeseries",
+            "Memory temperature",
+            "HBM temperature of each GPU (boards with GDDR memory have no sensor).",
+            "celsius",
+            [Query(f"max by (node, gpu) (gpu_memory_temperature_celsius{d})", by_gpu)],
+        ),
+        Panel(
+            "timeseries",
+            "Video engines",
+            "Busy fraction of each GPU's video encoder (NVENC) and decoder (NVDEC).",
+            "percentunit",
+            [
+                Query(
+                    f"max by (node, gpu) (gpu_encoder_utilization_ratio{d})", by_gpu + " encoder"
+                ),
+                Query(
+                    f"max by (node, gpu) (gpu_decoder_utilization_ratio{d})", by_gpu + " decoder"
+                ),
+            ],
+            minimum=0,
+            maximum=1,
+        ),
+        Panel(
+            "table",
+            "Links and fabric",
+            "Per GPU: PCIe replays and NVLink errors in the time range (a rising count points at "
+            "a bad slot, riser or link), memory the driver reserves, and the NVSwitch fabric "
+            "state (completed when the GPU joined its fabric; empty outside NVSwitch systems).",
+            "short",
+            [
+                Query(f"max by (node, gpu) (increase(gpu_pcie_replay_errors_total{d}[$__range]))"),
+                Query(f"sum by (node, gpu) (increase(gpu_nvlink_errors_total{d}[$__range]))"),
+                Query(f"max by (node, gpu) (gpu_memory_reserved_bytes{d})"),
+                Query(f"max by (node, gpu, state) (gpu_fabric_state{d})"),
+            ],
+            width=24,
+            columns={
+                "Value #A": "PCIe replays",
+                "Value #B": "NVLink errors",
+                "Value #C": "Reserved memory",
+                "state": "Fabric",
+            },
+            column_units={"Reserved memory": "bytes"},
+            hidden=("Value #D",),
+        ),
+    ]
+
+
 def node_detail() -> Dashboard:
     d = f"{{{DEVICE}}}"
     by_gpu = "{{node}} GPU {{gpu}}"
@@ -782,6 +898,7 @@ def node_detail() -> Dashboard:
                     )
                 ],
             ),
+            *_interconnect_panels(d, by_gpu),
             Panel(
                 "table",
                 "Pods holding these GPUs",

@@ -9,7 +9,7 @@ from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.metrics import BY_NAME, CLOCK_EVENT_REASONS, Kind
-from exporter.snapshot import DeviceSample, Snapshot
+from exporter.snapshot import DeviceCounters, DeviceSample, Snapshot
 
 _Family = GaugeMetricFamily | CounterMetricFamily
 
@@ -123,6 +123,54 @@ def _render_profiling(out: _Families, snapshot: Snapshot) -> None:
                 out.add(name, labels, float(value))
 
 
+# -- dcgm-exporter default counters from NVML (issue 20) ----------------------------------------
+
+# (catalogue name, DeviceCounters attribute) for plain per-device gauges and counters.
+_COUNTER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("gpu_memory_temperature_celsius", "memory_temperature_celsius"),
+    ("gpu_pcie_replay_errors_total", "pcie_replay_errors_total"),
+    ("gpu_encoder_utilization_ratio", "encoder_utilization_ratio"),
+    ("gpu_decoder_utilization_ratio", "decoder_utilization_ratio"),
+    ("gpu_memory_reserved_bytes", "memory_reserved_bytes"),
+)
+_DIRECTION_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("gpu_pcie_throughput_bytes_per_second", "transmit", "pcie_transmit_bytes_per_second"),
+    ("gpu_pcie_throughput_bytes_per_second", "receive", "pcie_receive_bytes_per_second"),
+    ("gpu_nvlink_data_bytes_total", "transmit", "nvlink_transmit_bytes_total"),
+    ("gpu_nvlink_data_bytes_total", "receive", "nvlink_receive_bytes_total"),
+)
+
+
+def _render_counters(
+    out: _Families, labels: tuple[str, str, str], counters: DeviceCounters
+) -> None:
+    for name, attribute in _COUNTER_FIELDS:
+        value = getattr(counters, attribute)
+        if value is not None:
+            out.add(name, labels, float(value))
+    for name, direction, attribute in _DIRECTION_FIELDS:
+        value = getattr(counters, attribute)
+        if value is not None:
+            out.add(name, (*labels, direction), float(value))
+    for link in counters.nvlink_links:
+        for direction, total in (
+            ("transmit", link.transmit_bytes_total),
+            ("receive", link.receive_bytes_total),
+        ):
+            if total is not None:
+                out.add(
+                    "gpu_nvlink_link_data_bytes_total",
+                    (*labels, str(link.link), direction),
+                    float(total),
+                )
+    for error, count in counters.nvlink_errors_total:
+        out.add("gpu_nvlink_errors_total", (*labels, error), float(count))
+    for reason, seconds in counters.violation_seconds_total:
+        out.add("gpu_violation_seconds_total", (*labels, reason), seconds)
+    if counters.fabric_state is not None:
+        out.add("gpu_fabric_state", (*labels, counters.fabric_state), 1.0)
+
+
 class SnapshotCollector(Collector):
     """A prometheus_client collector over whatever snapshot ``source`` returns now."""
 
@@ -182,6 +230,8 @@ def render(snapshot: Snapshot) -> Iterator[Metric]:
             for reason, bit in CLOCK_EVENT_REASONS:
                 active = 1.0 if device.clock_event_reasons & bit else 0.0
                 out.add("gpu_clock_event_reason_active", (*labels, reason), active)
+        if device.counters is not None:
+            _render_counters(out, labels, device.counters)
         for mig in device.mig_instances:
             mig_labels = (*labels, mig.mig_uuid)
             out.add(

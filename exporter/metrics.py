@@ -141,6 +141,83 @@ CATALOGUE: tuple[MetricDef, ...] = (
     MetricDef(
         "gpu_row_remap_failure", _G, "1 when a row remap failed; the GPU needs service.", DEVICE
     ),
+    # dcgm-exporter default counters from NVML (issue 20)
+    MetricDef(
+        "gpu_memory_temperature_celsius",
+        _G,
+        "Device memory (HBM) temperature, degrees Celsius; absent on boards without a "
+        "memory sensor (GDDR).",
+        DEVICE,
+    ),
+    MetricDef(
+        "gpu_pcie_replay_errors_total",
+        _C,
+        "PCIe packets the GPU's link had to replay since the driver loaded; a rising rate "
+        "points at a bad riser, slot or cable.",
+        DEVICE,
+    ),
+    MetricDef(
+        "gpu_pcie_throughput_bytes_per_second",
+        _G,
+        "PCIe traffic by direction (transmit: GPU to host, receive: host to GPU), bytes per "
+        "second, from the driver's 20 ms sample; refreshed every 10 s (each read costs 20 ms).",
+        (*DEVICE, "direction"),
+    ),
+    MetricDef(
+        "gpu_encoder_utilization_ratio",
+        _G,
+        "Fraction of the last sample period in which the video encoder (NVENC) was busy, 0-1.",
+        DEVICE,
+    ),
+    MetricDef(
+        "gpu_decoder_utilization_ratio",
+        _G,
+        "Fraction of the last sample period in which the video decoder (NVDEC) was busy, 0-1.",
+        DEVICE,
+    ),
+    MetricDef(
+        "gpu_memory_reserved_bytes",
+        _G,
+        "Device memory the driver reserves for itself, bytes (counted in "
+        "gpu_memory_used_bytes; NVML's memory info v2).",
+        DEVICE,
+    ),
+    MetricDef(
+        "gpu_nvlink_data_bytes_total",
+        _C,
+        "Payload bytes moved over all of the GPU's NVLinks since the driver loaded, by "
+        "direction (transmit, receive); absent on GPUs without NVLink.",
+        (*DEVICE, "direction"),
+    ),
+    MetricDef(
+        "gpu_nvlink_link_data_bytes_total",
+        _C,
+        "Payload bytes moved over one NVLink since the driver loaded, by link and direction; "
+        "refreshed every 10 s.",
+        (*DEVICE, "link", "direction"),
+    ),
+    MetricDef(
+        "gpu_nvlink_errors_total",
+        _C,
+        "NVLink errors summed over the GPU's links since the driver loaded, by kind (crc_flit, "
+        "crc_data, replay, recovery).",
+        (*DEVICE, "error"),
+    ),
+    MetricDef(
+        "gpu_violation_seconds_total",
+        _C,
+        "Seconds the driver held clocks below the requested ones, by limiter (power, thermal, "
+        "sync_boost, board_limit, low_utilization, reliability; total_app_clocks and "
+        "total_base_clocks: any limiter, below application or base clocks); refreshed every 10 s.",
+        (*DEVICE, "reason"),
+    ),
+    MetricDef(
+        "gpu_fabric_state",
+        _G,
+        "NVSwitch fabric registration of the GPU, always 1, with its current state "
+        "(not_started, in_progress, completed); absent on GPUs outside an NVSwitch fabric.",
+        (*DEVICE, "state"),
+    ),
     MetricDef(
         "gpu_xid_errors_total",
         _C,

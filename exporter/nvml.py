@@ -14,18 +14,21 @@ fails the reading of the others.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from exporter.errors import ExporterError
 from exporter.snapshot import (
+    DeviceCounters,
     DeviceIdentity,
     DeviceSample,
     MigInstanceSample,
+    NvLinkSample,
     ProcessSample,
     XidCount,
 )
@@ -45,6 +48,17 @@ _ARCHITECTURES = {
 }
 
 _MHZ = 1_000_000.0
+
+# dcgm-exporter default counters from NVML (issue 20): units and cadence.
+# NVML reports PCIe throughput in KB/s and NVLink data in KiB; both are 1024 bytes.
+_KIB = 1024
+# nvmlFieldValue_t.scopeId that sums an NVLink throughput field over every link.
+_ALL_LINKS = 0xFFFFFFFF
+# How often the slow counters (PCIe throughput, violation times, reserved memory, fabric) are
+# read; between reads the last values are published again.
+SLOW_COUNTERS_REFRESH_SECONDS = 10.0
+# nvmlGpuFabricState_t values (NVML_GPU_FABRIC_STATE_*) as label values; NOT_SUPPORTED is absent.
+_FABRIC_STATES = {1: "not_started", 2: "in_progress", 3: "completed"}
 
 
 class NvmlUnavailable(ExporterError):
@@ -111,10 +125,14 @@ class NvmlReader:
         clock: Callable[[], float] = time.time,
         mig_refresh_seconds: float = 60.0,
         on_error: Callable[[str], None] | None = None,
+        slow_counters_refresh_seconds: float = SLOW_COUNTERS_REFRESH_SECONDS,
     ) -> None:
         self._lib = lib
         self._clock = clock
         self._mig_refresh_seconds = mig_refresh_seconds
+        self._slow_counters_refresh_seconds = slow_counters_refresh_seconds
+        self._field_plans: dict[int, _FieldPlan] = {}
+        self._slow_counters: dict[int, tuple[float, _SlowCounters]] = {}
         self._on_error = on_error or (lambda _op: None)
         self._initialised = False
         self._identities: dict[int, DeviceIdentity] = {}
@@ -159,9 +177,12 @@ class NvmlReader:
             return None
 
     # -- error handling ------------------------------------------------------------------
-    def _call(self, index: int, op: str, *args: Any) -> Any:
-        """Call one per-device NVML function; None when this GPU does not support it."""
-        key = (index, op)
+    def _call(self, index: int, op: str, *args: Any, key_suffix: str = "") -> Any:
+        """Call one per-device NVML function; None when this GPU does not support it.
+
+        ``key_suffix`` remembers "not supported" per argument (one violation policy, the v2
+        memory struct) rather than for the whole function."""
+        key = (index, op + key_suffix)
         if key in self._unsupported:
             return None
         lib = self._lib
@@ -171,7 +192,7 @@ class NvmlReader:
             code = getattr(exc, "value", None)
             if code in (lib.NVML_ERROR_NOT_SUPPORTED, lib.NVML_ERROR_FUNCTION_NOT_FOUND):
                 self._unsupported.add(key)
-                log.info("GPU %d: %s is not supported; not asking again", index, op)
+                log.info("GPU %d: %s is not supported; not asking again", index, key[1])
                 return None
             if code == lib.NVML_ERROR_GPU_IS_LOST:
                 self._on_error(op)
@@ -223,6 +244,7 @@ class NvmlReader:
             architecture="unknown",
         )
         self._mig_cache.pop(index, None)
+        self._slow_counters.pop(index, None)
         return DeviceSample(identity=identity, up=False)
 
     def _handle(self, index: int) -> Any:
@@ -309,6 +331,7 @@ class NvmlReader:
             clock_event_reasons=int(reasons) if reasons is not None else None,
             mig_enabled=mig_enabled,
             mig_instances=tuple(m.sample for m in mig_instances),
+            counters=self._read_counters(index, handle),
         )
 
     def _ecc(
@@ -428,6 +451,159 @@ class NvmlReader:
             return f"{int(attrs.gpuInstanceSliceCount)}g.{memory_gb}gb"
         return "unknown"
 
+    # -- dcgm-exporter default counters from NVML (issue 20) -------------------------------
+    def _read_counters(self, index: int, handle: Any) -> DeviceCounters:
+        """Per cycle: one field-values call (memory temperature, NVLink totals and errors), the
+        PCIe replay counter and the video engines. Every ``slow_counters_refresh_seconds``: PCIe
+        throughput (each read samples the bus for 20 ms), violation times, per-link NVLink
+        counters, reserved memory and fabric state: they change slowly, or are counters that
+        rate() reads as well at 10 s."""
+        call = self._call
+        fields = self._field_values(index, handle)
+        replay = call(index, "nvmlDeviceGetPcieReplayCounter", handle)
+        encoder = call(index, "nvmlDeviceGetEncoderUtilization", handle)
+        decoder = call(index, "nvmlDeviceGetDecoderUtilization", handle)
+        slow = self._slow(index, handle)
+        transmit, receive = fields.nvlink_transmit_bytes_total, fields.nvlink_receive_bytes_total
+        if transmit is None and receive is None and slow.nvlink_links:
+            # A driver without the all-links scope: the links' sum is the same number.
+            transmit = _sum_or_none(link.transmit_bytes_total for link in slow.nvlink_links)
+            receive = _sum_or_none(link.receive_bytes_total for link in slow.nvlink_links)
+        return DeviceCounters(
+            memory_temperature_celsius=fields.memory_temperature_celsius,
+            pcie_replay_errors_total=int(replay) if replay is not None else None,
+            pcie_transmit_bytes_per_second=slow.pcie_transmit_bytes_per_second,
+            pcie_receive_bytes_per_second=slow.pcie_receive_bytes_per_second,
+            encoder_utilization_ratio=int(encoder[0]) / 100.0 if encoder is not None else None,
+            decoder_utilization_ratio=int(decoder[0]) / 100.0 if decoder is not None else None,
+            memory_reserved_bytes=slow.memory_reserved_bytes,
+            nvlink_transmit_bytes_total=transmit,
+            nvlink_receive_bytes_total=receive,
+            nvlink_links=slow.nvlink_links,
+            nvlink_errors_total=fields.nvlink_errors_total,
+            violation_seconds_total=slow.violation_seconds_total,
+            fabric_state=slow.fabric_state,
+        )
+
+    def _field_plan(self, index: int, handle: Any) -> _FieldPlan | None:
+        """Which fields this GPU answers: asked once (memory sensor, link count), then kept."""
+        plan = self._field_plans.get(index)
+        if plan is not None:
+            return plan
+        lib = self._lib
+        probe = [lib.NVML_FI_DEV_MEMORY_TEMP, lib.NVML_FI_DEV_NVLINK_LINK_COUNT]
+        values = self._call(index, "nvmlDeviceGetFieldValues", handle, probe)
+        if values is None:
+            return None
+        ok = [int(v.nvmlReturn) == lib.NVML_SUCCESS for v in values]
+        links = int(_field_number(values[1])) if ok[1] else 0
+        every_cycle: list[tuple[int, int]] = []
+        per_link: list[tuple[int, int]] = []
+        if ok[0]:
+            every_cycle.append((lib.NVML_FI_DEV_MEMORY_TEMP, 0))
+        if links > 0:
+            # scopeId UINT_MAX sums a throughput field over all links (nvml.h); a bare field id
+            # would mean link 0 alone.
+            for field in (
+                lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX,
+                lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX,
+            ):
+                every_cycle.append((field, _ALL_LINKS))
+                per_link.extend((field, link) for link in range(links))
+            every_cycle.extend((field_id, 0) for _name, field_id in _nvlink_error_fields(lib))
+        plan = _FieldPlan(links=links, every_cycle=tuple(every_cycle), per_link=tuple(per_link))
+        self._field_plans[index] = plan
+        return plan
+
+    def _ask_fields(
+        self, index: int, handle: Any, requests: tuple[tuple[int, int], ...]
+    ) -> tuple[dict[tuple[int, int], float], tuple[tuple[int, int], ...]]:
+        """The values of ``requests`` that NVML answered, and the requests still worth asking:
+        a field answering NOT_SUPPORTED (or a link that does not exist) is dropped for good."""
+        if not requests:
+            return {}, requests
+        lib = self._lib
+        values = self._call(index, "nvmlDeviceGetFieldValues", handle, list(requests))
+        if values is None:
+            return {}, requests
+        found: dict[tuple[int, int], float] = {}
+        dropped: set[tuple[int, int]] = set()
+        for request, value in zip(requests, values, strict=True):
+            code = int(value.nvmlReturn)
+            if code == lib.NVML_SUCCESS:
+                found[request] = _field_number(value)
+            elif code in (lib.NVML_ERROR_NOT_SUPPORTED, lib.NVML_ERROR_INVALID_ARGUMENT):
+                dropped.add(request)
+        if dropped:
+            log.info("GPU %d: %d NVML fields not supported; not asking again", index, len(dropped))
+            requests = tuple(r for r in requests if r not in dropped)
+        return found, requests
+
+    def _field_values(self, index: int, handle: Any) -> _FieldReadings:
+        """Memory temperature, NVLink totals and errors: one nvmlDeviceGetFieldValues call."""
+        plan = self._field_plan(index, handle)
+        if plan is None:
+            return _FieldReadings()
+        found, plan.every_cycle = self._ask_fields(index, handle, plan.every_cycle)
+        return _field_readings(self._lib, found)
+
+    def _nvlink_links(self, index: int, handle: Any) -> tuple[NvLinkSample, ...]:
+        plan = self._field_plan(index, handle)
+        if plan is None:
+            return ()
+        found, plan.per_link = self._ask_fields(index, handle, plan.per_link)
+        return _link_samples(self._lib, plan.links, found)
+
+    def _slow(self, index: int, handle: Any) -> _SlowCounters:
+        now = self._clock()
+        cached = self._slow_counters.get(index)
+        if cached is not None and now - cached[0] < self._slow_counters_refresh_seconds:
+            return cached[1]
+        lib, call = self._lib, self._call
+        tx = call(index, "nvmlDeviceGetPcieThroughput", handle, lib.NVML_PCIE_UTIL_TX_BYTES)
+        rx = call(index, "nvmlDeviceGetPcieThroughput", handle, lib.NVML_PCIE_UTIL_RX_BYTES)
+        violations: list[tuple[str, float]] = []
+        for reason, policy in _violation_policies(lib):
+            status = call(
+                index, "nvmlDeviceGetViolationStatus", handle, policy, key_suffix=f":{reason}"
+            )
+            if status is not None:
+                violations.append((reason, int(status.violationTime) / 1e9))
+        memory = call(
+            index,
+            "nvmlDeviceGetMemoryInfo",
+            handle,
+            lib.nvmlMemory_v2,
+            key_suffix=":v2",
+        )
+        slow = _SlowCounters(
+            pcie_transmit_bytes_per_second=tx * _KIB if tx is not None else None,
+            pcie_receive_bytes_per_second=rx * _KIB if rx is not None else None,
+            violation_seconds_total=tuple(violations),
+            nvlink_links=self._nvlink_links(index, handle),
+            memory_reserved_bytes=int(memory.reserved) if memory is not None else None,
+            fabric_state=self._fabric_state(index, handle),
+        )
+        self._slow_counters[index] = (now, slow)
+        return slow
+
+    def _fabric_state(self, index: int, handle: Any) -> str | None:
+        """The GPU's NVSwitch fabric state; None outside a fabric (NOT_SUPPORTED)."""
+        # The versioned call first (its struct's constructor sets the version); drivers before
+        # it have only the v1 call and struct.
+        for op, struct_name in (
+            ("nvmlDeviceGetGpuFabricInfoV", "c_nvmlGpuFabricInfoV_t"),
+            ("nvmlDeviceGetGpuFabricInfo", "c_nvmlGpuFabricInfo_t"),
+        ):
+            struct = getattr(self._lib, struct_name, None)
+            if struct is None:
+                continue
+            info = struct()
+            # pynvml passes the pointer through, and returns NVML_SUCCESS (0), not None.
+            if self._call(index, op, handle, ctypes.byref(info)) is not None:
+                return _FABRIC_STATES.get(int(info.state))
+        return None
+
     # -- processes -----------------------------------------------------------------------
     def read_processes(self, devices: list[DeviceSample]) -> list[ProcessSample]:
         """Compute processes per GPU or MIG device, with SM utilisation where NVML splits it."""
@@ -496,6 +672,112 @@ class NvmlReader:
             sums.setdefault(int(s.pid), []).append(float(s.smUtil) / 100.0)
         self._proc_util_seen[key] = newest
         return {pid: sum(v) / len(v) for pid, v in sums.items()}
+
+
+# -- dcgm-exporter default counters from NVML (issue 20) -----------------------------------------
+
+
+def _violation_policies(lib: Any) -> tuple[tuple[str, int], ...]:
+    """(reason label, NVML_PERF_POLICY_*) for nvmlDeviceGetViolationStatus."""
+    return (
+        ("power", lib.NVML_PERF_POLICY_POWER),
+        ("thermal", lib.NVML_PERF_POLICY_THERMAL),
+        ("sync_boost", lib.NVML_PERF_POLICY_SYNC_BOOST),
+        ("board_limit", lib.NVML_PERF_POLICY_BOARD_LIMIT),
+        ("low_utilization", lib.NVML_PERF_POLICY_LOW_UTILIZATION),
+        ("reliability", lib.NVML_PERF_POLICY_RELIABILITY),
+        ("total_app_clocks", lib.NVML_PERF_POLICY_TOTAL_APP_CLOCKS),
+        ("total_base_clocks", lib.NVML_PERF_POLICY_TOTAL_BASE_CLOCKS),
+    )
+
+
+def _nvlink_error_fields(lib: Any) -> tuple[tuple[str, int], ...]:
+    """(error label, NVML_FI_DEV_NVLINK_*_TOTAL field): each summed over lanes and links."""
+    return (
+        ("crc_flit", lib.NVML_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL),
+        ("crc_data", lib.NVML_FI_DEV_NVLINK_CRC_DATA_ERROR_COUNT_TOTAL),
+        ("replay", lib.NVML_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL),
+        ("recovery", lib.NVML_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL),
+    )
+
+
+# The c_nvmlValue_t member each nvmlValueType_t (NVML_VALUE_TYPE_DOUBLE = 0 ... UNSIGNED_SHORT = 6)
+# is read from.
+_VALUE_MEMBERS = ("dVal", "uiVal", "ulVal", "ullVal", "sllVal", "siVal", "usVal")
+
+
+def _field_number(value: Any) -> float:
+    """The number in an nvmlFieldValue_t, read from the union member its valueType names."""
+    value_type = int(value.valueType)
+    member = _VALUE_MEMBERS[value_type] if 0 <= value_type < len(_VALUE_MEMBERS) else "ullVal"
+    return float(getattr(value.value, member))
+
+
+@dataclass
+class _FieldPlan:
+    """The field requests that this GPU answers, found on its first read."""
+
+    links: int
+    every_cycle: tuple[tuple[int, int], ...]  # (field id, scope id)
+    per_link: tuple[tuple[int, int], ...]  # read with the slow counters
+
+
+@dataclass(frozen=True)
+class _FieldReadings:
+    memory_temperature_celsius: float | None = None
+    nvlink_transmit_bytes_total: int | None = None
+    nvlink_receive_bytes_total: int | None = None
+    nvlink_errors_total: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class _SlowCounters:
+    pcie_transmit_bytes_per_second: float | None = None
+    pcie_receive_bytes_per_second: float | None = None
+    violation_seconds_total: tuple[tuple[str, float], ...] = ()
+    nvlink_links: tuple[NvLinkSample, ...] = ()
+    memory_reserved_bytes: int | None = None
+    fabric_state: str | None = None
+
+
+def _field_readings(lib: Any, found: dict[tuple[int, int], float]) -> _FieldReadings:
+    tx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX)
+    rx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
+    return _FieldReadings(
+        memory_temperature_celsius=found.get((int(lib.NVML_FI_DEV_MEMORY_TEMP), 0)),
+        nvlink_transmit_bytes_total=_kib_to_bytes(found.get((tx_field, _ALL_LINKS))),
+        nvlink_receive_bytes_total=_kib_to_bytes(found.get((rx_field, _ALL_LINKS))),
+        nvlink_errors_total=tuple(
+            (name, int(found[(field_id, 0)]))
+            for name, field_id in _nvlink_error_fields(lib)
+            if (field_id, 0) in found
+        ),
+    )
+
+
+def _link_samples(
+    lib: Any, links: int, found: dict[tuple[int, int], float]
+) -> tuple[NvLinkSample, ...]:
+    tx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX)
+    rx_field = int(lib.NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX)
+    return tuple(
+        NvLinkSample(
+            link=link,
+            transmit_bytes_total=_kib_to_bytes(found.get((tx_field, link))),
+            receive_bytes_total=_kib_to_bytes(found.get((rx_field, link))),
+        )
+        for link in range(links)
+        if (tx_field, link) in found or (rx_field, link) in found
+    )
+
+
+def _sum_or_none(values: Iterable[int | None]) -> int | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _kib_to_bytes(kib: float | None) -> int | None:
+    return int(kib) * _KIB if kib is not None else None
 
 
 # How long one nvmlEventSetWait call blocks: a stopped watcher notices within this.

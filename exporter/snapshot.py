@@ -36,6 +36,40 @@ class DeviceIdentity:
     minor_number: int | None = None
 
 
+# -- dcgm-exporter default counters from NVML (issue 20) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class NvLinkSample:
+    """Data moved over one NVLink since the driver loaded (NVML's per-link throughput fields)."""
+
+    link: int
+    transmit_bytes_total: int | None
+    receive_bytes_total: int | None
+
+
+@dataclass(frozen=True)
+class DeviceCounters:
+    """The NVML readings behind dcgm-exporter's default counters; ``None``/empty: not reported.
+
+    Counters are the driver's own (since driver load), so they survive exporter restarts.
+    """
+
+    memory_temperature_celsius: float | None = None
+    pcie_replay_errors_total: int | None = None
+    pcie_transmit_bytes_per_second: float | None = None  # the driver's last 20 ms sample
+    pcie_receive_bytes_per_second: float | None = None
+    encoder_utilization_ratio: float | None = None  # 0..1
+    decoder_utilization_ratio: float | None = None
+    memory_reserved_bytes: int | None = None  # device memory the driver keeps for itself
+    nvlink_transmit_bytes_total: int | None = None  # summed over the GPU's links
+    nvlink_receive_bytes_total: int | None = None
+    nvlink_links: tuple[NvLinkSample, ...] = ()
+    nvlink_errors_total: tuple[tuple[str, int], ...] = ()  # (error kind, count)
+    violation_seconds_total: tuple[tuple[str, float], ...] = ()  # (reason, seconds)
+    fabric_state: str | None = None  # "not_started", "in_progress", "completed"
+
+
 @dataclass(frozen=True)
 class DeviceSample:
     """One GPU at one sampling instant. ``up`` is False when the GPU could not be read."""
@@ -66,6 +100,7 @@ class DeviceSample:
     clock_event_reasons: int | None = None  # NVML bit mask
     mig_enabled: bool | None = None
     mig_instances: tuple[MigInstanceSample, ...] = ()
+    counters: DeviceCounters | None = None  # dcgm-exporter default counters (issue 20)
 
 
 @dataclass(frozen=True)

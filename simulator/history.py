@@ -10,7 +10,8 @@ cluster server (:mod:`simulator.cluster`) all along, so that backfilled and live
   table; a test holds them equal to what ``exporter.nvml.NvmlReader`` reads from the fake NVML.
 * **State series**, constant between hardware events: identity and join series (``gpu_info``,
   ``gpu_mig_info``, ``gpu_pod_allocation_info``, ``gpu_model_serving_info``), totals and limits,
-  ECC, row-remap and XID series, and every kube-state-metrics series. They are rendered by the
+  reserved memory, NVSwitch fabric state, ECC, row-remap and XID series, and every
+  kube-state-metrics series. They are rendered by the
   exporter's real pipeline (NvmlReader on the fake NVML, the pod-resources gRPC client against
   the simulated kubelet, attribution, :func:`exporter.collector.render`) once per change of
   state, and written every ``state_interval`` seconds (default 300, Prometheus' lookback, so
@@ -124,6 +125,10 @@ STATE_GPU_METRICS: frozenset[str] = frozenset(
         "gpu_pod_allocation_info",
         "gpu_pod_memory_used_bytes",
         "gpu_model_serving_info",
+        # dcgm-exporter default counters (issue 20) that are constant while the driver is
+        # loaded; the rest (PCIe and NVLink traffic, violation times) are live only.
+        "gpu_memory_reserved_bytes",
+        "gpu_fabric_state",
     }
 )
 # Left out of the history (live only): clocks, P-state and clock-event reasons, memory-controller

@@ -18,6 +18,13 @@ from typing import Any
 import pynvml
 
 from simulator.clock import Clock
+from simulator.counters import (
+    GpuCounters,
+    NodeCounters,
+    field_value,
+    has_fabric,
+    has_violation_counters,
+)
 from simulator.fleet import GpuSpec, MigInstanceSpec
 from simulator.gpm import FakeGpm
 from simulator.state import DRIVER_RESERVE_BYTES, NO_ECC_MODELS, GpuValues, NodeState
@@ -549,6 +556,94 @@ class FakeNvml:
             int(values.row_remap_pending),
             int(values.row_remap_failure),
         )
+
+    # -- dcgm-exporter default counters (issue 20): values from simulator.counters --------------
+
+    _node_counters: NodeCounters | None = None
+
+    def _counters(self, index: int) -> GpuCounters:
+        node_counters = self._node_counters
+        if node_counters is None or node_counters.state is not self._state:
+            node_counters = NodeCounters(self._state)  # first use, or reloaded
+            self._node_counters = node_counters
+        return node_counters.gpu(index)
+
+    def nvmlDeviceGetFieldValues(self, handle: object, fieldIds: list[Any]) -> Any:
+        index, _slot, now = self._device(handle, "nvmlDeviceGetFieldValues")
+        counters = self._counters(index)
+        temperature = self._state.gpu_values(index, math.floor(now * 10) / 10).temperature_celsius
+        values = (pynvml.c_nvmlFieldValue_t * len(fieldIds))()
+        for entry, field in zip(values, fieldIds, strict=True):
+            # pynvml's own convention: a (fieldId, scopeId) pair, or a bare id with scope 0.
+            field_id, scope_id = field if isinstance(field, tuple | list) else (field, 0)
+            entry.fieldId, entry.scopeId = field_id, scope_id
+            entry.timestamp = round(now * 1e6)
+            code, value_type, value = field_value(counters, field_id, scope_id, now, temperature)
+            entry.nvmlReturn, entry.valueType = code, value_type
+            if value_type == pynvml.NVML_VALUE_TYPE_UNSIGNED_LONG_LONG:
+                entry.value.ullVal = int(value)
+            else:
+                entry.value.uiVal = int(value)
+        return values
+
+    def nvmlDeviceGetPcieReplayCounter(self, handle: object) -> int:
+        index, _slot, now = self._device(handle, "nvmlDeviceGetPcieReplayCounter")
+        return self._counters(index).pcie_replays(now)
+
+    def nvmlDeviceGetPcieThroughput(self, device: object, counter: int) -> int:
+        index, _slot, now = self._device(device, "nvmlDeviceGetPcieThroughput")
+        if counter not in (pynvml.NVML_PCIE_UTIL_TX_BYTES, pynvml.NVML_PCIE_UTIL_RX_BYTES):
+            raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        receive = counter == pynvml.NVML_PCIE_UTIL_RX_BYTES
+        return self._counters(index).pcie_kbps(now, self._state.minute_load(index, now), receive)
+
+    def nvmlDeviceGetEncoderUtilization(self, handle: object) -> list[int]:
+        self._whole_gpu_values(handle, "nvmlDeviceGetEncoderUtilization")
+        return [0, 1_000_000 // SAMPLES_PER_SECOND]  # no video workloads: NVENC idles
+
+    def nvmlDeviceGetDecoderUtilization(self, handle: object) -> list[int]:
+        _gpu, values = self._whole_gpu_values(handle, "nvmlDeviceGetDecoderUtilization")
+        index = self._resolve(handle)[0]
+        load = self._state.minute_load(index, values.t)
+        return [self._counters(index).decoder_percent(load), 1_000_000 // SAMPLES_PER_SECOND]
+
+    def nvmlDeviceGetViolationStatus(self, device: object, perfPolicyType: int) -> Any:
+        index, _slot, now = self._device(device, "nvmlDeviceGetViolationStatus")
+        if not has_violation_counters(self._gpus[index]):
+            raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        if not 0 <= perfPolicyType < pynvml.NVML_PERF_POLICY_COUNT:
+            raise _error(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        status = pynvml.c_nvmlViolationTime_t()
+        status.referenceTime = round(now * 1e6)
+        status.violationTime = self._counters(index).violation_ns(now, perfPolicyType)
+        return status
+
+    def nvmlDeviceGetGpuFabricInfo(self, device: object, gpuFabricInfo: Any) -> int:
+        return self._fabric_info(device, gpuFabricInfo, "nvmlDeviceGetGpuFabricInfo")
+
+    def nvmlDeviceGetGpuFabricInfoV(self, device: object, gpuFabricInfo: Any) -> int:
+        return self._fabric_info(device, gpuFabricInfo, "nvmlDeviceGetGpuFabricInfoV")
+
+    def _fabric_info(self, device: object, info_ref: Any, function: str) -> int:
+        index, _slot, now = self._device(device, function)
+        if not has_fabric(self._gpus[index]):
+            raise _error(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        info = getattr(info_ref, "_obj", info_ref)  # ctypes.byref(struct) or the struct
+        versioned = function.endswith("V")
+        known = (pynvml.nvmlGpuFabricInfo_v2, pynvml.nvmlGpuFabricInfo_v3)
+        if versioned and getattr(info, "version", None) not in known:
+            raise _error(pynvml.NVML_ERROR_ARGUMENT_VERSION_MISMATCH)
+        counters = self._counters(index)
+        info.clusterUuid[:] = list(counters.fabric_cluster_uuid())
+        info.status = pynvml.NVML_SUCCESS
+        info.cliqueId = counters.fabric_clique_id()
+        info.state = counters.fabric_state(now)
+        if versioned:
+            info.healthMask = 0
+        return int(pynvml.NVML_SUCCESS)
+
+    def nvmlDeviceGetTemperatureV(self, handle: object, sensor: int, version: int = 0) -> int:
+        return self.nvmlDeviceGetTemperature(handle, sensor)
 
     # -- MIG -----------------------------------------------------------------------------------
 
