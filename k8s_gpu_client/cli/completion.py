@@ -33,7 +33,11 @@ def walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[No
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help or "" for a in action._choices_actions}
+            seen: set[int] = set()
             for name, sub in action.choices.items():
+                if id(sub) in seen:  # an alias: its command completes under its own name
+                    continue
+                seen.add(id(sub))
                 node.commands[name] = helps.get(name, "")
                 nodes += walk(sub, (*path, name))
         elif action.option_strings:
