@@ -19,7 +19,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import requests
 
@@ -29,6 +29,9 @@ from k8s_gpu_client.cli.config import Config, ConfigError, config_path, load
 from k8s_gpu_client.cli.output import OUTPUTS
 from k8s_gpu_client.client import DEFAULT_BASE_URL, GpuManagementClient
 from k8s_gpu_client.errors import ApiError, TransportError
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
 
 ENV_PREFIX = "GPUCTL_"
 Handler = Callable[[GpuManagementClient, argparse.Namespace], commands.Result]
@@ -314,9 +317,23 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str], context: Mapping[s
         args.namespace = context.get("namespace")
 
 
+class _TlsSession(requests.Session):
+    """A session whose ``verify`` wins over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE: requests lets
+    those variables replace a session's own ``verify`` on every request (psf/requests#3829), so
+    --certificate-authority and --insecure-skip-tls-verify would be ignored where they are set."""
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None and self.verify is not True:
+            settings["verify"] = self.verify
+        return settings
+
+
 def _session(args: argparse.Namespace) -> requests.Session:
     """A session carrying the TLS settings: the CA bundle or no verification, a client cert."""
-    session = requests.Session()
+    session = _TlsSession()
     for flag in ("certificate_authority", "client_certificate", "client_key"):
         path = getattr(args, flag)
         if path and not os.path.isfile(path):
