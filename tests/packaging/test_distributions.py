@@ -38,7 +38,7 @@ class Wheel:
         return {n.split("/")[0] for n in self.names if not n.split("/")[0].endswith(".dist-info")}
 
     def requires(self, extra: str | None = None) -> dict[str, Requirement]:
-        found = {}
+        found: dict[str, Requirement] = {}
         for line in self.meta.get_all("Requires-Dist") or []:
             requirement = Requirement(line)
             marker = requirement.marker
@@ -64,8 +64,10 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Wheel]:
     """Both wheels, built from this checkout by pip with this environment's setuptools."""
     out = tmp_path_factory.mktemp("wheels")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["--no-index", "-w", str(out), str(CLIENT_DIR), str(ROOT)],
+        [
+            *(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "-w", str(out), str(CLIENT_DIR), str(ROOT)),
+        ],
         check=True,
         capture_output=True,
         timeout=120,
@@ -162,8 +164,10 @@ def test_sdk_wheel_installs_alone_with_gpuctl(wheels: dict[str, Wheel], tmp_path
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
-        + ["--no-deps", "--no-index", str(client.path)],
+        [
+            *(sys.executable, "-m", "pip", "--python", str(python), "install", "-q"),
+            *("--no-deps", "--no-index", str(client.path)),
+        ],
         check=True,
         capture_output=True,
         timeout=120,
