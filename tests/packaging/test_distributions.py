@@ -210,3 +210,17 @@ def test_sdk_wheel_installs_alone_with_gpuctl(wheels: dict[str, Wheel], tmp_path
     found_version, location = result.stdout.splitlines()[0].split()
     assert found_version == VERSION and location.startswith(site)
     assert result.stdout.splitlines()[1] == ""
+
+
+def test_files_that_cannot_read_version_repeat_it() -> None:
+    """The Go SDK's constant, the Java SDK's POM and the chart's appVersion (the images' tag)
+    cannot read VERSION: they must say the same."""
+    go = (ROOT / "clients" / "go" / "client.go").read_text(encoding="utf-8")
+    go_version = re.search(r'^const Version = "([^"]+)"$', go, re.M)
+    assert go_version and go_version[1] == VERSION
+    pom = (ROOT / "clients" / "java" / "pom.xml").read_text(encoding="utf-8")
+    project_version = re.search(r"</artifactId>\s*<version>([^<]+)</version>", pom)
+    assert project_version and project_version[1] == VERSION
+    chart = (ROOT / "charts" / "k8s-gpu-management" / "Chart.yaml").read_text(encoding="utf-8")
+    app_version = re.search(r'^appVersion: "?([^"\n]+)"?$', chart, re.M)
+    assert app_version and app_version[1] == VERSION
