@@ -7,6 +7,7 @@ from __future__ import annotations
 import configparser
 import email
 import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -59,14 +60,29 @@ def read_wheel(path: Path) -> Wheel:
     return Wheel(path, names, meta, entry_points)
 
 
+# What the two builds read, copied (links kept) so that setuptools' build/ and egg-info
+# directories, which later builds reuse, never stay behind in the checkout.
+SOURCES = ["pyproject.toml", "README.md", "VERSION", "LICENSE", "clients/python"]
+PACKAGES = ["exporter", "analytics", "gpucatalog", "k8s_gpu_client", "simulator", "devstack"]
+LEFT_BEHIND = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
+
+
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Wheel]:
-    """Both wheels, built from this checkout by pip with this environment's setuptools."""
+    """Both wheels, built by pip with this environment's setuptools from a copy of the checkout."""
+    tree = tmp_path_factory.mktemp("tree")
+    for name in [*SOURCES, *PACKAGES]:
+        source, target = ROOT / name, tree / name
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True, ignore=LEFT_BEHIND)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
     out = tmp_path_factory.mktemp("wheels")
     subprocess.run(
         [
             *(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"),
-            *("--no-index", "-w", str(out), str(CLIENT_DIR), str(ROOT)),
+            *("--no-index", "-w", str(out), str(tree / CLIENT_DIR.relative_to(ROOT)), str(tree)),
         ],
         check=True,
         capture_output=True,
