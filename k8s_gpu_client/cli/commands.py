@@ -94,8 +94,9 @@ class Result:
             return to_json(self.data)
         if output == "yaml":
             return to_yaml(self.data)
-        if output == "name":
-            return "\n".join(self.names if self.names is not None else [])
+        if output == "name" and self.names is not None:
+            return "\n".join(self.names)
+        # -o name names the rows of listings; other answers are shown as their table.
         return self.render(Style(wide=output == "wide", headers=not no_headers))
 
 
