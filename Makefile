@@ -17,18 +17,23 @@ REDOCLY_STAMP := $(REDOCLY_DIR)/.installed-$(REDOCLY_VERSION)
 system-deps:
 	@bash scripts/bootstrap.sh test
 
-$(STAMP): pyproject.toml | system-deps
+# The SDK and gpuctl are their own distribution (clients/python/); it is not on an index, so it
+# is installed from the checkout in the same pip run that asks for it (the extras' `sdk`).
+CLIENT := ./clients/python
+INSTALL_INPUTS := pyproject.toml clients/python/pyproject.toml VERSION
+
+$(STAMP): $(INSTALL_INPUTS) | system-deps
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e $(CLIENT) -e '.[dev]'
 	@touch $(STAMP) $(DEMO_STAMP)
 
 # The demo installs only what it runs (no test tools: Helm's engine, schemathesis, ...).
-$(DEMO_STAMP): pyproject.toml
+$(DEMO_STAMP): $(INSTALL_INPUTS)
 	@bash scripts/bootstrap.sh demo
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[demo]'
+	$(BIN)/python -m pip install -q -e $(CLIENT) -e '.[demo]'
 	@touch $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

@@ -80,8 +80,10 @@ from analytics.store.ratelimits import (
     MemoryCounterStore,
     SqlCounterStore,
 )
+from gpucatalog.release import release_version
 
-VERSION = "1.0.0"
+# The OpenAPI document's info.version: the release (VERSION at the checkout's root).
+VERSION = release_version()
 
 
 def open_database(settings: Settings) -> Database:

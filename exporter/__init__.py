@@ -1,3 +1,5 @@
 """The GPU node exporter: NVML readings and pod attribution published for Prometheus."""
 
-__version__ = "0.1.0"
+from gpucatalog.release import release_version
+
+__version__ = release_version()

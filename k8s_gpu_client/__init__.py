@@ -10,6 +10,7 @@ It depends on ``requests`` only and imports nothing of the service.
 from __future__ import annotations
 
 from k8s_gpu_client._http import RateLimit
+from k8s_gpu_client._version import __version__
 from k8s_gpu_client.client import DEFAULT_BASE_URL, GpuManagementClient
 from k8s_gpu_client.errors import (
     ERROR_CLASSES,
@@ -39,8 +40,6 @@ from k8s_gpu_client.errors import (
 )
 from k8s_gpu_client.models.allocations import AllocationRequest
 from k8s_gpu_client.models.paging import Page, Pagination
-
-__version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_BASE_URL",

@@ -26,6 +26,7 @@ from urllib.parse import quote, urljoin
 
 import requests
 
+from k8s_gpu_client._version import __version__
 from k8s_gpu_client.errors import (
     ApiError,
     RequestTimeoutError,
@@ -36,7 +37,7 @@ from k8s_gpu_client.models._base import ApiModel, format_datetime
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
-USER_AGENT = "k8s-gpu-client/0.1"
+USER_AGENT = f"k8s-gpu-client/{__version__}"
 
 Timeout = float | tuple[float, float]
 

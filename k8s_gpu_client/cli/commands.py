@@ -7,7 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from k8s_gpu_client.cli.output import cell, column, render_list, render_object, table, to_json
+from k8s_gpu_client.cli.output import (
+    Column,
+    Style,
+    cell,
+    column,
+    render_list,
+    render_object,
+    table,
+    to_json,
+    to_yaml,
+)
 from k8s_gpu_client.cli.plan import plan_layout
 from k8s_gpu_client.client import GpuManagementClient
 from k8s_gpu_client.models._base import parse_datetime
@@ -25,6 +35,12 @@ DEVICE_COLUMNS = [
     column("TEMP_C", "current_temp_c"),
     column("POWER_W", "current_power_w"),
     column("UTIL_%", "current_utilization"),
+    column("UUID", "gpu_uuid", wide=True),
+    column("PCI", "pci_address", wide=True),
+    column("ARCH", "architecture", wide=True),
+    column("MIG", "mig_support", wide=True),
+    column("DRIVER", "driver_version", wide=True),
+    column("USD/H", "price_per_hour", wide=True),
 ]
 ALLOCATION_COLUMNS = [
     column("ALLOCATION", "allocation_id"),
@@ -36,6 +52,13 @@ ALLOCATION_COLUMNS = [
     column("STATUS", "status"),
     column("USD/H", "cost_per_hour"),
     column("PLANNED_RELEASE", "planned_release_time"),
+    column("NODE", "node_name", wide=True),
+    column("MODEL", "model_id", wide=True),
+    column("USER", "user_id", wide=True),
+    column("TEAM", "team_id", wide=True),
+    column("PROJECT", "project_id", wide=True),
+    column("ALLOCATED_AT", "allocation_time", wide=True),
+    column("USD_ACCRUED", "cost_accrued", wide=True),
 ]
 MIG_INSTANCE_COLUMNS = [
     column("INSTANCE", "instance_id"),
@@ -46,30 +69,55 @@ MIG_INSTANCE_COLUMNS = [
     column("ALLOCATED", "allocated"),
     column("RESOURCE", "resource_name"),
 ]
+NONE = "(none)"
 
 
 @dataclass
 class Result:
-    """A command's answer: ``data`` for JSON, ``render`` for the table, the exit status."""
+    """A command's answer: ``data`` for JSON and YAML, ``render`` for the table, the exit status.
+
+    ``names`` is set on listings: the identifier of each row (``-o name``); a listing with no
+    rows prints nothing on stdout.
+    """
 
     data: Any
-    render: Callable[[], str]
+    render: Callable[[Style], str]
     exit_code: int = 0
+    names: list[str] | None = None
 
-    def json(self) -> str:
-        return to_json(self.data)
+    @property
+    def empty_listing(self) -> bool:
+        return self.names is not None and not self.names
 
-    def table(self) -> str:
-        return self.render()
+    def text(self, output: str, no_headers: bool = False) -> str:
+        if output == "json":
+            return to_json(self.data)
+        if output == "yaml":
+            return to_yaml(self.data)
+        if output == "name" and self.names is not None:
+            return "\n".join(self.names)
+        # -o name names the rows of listings; other answers are shown as their table.
+        return self.render(Style(wide=output == "wide", headers=not no_headers))
+
+
+def listing(items: list[Any], columns: list[Column], key: str) -> Result:
+    """A list result: a table of ``columns``, named by the attribute ``key`` of each item."""
+    return Result(
+        items,
+        lambda style: render_list(items, columns, style),
+        names=[str(getattr(item, key)) for item in items],
+    )
 
 
 def _object(data: Any, fields: list[str] | None = None) -> Result:
-    return Result(data, lambda: render_object(data, fields))
+    return Result(data, lambda style: render_object(data, fields, style))
 
 
 def devices_list(client: GpuManagementClient, args: argparse.Namespace) -> Result:
+    if getattr(args, "device_id", None):
+        return listing([client.devices.get(args.device_id)], DEVICE_COLUMNS, "device_id")
     devices = client.devices.list(node_name=args.node, model_id=args.model, status=args.status)
-    return Result(devices, lambda: render_list(devices, DEVICE_COLUMNS))
+    return listing(devices, DEVICE_COLUMNS, "device_id")
 
 
 def devices_show(client: GpuManagementClient, args: argparse.Namespace) -> Result:
@@ -84,9 +132,9 @@ def devices_health(client: GpuManagementClient, args: argparse.Namespace) -> Res
         column("MESSAGE", "message"),
     ]
 
-    def render() -> str:
+    def render(style: Style) -> str:
         head = f"{health.device_id}: {health.status}"
-        return head + ("\n" + render_list(health.reasons, reasons) if health.reasons else "")
+        return head + ("\n" + render_list(health.reasons, reasons, style) if health.reasons else "")
 
     return Result(health, render)
 
@@ -118,10 +166,14 @@ def release(client: GpuManagementClient, args: argparse.Namespace) -> Result:
 
 
 def allocations_list(client: GpuManagementClient, args: argparse.Namespace) -> Result:
+    if getattr(args, "allocation_id", None):
+        allocation = client.allocations.get(args.allocation_id)
+        return listing([allocation], ALLOCATION_COLUMNS, "allocation_id")
+    namespace = None if args.all_namespaces else args.namespace
     allocations = client.allocations.list(
-        namespace=args.namespace, user_id=args.user, team_id=args.team, status=args.status
+        namespace=namespace, user_id=args.user, team_id=args.team, status=args.status
     )
-    return Result(allocations, lambda: render_list(allocations, ALLOCATION_COLUMNS))
+    return listing(allocations, ALLOCATION_COLUMNS, "allocation_id")
 
 
 def allocations_show(client: GpuManagementClient, args: argparse.Namespace) -> Result:
@@ -130,20 +182,20 @@ def allocations_show(client: GpuManagementClient, args: argparse.Namespace) -> R
 
 def allocations_expiring(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     allocations = client.allocations.expiring(hours=args.hours)
-    return Result(allocations, lambda: render_list(allocations, ALLOCATION_COLUMNS))
+    return listing(allocations, ALLOCATION_COLUMNS, "allocation_id")
 
 
 def mig_show(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     layout = client.mig.get(args.device_id)
 
-    def render() -> str:
+    def render(style: Style) -> str:
         head = (
             f"{layout.device_id} ({layout.model_id}, {layout.device_status}): "
             f"desired {','.join(layout.desired_layout) or '-'}; "
             f"observed {','.join(layout.observed_layout) or '-'}; "
             f"in sync: {'yes' if layout.in_sync else 'no'}"
         )
-        return head + "\n" + render_list(layout.instances, MIG_INSTANCE_COLUMNS)
+        return head + "\n" + render_list(layout.instances, MIG_INSTANCE_COLUMNS, style, NONE)
 
     return Result(layout, render)
 
@@ -155,7 +207,10 @@ def mig_plan(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     if args.apply:
         created = client.mig.create(args.device_id, args.profiles)
         return Result(
-            created, lambda: "applied\n" + render_list(created.instances, MIG_INSTANCE_COLUMNS)
+            created,
+            lambda style: (
+                "applied\n" + render_list(created.instances, MIG_INSTANCE_COLUMNS, style, NONE)
+            ),
         )
     data = {
         "deviceId": plan.device_id,
@@ -170,24 +225,24 @@ def mig_plan(client: GpuManagementClient, args: argparse.Namespace) -> Result:
         "problems": plan.problems,
     }
 
-    def render() -> str:
+    def render(style: Style) -> str:
         verdict = "fits (pre-check; the service validates placement on --apply)"
         if not plan.fits:
             verdict = "does not fit: " + "; ".join(plan.problems)
-        return render_object(data, [k for k in data if k != "problems"]) + "\n" + verdict
+        return render_object(data, [k for k in data if k != "problems"], style) + "\n" + verdict
 
     return Result(data, render, exit_code=0 if plan.fits else 1)
 
 
 def mig_delete(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     layout = client.mig.delete(args.device_id)
-    return Result(layout, lambda: f"{layout.device_id}: MIG instances removed")
+    return Result(layout, lambda style: f"{layout.device_id}: MIG instances removed")
 
 
 def mig_available(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     instances = client.mig.available()
     columns = [column("DEVICE", "device_id"), *MIG_INSTANCE_COLUMNS]
-    return Result(instances, lambda: render_list(instances, columns))
+    return listing(instances, columns, "instance_id")
 
 
 COST_REPORT_FIELDS = [
@@ -221,14 +276,15 @@ def cost_stats(client: GpuManagementClient, args: argparse.Namespace) -> Result:
 def cost_optimize(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     optimization = client.cost.optimization(days=args.days)
 
-    def render() -> str:
+    def render(style: Style) -> str:
         head = f"potential monthly savings: {cell(optimization.potential_monthly_savings)} USD"
-        return head + "\n" + render_list(optimization.suggestions, SUGGESTION_COLUMNS)
+        suggestions = render_list(optimization.suggestions, SUGGESTION_COLUMNS, style, NONE)
+        return head + "\n" + suggestions
 
     return Result(optimization, render)
 
 
-def _forecast_rows(series: dict[str, SeriesForecast | None]) -> str:
+def _forecast_rows(series: dict[str, SeriesForecast | None], style: Style) -> str:
     rows = []
     for name, forecast in series.items():
         if forecast is None:
@@ -248,14 +304,14 @@ def _forecast_rows(series: dict[str, SeriesForecast | None]) -> str:
             ]
         )
     headers = ["SERIES", "UNIT", "METHOD", "NOW", "AT_HORIZON", "95%", "HOURS_TO_CAPACITY"]
-    return table(rows, headers)
+    return table(rows, headers, style)
 
 
 def forecast(client: GpuManagementClient, args: argparse.Namespace) -> Result:
     if args.resources:
         resources = client.resources.forecast(hours=args.hours)
         series = {"cpu": resources.cpu, "memory": resources.memory, "gpu": resources.gpu}
-        return Result(resources, lambda: _forecast_rows(series))
+        return Result(resources, lambda style: _forecast_rows(series, style))
     gpu = client.cluster.forecast(hours=args.hours)
     gpu_series = {
         "utilization": gpu.utilization,
@@ -263,8 +319,8 @@ def forecast(client: GpuManagementClient, args: argparse.Namespace) -> Result:
         "memoryUsedGb": gpu.memory_used_gb,
     }
 
-    def render() -> str:
-        text = _forecast_rows(gpu_series)
+    def render(style: Style) -> str:
+        text = _forecast_rows(gpu_series, style)
         for warning in gpu.capacity_warnings:
             text += (
                 f"\nwarning: {warning.model_id} {warning.resource} reaches {cell(warning.capacity)} "

@@ -1,27 +1,52 @@
-"""Rendering results for ``gpuctl``: JSON (the API's own fields) or plain-text tables."""
+"""Rendering results for ``gpuctl``: tables (``-o table``, ``-o wide``, ``--no-headers``), the
+API's own fields as JSON or YAML, and ``-o name``.
+
+A list with no rows prints nothing on stdout, as kubectl does (its notice goes to stderr), so
+``gpuctl get devices --no-headers | wc -l`` counts devices.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any
+
+import yaml
 
 from k8s_gpu_client.models._base import to_api_value
+
+OUTPUTS = ("table", "wide", "json", "yaml", "name")
 
 
 @dataclass(frozen=True)
 class Column:
     header: str
     value: Callable[[Any], Any]
+    wide: bool = False
 
 
-def column(header: str, attribute: str) -> Column:
-    return Column(header, lambda item: getattr(item, attribute, None))
+@dataclass(frozen=True)
+class Style:
+    """How tables are drawn: ``wide`` adds the wide columns, ``headers`` the header row."""
+
+    wide: bool = False
+    headers: bool = True
+
+
+def column(header: str, attribute: str, *, wide: bool = False) -> Column:
+    return Column(header, lambda item: getattr(item, attribute, None), wide)
 
 
 def to_json(result: Any) -> str:
     return json.dumps(to_api_value(result), indent=2, ensure_ascii=False)
+
+
+def to_yaml(result: Any) -> str:
+    text: str = yaml.safe_dump(
+        to_api_value(result), sort_keys=False, allow_unicode=True, default_flow_style=False
+    )
+    return text.rstrip("\n")
 
 
 def cell(value: Any) -> str:
@@ -39,33 +64,36 @@ def cell(value: Any) -> str:
     return text if isinstance(text, str) else json.dumps(text, ensure_ascii=False)
 
 
-def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
-    ]
-    return "\n".join(lines)
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str], style: Style = Style()) -> str:
+    """Columns padded to their widest cell; no text at all when there are no rows."""
+    if not rows:
+        return ""
+    shown = [list(headers)] if style.headers else []
+    widths = [max(len(row[i]) for row in [*shown, *rows]) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [*shown, *rows]
+    )
 
 
-def render_list(items: Sequence[Any], columns: Sequence[Column]) -> str:
+def render_list(
+    items: Sequence[Any], columns: Sequence[Column], style: Style = Style(), empty: str = ""
+) -> str:
+    """A table of ``items``; ``empty`` when there are none (a sub-table of an object shows
+    "(none)"; a listing shows nothing)."""
     if not items:
-        return "(none)"
-    rows = [[cell(c.value(item)) for c in columns] for item in items]
-    return table(rows, [c.header for c in columns])
+        return empty
+    shown = [c for c in columns if style.wide or not c.wide]
+    rows = [[cell(c.value(item)) for c in shown] for item in items]
+    return table(rows, [c.header for c in shown], style)
 
 
-def render_object(result: Any, fields: Sequence[str] | None = None) -> str:
-    """Two columns, FIELD and VALUE, in the API's names; ``fields`` picks and orders them."""
+def render_object(result: Any, fields: Sequence[str] | None = None, style: Style = Style()) -> str:
+    """Two columns, FIELD and VALUE, in the API's names; ``fields`` picks and orders them
+    (``-o wide`` shows every field)."""
     data = to_api_value(result)
     if not isinstance(data, Mapping):
         return cell(data)
-    keys = list(fields) if fields is not None else list(data)
+    keys = list(fields) if fields is not None and not style.wide else list(data)
     rows = [[key, cell(data.get(key))] for key in keys]
-    return table(rows, ["FIELD", "VALUE"])
-
-
-def emit(stream: TextIO, text: str) -> None:
-    stream.write(text + "\n")
+    return table(rows, ["FIELD", "VALUE"], style)
