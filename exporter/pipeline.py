@@ -72,14 +72,6 @@ def start_exporter(
     )
     # gRPC and the kubernetes client load only when their stage is on: a node that runs
     # with attribution off does not pay their memory.
-    pod_devices = None
-    if settings.pod_resources_socket:
-        from exporter.podresources.client import PodResourcesClient
-
-        pod_devices = PodResourcesClient(
-            settings.pod_resources_socket, resource_prefixes=settings.resource_prefixes
-        )
-        stack.callback(pod_devices.close)
     pods = None
     if settings.kubernetes:
         from exporter.kube import KubeError, KubePodSource
@@ -95,6 +87,19 @@ def start_exporter(
             )
         else:
             stack.callback(pods.close)
+    pod_devices = None
+    if settings.pod_resources_socket:
+        from exporter.dra import ResourceSliceTable
+        from exporter.podresources.client import PodResourcesClient
+
+        # DRA devices are named by their driver; its ResourceSlices say which UUID each is.
+        slices = ResourceSliceTable(pods.list_resource_slices) if pods is not None else None
+        pod_devices = PodResourcesClient(
+            settings.pod_resources_socket,
+            resource_prefixes=settings.resource_prefixes,
+            dra_uuid=slices.uuid if slices is not None else None,
+        )
+        stack.callback(pod_devices.close)
     sampler = Sampler(
         settings.node_name,
         reader,
