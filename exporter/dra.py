@@ -153,9 +153,7 @@ class ResourceSliceTable:
         return None
 
     def _due(self) -> bool:
-        return self._read_at is None or (
-            self._clock() - self._read_at >= self._min_refresh_seconds
-        )
+        return self._read_at is None or (self._clock() - self._read_at >= self._min_refresh_seconds)
 
     def _refresh(self) -> None:
         self._read_at = self._clock()

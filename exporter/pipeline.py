@@ -16,6 +16,7 @@ from exporter.config import Settings
 from exporter.nvml import XID_WAIT_MS, NvmlReader, XidWatcher
 from exporter.sampler import Intervals, Sampler
 from exporter.server import ExporterHTTPServer
+from exporter.webconfig import load_web_config
 
 log = logging.getLogger("exporter")
 
@@ -34,7 +35,7 @@ class NodeExporter:
     @property
     def target(self) -> str:
         """``host:port`` of its ``/metrics``, as Prometheus names a target."""
-        return self.server.url.removeprefix("http://")
+        return self.server.url.split("://", 1)[1]
 
 
 def start_exporter(
@@ -54,10 +55,14 @@ def start_exporter(
     ``proc_root`` when ``per_process`` is on. The HTTP server listens on ``listen_host`` and
     ``listen_port`` (0: a free port, read back from ``server.url``).
 
+    ``settings.web_config_file``, when set, is read first: an invalid one raises
+    :class:`exporter.webconfig.WebConfigError` before anything starts.
+
     ``xid_events`` is the library the XID watcher waits on (``nvml`` unless given) and
     ``xid_wait_ms`` how long each of its waits blocks; ``http_poll_seconds`` is how often the
     HTTP server checks for shutdown. ``stack`` stops everything, in reverse order of start.
     """
+    web = load_web_config(settings.web_config_file) if settings.web_config_file else None
     sampler_ref: list[Sampler] = []
 
     def count_error(operation: str) -> None:
@@ -125,6 +130,7 @@ def start_exporter(
         (settings.listen_host, settings.listen_port),
         sampler,
         nvml_interval_seconds=settings.nvml_interval_seconds,
+        web=web,
     )
     stack.callback(server.server_close)
     server.serve_in_thread(poll_interval=http_poll_seconds)
