@@ -16,7 +16,7 @@ from exporter.config import Settings
 from exporter.nvml import XID_WAIT_MS, NvmlReader, XidWatcher
 from exporter.sampler import Intervals, Sampler
 from exporter.server import ExporterHTTPServer
-from exporter.webconfig import load_web_config
+from exporter.webconfig import WebConfigFile
 
 log = logging.getLogger("exporter")
 
@@ -56,13 +56,14 @@ def start_exporter(
     ``listen_port`` (0: a free port, read back from ``server.url``).
 
     ``settings.web_config_file``, when set, is read first: an invalid one raises
-    :class:`exporter.webconfig.WebConfigError` before anything starts.
+    :class:`exporter.webconfig.WebConfigError` before anything starts (later changes to it, and
+    to the certificates it names, are picked up while running).
 
     ``xid_events`` is the library the XID watcher waits on (``nvml`` unless given) and
     ``xid_wait_ms`` how long each of its waits blocks; ``http_poll_seconds`` is how often the
     HTTP server checks for shutdown. ``stack`` stops everything, in reverse order of start.
     """
-    web = load_web_config(settings.web_config_file) if settings.web_config_file else None
+    web = WebConfigFile(settings.web_config_file) if settings.web_config_file else None
     sampler_ref: list[Sampler] = []
 
     def count_error(operation: str) -> None:

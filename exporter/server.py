@@ -28,7 +28,7 @@ from prometheus_client.openmetrics import exposition as openmetrics
 
 from exporter.collector import render
 from exporter.snapshot import Snapshot
-from exporter.webconfig import WebConfig
+from exporter.webconfig import WebConfig, WebConfigFile
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,19 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         *,
         nvml_interval_seconds: float,
         clock: Callable[[], float] = time.time,
-        web: WebConfig | None = None,
+        web: WebConfig | WebConfigFile | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.source = source
         self.cache = ExpositionCache()
         self.nvml_interval_seconds = nvml_interval_seconds
         self.clock = clock
-        self.web = web if web is not None else WebConfig()
+        self._web = web if web is not None else WebConfig()
+
+    @property
+    def web(self) -> WebConfig:
+        """The web configuration in force (a :class:`WebConfigFile` is re-read on change)."""
+        return self._web.current() if isinstance(self._web, WebConfigFile) else self._web
 
     @property
     def url(self) -> str:
@@ -114,7 +119,8 @@ class ExporterHTTPServer(ThreadingHTTPServer):
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         """Runs in the request's thread: the TLS handshake (and client checks) first."""
-        context = self.web.tls
+        web = self.web  # one configuration for the whole connection
+        context = web.tls
         if context is None:
             super().finish_request(request, client_address)
             return
@@ -129,7 +135,7 @@ class ExporterHTTPServer(ThreadingHTTPServer):
             log.debug("TLS handshake with %s failed: %s", client_address, exc)
             return
         try:
-            if not self._client_allowed(secure):
+            if not _client_allowed(secure, web.client_allowed_sans):
                 log.debug("client certificate of %s has no allowed SAN", client_address)
                 return
             secure.settimeout(None)
@@ -141,14 +147,6 @@ class ExporterHTTPServer(ThreadingHTTPServer):
                 secure.shutdown(socket.SHUT_WR)
             secure.close()
 
-    def _client_allowed(self, secure: ssl.SSLSocket) -> bool:
-        allowed = self.web.client_allowed_sans
-        if not allowed:
-            return True
-        certificate: Any = secure.getpeercert() or {}
-        names = {str(entry[1]) for entry in certificate.get("subjectAltName", ())}
-        return bool(names & allowed)
-
     def serve_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
         """Serve from a daemon thread; ``poll_interval`` bounds how long ``shutdown`` takes."""
         thread = threading.Thread(
@@ -159,6 +157,15 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         )
         thread.start()
         return thread
+
+
+def _client_allowed(secure: ssl.SSLSocket, allowed: frozenset[str]) -> bool:
+    """Whether the client certificate carries one of the ``allowed`` SANs (empty: any)."""
+    if not allowed:
+        return True
+    certificate: Any = secure.getpeercert() or {}
+    names = {str(entry[1]) for entry in certificate.get("subjectAltName", ())}
+    return bool(names & allowed)
 
 
 class _Handler(BaseHTTPRequestHandler):

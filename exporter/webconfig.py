@@ -25,7 +25,8 @@ Unknown keys, and the toolkit's options Python's ``ssl`` cannot honour (``Reques
 and ``RequireAnyClientCert``, which accept unverified certificates; ``curve_preferences``;
 ``rate_limit``), are startup errors rather than silently ignored. bcrypt is slow on purpose
 (~70 ms at cost 10) and Prometheus sends the password with every scrape, so a match proven once
-is remembered (:class:`BasicAuth`), as the toolkit does.
+is remembered (:class:`BasicAuth`), as the toolkit does. :class:`WebConfigFile` reads the file
+again when it, or a certificate it names, changes.
 """
 
 from __future__ import annotations
@@ -34,13 +35,15 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import ssl
 import tempfile
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,8 @@ from typing import Any
 import yaml
 
 from exporter.errors import ExporterError
+
+log = logging.getLogger("exporter")
 
 
 class WebConfigError(ExporterError):
@@ -119,10 +124,68 @@ class WebConfig:
     client_allowed_sans: frozenset[str] = frozenset()
     basic_auth: BasicAuth | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()  # the certificate, key and CA files it was read from
 
     @property
     def scheme(self) -> str:
         return "https" if self.tls is not None else "http"
+
+
+class WebConfigFile:
+    """The web configuration at ``path``, read again when the file or one it names changes.
+
+    The exporter-toolkit re-reads its file on every request so rotated certificates apply at
+    once; here the files' modification times are compared at most every ``check_seconds``
+    (a Secret update or a cert-manager renewal applies within that, without a restart). The
+    first read happens here and raises :class:`WebConfigError`; a later change that does not
+    load keeps the last good configuration and logs why, once per change.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        check_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(path)
+        self._check_seconds = check_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._config = load_web_config(self.path)
+        self._stamp_seen = self._stamp(self._config.files)
+        self._checked_at = clock()
+
+    def current(self) -> WebConfig:
+        """The configuration to apply now (re-read first when a file changed)."""
+        with self._lock:
+            now = self._clock()
+            if now - self._checked_at < self._check_seconds:
+                return self._config
+            self._checked_at = now
+            stamp = self._stamp(self._config.files)
+            if stamp == self._stamp_seen:
+                return self._config
+            self._stamp_seen = stamp
+            try:
+                config = load_web_config(self.path)
+            except WebConfigError as exc:
+                log.error("web config changed but does not load, keeping the last one: %s", exc)
+                return self._config
+            self._config = config
+            self._stamp_seen = self._stamp(config.files)
+            log.info("web config %s reloaded", self.path)
+            return config
+
+    def _stamp(self, files: tuple[Path, ...]) -> tuple[tuple[str, int, int], ...]:
+        stamps = []
+        for path in (self.path, *files):
+            try:
+                info = path.stat()
+            except OSError:
+                stamps.append((str(path), -1, -1))
+            else:
+                stamps.append((str(path), info.st_mtime_ns, info.st_size))
+        return tuple(stamps)
 
 
 def load_web_config(path: str | Path) -> WebConfig:
@@ -159,7 +222,16 @@ def parse_web_config(data: Any, where: str = "web config", base: Path | None = N
         client_allowed_sans=sans,
         basic_auth=BasicAuth(_users(users, where)) if users else None,
         headers=_headers(http.get("headers") or {}, where),
+        files=tuple(
+            _resolve(str(tls_data[key]), base)
+            for key in ("cert_file", "key_file", "client_ca_file")
+            if isinstance(tls_data, dict) and tls_data.get(key)
+        ),
     )
+
+
+def _resolve(name: str, base: Path | None) -> Path:
+    return Path(name) if base is None or Path(name).is_absolute() else base / name
 
 
 def _mapping(value: Any, where: str, keys: set[str] | None) -> dict[str, Any]:
@@ -190,7 +262,7 @@ def _pem(tls: Mapping[str, Any], inline: str, file_key: str, where: str, base: P
         raise WebConfigError(f"{where}: give tls_server_config.{inline} or {file_key}, not both")
     if name is None:
         return text or ""
-    path = Path(name) if base is None or Path(name).is_absolute() else base / name
+    path = _resolve(name, base)
     try:
         return path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:

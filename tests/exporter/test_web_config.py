@@ -27,7 +27,7 @@ from cryptography.x509.oid import NameOID
 from exporter.config import load_settings
 from exporter.main import run, serve
 from exporter.pipeline import NodeExporter, start_exporter
-from exporter.webconfig import BasicAuth, WebConfigError, load_web_config
+from exporter.webconfig import BasicAuth, WebConfigError, WebConfigFile, load_web_config
 from simulator.clock import ManualClock
 from simulator.node import SimulatedFleet, SimulatedNode
 from tests.conftest import FLEETS
@@ -314,3 +314,40 @@ def test_a_proven_password_is_not_hashed_again() -> None:
     assert not auth.check(wrong)
     assert not auth.check("Bearer token")
     assert not auth.check("Basic !!notbase64")
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_a_changed_web_config_is_read_again(
+    pki: Pki, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = ManualClock(100.0)
+    path = tmp_path / "web-config.yml"
+    path.write_text(_tls(pki) + f"basic_auth_users:\n  prometheus: {HASH}\n")
+    source = WebConfigFile(path, check_seconds=5.0, clock=clock.now)
+    first = source.current()
+    assert first.scheme == "https" and first.files == (pki.server_cert, pki.server_key)
+    assert first.basic_auth is not None and first.basic_auth.check(_basic("prometheus", PASSWORD))
+
+    other = bcrypt.hashpw(b"rotated", bcrypt.gensalt(rounds=4)).decode()
+    path.write_text(f"basic_auth_users:\n  grafana: {other}\n")
+    assert source.current() is first  # not looked at again before check_seconds
+    clock.set(105.0)
+    second = source.current()
+    assert second.scheme == "http" and second.basic_auth is not None
+    assert second.basic_auth.check(_basic("grafana", "rotated"))
+    assert not second.basic_auth.check(_basic("prometheus", PASSWORD))
+
+    path.write_text("basic_auth_users: [broken\n")  # a bad edit keeps the last good config
+    clock.set(110.0)
+    assert source.current() is second
+    assert "does not load" in caplog.text
+    clock.set(115.0)
+    assert source.current() is second  # unchanged since: not read (or logged) again
+
+    pki.server_cert.touch()  # a file the config names changes too (a renewed certificate)
+    path.write_text(_tls(pki))
+    clock.set(120.0)
+    assert source.current().tls is not None
