@@ -27,6 +27,7 @@ from exporter.pipeline import start_exporter
 from exporter.podresources import api_pb2
 from exporter.podresources.client import PodResourcesClient
 from simulator.clock import ManualClock
+from simulator.fleet import FleetError, load_fleet
 from simulator.kubeapi import KubeApiServer
 from simulator.kubelet import PodResourcesServer
 from simulator.node import SimulatedFleet, SimulatedNode
@@ -332,3 +333,31 @@ def test_slice_table_rereads_on_a_miss_at_most_every_interval() -> None:
     assert table.uuid(wanted) == "GPU-a"
     assert table.uuid(wanted) == "GPU-a"  # a hit: no read
     assert reads == [1000.0, 1030.0]
+
+
+@pytest.mark.parametrize(
+    ("pod_keys", "message"),
+    [
+        ("dra_claim: Not_A_Name\n", "not a valid claim name"),
+        ("dra_claim: [a]\n", "not a valid claim name"),
+    ],
+)
+def test_simulator_rejects_bad_claims(tmp_path: Path, pod_keys: str, message: str) -> None:
+    fleet = FLEET.replace("        dra_claim: trainer-gpus\n", "        " + pod_keys)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(fleet)
+    with pytest.raises(FleetError, match=message):
+        load_fleet(path)
+
+
+def test_simulator_claims_hold_no_time_slicing_replicas(tmp_path: Path) -> None:
+    fleet = FLEET.replace(
+        "      - model: H100_80GB\n",
+        "      - model: RTX4090\n        time_slicing_replicas: 2\n",
+        1,
+    )
+    fleet = fleet.replace("            gpus: [1]\n", "            replicas: [[1, 0]]\n", 1)
+    path = tmp_path / "fleet.yaml"
+    path.write_text(fleet)
+    with pytest.raises(FleetError, match="not time-slicing replicas"):
+        load_fleet(path)
