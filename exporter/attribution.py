@@ -7,9 +7,10 @@ is counted, never raised, so one odd device plugin cannot fail a scrape.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from exporter.deviceids import DeviceIdError, DeviceRef, parse_device_id
+from exporter.dra import gpu_minor
 from exporter.snapshot import (
     DeviceSample,
     MigInstanceSample,
@@ -31,19 +32,23 @@ SHARED = "shared"
 class _DeviceIndex:
     by_uuid: Mapping[str, DeviceSample]
     by_index: Mapping[int, DeviceSample]
+    by_minor: Mapping[int, DeviceSample]
     mig_by_uuid: Mapping[str, tuple[DeviceSample, MigInstanceSample]]
 
     @classmethod
     def build(cls, devices: Sequence[DeviceSample]) -> _DeviceIndex:
         by_uuid: dict[str, DeviceSample] = {}
         by_index: dict[int, DeviceSample] = {}
+        by_minor: dict[int, DeviceSample] = {}
         mig_by_uuid: dict[str, tuple[DeviceSample, MigInstanceSample]] = {}
         for device in devices:
             by_uuid[device.identity.uuid.lower()] = device
             by_index[device.identity.index] = device
+            if device.identity.minor_number is not None:
+                by_minor[device.identity.minor_number] = device
             for mig in device.mig_instances:
                 mig_by_uuid[mig.mig_uuid.lower()] = (device, mig)
-        return cls(by_uuid, by_index, mig_by_uuid)
+        return cls(by_uuid, by_index, by_minor, mig_by_uuid)
 
     def gpu(self, ref: DeviceRef) -> DeviceSample | None:
         if ref.gpu_uuid is not None:
@@ -79,6 +84,10 @@ def resolve_allocations(
     (a pod missing from it is gone). When None (Kubernetes API unavailable) every pod is kept.
     Returns the allocations, sorted and without duplicates, and how many ids of kept pods could
     not be resolved (unknown form, or no such device on this node).
+
+    A device of a DRA claim (``claim_name`` set) is named by UUID when the claim's driver
+    published it (:mod:`exporter.dra`), else by the driver's ``gpu-<minor>``, found here by NVML
+    minor number. A claim's device held by containers of more than one pod is ``shared``.
     """
     index = _DeviceIndex.build(devices)
     allocations: set[PodAllocation] = set()
@@ -88,16 +97,43 @@ def resolve_allocations(
             info = pods.get((pod_device.namespace, pod_device.pod))
             if info is None or info.phase not in ACTIVE_PHASES:
                 continue
-        try:
-            ref = parse_device_id(pod_device.device_id)
-        except DeviceIdError:
-            unresolved += 1
-            continue
-        resolved = _resolve(pod_device, ref, index)
+        ref = _parse(pod_device, index)
+        resolved = _resolve(pod_device, ref, index) if ref is not None else []
         if not resolved:
             unresolved += 1
         allocations.update(resolved)
-    return sorted(allocations, key=_allocation_order), unresolved
+    return sorted(_share_claimed_devices(allocations), key=_allocation_order), unresolved
+
+
+def _parse(pod_device: PodDevice, index: _DeviceIndex) -> DeviceRef | None:
+    try:
+        return parse_device_id(pod_device.device_id)
+    except DeviceIdError:
+        pass
+    if pod_device.claim_name:
+        minor = gpu_minor(pod_device.device_id)
+        device = index.by_minor.get(minor) if minor is not None else None
+        if device is not None:
+            return DeviceRef(kind="gpu", gpu_uuid=device.identity.uuid)
+    return None
+
+
+def _share_claimed_devices(allocations: set[PodAllocation]) -> set[PodAllocation]:
+    """Mark ``shared`` the DRA devices that containers of several pods hold (a shared claim)."""
+    pods_by_device: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for a in allocations:
+        if a.claim_name:
+            key = (a.gpu_uuid, a.mig_uuid or "")
+            pods_by_device.setdefault(key, set()).add((a.namespace, a.pod))
+    shared = {key for key, holders in pods_by_device.items() if len(holders) > 1}
+    if not shared:
+        return allocations
+    return {
+        replace(a, sharing=SHARED)
+        if a.claim_name and (a.gpu_uuid, a.mig_uuid or "") in shared
+        else a
+        for a in allocations
+    }
 
 
 def _resolve(pod_device: PodDevice, ref: DeviceRef, index: _DeviceIndex) -> list[PodAllocation]:
@@ -120,12 +156,14 @@ def _resolve(pod_device: PodDevice, ref: DeviceRef, index: _DeviceIndex) -> list
             mig_uuid=mig_uuid,
             sharing=sharing,
             replica=ref.replica,
+            claim_name=pod_device.claim_name,
+            claim_namespace=pod_device.claim_namespace,
         )
         for device, mig_uuid in targets
     ]
 
 
-def _allocation_order(a: PodAllocation) -> tuple[str, str, str, int, str, str, int]:
+def _allocation_order(a: PodAllocation) -> tuple[str, str, str, int, str, str, int, str]:
     return (
         a.namespace,
         a.pod,
@@ -134,6 +172,7 @@ def _allocation_order(a: PodAllocation) -> tuple[str, str, str, int, str, str, i
         a.mig_uuid or "",
         a.resource_name,
         -1 if a.replica is None else a.replica,
+        a.claim_name,
     )
 
 

@@ -262,6 +262,8 @@ def render(snapshot: Snapshot) -> Iterator[Metric]:
                 alloc.mig_uuid or "",
                 alloc.resource_name,
                 alloc.sharing,
+                alloc.claim_name,
+                alloc.claim_namespace,
             ),
             1.0,
         )

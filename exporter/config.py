@@ -33,6 +33,8 @@ class Settings:
     kubernetes_interval_seconds: float
     mig_refresh_seconds: float
     log_level: str
+    # exporter-toolkit web configuration (TLS, client certificates, basic auth); None: plain HTTP
+    web_config_file: Path | None = None
 
 
 def _bool(text: str) -> bool:
@@ -65,9 +67,9 @@ def add_flag(
     help_text: str,
     **kwargs: object,
 ) -> None:
-    """Add ``flag`` with its environment twin (``--node-name``: ``GPU_EXPORTER_NODE_NAME``),
-    whose value, when set in ``env``, is the flag's default."""
-    env_name = ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+    """Add ``flag`` with its environment twin (``--node-name``: ``GPU_EXPORTER_NODE_NAME``,
+    ``--web.config.file``: ``GPU_EXPORTER_WEB_CONFIG_FILE``), whose value, when set in ``env``, is the flag's default."""
+    env_name = ENV_PREFIX + flag.lstrip("-").replace("-", "_").replace(".", "_").upper()
     if env_name in env:
         kwargs["default"] = env[env_name]
     parser.add_argument(flag, help=f"{help_text} [env {env_name}]", **kwargs)  # type: ignore[arg-type]
@@ -156,6 +158,14 @@ def build_parser(env: Mapping[str, str], prog: str = "gpu-exporter") -> argparse
         type=_positive,
     )
     add(
+        "--web.config.file",
+        "exporter-toolkit web configuration file (YAML: tls_server_config, "
+        "http_server_config, basic_auth_users) for HTTPS, client certificates and basic auth; "
+        "empty for plain HTTP",
+        default=None,
+        dest="web_config_file",
+    )
+    add(
         "--log-level",
         "DEBUG, INFO, WARNING or ERROR",
         default="INFO",
@@ -202,4 +212,5 @@ def settings_from_args(args: argparse.Namespace, environment: Mapping[str, str])
         kubernetes_interval_seconds=_float(args.kubernetes_interval),
         mig_refresh_seconds=_float(args.mig_refresh_interval),
         log_level=str(args.log_level),
+        web_config_file=Path(args.web_config_file) if args.web_config_file else None,
     )

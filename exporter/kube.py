@@ -1,4 +1,5 @@
-"""The Kubernetes API source: the pods on this node, as :class:`PodInfo` records.
+"""The Kubernetes API source: the pods on this node, as :class:`PodInfo` records, and the DRA
+ResourceSlices published for it.
 
 The only exporter module that imports the ``kubernetes`` client; its exceptions (API errors,
 connection errors, configuration errors) are translated into :class:`KubeError` here.
@@ -27,6 +28,10 @@ from exporter.snapshot import PodInfo
 
 # The config loaders and ApiClient.close() are not annotated in the client's hints.
 k8s_config: Any = _k8s_config
+
+
+# resource.k8s.io versions that carry ResourceSlices, newest first.
+RESOURCE_API_VERSIONS = ("v1", "v1beta2", "v1beta1")
 
 
 class KubeError(ExporterError):
@@ -62,14 +67,43 @@ class KubePodSource:
         # The generated CoreV1Api module alone costs ~20 MiB of memory once imported; one GET
         # through the ApiClient (same auth, TLS and config handling) costs nothing extra.
         self._api_client: Any = k8s_client.ApiClient(configuration)
+        self._resource_version: str | None = None  # resource.k8s.io version the server serves
 
     def list_pods(self) -> list[PodInfo]:
         """Every pod bound to this node, in the API's order."""
-        where = f"listing pods on node {self.node_name}"
+        body = self._get_list("/api/v1/pods", f"listing pods on node {self.node_name}", "PodList")
+        return [pod_info(item) for item in body if isinstance(item, dict)]
+
+    def list_resource_slices(self) -> list[dict[str, Any]]:
+        """The DRA ResourceSlices published for this node (``resource.k8s.io``), as JSON.
+
+        ``v1`` first (Kubernetes 1.34+), then ``v1beta2`` and ``v1beta1``; the first version the
+        server serves is kept. A server with none of them (DRA off) gives an empty list.
+        """
+        versions = (
+            RESOURCE_API_VERSIONS if self._resource_version is None else (self._resource_version,)
+        )
+        for version in versions:
+            try:
+                items = self._get_list(
+                    f"/apis/resource.k8s.io/{version}/resourceslices",
+                    f"listing ResourceSlices ({version}) of node {self.node_name}",
+                    "ResourceSliceList",
+                )
+            except KubeError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            self._resource_version = version
+            return [item for item in items if isinstance(item, dict)]
+        return []
+
+    def _get_list(self, path: str, where: str, kind: str) -> list[Any]:
+        """The ``items`` of a list of ``path`` filtered to this node (``spec.nodeName``)."""
         try:
             method, url, headers, _body, _post = self._api_client.param_serialize(
                 method="GET",
-                resource_path="/api/v1/pods",
+                resource_path=path,
                 query_params=[
                     ("fieldSelector", f"spec.nodeName={self.node_name}"),
                     # "0": served from the API server's watch cache, not etcd. A DaemonSet
@@ -94,8 +128,9 @@ class KubePodSource:
         except ValueError as exc:  # JSON that does not decode
             raise KubeError(f"{where}: bad JSON: {exc}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            raise KubeError(f"{where}: not a PodList")
-        return [pod_info(item) for item in body["items"] if isinstance(item, dict)]
+            raise KubeError(f"{where}: not a {kind}")
+        items: list[Any] = body["items"]
+        return items
 
     def close(self) -> None:
         """Close pooled connections."""

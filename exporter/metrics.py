@@ -248,7 +248,7 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "A container holding a GPU or MIG instance, as "
         "the kubelet assigned it; always 1. Join on uuid (and mig_uuid) with device "
         "series; device values are never copied to pods.",
-        (*POD, "resource", "sharing"),
+        (*POD, "resource", "sharing", "claim_name", "claim_namespace"),
     ),
     MetricDef(
         "gpu_pod_memory_used_bytes",

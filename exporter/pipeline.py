@@ -17,6 +17,7 @@ from exporter.gpm import GpmReader
 from exporter.nvml import XID_WAIT_MS, NvmlReader, XidWatcher
 from exporter.sampler import Intervals, Sampler
 from exporter.server import ExporterHTTPServer
+from exporter.webconfig import WebConfigFile
 
 log = logging.getLogger("exporter")
 
@@ -35,7 +36,7 @@ class NodeExporter:
     @property
     def target(self) -> str:
         """``host:port`` of its ``/metrics``, as Prometheus names a target."""
-        return self.server.url.removeprefix("http://")
+        return self.server.url.split("://", 1)[1]
 
 
 def start_exporter(
@@ -55,10 +56,15 @@ def start_exporter(
     ``proc_root`` when ``per_process`` is on. The HTTP server listens on ``listen_host`` and
     ``listen_port`` (0: a free port, read back from ``server.url``).
 
+    ``settings.web_config_file``, when set, is read first: an invalid one raises
+    :class:`exporter.webconfig.WebConfigError` before anything starts (later changes to it, and
+    to the certificates it names, are picked up while running).
+
     ``xid_events`` is the library the XID watcher waits on (``nvml`` unless given) and
     ``xid_wait_ms`` how long each of its waits blocks; ``http_poll_seconds`` is how often the
     HTTP server checks for shutdown. ``stack`` stops everything, in reverse order of start.
     """
+    web = WebConfigFile(settings.web_config_file) if settings.web_config_file else None
     sampler_ref: list[Sampler] = []
 
     def count_error(operation: str) -> None:
@@ -74,14 +80,6 @@ def start_exporter(
     gpm = GpmReader(nvml, on_error=count_error)  # GPM profiling (issue 20)
     # gRPC and the kubernetes client load only when their stage is on: a node that runs
     # with attribution off does not pay their memory.
-    pod_devices = None
-    if settings.pod_resources_socket:
-        from exporter.podresources.client import PodResourcesClient
-
-        pod_devices = PodResourcesClient(
-            settings.pod_resources_socket, resource_prefixes=settings.resource_prefixes
-        )
-        stack.callback(pod_devices.close)
     pods = None
     if settings.kubernetes:
         from exporter.kube import KubeError, KubePodSource
@@ -97,6 +95,19 @@ def start_exporter(
             )
         else:
             stack.callback(pods.close)
+    pod_devices = None
+    if settings.pod_resources_socket:
+        from exporter.dra import ResourceSliceTable
+        from exporter.podresources.client import PodResourcesClient
+
+        # DRA devices are named by their driver; its ResourceSlices say which UUID each is.
+        slices = ResourceSliceTable(pods.list_resource_slices) if pods is not None else None
+        pod_devices = PodResourcesClient(
+            settings.pod_resources_socket,
+            resource_prefixes=settings.resource_prefixes,
+            dra_uuid=slices.uuid if slices is not None else None,
+        )
+        stack.callback(pod_devices.close)
     sampler = Sampler(
         settings.node_name,
         reader,
@@ -127,6 +138,7 @@ def start_exporter(
         (settings.listen_host, settings.listen_port),
         sampler,
         nvml_interval_seconds=settings.nvml_interval_seconds,
+        web=web,
     )
     stack.callback(server.server_close)
     server.serve_in_thread(poll_interval=http_poll_seconds)

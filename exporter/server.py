@@ -2,17 +2,25 @@
 
 A scrape never triggers NVML work. The rendered text is cached per snapshot (and per format and
 encoding), so repeated scrapes between two sampling cycles cost a dictionary look-up.
+
+With a :class:`exporter.webconfig.WebConfig` it serves HTTPS (the TLS handshake runs in the
+request's own thread, so a slow or hostile client cannot hold up accepting others), checks
+client certificates, and asks for basic auth on every path but the health checks, which say
+nothing a probe should need credentials for (kubelet probes carry none).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import exposition
 from prometheus_client.core import Metric
@@ -20,11 +28,21 @@ from prometheus_client.openmetrics import exposition as openmetrics
 
 from exporter.collector import render
 from exporter.snapshot import Snapshot
+from exporter.webconfig import WebConfig, WebConfigFile
 
 log = logging.getLogger(__name__)
 
 # Keep this much of Prometheus's scrape timeout for the transfer itself.
 _SCRAPE_TIMEOUT_MARGIN_SECONDS = 0.5
+# How long a client may take to send its first bytes and finish the TLS handshake.
+_HANDSHAKE_TIMEOUT_SECONDS = 10.0
+_TLS_HANDSHAKE_RECORD = 0x16
+# What Go's net/http answers on a TLS port to plain HTTP (exporter-toolkit servers do the same).
+_PLAIN_HTTP_ON_TLS = (
+    b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+    b"Client sent an HTTP request to an HTTPS server.\n"
+)
+_HEALTH_PATHS = frozenset({"/healthz", "/livez"})
 
 
 class SnapshotSource(Protocol):
@@ -80,17 +98,54 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         *,
         nvml_interval_seconds: float,
         clock: Callable[[], float] = time.time,
+        web: WebConfig | WebConfigFile | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.source = source
         self.cache = ExpositionCache()
         self.nvml_interval_seconds = nvml_interval_seconds
         self.clock = clock
+        self._web = web if web is not None else WebConfig()
+
+    @property
+    def web(self) -> WebConfig:
+        """The web configuration in force (a :class:`WebConfigFile` is re-read on change)."""
+        return self._web.current() if isinstance(self._web, WebConfigFile) else self._web
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.web.scheme}://{host!s}:{port}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Runs in the request's thread: the TLS handshake (and client checks) first."""
+        web = self.web  # one configuration for the whole connection
+        context = web.tls
+        if context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(_HANDSHAKE_TIMEOUT_SECONDS)
+        try:
+            first = request.recv(1, socket.MSG_PEEK)
+            if first and first[0] != _TLS_HANDSHAKE_RECORD:
+                request.sendall(_PLAIN_HTTP_ON_TLS)
+                return
+            secure = context.wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("TLS handshake with %s failed: %s", client_address, exc)
+            return
+        try:
+            if not _client_allowed(secure, web.client_allowed_sans):
+                log.debug("client certificate of %s has no allowed SAN", client_address)
+                return
+            secure.settimeout(None)
+            super().finish_request(secure, client_address)
+        finally:
+            # The base class shuts down the raw socket, which the TLS socket took over: close
+            # the TLS socket here, after a write shutdown so the peer reads the whole answer.
+            with contextlib.suppress(OSError):
+                secure.shutdown(socket.SHUT_WR)
+            secure.close()
 
     def serve_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
         """Serve from a daemon thread; ``poll_interval`` bounds how long ``shutdown`` takes."""
@@ -102,6 +157,15 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         )
         thread.start()
         return thread
+
+
+def _client_allowed(secure: ssl.SSLSocket, allowed: frozenset[str]) -> bool:
+    """Whether the client certificate carries one of the ``allowed`` SANs (empty: any)."""
+    if not allowed:
+        return True
+    certificate: Any = secure.getpeercert() or {}
+    names = {str(entry[1]) for entry in certificate.get("subjectAltName", ())}
+    return bool(names & allowed)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -118,6 +182,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        auth = self.server.web.basic_auth
+        if (
+            auth is not None
+            and path not in _HEALTH_PATHS
+            and not auth.check(self.headers.get("Authorization"))
+        ):
+            self._send(401, b"unauthorized\n", "text/plain", authenticate=True)
+            return
         if path == "/metrics":
             self._metrics()
         elif path in ("/healthz", "/livez"):
@@ -166,11 +238,22 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(200, b"ok\n", "text/plain")
 
-    def _send(self, status: int, body: bytes, content_type: str, gzipped: bool = False) -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str,
+        gzipped: bool = False,
+        authenticate: bool = False,
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if gzipped:
             self.send_header("Content-Encoding", "gzip")
+        if authenticate:
+            self.send_header("WWW-Authenticate", 'Basic realm="gpu-exporter", charset="UTF-8"')
+        for name, value in self.server.web.headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)

@@ -130,7 +130,9 @@ class PodDevice:
     pod: str
     container: str
     resource_name: str  # "nvidia.com/gpu", "nvidia.com/mig-1g.10gb", ...
-    device_id: str  # raw id, any form exporter.deviceids lists
+    device_id: str  # raw id, any form exporter.deviceids lists (DRA: see exporter.dra)
+    claim_name: str = ""  # the ResourceClaim, for a device allocated through DRA
+    claim_namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class PodAllocation:
     mig_uuid: str | None  # set when the container holds a MIG instance
     sharing: str  # "exclusive" or "shared" (time-slicing / MPS replica)
     replica: int | None = None
+    claim_name: str = ""  # the ResourceClaim, for a device allocated through DRA
+    claim_namespace: str = ""
 
 
 @dataclass(frozen=True)

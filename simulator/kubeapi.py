@@ -8,6 +8,7 @@ runs unmodified against it (tests and the demo). Supported::
     GET /api/v1/pods                              ?fieldSelector=&labelSelector=
     GET /api/v1/namespaces/{namespace}/pods       ?fieldSelector=&labelSelector=
     GET /api/v1/namespaces/{namespace}/pods/{name}
+    GET /apis/resource.k8s.io/v1/resourceslices   ?fieldSelector= (spec.nodeName, spec.driver)
 
 and, when the server holds :class:`ClusterObjects` (the simulated cluster's one API server)::
 
@@ -35,6 +36,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PodListProvider = Callable[[], Mapping[str, Any]]  # a v1 PodList (or {"items": [...]})
+# A resource.k8s.io/v1 ResourceSliceList (or {"items": [...]}): what DRA drivers publish.
+ResourceSliceProvider = Callable[[], Mapping[str, Any]]
 
 # Field selectors the real API server accepts for pods.
 _POD_FIELDS = {
@@ -48,6 +51,9 @@ _POD_FIELDS = {
     "status.podIP": ("status", "podIP"),
     "status.nominatedNodeName": ("status", "nominatedNodeName"),
 }
+
+# Field selectors the real API server accepts for ResourceSlices (spec.pool.name left out).
+_RESOURCE_SLICE_FIELDS = {"spec.nodeName": ("spec", "nodeName"), "spec.driver": ("spec", "driver")}
 
 VERSION = {
     "major": "1",
@@ -69,7 +75,9 @@ class _BadRequestError(Exception):
 Selector = Callable[[Mapping[str, Any]], bool]
 
 
-def _parse_field_selector(text: str) -> Selector:
+def _parse_field_selector(
+    text: str, fields: Mapping[str, tuple[str, str]] = _POD_FIELDS
+) -> Selector:
     requirements: list[tuple[tuple[str, str], str, bool]] = []
     for term in filter(None, (t.strip() for t in text.split(","))):
         for operator in ("!=", "==", "="):
@@ -78,7 +86,7 @@ def _parse_field_selector(text: str) -> Selector:
                 break
         else:
             raise _BadRequestError(f"invalid field selector: {term!r}")
-        path = _POD_FIELDS.get(field)
+        path = fields.get(field)
         if path is None:
             raise _BadRequestError(f'field label not supported: "{field}"')
         requirements.append((path, value, operator == "!="))
@@ -358,6 +366,14 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, VERSION
         if parts == ["api", "v1", "pods"]:
             return 200, self._pod_list(None, query)
+        if parts == ["apis", "resource.k8s.io", "v1", "resourceslices"]:
+            field_ok = _parse_field_selector(query.get("fieldSelector", ""), _RESOURCE_SLICE_FIELDS)
+            return 200, {
+                "kind": "ResourceSliceList",
+                "apiVersion": "resource.k8s.io/v1",
+                "metadata": {"resourceVersion": str(self.server.next_resource_version())},
+                "items": [s for s in self._resource_slices() if field_ok(s)],
+            }
         if len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
             return 200, self._pod_list(parts[3], query)
         if len(parts) == 6 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
@@ -373,6 +389,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _items(self) -> list[Mapping[str, Any]]:
         return list(self.server.pod_list_provider().get("items") or [])
+
+    def _resource_slices(self) -> list[Mapping[str, Any]]:
+        provider = self.server.resource_slice_provider
+        return list(provider().get("items") or []) if provider is not None else []
 
     def _pod_list(self, namespace: str | None, query: Mapping[str, str]) -> Any:
         field_ok = _parse_field_selector(query.get("fieldSelector", ""))
@@ -406,9 +426,17 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, provider: PodListProvider, objects: ClusterObjects | None) -> None:
+    resource_slice_provider: ResourceSliceProvider | None = None
+
+    def __init__(
+        self,
+        provider: PodListProvider,
+        objects: ClusterObjects | None,
+        resource_slice_provider: ResourceSliceProvider | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.pod_list_provider = provider
+        self.resource_slice_provider = resource_slice_provider
         self.objects = objects
         self._resource_version = 1000
         self._lock = threading.Lock()
@@ -421,12 +449,17 @@ class _Server(ThreadingHTTPServer):
 
 class KubeApiServer:
     """The fake API server on a free loopback port; ``url`` is what the client is given.
-    ``objects``: the cluster's nodes and ConfigMaps (None: a node's read-only pod view)."""
+    ``objects``: the cluster's nodes and ConfigMaps (None: a node's read-only pod view);
+    ``resource_slice_provider``: the node's DRA ResourceSlices (None: none published)."""
 
     def __init__(
-        self, pod_list_provider: PodListProvider, objects: ClusterObjects | None = None
+        self,
+        pod_list_provider: PodListProvider,
+        objects: ClusterObjects | None = None,
+        resource_slice_provider: ResourceSliceProvider | None = None,
     ) -> None:
         self._provider = pod_list_provider
+        self._resource_slice_provider = resource_slice_provider
         self.objects = objects
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -441,7 +474,7 @@ class KubeApiServer:
     def start(self) -> None:
         if self._server is not None:
             return
-        self._server = _Server(self._provider, self.objects)
+        self._server = _Server(self._provider, self.objects, self._resource_slice_provider)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

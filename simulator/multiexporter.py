@@ -129,6 +129,7 @@ class _RoutedKubeHandler(kubeapi._Handler):
 
     server: _RoutedKubeServer
     _provider: Callable[[], Mapping[str, Any]]
+    _slice_provider: Callable[[], Mapping[str, Any]] | None
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
@@ -140,15 +141,25 @@ class _RoutedKubeHandler(kubeapi._Handler):
             self._send(404, kubeapi._status(404, "NotFound", "no such node"))
             return
         self._provider = provider
+        self._slice_provider = self.server.slice_providers.get(parts[2])
         self.path = "/" + parts[3] + (f"?{url.query}" if url.query else "")
         super().do_GET()
 
     def _items(self) -> list[Mapping[str, Any]]:
         return list(self._provider().get("items") or [])
 
+    def _resource_slices(self) -> list[Mapping[str, Any]]:
+        provider = self._slice_provider
+        return list(provider().get("items") or []) if provider is not None else []
+
 
 class _RoutedKubeServer(kubeapi._Server):
-    def __init__(self, host: str, providers: Mapping[str, Callable[[], Mapping[str, Any]]]) -> None:
+    def __init__(
+        self,
+        host: str,
+        providers: Mapping[str, Callable[[], Mapping[str, Any]]],
+        slice_providers: Mapping[str, Callable[[], Mapping[str, Any]]] | None = None,
+    ) -> None:
         # Not kubeapi._Server.__init__: it binds loopback with the unrouted handler.
         ThreadingHTTPServer.__init__(self, (host, 0), _RoutedKubeHandler)
         self.pod_list_provider = lambda: {"items": []}
@@ -156,6 +167,7 @@ class _RoutedKubeServer(kubeapi._Server):
         self._resource_version = 1000
         self._lock = threading.Lock()
         self.providers = dict(providers)
+        self.slice_providers = dict(slice_providers or {})
 
 
 class KubeletServers:
@@ -251,7 +263,11 @@ class MultiExporter(contextlib.ExitStack):
 
     def _start(self) -> None:
         simulated = {name: self.fleet.node(name) for name in self.nodes}
-        kube = _RoutedKubeServer(self.host, {n: s.pod_list for n, s in simulated.items()})
+        kube = _RoutedKubeServer(
+            self.host,
+            {n: s.pod_list for n, s in simulated.items()},
+            {n: s.resource_slice_list for n, s in simulated.items()},
+        )
         self.callback(kube.server_close)
         threading.Thread(
             target=kube.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True

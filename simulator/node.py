@@ -42,6 +42,8 @@ from simulator.state import GpuValues, NodeState, XidOccurrence
 
 GPU_RESOURCE = "nvidia.com/gpu"
 SHARED_GPU_RESOURCE = "nvidia.com/gpu.shared"
+DRA_DRIVER = "gpu.nvidia.com"  # NVIDIA's DRA driver (k8s-dra-driver-gpu)
+DRA_POD_CLAIM = "gpus"  # the pod's name for its claim (spec.resourceClaims[].name)
 
 
 def device_id(gpu: GpuSpec, ref: DeviceRef, form: DeviceIdForm) -> str:
@@ -80,6 +82,19 @@ def resource_name(gpu: GpuSpec, ref: DeviceRef, shared_resource: bool) -> str:
     return GPU_RESOURCE
 
 
+def dra_device_name(gpu: GpuSpec, ref: DeviceRef) -> str:
+    """The name NVIDIA's DRA driver gives ``ref`` in its ResourceSlice: ``gpu-<minor>``, or
+    ``gpu-<minor>-mig-<GI profile id>-<placement start>-<placement size>``."""
+    if ref.mig_slot is not None:
+        instance = gpu.mig_instances[ref.mig_slot]
+        profile = instance.profile
+        return (
+            f"gpu-{gpu.minor_number}-mig-{profile.nvml_profile_id}-"
+            f"{instance.start_slice}-{profile.memory_slices}"
+        )
+    return f"gpu-{gpu.minor_number}"
+
+
 def advertised_devices(node: NodeSpec) -> list[tuple[str, GpuSpec, DeviceRef]]:
     """(resource name, GPU, device) for every device the device plugin advertises on ``node``:
     MIG instances of MIG GPUs, the replicas of time-sliced ones, other GPUs whole."""
@@ -107,8 +122,11 @@ def advertised_devices(node: NodeSpec) -> list[tuple[str, GpuSpec, DeviceRef]]:
 def container_device_counts(
     node: NodeSpec, pod: PodSpec, container: ContainerSpec
 ) -> dict[str, int]:
-    """Extended resources the container requests: {resource name: count}."""
+    """Extended resources the container requests: {resource name: count}. None for a pod with
+    a DRA claim: its devices come from the claim, not from extended resources."""
     counts: dict[str, int] = {}
+    if pod.dra_claim is not None:
+        return counts
     for ref in container.devices:
         name = resource_name(node.gpus[ref.gpu_index], ref, pod.shared_resource)
         counts[name] = counts.get(name, 0) + 1
@@ -275,7 +293,11 @@ class SimulatedNode:
                     namespace=pod.namespace,
                     containers=[
                         api_pb2.ContainerResources(
-                            name=container.name, devices=self._container_devices(pod, container)
+                            name=container.name,
+                            devices=[]
+                            if pod.dra_claim
+                            else self._container_devices(pod, container),
+                            dynamic_resources=self._dynamic_resources(pod, container),
                         )
                         for container in pod.containers
                     ],
@@ -301,6 +323,77 @@ class SimulatedNode:
             )
             for name, (ids, numa) in grouped.items()
         ]
+
+    def _dynamic_resources(self, pod: PodSpec, container: ContainerSpec) -> list[Any]:
+        """The container's DRA claim as a 1.31+ kubelet reports it (driver, pool, device, CDI)."""
+        if pod.dra_claim is None or not container.devices:
+            return []
+        names = [dra_device_name(self.spec.gpus[r.gpu_index], r) for r in container.devices]
+        return [
+            api_pb2.DynamicResource(
+                claim_name=pod.dra_claim,
+                claim_namespace=pod.namespace,
+                claim_resources=[
+                    api_pb2.ClaimResource(
+                        cdi_devices=[api_pb2.CDIDevice(name=f"k8s.{DRA_DRIVER}/device={name}")],
+                        driver_name=DRA_DRIVER,
+                        pool_name=self.spec.name,
+                        device_name=name,
+                    )
+                    for name in names
+                ],
+            )
+        ]
+
+    def resource_slice_list(self) -> dict[str, Any]:
+        """The ``resource.k8s.io/v1`` ResourceSliceList NVIDIA's DRA driver publishes for this
+        node (one slice, pool = node name): MIG devices of MIG GPUs, other GPUs whole, with the
+        ``type``, ``uuid`` (and ``parentUUID``, ``profile``) attributes. Empty on a node where
+        no pod uses a claim (the driver is not deployed there)."""
+        if not any(pod.dra_claim for pod in self.spec.pods):
+            return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSliceList", "items": []}
+        devices: list[dict[str, Any]] = []
+        for gpu in self.spec.gpus:
+            if gpu.mig_enabled:
+                for instance in gpu.mig_instances:
+                    ref = DeviceRef(gpu.index, mig_slot=instance.slot)
+                    attributes = {
+                        "type": {"string": "mig"},
+                        "uuid": {"string": instance.uuid},
+                        "parentUUID": {"string": gpu.uuid},
+                        "profile": {"string": instance.profile.name},
+                    }
+                    devices.append({"name": dra_device_name(gpu, ref), "attributes": attributes})
+            else:
+                attributes = {
+                    "type": {"string": "gpu"},
+                    "uuid": {"string": gpu.uuid},
+                    "productName": {"string": gpu.product_name},
+                }
+                name = dra_device_name(gpu, DeviceRef(gpu.index))
+                devices.append({"name": name, "attributes": attributes})
+        name = f"{self.spec.name}-{DRA_DRIVER}"
+        return {
+            "apiVersion": "resource.k8s.io/v1",
+            "kind": "ResourceSliceList",
+            "items": [
+                {
+                    "apiVersion": "resource.k8s.io/v1",
+                    "kind": "ResourceSlice",
+                    "metadata": {"name": name},
+                    "spec": {
+                        "driver": DRA_DRIVER,
+                        "nodeName": self.spec.name,
+                        "pool": {
+                            "name": self.spec.name,
+                            "generation": 1,
+                            "resourceSliceCount": 1,
+                        },
+                        "devices": devices,
+                    },
+                }
+            ],
+        }
 
     def allocatable_resources_response(self) -> Any:
         """``v1.AllocatableResourcesResponse``: every device the plugin advertises (uuid form)."""
@@ -382,6 +475,15 @@ class SimulatedNode:
                 "restartPolicy": "Never" if job or finished else "Always",
                 "schedulerName": "default-scheduler",
                 "containers": [self._container(pod, c) for c in pod.containers],
+                **(
+                    {
+                        "resourceClaims": [
+                            {"name": DRA_POD_CLAIM, "resourceClaimName": pod.dra_claim}
+                        ]
+                    }
+                    if pod.dra_claim is not None
+                    else {}
+                ),
             },
             "status": status,
         }
@@ -402,6 +504,8 @@ class SimulatedNode:
         if gpus or limits:
             # Extended resources: limits equal requests.
             resources["limits"] = {**limits, **gpus}
+        if pod.dra_claim is not None and container.devices:
+            resources["claims"] = [{"name": DRA_POD_CLAIM}]
         body: dict[str, Any] = {
             "name": container.name,
             "image": container.image,

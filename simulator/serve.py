@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         PodResourcesServer(
             socket_path, node.pod_resources_response, node.allocatable_resources_response
         ),
-        KubeApiServer(node.pod_list) as kube_api,
+        KubeApiServer(node.pod_list, resource_slice_provider=node.resource_slice_list) as kube_api,
     ):
         ready = {"socket": socket_path, "kube_api_url": kube_api.url, "proc_root": str(proc_root)}
         print(json.dumps(ready), flush=True)

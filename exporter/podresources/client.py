@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any
 
 import grpc
 
+from exporter.dra import NVIDIA_GPU_DRIVER, TOOLKIT_CDI_KIND, ClaimDevice, cdi_device
 from exporter.errors import ExporterError
 from exporter.podresources import api_pb2, api_pb2_grpc
 from exporter.snapshot import PodDevice
@@ -41,6 +43,11 @@ class PodResourcesClient:
     One channel is kept for the client's lifetime; after a failed call it is closed and a fresh
     one is made on the next call, so a restarted kubelet (new socket file, same path) is picked
     up at once instead of after gRPC's reconnect back-off. Safe to call from several threads.
+
+    Devices of DRA claims (``dynamic_resources``) are reported for the drivers in
+    ``dra_drivers``; ``dra_uuid`` (e.g. :meth:`exporter.dra.ResourceSliceTable.uuid`) turns a
+    driver's device name into the ``GPU-...``/``MIG-...`` id attribution resolves, and a name it
+    does not know is passed on as it is (see :mod:`exporter.dra`).
     """
 
     def __init__(
@@ -48,10 +55,14 @@ class PodResourcesClient:
         socket_path: str = DEFAULT_SOCKET_PATH,
         timeout_seconds: float = 5.0,
         resource_prefixes: tuple[str, ...] = ("nvidia.com/",),
+        dra_drivers: tuple[str, ...] = (NVIDIA_GPU_DRIVER,),
+        dra_uuid: Callable[[ClaimDevice], str | None] | None = None,
     ) -> None:
         self.socket_path = socket_path
         self.timeout_seconds = timeout_seconds
         self.resource_prefixes = resource_prefixes
+        self.dra_drivers = dra_drivers
+        self._dra_uuid = dra_uuid
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
         self._stub: Any = None  # api_pb2_grpc.PodResourcesListerStub (untyped, generated)
@@ -85,7 +96,50 @@ class PodResourcesClient:
                         )
                         for device_id in container_devices.device_ids
                     )
+                for dynamic in container.dynamic_resources:
+                    devices.extend(
+                        PodDevice(
+                            namespace=pod.namespace,
+                            pod=pod.name,
+                            container=container.name,
+                            resource_name=claim_device.driver,
+                            device_id=self._dra_device_id(claim_device),
+                            claim_name=dynamic.claim_name,
+                            claim_namespace=dynamic.claim_namespace or pod.namespace,
+                        )
+                        for claim_device in self._claim_devices(dynamic)
+                    )
         return devices
+
+    def _claim_devices(self, dynamic: Any) -> Iterator[ClaimDevice]:
+        """The devices of one ``DynamicResource`` of a driver we attribute, without repeats."""
+        seen: set[ClaimDevice] = set()
+        for resource in dynamic.claim_resources:
+            if resource.device_name:  # Kubernetes 1.31+
+                candidates = [
+                    ClaimDevice(resource.driver_name, resource.pool_name, resource.device_name)
+                ]
+            else:  # older kubelets: CDI device names only (one device may have several)
+                candidates = [
+                    found
+                    for cdi in resource.cdi_devices
+                    if (found := cdi_device(cdi.name)) is not None
+                ]
+            for candidate in candidates:
+                wanted = candidate.driver in self.dra_drivers or (
+                    candidate.driver == TOOLKIT_CDI_KIND
+                    and TOOLKIT_CDI_KIND.startswith(self.resource_prefixes)
+                )
+                if wanted and candidate not in seen:
+                    seen.add(candidate)
+                    yield candidate
+
+    def _dra_device_id(self, device: ClaimDevice) -> str:
+        if self._dra_uuid is not None and device.driver != TOOLKIT_CDI_KIND:
+            uuid = self._dra_uuid(device)
+            if uuid is not None:
+                return uuid
+        return device.device
 
     def allocatable_device_ids(self) -> list[tuple[str, str]]:
         """(resource name, device id) for every matching device the kubelet can allocate."""

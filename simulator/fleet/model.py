@@ -212,6 +212,9 @@ class PodSpec:
     schedule: PodSchedule | None = None
     window: tuple[float, float] | None = None  # set on the occurrence of a scheduled pod
     owner_given: bool = True  # False when the owner was guessed (or left out) in the YAML
+    # The ResourceClaim through which the pod's devices were allocated (NVIDIA's DRA driver)
+    # instead of the device plugin; None: device plugin.
+    dra_claim: str | None = None
 
     @property
     def running(self) -> bool:

@@ -586,6 +586,11 @@ def _parse_pods(
         form = cast(DeviceIdForm, p.choice("device_id_form", get_args(DeviceIdForm), "uuid"))
         memory_gib = p.number("gpu_memory_gib", 1.0)
         shared_resource = p.flag("shared_resource", False)
+        dra_claim = p.raw("dra_claim", None)
+        if dra_claim is not None and (
+            not isinstance(dra_claim, str) or not _DNS_LABEL.match(dra_claim)
+        ):
+            raise FleetError(f"{p.at('dra_claim')}: {dra_claim!r} is not a valid claim name")
         pod_resources = _resources(p)
         labels = p.labels("labels")
         image = p.raw("image", None)
@@ -640,6 +645,11 @@ def _parse_pods(
             devices += [DeviceRef(g, replica=r) for g, r in _device_pairs(c, "replicas", "replica")]
             own_resources = _resources(c)
             c.done()
+            if dra_claim is not None and any(ref.replica is not None for ref in devices):
+                raise FleetError(
+                    f"{c.where}: a pod with a dra_claim holds whole GPUs or MIG devices, "
+                    "not time-slicing replicas"
+                )
             for ref in devices:
                 _check_device(ref, gpus, memory_gib, c.where)
                 if phase in ("Running", "Pending"):
@@ -687,6 +697,7 @@ def _parse_pods(
                 labels=labels,
                 schedule=schedule,
                 owner_given=owner_given,
+                dra_claim=dra_claim,
             )
         )
     return tuple(pods)

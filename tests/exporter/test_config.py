@@ -12,7 +12,8 @@ def test_every_flag_has_an_environment_twin() -> None:
     flags = [a for a in parser._actions if a.option_strings and a.dest != "help"]
     assert len(flags) >= 15
     for action in flags:
-        env_name = ENV_PREFIX + action.option_strings[0].lstrip("-").replace("-", "_").upper()
+        flag = action.option_strings[0].lstrip("-")
+        env_name = ENV_PREFIX + flag.replace("-", "_").replace(".", "_").upper()
         assert env_name in (action.help or ""), action.option_strings
 
 

@@ -119,7 +119,8 @@ def test_known_state_renders_exact_exposition() -> None:
         % (MIG_UUID, UUID),
         'gpu_xid_errors_total{gpu="0",node="n1",uuid="%s",xid="79"} 2.0' % UUID,
         'gpu_xid_last_seen_timestamp_seconds{gpu="0",node="n1",uuid="%s",xid="79"} 90.0' % UUID,
-        'gpu_pod_allocation_info{container="main",gpu="0",mig_uuid="%s",namespace="ml",'
+        'gpu_pod_allocation_info{claim_name="",claim_namespace="",container="main",gpu="0",'
+        'mig_uuid="%s",namespace="ml",'
         'node="n1",pod="vllm-0",resource="nvidia.com/mig-3g.40gb",sharing="exclusive",'
         'uuid="%s"} 1.0' % (MIG_UUID, UUID),
         'gpu_model_serving_info{model_name="llama-2-7b-chat-hf",model_type="vllm",'
