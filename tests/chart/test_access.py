@@ -52,7 +52,10 @@ def test_the_defaults_grant_only_the_exporters_pod_reads() -> None:
     rendered = render({})
     assert rendered.names("ClusterRole") == {"k8s-gpu-management-exporter"}
     (role,) = rendered.of_kind("ClusterRole")
-    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+        {"apiGroups": ["resource.k8s.io"], "resources": ["resourceslices"], "verbs": ["list"]},
+    ]
     assert not rendered.of_kind("Role")
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from exporter.config import build_parser as exporter_parser
 from tests.chart.chart import ALL_SWITCHES, POSTGRESQL_3, containers, render
 
@@ -52,9 +50,6 @@ def test_the_secret_is_mounted_read_only_and_named_by_the_flag() -> None:
 def test_the_exporter_accepts_the_flag_the_chart_passes() -> None:
     _, container = _exporter(SECURED)
     parser = exporter_parser({})
-    options = {option for action in parser._actions for option in action.option_strings}
-    if "--web.config.file" not in options:
-        pytest.skip("the exporter has no --web.config.file yet (issue 20, exporter side)")
     arguments = parser.parse_args(container["args"])
     assert f"{WEB_DIR}/web-config.yml" in vars(arguments).values()
 

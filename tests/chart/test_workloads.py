@@ -312,9 +312,10 @@ def test_analytics_has_no_cluster_role_unless_mig_apply_patches_nodes() -> None:
     assert with_apply == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
 
 
-def test_the_exporter_cluster_role_only_lists_pods_and_only_with_the_kubernetes_api() -> None:
+def test_the_exporter_cluster_role_only_lists_and_only_with_the_kubernetes_api() -> None:
     exporter = _rules({}, "k8s-gpu-management-exporter")
-    assert exporter == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    assert {verb for rule in exporter for verb in rule["verbs"]} == {"list"}
+    assert {r for rule in exporter for r in rule["resources"]} == {"pods", "resourceslices"}
     assert not render({"exporter": {"kubernetesApi": False}}).of_kind("ClusterRole")
 
 
