@@ -661,7 +661,7 @@ def _interconnect_panels(d: str, by_gpu: str) -> list[Panel]:
             "NVLink traffic per link",
             "Transmit and receive per second on each link over the time range "
             "(gpu_nvlink_link_data_bytes_total): one link far below its siblings is degraded "
-            "or down.",
+            "or down. Empty unless the exporter runs with --nvlink-per-link.",
             "Bps",
             [
                 Query(

@@ -402,6 +402,9 @@ class Stack:
                     f"{self.host}:0",
                     "--log-level",
                     "WARNING",
+                    # The demo shows every panel: per-link NVLink series are opt-in elsewhere.
+                    "--nvlink-per-link",
+                    "true",
                     *mig_flags,
                 ],
                 log_path=log,

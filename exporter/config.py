@@ -35,6 +35,8 @@ class Settings:
     log_level: str
     # exporter-toolkit web configuration (TLS, client certificates, basic auth); None: plain HTTP
     web_config_file: Path | None = None
+    # gpu_nvlink_link_data_bytes_total: 2 series per NVLink (36 per H100), off by default
+    nvlink_per_link: bool = False
 
 
 def _bool(text: str) -> bool:
@@ -158,6 +160,13 @@ def build_parser(env: Mapping[str, str], prog: str = "gpu-exporter") -> argparse
         type=_positive,
     )
     add(
+        "--nvlink-per-link",
+        "also export each NVLink's traffic (gpu_nvlink_link_data_bytes_total: 36 series per "
+        "H100, 288 per 8-GPU node); the totals per GPU are always exported",
+        default=False,
+        type=_bool,
+    )
+    add(
         "--web.config.file",
         "exporter-toolkit web configuration file (YAML: tls_server_config, "
         "http_server_config, basic_auth_users) for HTTPS, client certificates and basic auth; "
@@ -213,4 +222,5 @@ def settings_from_args(args: argparse.Namespace, environment: Mapping[str, str])
         mig_refresh_seconds=_float(args.mig_refresh_interval),
         log_level=str(args.log_level),
         web_config_file=Path(args.web_config_file) if args.web_config_file else None,
+        nvlink_per_link=_flag(args.nvlink_per_link),
     )

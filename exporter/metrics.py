@@ -193,7 +193,7 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "gpu_nvlink_link_data_bytes_total",
         _C,
         "Payload bytes moved over one NVLink since the driver loaded, by link and direction; "
-        "refreshed every 10 s.",
+        "refreshed every 10 s. Only with --nvlink-per-link (36 series per H100).",
         (*DEVICE, "link", "direction"),
     ),
     MetricDef(

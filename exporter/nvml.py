@@ -126,8 +126,12 @@ class NvmlReader:
         mig_refresh_seconds: float = 60.0,
         on_error: Callable[[str], None] | None = None,
         slow_counters_refresh_seconds: float = SLOW_COUNTERS_REFRESH_SECONDS,
+        nvlink_per_link: bool = False,
     ) -> None:
         self._lib = lib
+        # Publish each link's counters (--nvlink-per-link); they are read anyway where the
+        # driver cannot sum the links itself.
+        self._nvlink_per_link = nvlink_per_link
         self._clock = clock
         self._mig_refresh_seconds = mig_refresh_seconds
         self._slow_counters_refresh_seconds = slow_counters_refresh_seconds
@@ -463,8 +467,10 @@ class NvmlReader:
         replay = call(index, "nvmlDeviceGetPcieReplayCounter", handle)
         encoder = call(index, "nvmlDeviceGetEncoderUtilization", handle)
         decoder = call(index, "nvmlDeviceGetDecoderUtilization", handle)
-        slow = self._slow(index, handle)
         transmit, receive = fields.nvlink_transmit_bytes_total, fields.nvlink_receive_bytes_total
+        slow = self._slow(
+            index, handle, self._nvlink_per_link or (transmit is None and receive is None)
+        )
         if transmit is None and receive is None and slow.nvlink_links:
             # A driver without the all-links scope: the links' sum is the same number.
             transmit = _sum_or_none(link.transmit_bytes_total for link in slow.nvlink_links)
@@ -479,7 +485,7 @@ class NvmlReader:
             memory_reserved_bytes=slow.memory_reserved_bytes,
             nvlink_transmit_bytes_total=transmit,
             nvlink_receive_bytes_total=receive,
-            nvlink_links=slow.nvlink_links,
+            nvlink_links=slow.nvlink_links if self._nvlink_per_link else (),
             nvlink_errors_total=fields.nvlink_errors_total,
             violation_seconds_total=slow.violation_seconds_total,
             fabric_state=slow.fabric_state,
@@ -554,7 +560,7 @@ class NvmlReader:
         found, plan.per_link = self._ask_fields(index, handle, plan.per_link)
         return _link_samples(self._lib, plan.links, found)
 
-    def _slow(self, index: int, handle: Any) -> _SlowCounters:
+    def _slow(self, index: int, handle: Any, links: bool) -> _SlowCounters:
         now = self._clock()
         cached = self._slow_counters.get(index)
         if cached is not None and now - cached[0] < self._slow_counters_refresh_seconds:
@@ -580,7 +586,7 @@ class NvmlReader:
             pcie_transmit_bytes_per_second=tx * _KIB if tx is not None else None,
             pcie_receive_bytes_per_second=rx * _KIB if rx is not None else None,
             violation_seconds_total=tuple(violations),
-            nvlink_links=self._nvlink_links(index, handle),
+            nvlink_links=self._nvlink_links(index, handle) if links else (),
             memory_reserved_bytes=int(memory.reserved) if memory is not None else None,
             fabric_state=self._fabric_state(index, handle),
         )

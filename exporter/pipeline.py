@@ -72,7 +72,10 @@ def start_exporter(
             sampler_ref[0].count_error(operation)
 
     reader = NvmlReader(
-        nvml, mig_refresh_seconds=settings.mig_refresh_seconds, on_error=count_error
+        nvml,
+        mig_refresh_seconds=settings.mig_refresh_seconds,
+        on_error=count_error,
+        nvlink_per_link=settings.nvlink_per_link,
     )
     xids = XidWatcher(
         nvml if xid_events is None else xid_events, wait_ms=xid_wait_ms, on_error=count_error

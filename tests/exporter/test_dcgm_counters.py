@@ -71,6 +71,8 @@ class Sim:
     clock: ManualClock
 
     def reader(self, **kwargs: Any) -> NvmlReader:
+        # Per-link NVLink counters are opt-in (--nvlink-per-link); these tests check them too.
+        kwargs.setdefault("nvlink_per_link", True)
         return NvmlReader(self.node.nvml, clock=self.clock.now, **kwargs)
 
 
@@ -158,6 +160,17 @@ def test_h100_sxm_reports_every_counter(small: Sim) -> None:
     }
     assert all(0 <= s <= 30 * MINUTE for _r, s in c.violation_seconds_total)
     assert c.fabric_state == "completed"
+
+
+def test_per_link_nvlink_series_are_opt_in(small: Sim) -> None:
+    """288 series on an 8 x H100 node: off unless --nvlink-per-link; the totals stay."""
+    devices = small.reader(nvlink_per_link=False).read_devices()
+    c = _counters(_by_name(devices)["NVIDIA H100 80GB HBM3"])
+    assert c.nvlink_links == ()
+    assert c.nvlink_transmit_bytes_total and c.nvlink_receive_bytes_total
+    series = _exposition("sim-node-1", devices)
+    assert "gpu_nvlink_link_data_bytes_total" not in series
+    assert series["gpu_nvlink_data_bytes_total"]
 
 
 def test_rendered_series_carry_their_labels(small: Sim) -> None:
@@ -328,10 +341,13 @@ def test_one_violation_policy_unsupported_keeps_the_others(small: Sim) -> None:
 # -- cadence and cost -------------------------------------------------------------------------
 
 
-def test_slow_counters_are_read_every_ten_seconds_the_rest_every_cycle(small: Sim) -> None:
+@pytest.mark.parametrize("per_link", [True, False])
+def test_slow_counters_are_read_every_ten_seconds_the_rest_every_cycle(
+    small: Sim, per_link: bool
+) -> None:
     calls: list[tuple[str, tuple[Any, ...]]] = []
     lib = _Recording(small.node.nvml, calls)
-    reader = NvmlReader(lib, clock=small.clock.now)
+    reader = NvmlReader(lib, clock=small.clock.now, nvlink_per_link=per_link)
     for _ in range(20):  # 20 one-second cycles
         reader.read_devices()
         small.clock.advance(1)
@@ -339,12 +355,15 @@ def test_slow_counters_are_read_every_ten_seconds_the_rest_every_cycle(small: Si
     gpus = 3
     assert count["nvmlDeviceGetPcieReplayCounter"] == 20 * gpus
     # One probe per GPU at the start (the RTX 4090 has none of the fields: it is not asked
-    # again), then one call per cycle for the totals and one at t = 0 and 10 s for the links.
-    assert count["nvmlDeviceGetFieldValues"] == gpus + 20 * 2 + 2 * 2
+    # again), then one call per cycle for the totals and, with per-link series on, one at
+    # t = 0 and 10 s for the links (off: the links are not read, the driver sums them).
+    links = 2 * 2 if per_link else 0
+    assert count["nvmlDeviceGetFieldValues"] == gpus + 20 * 2 + links
     # PCIe throughput (two 20 ms bus samples) at t = 0 and 10 s.
     assert count["nvmlDeviceGetPcieThroughput"] == 2 * 2 * gpus
     field_calls = [args for name, args in calls if name == "nvmlDeviceGetFieldValues"]
-    assert max(len(args[1]) for args in field_calls) == 2 * 18  # the H100's links
+    widest = max(len(args[1]) for args in field_calls)
+    assert widest == 2 * 18 if per_link else widest < 2 * 18  # the H100's links
 
 
 # -- counters ---------------------------------------------------------------------------------
