@@ -228,7 +228,8 @@ def _plain(metric: str, selector: str = "", scale: str = "") -> str:
 
 
 # Profiling fields (DCGM_FI_PROF_*) and the gpu_prof_* series that give them without DCGM.
-# GR_ENGINE_ACTIVE is not here: GPM has no graphics-engine metric; it is the busy rate.
+# GR_ENGINE_ACTIVE is not here: GPM has no graphics-engine metric; it is the busy rate. DCGM
+# counts NVDEC/NVJPG/NVOFA per engine (DCGM_FI_PROF_NVDEC0_ACTIVE, ...); ours are one average.
 PROF_FIELDS = (
     ("DCGM_FI_PROF_SM_ACTIVE", "gpu_prof_sm_active_ratio"),
     ("DCGM_FI_PROF_SM_OCCUPANCY", "gpu_prof_sm_occupancy_ratio"),
@@ -244,9 +245,6 @@ PROF_FIELDS = (
     ("DCGM_FI_PROF_PCIE_RX_BYTES", "gpu_prof_pcie_receive_bytes_per_second"),
     ("DCGM_FI_PROF_NVLINK_TX_BYTES", "gpu_prof_nvlink_transmit_bytes_per_second"),
     ("DCGM_FI_PROF_NVLINK_RX_BYTES", "gpu_prof_nvlink_receive_bytes_per_second"),
-    ("DCGM_FI_PROF_NVDEC_ACTIVE", "gpu_prof_nvdec_utilization_ratio"),
-    ("DCGM_FI_PROF_NVJPG_ACTIVE", "gpu_prof_nvjpg_utilization_ratio"),
-    ("DCGM_FI_PROF_NVOFA_ACTIVE", "gpu_prof_nvofa_utilization_ratio"),
 )
 # dcgm's clock-event violation counters (microseconds) and our violation reasons.
 VIOLATION_FIELDS = (
