@@ -40,8 +40,9 @@ def source(has_sm_active: bool) -> str:
 
 def preferred(sm_active: str, utilization: str) -> str:
     """SM activity where a device has it, utilization.gpu for the others. Both sides must be
-    aggregated to the same labels (``or`` matches whole label sets)."""
-    return f"({sm_active}) or ({utilization})"
+    aggregated to the same labels (``or`` matches whole label sets). Parenthesised whole: ``or``
+    binds more loosely than any comparison a caller appends."""
+    return f"(({sm_active}) or ({utilization}))"
 
 
 def whole_gpu_sm_active(matchers: str = "") -> str:
