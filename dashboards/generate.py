@@ -33,6 +33,9 @@ NAMESPACE = 'namespace=~"$namespace"'
 POD = 'pod=~"$pod"'
 DEVICE = f"{NODE}, {GPU}"
 PODS = f"{NODE}, {NAMESPACE}, {POD}"
+# Profiling (gpu_prof_*) series of a whole GPU, not of one of its MIG instances.
+WHOLE_GPU = 'mig_uuid=""'
+MIG_INSTANCE = 'mig_uuid!=""'
 # cAdvisor also reports a pod's cgroup (container="") and the pause container ("POD").
 CONTAINERS = 'container!="", container!="POD"'
 LIST_PRICE_NOTE = (
@@ -529,13 +532,15 @@ def cluster_overview() -> Dashboard:
 
 def node_detail() -> Dashboard:
     d = f"{{{DEVICE}}}"
+    gd = f"{{{DEVICE}, {WHOLE_GPU}}}"
     by_gpu = "{{node}} GPU {{gpu}}"
     return Dashboard(
         "gpu-node-detail",
         "GPU node & device detail",
-        "One node's (or a few) GPUs in detail: identity, utilisation, memory, temperature against "
-        "the model's threshold, power, clocks and why they are held down, XIDs, memory health, the "
-        "pods holding each GPU and the exporter's own health.",
+        "One node's (or a few) GPUs in detail: identity, utilisation, SM, tensor-core and DRAM "
+        "activity, PCIe and NVLink traffic, memory, temperature against the model's threshold, "
+        "power, clocks and why they are held down, XIDs, memory health, the pods holding each GPU "
+        "and the exporter's own health.",
         ["node", "gpu"],
         [
             Panel(
@@ -564,6 +569,111 @@ def node_detail() -> Dashboard:
                 [Query(f"rate(gpu_busy_seconds_total{d}[$__rate_interval])", by_gpu)],
                 minimum=0,
                 maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "SM activity and occupancy",
+                "Fraction of cycles each GPU's SMs had a warp (gpu_prof_sm_active_ratio) and "
+                "warps resident over the maximum (gpu_prof_sm_occupancy_ratio), from GPM: "
+                "Hopper and newer only. Unlike utilisation, a single small kernel does not read "
+                "as busy. GPUs in MIG mode: per instance on the MIG dashboard.",
+                "percentunit",
+                [
+                    Query(f"max by (node, gpu) (gpu_prof_sm_active_ratio{gd})", by_gpu + " SM"),
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_sm_occupancy_ratio{gd})",
+                        by_gpu + " occupancy",
+                    ),
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "Tensor core and FP pipe activity",
+                "Fraction of cycles the tensor cores (any kind) and the FP64, FP32 and FP16 "
+                "pipes were active on each GPU (GPM, Hopper and newer).",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_tensor_active_ratio{gd})",
+                        by_gpu + " tensor",
+                    ),
+                    *(
+                        Query(
+                            f"max by (node, gpu) (gpu_prof_{pipe}_active_ratio{gd})",
+                            f"{by_gpu} {pipe}",
+                        )
+                        for pipe in ("fp64", "fp32", "fp16")
+                    ),
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "DRAM bandwidth used",
+                "Device memory bandwidth in use over the peak (gpu_prof_dram_bandwidth_"
+                "utilization_ratio, GPM): memory-bound work shows high here with modest SM "
+                "activity.",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_dram_bandwidth_utilization_ratio{gd})",
+                        by_gpu,
+                    )
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "PCIe traffic",
+                "Bytes per second each GPU moves over PCIe, transmitted (up) and received "
+                "(down): GPM's counters on Hopper and newer; NVML's 20 ms sample "
+                "(gpu_pcie_throughput_bytes_per_second) on the others.",
+                "Bps",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_pcie_transmit_bytes_per_second{gd})",
+                        by_gpu + " transmit",
+                    ),
+                    Query(
+                        f"-max by (node, gpu) (gpu_prof_pcie_receive_bytes_per_second{gd})",
+                        by_gpu + " receive",
+                    ),
+                    Query(
+                        f"max by (node, gpu, direction) (gpu_pcie_throughput_bytes_per_second{d}) "
+                        "unless on (node, gpu) "
+                        f"max by (node, gpu) (gpu_prof_pcie_transmit_bytes_per_second{gd})",
+                        by_gpu + " {{direction}} (NVML)",
+                    ),
+                ],
+            ),
+            Panel(
+                "timeseries",
+                "NVLink traffic",
+                "Bytes per second each GPU moves over NVLink, all links: GPM's rates where the "
+                "GPU has them, else the rate of NVML's data counters "
+                "(gpu_nvlink_data_bytes_total). GPUs without NVLink show nothing.",
+                "Bps",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_nvlink_transmit_bytes_per_second{gd})",
+                        by_gpu + " transmit",
+                    ),
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_nvlink_receive_bytes_per_second{gd})",
+                        by_gpu + " receive",
+                    ),
+                    Query(
+                        "sum by (node, gpu, direction) "
+                        f"(rate(gpu_nvlink_data_bytes_total{d}[$__rate_interval])) "
+                        "unless on (node, gpu) "
+                        f"max by (node, gpu) (gpu_prof_nvlink_transmit_bytes_per_second{gd})",
+                        by_gpu + " {{direction}} (NVML)",
+                    ),
+                ],
             ),
             Panel(
                 "timeseries",
@@ -1016,12 +1126,13 @@ def namespaces_pods() -> Dashboard:
 
 def mig() -> Dashboard:
     d = f"{{{DEVICE}}}"
+    md = f"{{{DEVICE}, {MIG_INSTANCE}}}"
     enabled = f'gpu_info{{{DEVICE}, mig_mode="enabled"}}'
     return Dashboard(
         "gpu-mig",
         "GPU MIG",
         "MIG-mode GPUs: how their compute is carved into instances, which instances pods hold, "
-        "and the memory used inside each instance.",
+        "and the memory used and SM activity inside each instance.",
         ["node", "gpu"],
         [
             Panel(
@@ -1155,6 +1266,45 @@ def mig() -> Dashboard:
                         f"/ max by (node, gpu, mig_uuid) (gpu_mig_memory_total_bytes{d})",
                         "{{node}} GPU {{gpu}} {{mig_uuid}}",
                     )
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "SM activity per instance",
+                "Fraction of cycles each MIG instance's SMs had a warp "
+                "(gpu_prof_sm_active_ratio per instance, GPM: Hopper and newer; NVML has no "
+                "other utilisation per MIG instance). The analytics service judges idle "
+                "instances by it.",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu, mig_uuid) (gpu_prof_sm_active_ratio{md}) "
+                        "* on (mig_uuid) group_left (profile) "
+                        f"max by (mig_uuid, profile) (gpu_mig_info{d})",
+                        "{{node}} GPU {{gpu}} {{profile}} {{mig_uuid}}",
+                    )
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "Tensor core and DRAM activity per instance",
+                "Fraction of cycles each MIG instance's tensor cores were active, and its "
+                "share of device-memory bandwidth in use (GPM).",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu, mig_uuid) (gpu_prof_tensor_active_ratio{md})",
+                        "{{node}} GPU {{gpu}} {{mig_uuid}} tensor",
+                    ),
+                    Query(
+                        "max by (node, gpu, mig_uuid) "
+                        f"(gpu_prof_dram_bandwidth_utilization_ratio{md})",
+                        "{{node}} GPU {{gpu}} {{mig_uuid}} DRAM",
+                    ),
                 ],
                 minimum=0,
                 maximum=1,
