@@ -48,7 +48,7 @@ KIB = 1024
 # dcgm-exporter's labels: both spellings of the host (Hostname until 3.x, hostname since), and
 # the scrape target's instance (kept from gpu_info, so `instance` names the node's exporter as it
 # would name dcgm-exporter's pod).
-DCGM_LABELS = (
+DCGM_IDENTITY_LABELS = (
     "gpu",
     "UUID",
     "pci_bus_id",
@@ -58,10 +58,10 @@ DCGM_LABELS = (
     "hostname",
     "DCGM_FI_DRIVER_VERSION",
     "instance",
-    "namespace",
-    "pod",
-    "container",
 )
+# Set only where one container holds the GPU (or MIG instance) alone.
+DCGM_POD_LABELS = ("namespace", "pod", "container")
+DCGM_LABELS = (*DCGM_IDENTITY_LABELS, *DCGM_POD_LABELS)
 # A MIG instance's series carry its GPU instance id and profile, as dcgm-exporter's do.
 DCGM_MIG_LABELS = (*DCGM_LABELS, "GPU_I_ID", "GPU_I_PROFILE")
 _DCGM_BY = ", ".join(DCGM_LABELS)
@@ -308,7 +308,7 @@ def dcgm_rules() -> list[dict[str, Any]]:
     mig_labels = (
         "label_replace(" * len(mig_renames)
         + "\n  max by (uuid, mig_uuid, gpu_instance_id, profile) (gpu_mig_info)\n"
-        + f"    * on (uuid) group_left ({', '.join(DCGM_LABELS[:9])})\n"
+        + f"    * on (uuid) group_left ({', '.join(DCGM_IDENTITY_LABELS)})\n"
         + "  uuid:dcgm_exporter_labels:identity,\n"
         + ",\n".join(f'  "{target}", "$1", "{source}", "(.*)")' for target, source in mig_renames)
         + "\n"
