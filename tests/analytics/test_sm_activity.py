@@ -19,12 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from flask.testing import FlaskClient
 
 from analytics.prom import PromClient
 from analytics.prom import queries as q
 from analytics.prom.utilization import GPU_UTILIZATION, SM_ACTIVE
 from analytics.services.cost.usage import Window, read_usage
 from devstack.prometheus import PrometheusServer, backfill_openmetrics
+from tests.analytics.conftest import ADMIN, API, AppFactory, register
 
 HISTORY_S = 27 * 3600
 IDLE_THRESHOLD = 0.05
@@ -195,3 +197,44 @@ def test_mig_statistics_read_the_instances_sm_activity(history: History) -> None
     values = {s.labels[q.STAT_LABEL]: s.value for s in history.prom.query(q.mig_memory())}
     assert values["sm_active"] == pytest.approx(0.5)  # MIG-1 only: MIG-2 measures none
     assert values["instances"] == 2
+
+
+# -- through the HTTP API ------------------------------------------------------------------------
+
+
+def _app_on(history: History, make_app: AppFactory) -> FlaskClient:
+    client = make_app(prometheus_url=history.prom.base_url).test_client()
+    for uuid, device in _DEVICE.items():
+        model = "A100_80GB" if "A100" in device["model_name"] else "H100_80GB"
+        register(client, "n1", int(device["gpu"]), model, gpuUuid=uuid)
+    return client
+
+
+def test_usage_statistics_name_their_source_per_device(
+    history: History, make_app: AppFactory
+) -> None:
+    client = _app_on(history, make_app)
+    response = client.get(f"{API}/gpu/metrics/usage-statistics?hours=1", headers=ADMIN)
+    assert response.status_code == 200, response.get_json()
+    devices = response.get_json()["data"]["deviceStatistics"]
+    found = {
+        device_id: (stats["avgGpuUtilization"], stats["utilizationSource"])
+        for device_id, stats in devices.items()
+    }
+    assert found == {
+        "n1-GPU-00": (2.0, SM_ACTIVE),  # GPU-H: SM activity, not utilization.gpu's 90%
+        "n1-GPU-01": (60.0, GPU_UTILIZATION),  # GPU-A: no GPM
+        "n1-GPU-02": (None, None),  # GPU-M: MIG mode, no whole-GPU utilisation of either kind
+        "n1-GPU-03": (40.0, SM_ACTIVE),  # GPU-B
+    }
+
+
+def test_mig_statistics_report_the_instances_sm_activity(
+    history: History, make_app: AppFactory
+) -> None:
+    client = _app_on(history, make_app)
+    response = client.get(f"{API}/gpu/mig/statistics", headers=ADMIN)
+    assert response.status_code == 200, response.get_json()
+    stats = response.get_json()["data"]
+    assert (stats["utilization"], stats["utilizationSource"]) == (50.0, SM_ACTIVE)
+    assert stats["instancesReporting"] == 2
