@@ -44,19 +44,28 @@ XID_DIGITS = (
 )
 
 MIB = 1048576
-DCGM_LABELS = (
+KIB = 1024
+# dcgm-exporter's labels: both spellings of the host (Hostname until 3.x, hostname since), and
+# the scrape target's instance (kept from gpu_info, so `instance` names the node's exporter as it
+# would name dcgm-exporter's pod).
+DCGM_IDENTITY_LABELS = (
     "gpu",
     "UUID",
     "pci_bus_id",
     "device",
     "modelName",
     "Hostname",
+    "hostname",
     "DCGM_FI_DRIVER_VERSION",
-    "namespace",
-    "pod",
-    "container",
+    "instance",
 )
+# Set only where one container holds the GPU (or MIG instance) alone.
+DCGM_POD_LABELS = ("namespace", "pod", "container")
+DCGM_LABELS = (*DCGM_IDENTITY_LABELS, *DCGM_POD_LABELS)
+# A MIG instance's series carry its GPU instance id and profile, as dcgm-exporter's do.
+DCGM_MIG_LABELS = (*DCGM_LABELS, "GPU_I_ID", "GPU_I_PROFILE")
 _DCGM_BY = ", ".join(DCGM_LABELS)
+_DCGM_MIG_BY = ", ".join(DCGM_MIG_LABELS)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -195,8 +204,57 @@ def _dcgm(record: str, per_uuid: str) -> dict[str, Any]:
     }
 
 
+def _dcgm_mig(per_mig_uuid: str) -> str:
+    """``per_mig_uuid`` (one sample per MIG instance) under dcgm-exporter's MIG labels."""
+    return (
+        f"max by ({_DCGM_MIG_BY}) (\n"
+        f"  (\n    {per_mig_uuid}\n  )\n"
+        f"    * on (mig_uuid) group_left ({_DCGM_MIG_BY})\n"
+        "  mig_uuid:dcgm_exporter_labels:info\n"
+        ")\n"
+    )
+
+
+def _dcgm_prof(record: str, metric: str) -> dict[str, Any]:
+    """A profiling (GPM) field: the whole GPU's series (``mig_uuid=""``) and each MIG instance's,
+    in dcgm-exporter's units (ratios 0-1, bytes per second: ours already)."""
+    whole = _dcgm(record, f'max by (uuid) ({metric}{{mig_uuid=""}})')["expr"]
+    per_mig = _dcgm_mig(f'max by (mig_uuid) ({metric}{{mig_uuid!=""}})')
+    return {"record": record, "expr": f"{whole}or\n{per_mig}"}
+
+
 def _plain(metric: str, selector: str = "", scale: str = "") -> str:
     return f"max by (uuid) ({metric}{selector}){scale}"
+
+
+# Profiling fields (DCGM_FI_PROF_*) and the gpu_prof_* series that give them without DCGM.
+# GR_ENGINE_ACTIVE is not here: GPM has no graphics-engine metric; it is the busy rate. DCGM
+# counts NVDEC/NVJPG/NVOFA per engine (DCGM_FI_PROF_NVDEC0_ACTIVE, ...); ours are one average.
+PROF_FIELDS = (
+    ("DCGM_FI_PROF_SM_ACTIVE", "gpu_prof_sm_active_ratio"),
+    ("DCGM_FI_PROF_SM_OCCUPANCY", "gpu_prof_sm_occupancy_ratio"),
+    ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "gpu_prof_tensor_active_ratio"),
+    ("DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE", "gpu_prof_tensor_hmma_active_ratio"),
+    ("DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE", "gpu_prof_tensor_imma_active_ratio"),
+    ("DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE", "gpu_prof_tensor_dfma_active_ratio"),
+    ("DCGM_FI_PROF_DRAM_ACTIVE", "gpu_prof_dram_bandwidth_utilization_ratio"),
+    ("DCGM_FI_PROF_PIPE_FP64_ACTIVE", "gpu_prof_fp64_active_ratio"),
+    ("DCGM_FI_PROF_PIPE_FP32_ACTIVE", "gpu_prof_fp32_active_ratio"),
+    ("DCGM_FI_PROF_PIPE_FP16_ACTIVE", "gpu_prof_fp16_active_ratio"),
+    ("DCGM_FI_PROF_PCIE_TX_BYTES", "gpu_prof_pcie_transmit_bytes_per_second"),
+    ("DCGM_FI_PROF_PCIE_RX_BYTES", "gpu_prof_pcie_receive_bytes_per_second"),
+    ("DCGM_FI_PROF_NVLINK_TX_BYTES", "gpu_prof_nvlink_transmit_bytes_per_second"),
+    ("DCGM_FI_PROF_NVLINK_RX_BYTES", "gpu_prof_nvlink_receive_bytes_per_second"),
+)
+# dcgm's clock-event violation counters (microseconds) and our violation reasons.
+VIOLATION_FIELDS = (
+    ("DCGM_FI_DEV_POWER_VIOLATION", "power"),
+    ("DCGM_FI_DEV_THERMAL_VIOLATION", "thermal"),
+    ("DCGM_FI_DEV_SYNC_BOOST_VIOLATION", "sync_boost"),
+    ("DCGM_FI_DEV_BOARD_LIMIT_VIOLATION", "board_limit"),
+    ("DCGM_FI_DEV_LOW_UTIL_VIOLATION", "low_utilization"),
+    ("DCGM_FI_DEV_RELIABILITY_VIOLATION", "reliability"),
+)
 
 
 def _lookup(label: str, values: Sequence[tuple[str, int]]) -> str:
@@ -207,39 +265,61 @@ def _lookup(label: str, values: Sequence[tuple[str, int]]) -> str:
     )
 
 
+def _sole_holder(key: str, selector: str) -> str:
+    """``<key>:dcgm_exporter_labels:identity`` with the namespace, pod and container of the one
+    container that holds the device alone (``selector``: whole GPUs ``mig_uuid=""``, MIG
+    instances ``mig_uuid!=""``); without them where several containers share it or none does."""
+    holder = f"max by ({key}, namespace, pod, container) (gpu_pod_allocation_info{{{selector}}})"
+    identity = f"{key}:dcgm_exporter_labels:identity"
+    return (
+        f"{identity}\n"
+        f"  * on ({key}) group_left (namespace, pod, container)\n"
+        "(\n"
+        f"  {holder}\n"
+        f"  and on ({key}) (count by ({key}) ({holder}) == 1)\n"
+        ")\n"
+        f"or on ({key})\n"
+        f"{identity}\n"
+    )
+
+
 def dcgm_rules() -> list[dict[str, Any]]:
     renames = (
         ("UUID", "$1", "uuid"),
         ("Hostname", "$1", "node"),
+        ("hostname", "$1", "node"),
         ("modelName", "$1", "model_name"),
         ("DCGM_FI_DRIVER_VERSION", "$1", "driver_version"),
         ("device", "nvidia$1", "gpu"),
     )
+    # One identity per GPU even where two jobs scrape it (two instances): the joins below need a
+    # single series per uuid on their "one" side.
     labels = (
         "label_replace(" * len(renames)
-        + "\n  max by (node, gpu, uuid, model_name, pci_bus_id, driver_version) (gpu_info),\n"
+        + "\n  topk by (uuid) (1,"
+        + " max by (node, gpu, uuid, model_name, pci_bus_id, driver_version, instance) (gpu_info)),\n"
         + ",\n".join(
             f'  "{target}", "{replacement}", "{source}", "(.*)")'
             for target, replacement, source in renames
         )
         + "\n"
     )
-    whole = 'gpu_pod_allocation_info{mig_uuid=""}'
-    holder = f"max by (uuid, namespace, pod, container) ({whole})"
+    mig_renames = (("GPU_I_ID", "gpu_instance_id"), ("GPU_I_PROFILE", "profile"))
+    mig_labels = (
+        "label_replace(" * len(mig_renames)
+        + "\n  max by (uuid, mig_uuid, gpu_instance_id, profile) (gpu_mig_info)\n"
+        + f"    * on (uuid) group_left ({', '.join(DCGM_IDENTITY_LABELS)})\n"
+        + "  uuid:dcgm_exporter_labels:identity,\n"
+        + ",\n".join(f'  "{target}", "$1", "{source}", "(.*)")' for target, source in mig_renames)
+        + "\n"
+    )
     rules: list[dict[str, Any]] = [
         {"record": "uuid:dcgm_exporter_labels:identity", "expr": labels},
+        {"record": "uuid:dcgm_exporter_labels:info", "expr": _sole_holder("uuid", 'mig_uuid=""')},
+        {"record": "mig_uuid:dcgm_exporter_labels:identity", "expr": mig_labels},
         {
-            "record": "uuid:dcgm_exporter_labels:info",
-            "expr": (
-                "uuid:dcgm_exporter_labels:identity\n"
-                "  * on (uuid) group_left (namespace, pod, container)\n"
-                "(\n"
-                f"  {holder}\n"
-                f"  and on (uuid) (count by (uuid) ({holder}) == 1)\n"
-                ")\n"
-                "or on (uuid)\n"
-                "uuid:dcgm_exporter_labels:identity\n"
-            ),
+            "record": "mig_uuid:dcgm_exporter_labels:info",
+            "expr": _sole_holder("mig_uuid", 'mig_uuid!=""'),
         },
     ]
     rules += [
@@ -285,7 +365,7 @@ def dcgm_rules() -> list[dict[str, Any]]:
         "    or on (uuid)\n"
         "    max by (uuid) (uuid:dcgm_exporter_labels:identity) * 0"
     )
-    fields = (
+    fields: tuple[tuple[str, str], ...] = (
         ("DCGM_FI_DEV_GPU_UTIL", _plain("gpu_utilization_ratio", scale=" * 100")),
         ("DCGM_FI_DEV_MEM_COPY_UTIL", _plain("gpu_memory_utilization_ratio", scale=" * 100")),
         ("DCGM_FI_DEV_FB_USED", _plain("gpu_memory_used_bytes", scale=f" / {MIB}")),
@@ -323,7 +403,39 @@ def dcgm_rules() -> list[dict[str, Any]]:
         ("DCGM_FI_DEV_ROW_REMAP_PENDING", _plain("gpu_row_remap_pending")),
         ("DCGM_FI_DEV_ROW_REMAP_FAILURE", _plain("gpu_row_remap_failure")),
     )
+    fields += (
+        ("DCGM_FI_DEV_MEMORY_TEMP", _plain("gpu_memory_temperature_celsius")),
+        ("DCGM_FI_DEV_FB_RESERVED", _plain("gpu_memory_reserved_bytes", scale=f" / {MIB}")),
+        ("DCGM_FI_DEV_ENC_UTIL", _plain("gpu_encoder_utilization_ratio", scale=" * 100")),
+        ("DCGM_FI_DEV_DEC_UTIL", _plain("gpu_decoder_utilization_ratio", scale=" * 100")),
+        # NVML's PCIe throughput (what dcgm reads for these) is in KB/s; ours is bytes/s.
+        (
+            "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
+            _plain("gpu_pcie_throughput_bytes_per_second", '{direction="transmit"}', f" / {KIB}"),
+        ),
+        (
+            "DCGM_FI_DEV_PCIE_RX_THROUGHPUT",
+            _plain("gpu_pcie_throughput_bytes_per_second", '{direction="receive"}', f" / {KIB}"),
+        ),
+        ("DCGM_FI_DEV_PCIE_REPLAY_COUNTER", _plain("gpu_pcie_replay_errors_total")),
+        # dcgm's counter of NVLink data over all links, both directions, in KiB.
+        (
+            "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+            f"sum by (uuid) (max by (uuid, direction) (gpu_nvlink_data_bytes_total)) / {KIB}",
+        ),
+        # The fraction of time a kernel ran, as the graphics engine's activity (0-1): GPM has no
+        # graphics-engine metric, and NVML's utilisation is the same condition over its sample.
+        (
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+            "max by (uuid) (rate(gpu_busy_seconds_total[2m]))",
+        ),
+    )
+    fields += tuple(
+        (record, _plain("gpu_violation_seconds_total", f'{{reason="{reason}"}}', " * 1e6"))
+        for record, reason in VIOLATION_FIELDS
+    )
     rules += [_dcgm(record, per_uuid) for record, per_uuid in fields]
+    rules += [_dcgm_prof(record, metric) for record, metric in PROF_FIELDS]
     # dcgm-exporter's older name for the same mask: a copy of the recorded series, not a
     # second round of the joins.
     rules.append(
@@ -336,15 +448,18 @@ DCGM_HEADER = f"""
 Generated by alerts/generate.py: do not edit (tests/artifacts checks it is current).
 
 Our metrics under dcgm-exporter's names, units and labels, so dashboards and alerts written
-for dcgm-exporter keep working. Labels: {", ".join(DCGM_LABELS[:6])},
-{", ".join(DCGM_LABELS[6:])}. Only this file breaks the
-level:metric:operations naming, on purpose. Units: utilisation in percent, memory in MiB,
-energy in millijoules, clocks in MHz, temperature in C, power in W.
+for dcgm-exporter keep working. Labels: {", ".join(DCGM_LABELS[:7])},
+{", ".join(DCGM_LABELS[7:])}; on MIG instances
+GPU_I_ID and GPU_I_PROFILE too. Only this file breaks the
+level:metric:operations naming, on purpose. Units as dcgm-exporter's: utilisation in percent,
+memory in MiB, energy in millijoules, clocks in MHz, temperature in C, power in W, violations
+in microseconds, DCGM_FI_PROF_* ratios 0-1 and bytes per second.
 
 Differences from dcgm-exporter (docs/alerts.md has the full list):
-- namespace/pod/container are set only on whole GPUs held by exactly one container; dcgm-exporter
-  copies a shared GPU's values to every pod, which double-counts sums by namespace. MIG instances
-  are not split out (use gpu_mig_* and gpu_pod_allocation_info).
+- namespace/pod/container are set only on a GPU or MIG instance held by exactly one container;
+  dcgm-exporter copies a shared GPU's values to every pod, which double-counts sums by
+  namespace. MIG instances are split out in the DCGM_FI_PROF_* fields only.
+- DCGM_FI_PROF_* come from GPM (Hopper and newer); GR_ENGINE_ACTIVE is the busy rate.
 - DCGM_FI_DEV_XID_ERRORS keeps dcgm's "last XID code seen" meaning (0: none since the exporter
   started), computed from gpu_xid_last_seen_timestamp_seconds; like dcgm's it never resets, so
   alert on increase(gpu_xid_errors_total[...]) instead.

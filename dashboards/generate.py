@@ -33,6 +33,9 @@ NAMESPACE = 'namespace=~"$namespace"'
 POD = 'pod=~"$pod"'
 DEVICE = f"{NODE}, {GPU}"
 PODS = f"{NODE}, {NAMESPACE}, {POD}"
+# Profiling (gpu_prof_*) series of a whole GPU, not of one of its MIG instances.
+WHOLE_GPU = 'mig_uuid=""'
+MIG_INSTANCE = 'mig_uuid!=""'
 # cAdvisor also reports a pod's cgroup (container="") and the pause container ("POD").
 CONTAINERS = 'container!="", container!="POD"'
 LIST_PRICE_NOTE = (
@@ -539,19 +542,7 @@ def profiling_panels() -> list[Panel]:
     return [
         Panel(
             "timeseries",
-            "SM activity and occupancy (profiling)",
-            "Fraction of SMs busy, and resident warps as a fraction of the maximum." + note,
-            "percentunit",
-            [
-                Query(f"gpu_prof_sm_active_ratio{d}", target + " active"),
-                Query(f"gpu_prof_sm_occupancy_ratio{d}", target + " occupancy"),
-            ],
-            minimum=0,
-            maximum=1,
-        ),
-        Panel(
-            "timeseries",
-            "Tensor cores (profiling)",
+            "Tensor cores by kind (profiling)",
             "Fraction of time the SMs ran tensor-core instructions: any, and by kind "
             "(HMMA half precision, IMMA integer, DFMA double)." + note,
             "percentunit",
@@ -563,36 +554,6 @@ def profiling_panels() -> list[Panel]:
             ],
             minimum=0,
             maximum=1,
-        ),
-        Panel(
-            "timeseries",
-            "FP pipes and memory bandwidth (profiling)",
-            "Fraction of time the SMs ran non-tensor FP64, FP32 and FP16 math, and device "
-            "memory bandwidth used as a fraction of its maximum (LLM decode is bound by it)."
-            + note,
-            "percentunit",
-            [
-                Query(f"gpu_prof_fp64_active_ratio{d}", target + " fp64"),
-                Query(f"gpu_prof_fp32_active_ratio{d}", target + " fp32"),
-                Query(f"gpu_prof_fp16_active_ratio{d}", target + " fp16"),
-                Query(f"gpu_prof_dram_bandwidth_utilization_ratio{d}", target + " dram"),
-            ],
-            minimum=0,
-            maximum=1,
-        ),
-        Panel(
-            "timeseries",
-            "PCIe and NVLink traffic (profiling)",
-            "Bytes per second sent (tx) and received (rx) over PCIe and over all NVLink links."
-            + note,
-            "Bps",
-            [
-                Query(f"gpu_prof_pcie_transmit_bytes_per_second{d}", target + " pcie tx"),
-                Query(f"gpu_prof_pcie_receive_bytes_per_second{d}", target + " pcie rx"),
-                Query(f"gpu_prof_nvlink_transmit_bytes_per_second{d}", target + " nvlink tx"),
-                Query(f"gpu_prof_nvlink_receive_bytes_per_second{d}", target + " nvlink rx"),
-            ],
-            minimum=0,
         ),
         Panel(
             "timeseries",
@@ -629,33 +590,6 @@ def _interconnect_panels(d: str, by_gpu: str) -> list[Panel]:
     temperature, video engines and NVSwitch fabric state."""
     core = 'reason!~"total_.*"'  # the totals overlap the single limiters
     return [
-        Panel(
-            "timeseries",
-            "PCIe traffic",
-            "Host traffic of each GPU by direction (transmit: GPU to host, receive: host to GPU), "
-            "from the driver's 20 ms samples, read every 10 s.",
-            "Bps",
-            [
-                Query(
-                    f"max by (node, gpu, direction) (gpu_pcie_throughput_bytes_per_second{d})",
-                    by_gpu + " {{direction}}",
-                )
-            ],
-        ),
-        Panel(
-            "timeseries",
-            "NVLink traffic",
-            "Payload moved over each GPU's NVLinks per second, by direction (rate of "
-            "gpu_nvlink_data_bytes_total). GPUs without NVLink (PCIe boards) show none.",
-            "Bps",
-            [
-                Query(
-                    "sum by (node, gpu, direction) "
-                    f"(rate(gpu_nvlink_data_bytes_total{d}[$__rate_interval]))",
-                    by_gpu + " {{direction}}",
-                )
-            ],
-        ),
         Panel(
             "bargauge",
             "NVLink traffic per link",
@@ -739,13 +673,15 @@ def _interconnect_panels(d: str, by_gpu: str) -> list[Panel]:
 
 def node_detail() -> Dashboard:
     d = f"{{{DEVICE}}}"
+    gd = f"{{{DEVICE}, {WHOLE_GPU}}}"
     by_gpu = "{{node}} GPU {{gpu}}"
     return Dashboard(
         "gpu-node-detail",
         "GPU node & device detail",
-        "One node's (or a few) GPUs in detail: identity, utilisation, memory, temperature against "
-        "the model's threshold, power, clocks and why they are held down, XIDs, memory health, the "
-        "pods holding each GPU and the exporter's own health.",
+        "One node's (or a few) GPUs in detail: identity, utilisation, SM, tensor-core and DRAM "
+        "activity, PCIe and NVLink traffic, memory, temperature against the model's threshold, "
+        "power, clocks and why they are held down, XIDs, memory health, the pods holding each GPU "
+        "and the exporter's own health.",
         ["node", "gpu"],
         [
             Panel(
@@ -774,6 +710,111 @@ def node_detail() -> Dashboard:
                 [Query(f"rate(gpu_busy_seconds_total{d}[$__rate_interval])", by_gpu)],
                 minimum=0,
                 maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "SM activity and occupancy",
+                "Fraction of cycles each GPU's SMs had a warp (gpu_prof_sm_active_ratio) and "
+                "warps resident over the maximum (gpu_prof_sm_occupancy_ratio), from GPM: "
+                "Hopper and newer only. Unlike utilisation, a single small kernel does not read "
+                "as busy. GPUs in MIG mode: per instance on the MIG dashboard.",
+                "percentunit",
+                [
+                    Query(f"max by (node, gpu) (gpu_prof_sm_active_ratio{gd})", by_gpu + " SM"),
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_sm_occupancy_ratio{gd})",
+                        by_gpu + " occupancy",
+                    ),
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "Tensor core and FP pipe activity",
+                "Fraction of cycles the tensor cores (any kind) and the FP64, FP32 and FP16 "
+                "pipes were active on each GPU (GPM, Hopper and newer).",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_tensor_active_ratio{gd})",
+                        by_gpu + " tensor",
+                    ),
+                    *(
+                        Query(
+                            f"max by (node, gpu) (gpu_prof_{pipe}_active_ratio{gd})",
+                            f"{by_gpu} {pipe}",
+                        )
+                        for pipe in ("fp64", "fp32", "fp16")
+                    ),
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "DRAM bandwidth used",
+                "Device memory bandwidth in use over the peak (gpu_prof_dram_bandwidth_"
+                "utilization_ratio, GPM): memory-bound work shows high here with modest SM "
+                "activity.",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_dram_bandwidth_utilization_ratio{gd})",
+                        by_gpu,
+                    )
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "PCIe traffic",
+                "Bytes per second each GPU moves over PCIe, transmitted (up) and received "
+                "(down): GPM's counters on Hopper and newer; NVML's 20 ms sample "
+                "(gpu_pcie_throughput_bytes_per_second) on the others.",
+                "Bps",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_pcie_transmit_bytes_per_second{gd})",
+                        by_gpu + " transmit",
+                    ),
+                    Query(
+                        f"-max by (node, gpu) (gpu_prof_pcie_receive_bytes_per_second{gd})",
+                        by_gpu + " receive",
+                    ),
+                    Query(
+                        f"max by (node, gpu, direction) (gpu_pcie_throughput_bytes_per_second{d}) "
+                        "unless on (node, gpu) "
+                        f"max by (node, gpu) (gpu_prof_pcie_transmit_bytes_per_second{gd})",
+                        by_gpu + " {{direction}} (NVML)",
+                    ),
+                ],
+            ),
+            Panel(
+                "timeseries",
+                "NVLink traffic",
+                "Bytes per second each GPU moves over NVLink, all links: GPM's rates where the "
+                "GPU has them, else the rate of NVML's data counters "
+                "(gpu_nvlink_data_bytes_total). GPUs without NVLink show nothing.",
+                "Bps",
+                [
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_nvlink_transmit_bytes_per_second{gd})",
+                        by_gpu + " transmit",
+                    ),
+                    Query(
+                        f"max by (node, gpu) (gpu_prof_nvlink_receive_bytes_per_second{gd})",
+                        by_gpu + " receive",
+                    ),
+                    Query(
+                        "sum by (node, gpu, direction) "
+                        f"(rate(gpu_nvlink_data_bytes_total{d}[$__rate_interval])) "
+                        "unless on (node, gpu) "
+                        f"max by (node, gpu) (gpu_prof_nvlink_transmit_bytes_per_second{gd})",
+                        by_gpu + " {{direction}} (NVML)",
+                    ),
+                ],
             ),
             Panel(
                 "timeseries",
@@ -1228,12 +1269,13 @@ def namespaces_pods() -> Dashboard:
 
 def mig() -> Dashboard:
     d = f"{{{DEVICE}}}"
+    md = f"{{{DEVICE}, {MIG_INSTANCE}}}"
     enabled = f'gpu_info{{{DEVICE}, mig_mode="enabled"}}'
     return Dashboard(
         "gpu-mig",
         "GPU MIG",
         "MIG-mode GPUs: how their compute is carved into instances, which instances pods hold, "
-        "and the memory used inside each instance.",
+        "and the memory used and SM activity inside each instance.",
         ["node", "gpu"],
         [
             Panel(
@@ -1367,6 +1409,45 @@ def mig() -> Dashboard:
                         f"/ max by (node, gpu, mig_uuid) (gpu_mig_memory_total_bytes{d})",
                         "{{node}} GPU {{gpu}} {{mig_uuid}}",
                     )
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "SM activity per instance",
+                "Fraction of cycles each MIG instance's SMs had a warp "
+                "(gpu_prof_sm_active_ratio per instance, GPM: Hopper and newer; NVML has no "
+                "other utilisation per MIG instance). The analytics service judges idle "
+                "instances by it.",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu, mig_uuid) (gpu_prof_sm_active_ratio{md}) "
+                        "* on (mig_uuid) group_left (profile) "
+                        f"max by (mig_uuid, profile) (gpu_mig_info{d})",
+                        "{{node}} GPU {{gpu}} {{profile}} {{mig_uuid}}",
+                    )
+                ],
+                minimum=0,
+                maximum=1,
+            ),
+            Panel(
+                "timeseries",
+                "Tensor core and DRAM activity per instance",
+                "Fraction of cycles each MIG instance's tensor cores were active, and its "
+                "share of device-memory bandwidth in use (GPM).",
+                "percentunit",
+                [
+                    Query(
+                        f"max by (node, gpu, mig_uuid) (gpu_prof_tensor_active_ratio{md})",
+                        "{{node}} GPU {{gpu}} {{mig_uuid}} tensor",
+                    ),
+                    Query(
+                        "max by (node, gpu, mig_uuid) "
+                        f"(gpu_prof_dram_bandwidth_utilization_ratio{md})",
+                        "{{node}} GPU {{gpu}} {{mig_uuid}} DRAM",
+                    ),
                 ],
                 minimum=0,
                 maximum=1,

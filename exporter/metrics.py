@@ -11,6 +11,8 @@ import sys
 from dataclasses import dataclass
 from enum import Enum
 
+from exporter import dcgm_fields
+
 
 class Kind(Enum):
     GAUGE = "gauge"
@@ -456,7 +458,7 @@ def markdown_table() -> str:
     for m in CATALOGUE:
         labels = ", ".join(f"`{label}`" for label in m.labels)
         lines.append(f"| `{m.name}` | {m.kind.value} | {labels} | {m.help} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + dcgm_fields.markdown_table()
 
 
 if __name__ == "__main__":

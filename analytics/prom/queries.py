@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analytics.prom import utilization as util
 from analytics.prom.promql import quote, regex_alternatives, seconds, tagged
 
 # Recording rules (alerts/recording-rules.yml, group gpu-hourly, evaluated every hour): each
@@ -287,7 +288,8 @@ def usage_statistics_parts(
     ``window_hours`` rule samples ending there, i.e. the raw data over
     (rules_end - window, rules_end]. Without it (short windows, or no rule samples yet) the
     raw series over (end - window, end], read at each whole minute. Memory total is the
-    reading at ``now`` (it is fixed).
+    reading at ``now`` (it is fixed). ``sm_active``: whole GPUs' SM activity, where they report
+    it (the caller prefers it to ``utilization``, device by device).
     """
     window = seconds(window_hours * 3600)
     if rules_end is not None:
@@ -295,26 +297,26 @@ def usage_statistics_parts(
         # second less keeps exactly ``window_hours`` samples (a 25th would weigh 4% of a day).
         window = seconds(window_hours * 3600 - 1)
         sources = {
-            "utilization": RULE_UTILIZATION_AVG,
-            "memory_used": RULE_MEMORY_USED_AVG,
-            "temperature": RULE_TEMPERATURE_AVG,
+            "utilization": scope.select(RULE_UTILIZATION_AVG),
+            "sm_active": scope.select(util.RULE_SM_ACTIVE_AVG),
+            "memory_used": scope.select(RULE_MEMORY_USED_AVG),
+            "temperature": scope.select(RULE_TEMPERATURE_AVG),
         }
         evaluated_at = rules_end
     else:
         sources = {
-            "utilization": "gpu_utilization_ratio",
-            "memory_used": "gpu_memory_used_bytes",
-            "temperature": "gpu_temperature_celsius",
+            "utilization": scope.select("gpu_utilization_ratio"),
+            "sm_active": scope.select(util.SM_ACTIVE_RATIO, util.WHOLE_GPU),
+            "memory_used": scope.select("gpu_memory_used_bytes"),
+            "temperature": scope.select("gpu_temperature_celsius"),
         }
         evaluated_at = end
     # Raw series go through a one-minute subquery: a time-weighted mean, whatever the scrape
     # interval (and however it changed inside the window).
     resolution = "" if rules_end is not None else ":1m"
     parts = {
-        stat: device_rows(
-            f"avg_over_time({at(f'{scope.select(metric)}[{window}{resolution}]', evaluated_at)})"
-        )
-        for stat, metric in sources.items()
+        stat: device_rows(f"avg_over_time({at(f'{selector}[{window}{resolution}]', evaluated_at)})")
+        for stat, selector in sources.items()
     }
     parts["memory_total"] = device_rows(at(scope.select("gpu_memory_total_bytes"), now))
     return parts
@@ -390,13 +392,15 @@ def node_usage(nodes: Sequence[str]) -> str:
 
 
 def mig_memory() -> str:
-    """The MIG instances the exporters report (``instances``) and their memory in use and in
-    all, bytes (``memory_used``, ``memory_total``), fleet-wide, tagged by ``stat``."""
+    """The MIG instances the exporters report (``instances``), their memory in use and in all,
+    bytes (``memory_used``, ``memory_total``), and the mean SM activity of the instances that
+    report one (``sm_active``, 0-1: absent where none does), fleet-wide, tagged by ``stat``."""
     return tagged(
         {
             "instances": "count(gpu_mig_info)",
             "memory_used": "sum(gpu_mig_memory_used_bytes)",
             "memory_total": "sum(gpu_mig_memory_total_bytes)",
+            "sm_active": f"avg(max by (mig_uuid) ({util.mig_sm_active()}))",
         },
         STAT_LABEL,
     )

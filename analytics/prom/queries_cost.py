@@ -11,11 +11,12 @@ seconds: steps x resolution / 3600 are hours.
   or a MIG instance) at a step is 1 / the number of pods holding that unit then, so pods
   time-sharing a GPU split it and shares never add up to more than the unit.
 * **Idle**: a whole GPU is idle at a step when its utilisation then is below the threshold:
-  the mean of ``gpu_utilization_ratio`` over the step when the step is shorter than an hour,
-  else the hourly recording rule ``uuid:gpu_utilization_ratio:avg1h`` (reading raw samples for
-  every hour of a month would cost Prometheus tens of millions of samples). NVML reports no
-  utilisation per MIG instance, so a MIG instance is idle when the memory in use inside it is
-  below the threshold (no process holds memory there).
+  SM activity where the GPU reports it, else utilization.gpu (analytics.prom.utilization); the
+  mean over the step when the step is shorter than an hour, else the hourly recording rules
+  (reading raw samples for every hour of a month would cost Prometheus tens of millions of
+  samples). A MIG instance is idle when its SM activity is below the threshold; where it has
+  none (GPUs before Hopper: NVML has no utilisation per MIG instance), when the memory in use
+  inside it is (no process holds memory there).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from analytics.prom import utilization as util
 from analytics.prom.promql import regex_alternatives, seconds, tagged
 from analytics.prom.queries import RULE_UTILIZATION_AVG
 
@@ -58,10 +60,8 @@ def _over(function: str, expr: str, window_s: int, resolution_s: int, end: float
 
 
 def utilization_per_step(resolution_s: int) -> str:
-    """Each GPU's utilisation during a step (0-1), by uuid."""
-    if resolution_s < HOUR_S:
-        return f"max by (uuid) (avg_over_time(gpu_utilization_ratio[{seconds(resolution_s)}]))"
-    return f"max by (uuid) (last_over_time({RULE_UTILIZATION_AVG}[1h]))"
+    """Each GPU's utilisation during a step (0-1), by uuid: SM activity where it has it."""
+    return util.gpu_utilization_per_step(resolution_s, RULE_UTILIZATION_AVG)
 
 
 def _holders(matcher: str = "") -> str:
@@ -74,10 +74,12 @@ def _share(matcher: str = "") -> str:
     return f"({holders} / on({_UNIT}) group_left() count by ({_UNIT}) ({holders}))"
 
 
-def _mig_idle(threshold: float) -> str:
+def _mig_idle(threshold: float, resolution_s: int) -> str:
+    """1 at a step where a MIG instance was idle, else 0, by (uuid, mig_uuid)."""
     used = f"max by ({_UNIT}) (gpu_mig_memory_used_bytes)"
     total = f"max by ({_UNIT}) (gpu_mig_memory_total_bytes)"
-    return f"({used} / {total} < bool {threshold:g})"
+    by_activity = f"{util.mig_sm_active_per_step(resolution_s)} < bool {threshold:g}"
+    return util.preferred(by_activity, f"{used} / {total} < bool {threshold:g}")
 
 
 def pod_usage(window_s: int, resolution_s: int, end: float, idle_threshold: float) -> str:
@@ -87,7 +89,9 @@ def pod_usage(window_s: int, resolution_s: int, end: float, idle_threshold: floa
     idle_whole = (
         f"{_share(_WHOLE)} * on(uuid) group_left() ({utilization} < bool {idle_threshold:g})"
     )
-    idle_mig = f"{_share(_MIG)} * on({_UNIT}) group_left() {_mig_idle(idle_threshold)}"
+    idle_mig = (
+        f"{_share(_MIG)} * on({_UNIT}) group_left() ({_mig_idle(idle_threshold, resolution_s)})"
+    )
     memory = f"max by (namespace, pod, {_UNIT}) (gpu_pod_memory_used_bytes)"
     return tagged(
         {
@@ -108,8 +112,10 @@ def device_usage(window_s: int, resolution_s: int, end: float, idle_threshold: f
     ``held`` / ``idle``: steps a pod held the whole GPU, and held it while it was idle;
     ``utilization_mean`` / ``utilization_peak``: over the steps with a reading;
     ``memory_peak`` / ``memory_total``: device memory, bytes;
+    ``sm_active``: steps the GPU reported SM activity (its utilisation's source);
     ``mig_present`` (with ``profile`` and ``gpu_instance_id``), ``mig_held``, ``mig_idle``:
-    steps per MIG instance.
+    steps per MIG instance; ``mig_utilization_mean`` / ``mig_utilization_peak``: its SM
+    activity, where it has any.
     """
     utilization = utilization_per_step(resolution_s)
     held_whole = f"max by (uuid) (gpu_pod_allocation_info{{{_WHOLE}}})"
@@ -121,8 +127,10 @@ def device_usage(window_s: int, resolution_s: int, end: float, idle_threshold: f
         "idle": f"{held_whole} and on(uuid) ({utilization} < {idle_threshold:g})",
         "mig_present": mig_info,
         "mig_held": held_mig,
-        "mig_idle": f"{held_mig} and on({_UNIT}) ({_mig_idle(idle_threshold)} == 1)",
+        "mig_idle": f"{held_mig} and on({_UNIT}) (({_mig_idle(idle_threshold, resolution_s)}) == 1)",
+        "sm_active": util.gpu_sm_active_per_step(resolution_s),
     }
+    mig_activity = util.mig_sm_active_per_step(resolution_s)
     counted = {
         stat: _over("count_over_time", expr, window_s, resolution_s, end)
         for stat, expr in parts.items()
@@ -132,6 +140,12 @@ def device_usage(window_s: int, resolution_s: int, end: float, idle_threshold: f
             **counted,
             "utilization_mean": _over("avg_over_time", utilization, window_s, resolution_s, end),
             "utilization_peak": _over("max_over_time", utilization, window_s, resolution_s, end),
+            "mig_utilization_mean": _over(
+                "avg_over_time", mig_activity, window_s, resolution_s, end
+            ),
+            "mig_utilization_peak": _over(
+                "max_over_time", mig_activity, window_s, resolution_s, end
+            ),
             "memory_peak": _over(
                 "max_over_time",
                 "max by (uuid) (gpu_memory_used_bytes)",

@@ -160,6 +160,8 @@ type MIGStatistics struct {
 	AllocationRate           *float64                  `json:"allocationRate,omitempty"`
 	MemoryAllocationRate     *float64                  `json:"memoryAllocationRate,omitempty"`
 	InstancesReporting       *int                      `json:"instancesReporting,omitempty"`
+	Utilization              *float64                  `json:"utilization,omitempty"`
+	UtilizationSource        string                    `json:"utilizationSource,omitempty"`
 	MemoryUsedGB             *float64                  `json:"memoryUsedGb,omitempty"`
 	MemoryTotalGB            *float64                  `json:"memoryTotalGb,omitempty"`
 	MemoryUtilization        *float64                  `json:"memoryUtilization,omitempty"`
@@ -297,6 +299,7 @@ type DeviceUsage struct {
 	ModelName            string   `json:"modelName,omitempty"`
 	NodeName             string   `json:"nodeName,omitempty"`
 	AvgGPUUtilization    *float64 `json:"avgGpuUtilization,omitempty"`
+	UtilizationSource    string   `json:"utilizationSource,omitempty"`
 	AvgMemoryUtilization *float64 `json:"avgMemoryUtilization,omitempty"`
 	AvgTemperature       *float64 `json:"avgTemperature,omitempty"`
 }
@@ -476,30 +479,35 @@ type CostSplit struct {
 
 // MIGInstanceCost: one MIG instance's share of its GPU's cost.
 type MIGInstanceCost struct {
-	MIGUUID   string   `json:"migUuid,omitempty"`
-	Profile   string   `json:"profile,omitempty"`
-	Share     *float64 `json:"share,omitempty"`
-	HeldHours *float64 `json:"heldHours,omitempty"`
-	IdleHours *float64 `json:"idleHours,omitempty"`
+	MIGUUID         string   `json:"migUuid,omitempty"`
+	Profile         string   `json:"profile,omitempty"`
+	Share           *float64 `json:"share,omitempty"`
+	HeldHours       *float64 `json:"heldHours,omitempty"`
+	IdleHours       *float64 `json:"idleHours,omitempty"`
+	UtilizationMean *float64 `json:"utilizationMean,omitempty"`
+	// UtilizationSource: SM_ACTIVE where UtilizationMean is SM activity.
+	UtilizationSource string `json:"utilizationSource,omitempty"`
 }
 
 // DeviceCost: one GPU's cost over the window (USD) and its split.
 type DeviceCost struct {
-	DeviceID        string            `json:"deviceId,omitempty"`
-	Node            string            `json:"node,omitempty"`
-	GPUUUID         string            `json:"gpuUuid,omitempty"`
-	ModelID         string            `json:"modelId,omitempty"`
-	PricePerHour    *float64          `json:"pricePerHour,omitempty"`
-	PriceBasis      string            `json:"priceBasis,omitempty"`
-	PriceSource     string            `json:"priceSource,omitempty"`
-	Hours           *float64          `json:"hours,omitempty"`
-	HeldHours       *float64          `json:"heldHours,omitempty"`
-	IdleHours       *float64          `json:"idleHours,omitempty"`
-	UtilizationMean *float64          `json:"utilizationMean,omitempty"`
-	Cost            *CostSplit        `json:"cost,omitempty"`
-	MIGLayout       []string          `json:"migLayout,omitempty"`
-	StrandedShare   *float64          `json:"strandedShare,omitempty"`
-	MIGInstances    []MIGInstanceCost `json:"migInstances,omitempty"`
+	DeviceID        string   `json:"deviceId,omitempty"`
+	Node            string   `json:"node,omitempty"`
+	GPUUUID         string   `json:"gpuUuid,omitempty"`
+	ModelID         string   `json:"modelId,omitempty"`
+	PricePerHour    *float64 `json:"pricePerHour,omitempty"`
+	PriceBasis      string   `json:"priceBasis,omitempty"`
+	PriceSource     string   `json:"priceSource,omitempty"`
+	Hours           *float64 `json:"hours,omitempty"`
+	HeldHours       *float64 `json:"heldHours,omitempty"`
+	IdleHours       *float64 `json:"idleHours,omitempty"`
+	UtilizationMean *float64 `json:"utilizationMean,omitempty"`
+	// UtilizationSource: SM_ACTIVE or GPU_UTILIZATION.
+	UtilizationSource string            `json:"utilizationSource,omitempty"`
+	Cost              *CostSplit        `json:"cost,omitempty"`
+	MIGLayout         []string          `json:"migLayout,omitempty"`
+	StrandedShare     *float64          `json:"strandedShare,omitempty"`
+	MIGInstances      []MIGInstanceCost `json:"migInstances,omitempty"`
 }
 
 // PodUnitCost: one GPU or MIG instance a pod held, and its cost (USD).

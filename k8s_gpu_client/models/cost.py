@@ -29,6 +29,9 @@ class MigInstanceCost(ApiModel):
     share: float | None = None
     held_hours: float | None = None
     idle_hours: float | None = None
+    utilization_mean: float | None = None
+    utilization_source: str | None = None
+    """SM_ACTIVE where utilization_mean is SM activity; None without one."""
 
 
 @dataclass(kw_only=True)
@@ -46,6 +49,8 @@ class DeviceCost(ApiModel):
     held_hours: float | None = None
     idle_hours: float | None = None
     utilization_mean: float | None = None
+    utilization_source: str | None = None
+    """SM_ACTIVE or GPU_UTILIZATION: what utilization_mean (and idleness) reads."""
     cost: CostSplit | None = None
     mig_layout: list[str] = field(default_factory=list)
     stranded_share: float | None = None

@@ -29,6 +29,8 @@ class DeviceUsage(ApiModel):
     model_name: str | None = None
     node_name: str | None = None
     avg_gpu_utilization: float | None = None
+    utilization_source: str | None = None
+    """SM_ACTIVE or GPU_UTILIZATION: what avg_gpu_utilization is."""
     avg_memory_utilization: float | None = None
     avg_temperature: float | None = None
 

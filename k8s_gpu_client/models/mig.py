@@ -86,6 +86,10 @@ class MigStatistics(ApiModel):
     allocation_rate: float | None = None
     memory_allocation_rate: float | None = None
     instances_reporting: int | None = None
+    utilization: float | None = None
+    """Mean SM activity of the reported MIG instances that measure it, percent."""
+    utilization_source: str | None = None
+    """SM_ACTIVE, or None without utilization."""
     memory_used_gb: float | None = None
     memory_total_gb: float | None = None
     memory_utilization: float | None = None

@@ -16,6 +16,9 @@ from gpucatalog import model_by_id
 from tests.analytics.gpu_truth import HOUR, Truth
 from tests.stack_fixtures import history_stack
 
+# Architectures without GPM: their utilisation is always NVML's utilization.gpu.
+PRE_GPM = {"Volta", "Turing", "Ampere", "Ada Lovelace"}
+
 # Each test on Prometheus and on VictoriaMetrics (tests/stack_fixtures.py).
 pytestmark = [pytest.mark.usefixtures("history_stack"), pytest.mark.metrics_backends]
 __all__ = ["history_stack"]
@@ -129,9 +132,10 @@ def test_usage_statistics_over_the_hourly_rules(
     _check_usage(
         stats, truth, lambda node, index: truth.hourly_rule_window(node, index, end, hours)
     )
-    # Aggregated in Prometheus: a few samples per GPU, whatever the window.
+    # Aggregated in Prometheus: a few samples per GPU (a part per statistic, SM activity's
+    # included), whatever the window.
     gpus = len(list(truth.gpus()))
-    assert int(response.headers["X-Prometheus-Samples"]) <= 4 * gpus + 1
+    assert int(response.headers["X-Prometheus-Samples"]) <= 5 * gpus + 1
 
 
 def test_usage_statistics_over_the_raw_series(
@@ -156,9 +160,16 @@ def _check_usage(stats: dict[str, Any], truth: Truth, expected_for: Any) -> None
         model_id = truth.model_id(node, index)
         assert actual["modelName"] == model_by_id(model_id).display_name
         utilization = expected["utilization"]
-        assert close(
-            actual["avgGpuUtilization"], None if utilization is None else utilization * 100
-        ), (node, index, actual, expected)
+        if actual["utilizationSource"] == "SM_ACTIVE":
+            # SM activity (GPM), preferred where the GPU reports it: Hopper and newer only.
+            assert model_by_id(model_id).architecture not in PRE_GPM, (node, index, actual)
+            assert 0 <= actual["avgGpuUtilization"] <= 100
+        else:
+            assert close(
+                actual["avgGpuUtilization"], None if utilization is None else utilization * 100
+            ), (node, index, actual, expected)
+            expected_source = None if utilization is None else "GPU_UTILIZATION"
+            assert actual["utilizationSource"] == expected_source, (node, index, actual)
         assert close(actual["avgMemoryUtilization"], expected["memory_ratio"] * 100), (
             node,
             index,

@@ -110,6 +110,8 @@ def test_idle_allocated_a100_names_its_evidence(suggestions: dict[str, Any]) -> 
     assert evidence["heldHours"] == pytest.approx(DAYS * 24, rel=0.01)
     assert evidence["idleFraction"] >= 0.99
     assert evidence["utilizationMean"] < 0.05
+    # An A100 has no GPM: its idleness is read from NVML's utilization.gpu, and says so.
+    assert evidence["utilizationSource"] == "GPU_UTILIZATION"
     assert idle["monthlySavings"] == pytest.approx(A100 * HOURS_PER_MONTH, rel=0.01)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.prom.utilization import SOURCES
 
 MAX_WINDOW_DAYS = 90
 # Kubernetes namespace names, and team names as the ledger takes them.
@@ -49,7 +50,24 @@ class MigInstanceCostSchema(Schema):
     profile = fields.String(metadata=doc("MIG profile, e.g. 1g.10gb."))
     share = fields.Float(metadata=doc("Fraction of the GPU's price charged for it, 0-1."))
     held_hours = fields.Float(data_key="heldHours", metadata=doc("Hours a pod held it."))
-    idle_hours = fields.Float(data_key="idleHours", metadata=doc("Hours held while idle."))
+    idle_hours = fields.Float(
+        data_key="idleHours",
+        metadata=doc(
+            "Hours held while idle: SM activity below the threshold where the instance "
+            "measures it (utilizationSource SM_ACTIVE), else its memory in use."
+        ),
+    )
+    utilization_mean = fields.Float(
+        data_key="utilizationMean",
+        allow_none=True,
+        metadata=doc("Mean SM activity, 0-1; null where the instance does not measure it."),
+    )
+    utilization_source = fields.String(
+        data_key="utilizationSource",
+        allow_none=True,
+        validate=validate.OneOf(SOURCES),
+        metadata=doc("SM_ACTIVE when utilizationMean is SM activity; null without one."),
+    )
 
 
 class DeviceCostSchema(Schema):
@@ -66,7 +84,17 @@ class DeviceCostSchema(Schema):
     held_hours = fields.Float(data_key="heldHours", metadata=doc("Hours a pod held it whole."))
     idle_hours = fields.Float(data_key="idleHours", metadata=doc("Of those, hours idle."))
     utilization_mean = fields.Float(
-        data_key="utilizationMean", allow_none=True, metadata=doc("Mean utilisation, 0-1.")
+        data_key="utilizationMean",
+        allow_none=True,
+        metadata=doc("Mean utilisation, 0-1, from utilizationSource; idleness reads the same."),
+    )
+    utilization_source = fields.String(
+        data_key="utilizationSource",
+        validate=validate.OneOf(SOURCES),
+        metadata=doc(
+            "SM_ACTIVE (gpu_prof_sm_active_ratio, where the GPU reported it in the window) or "
+            "GPU_UTILIZATION (NVML utilization.gpu)."
+        ),
     )
     cost = fields.Nested(SplitSchema, metadata=doc("Its cost in the window, split four ways."))
     mig_layout = fields.List(
@@ -183,7 +211,11 @@ class SuggestionSchema(Schema):
     device_ids = fields.List(fields.String(), data_key="deviceIds", metadata=doc("GPUs."))
     pods = fields.List(fields.String(), metadata=doc("Pods, namespace/name."))
     evidence = fields.Dict(
-        metadata=doc("The window and metric values behind it (per type; units in names).")
+        metadata=doc(
+            "The window and metric values behind it (per type; units in names). Where it "
+            "quotes a utilisation, utilizationSource says which: SM_ACTIVE or GPU_UTILIZATION "
+            "(null for a MIG instance judged by its memory in use, idleRule)."
+        )
     )
 
 

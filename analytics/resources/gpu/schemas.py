@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.prom.utilization import SOURCES
 
 MAX_WINDOW_HOURS = 24 * 90
 _SEVERITIES = ["CRITICAL", "WARNING", "INFO"]
@@ -56,8 +57,19 @@ class DeviceUsageSchema(Schema):
         data_key="avgGpuUtilization",
         allow_none=True,
         metadata=doc(
-            "Mean GPU utilisation over the window, percent 0-100; null where NVML reports "
-            "none (a GPU in MIG mode)."
+            "Mean GPU utilisation over the window, percent 0-100: SM activity where the GPU "
+            "measures it (GPM: Hopper and newer), else NVML's utilization.gpu (see "
+            "utilizationSource); null where neither is reported (a GPU in MIG mode)."
+        ),
+    )
+    utilization_source = fields.String(
+        data_key="utilizationSource",
+        allow_none=True,
+        validate=validate.OneOf(SOURCES),
+        metadata=doc(
+            "What avgGpuUtilization is: SM_ACTIVE (gpu_prof_sm_active_ratio, the fraction of "
+            "SM cycles with a warp) or GPU_UTILIZATION (NVML utilization.gpu, the fraction of "
+            "time any kernel ran); null with no utilisation."
         ),
     )
     avg_memory_utilization = fields.Float(

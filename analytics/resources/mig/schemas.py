@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from analytics.api.fields import Text, UtcDateTime, doc
+from analytics.prom.utilization import SOURCES
 from analytics.resources.gpu.schemas import MetricsAvailabilitySchema
 
 _STATES = ["PENDING", "APPLIED", "UNMANAGED"]
@@ -196,6 +197,22 @@ class MigStatisticsSchema(MetricsAvailabilitySchema):
         data_key="instancesReporting",
         allow_none=True,
         metadata=doc("MIG instances the exporters report now; null without metrics."),
+    )
+    utilization = fields.Float(
+        allow_none=True,
+        metadata=doc(
+            "Mean SM activity of the reported MIG instances that measure it now (GPM: Hopper "
+            "and newer), percent 0-100; null where none does (NVML has no other utilisation "
+            "per MIG instance) or without metrics."
+        ),
+    )
+    utilization_source = fields.String(
+        data_key="utilizationSource",
+        allow_none=True,
+        validate=validate.OneOf(SOURCES),
+        metadata=doc(
+            "What utilization is: SM_ACTIVE (gpu_prof_sm_active_ratio); null with no utilization."
+        ),
     )
     memory_used_gb = fields.Float(
         data_key="memoryUsedGb",

@@ -208,8 +208,18 @@ def _idle(report: CostReport, holders: Any, claimed: set[tuple[str, str]]) -> li
                 "pricePerHour": round(price, 4),
             }
             if mig_uuid:
+                instance = device.usage.mig[mig_uuid]
+                source = instance.utilization_source
                 evidence.update(
-                    {"migUuid": mig_uuid, "profile": profile, "idleRule": "memory in use"}
+                    {
+                        "migUuid": mig_uuid,
+                        "profile": profile,
+                        # SM activity where the instance reports it, else its memory in use.
+                        "idleRule": "utilization" if source else "memory in use",
+                        "utilizationSource": source,
+                        "utilizationMean": _round(instance.utilization_mean),
+                        "utilizationPeak": _round(instance.utilization_peak),
+                    }
                 )
             else:
                 evidence.update(
@@ -217,6 +227,7 @@ def _idle(report: CostReport, holders: Any, claimed: set[tuple[str, str]]) -> li
                         "utilizationMean": _round(device.usage.utilization_mean),
                         "utilizationPeak": _round(device.usage.utilization_peak),
                         "idleRule": "utilization",
+                        "utilizationSource": device.usage.utilization_source,
                     }
                 )
             found.append(
@@ -302,6 +313,7 @@ def _mig_rightsize(
                     "memoryTotalGb": _gb(device.usage.memory_total_bytes),
                     "utilizationMean": _round(utilization),
                     "utilizationPeak": _round(device.usage.utilization_peak),
+                    "utilizationSource": device.usage.utilization_source,
                     "profile": profile.name,
                     "profileMemoryGb": profile.memory_gb,
                     "profileComputeShare": round(profile.compute_slices / total_compute, 4),
@@ -376,6 +388,7 @@ def _consolidate(
                                     "deviceId": d.device_id,
                                     "utilizationMean": _round(d.usage.utilization_mean),
                                     "utilizationPeak": _round(d.usage.utilization_peak),
+                                    "utilizationSource": d.usage.utilization_source,
                                     "memoryPeakGb": _gb(d.usage.memory_peak_bytes),
                                 }
                                 for d in (move, keep)
@@ -433,6 +446,7 @@ def _cheaper(report: CostReport, holders: Any, claimed: set[tuple[str, str]]) ->
                     "memoryPeakGb": _gb(peak),
                     "utilizationMean": _round(utilization),
                     "utilizationPeak": _round(device.usage.utilization_peak),
+                    "utilizationSource": device.usage.utilization_source,
                 },
                 [(device.uuid, "", "held")],
             )

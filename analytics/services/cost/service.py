@@ -165,6 +165,10 @@ class CostService:
         }
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def _device(device: DeviceCost, window: Window) -> dict[str, Any]:
     usage = device.usage
     layout = device.layout
@@ -178,6 +182,8 @@ def _device(device: DeviceCost, window: Window) -> dict[str, Any]:
                     "share": round(layout.instance_shares.get(mig_uuid, 0.0), 4),
                     "held_hours": round(instance.held_steps * window.step_hours, 2),
                     "idle_hours": round(instance.idle_steps * window.step_hours, 2),
+                    "utilization_mean": _rounded(instance.utilization_mean),
+                    "utilization_source": instance.utilization_source,
                 }
             )
     return {
@@ -191,9 +197,8 @@ def _device(device: DeviceCost, window: Window) -> dict[str, Any]:
         "hours": round(device.hours, 2),
         "held_hours": round(usage.held_steps * window.step_hours, 2),
         "idle_hours": round(usage.idle_steps * window.step_hours, 2),
-        "utilization_mean": None
-        if usage.utilization_mean is None
-        else round(usage.utilization_mean, 4),
+        "utilization_mean": _rounded(usage.utilization_mean),
+        "utilization_source": usage.utilization_source,
         "cost": split_dict(device.split, 4),
         "mig_layout": layout.placements if layout is not None else None,
         "stranded_share": round(layout.stranded_share, 4) if layout is not None else 0.0,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from analytics.prom import PromClient
 from analytics.prom import queries_cost as q
+from analytics.prom import utilization as util
 from analytics.prom.client import Sample
 from analytics.services.kernel.ids import device_id_for
 
@@ -64,6 +65,15 @@ class MigUsage:
     present_steps: float = 0.0
     held_steps: float = 0.0
     idle_steps: float = 0.0
+    # SM activity (0-1) over the steps it was reported; None where the GPU has none.
+    utilization_mean: float | None = None
+    utilization_peak: float | None = None
+
+    @property
+    def utilization_source(self) -> str | None:
+        """SM_ACTIVE where the instance reported SM activity; None otherwise (NVML has no
+        other utilisation per MIG instance: idleness is then read from its memory)."""
+        return util.SM_ACTIVE if self.utilization_mean is not None else None
 
 
 @dataclass
@@ -80,6 +90,12 @@ class DeviceUsage:
     memory_peak_bytes: float | None = None
     memory_total_bytes: float | None = None
     mig: dict[str, MigUsage] = field(default_factory=dict)
+    sm_active_steps: float = 0.0  # steps with SM activity: the utilisation's source
+
+    @property
+    def utilization_source(self) -> str:
+        """SM_ACTIVE when the GPU reported SM activity in the window, else GPU_UTILIZATION."""
+        return util.source(self.sm_active_steps > 0)
 
     @property
     def device_id(self) -> str:
@@ -164,6 +180,9 @@ def read_holdings(prom: PromClient, end: float) -> list[Holding]:
     return holdings
 
 
+_MIG_STATS = ("mig_present", "mig_held", "mig_idle", "mig_utilization_mean", "mig_utilization_peak")
+
+
 def _devices(rows: list[Sample]) -> dict[str, DeviceUsage]:
     devices: dict[str, DeviceUsage] = {}
     for sample in rows:
@@ -181,7 +200,7 @@ def _devices(rows: list[Sample]) -> dict[str, DeviceUsage]:
         device = devices.get(sample.labels.get("uuid", ""))
         if device is None or stat == "present":
             continue
-        if stat in ("mig_present", "mig_held", "mig_idle"):
+        if stat in _MIG_STATS:
             mig_uuid = sample.labels.get("mig_uuid", "")
             if stat == "mig_present":
                 instance = device.mig.get(mig_uuid)
@@ -194,13 +213,19 @@ def _devices(rows: list[Sample]) -> dict[str, DeviceUsage]:
                         sample.value,
                         instance.held_steps if instance else 0.0,
                         instance.idle_steps if instance else 0.0,
+                        instance.utilization_mean if instance else None,
+                        instance.utilization_peak if instance else None,
                     )
                 continue
             instance = device.mig.setdefault(mig_uuid, MigUsage(mig_uuid, "", None))
             if stat == "mig_held":
                 instance.held_steps = sample.value
-            else:
+            elif stat == "mig_idle":
                 instance.idle_steps = sample.value
+            elif stat == "mig_utilization_mean":
+                instance.utilization_mean = sample.value
+            else:
+                instance.utilization_peak = sample.value
         elif stat == "held":
             device.held_steps = sample.value
         elif stat == "idle":
@@ -213,6 +238,8 @@ def _devices(rows: list[Sample]) -> dict[str, DeviceUsage]:
             device.memory_peak_bytes = sample.value
         elif stat == "memory_total":
             device.memory_total_bytes = sample.value
+        elif stat == "sm_active":
+            device.sm_active_steps = sample.value
     return devices
 
 

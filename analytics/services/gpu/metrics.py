@@ -22,6 +22,7 @@ from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable, ResourceNotFound
 from analytics.prom import PromClient, Sample, Series, frames
 from analytics.prom import queries as q
+from analytics.prom import utilization as util
 from analytics.services.gpu.health import (
     CRITICAL,
     HEALTHY,
@@ -77,6 +78,8 @@ OVERVIEW_METRIC_FIELDS = (
 )
 MIG_METRIC_FIELDS = (
     "instances_reporting",
+    "utilization",
+    "utilization_source",
     "memory_used_gb",
     "memory_total_gb",
     "memory_utilization",
@@ -265,7 +268,9 @@ class GpuMetricsService:
             row = table.get(key)
             if row is None:
                 continue
-            utilization = percent(_cell(row, "utilization"))
+            sm_active = _cell(row, "sm_active")
+            source = util.source(sm_active is not None)
+            utilization = percent(sm_active if sm_active is not None else _cell(row, "utilization"))
             total = _cell(row, "memory_total") or device.memory_gb * 2**30
             used = _cell(row, "memory_used")
             memory = percent(used / total) if used is not None and total else None
@@ -277,6 +282,7 @@ class GpuMetricsService:
                 "model_name": device.model_name,
                 "node_name": device.node_name,
                 "avg_gpu_utilization": utilization,
+                "utilization_source": source if utilization is not None else None,
                 "avg_memory_utilization": memory,
                 "avg_temperature": temperature,
             }
@@ -662,8 +668,11 @@ class GpuMetricsService:
             if math.isfinite(s.value)
         }
         used, total = values.get("memory_used"), values.get("memory_total")
+        sm_active = values.get("sm_active")
         return {
             "instances_reporting": int(values.get("instances") or 0),
+            "utilization": percent(sm_active),
+            "utilization_source": util.SM_ACTIVE if sm_active is not None else None,
             "memory_used_gb": round_or_none(used / 1e9, 3) if used is not None else None,
             "memory_total_gb": round_or_none(total / 1e9, 3) if total is not None else None,
             "memory_utilization": percent(used / total) if used is not None and total else None,

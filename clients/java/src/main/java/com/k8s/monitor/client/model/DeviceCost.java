@@ -31,6 +31,8 @@ public class DeviceCost extends ApiModel {
     private Double idleHours;
     @JsonProperty("utilizationMean")
     private Double utilizationMean;
+    @JsonProperty("utilizationSource")
+    private String utilizationSource;
     @JsonProperty("cost")
     private CostSplit cost;
     @JsonProperty("migLayout")
@@ -128,6 +130,14 @@ public class DeviceCost extends ApiModel {
 
     public void setUtilizationMean(Double utilizationMean) {
         this.utilizationMean = utilizationMean;
+    }
+
+    public String getUtilizationSource() {
+        return utilizationSource;
+    }
+
+    public void setUtilizationSource(String utilizationSource) {
+        this.utilizationSource = utilizationSource;
     }
 
     public CostSplit getCost() {

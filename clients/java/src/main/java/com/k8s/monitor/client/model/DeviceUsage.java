@@ -13,6 +13,8 @@ public class DeviceUsage extends ApiModel {
     private String nodeName;
     @JsonProperty("avgGpuUtilization")
     private Double avgGpuUtilization;
+    @JsonProperty("utilizationSource")
+    private String utilizationSource;
     @JsonProperty("avgMemoryUtilization")
     private Double avgMemoryUtilization;
     @JsonProperty("avgTemperature")
@@ -48,6 +50,14 @@ public class DeviceUsage extends ApiModel {
 
     public void setAvgGpuUtilization(Double avgGpuUtilization) {
         this.avgGpuUtilization = avgGpuUtilization;
+    }
+
+    public String getUtilizationSource() {
+        return utilizationSource;
+    }
+
+    public void setUtilizationSource(String utilizationSource) {
+        this.utilizationSource = utilizationSource;
     }
 
     public Double getAvgMemoryUtilization() {

@@ -15,6 +15,10 @@ public class MigInstanceCost extends ApiModel {
     private Double heldHours;
     @JsonProperty("idleHours")
     private Double idleHours;
+    @JsonProperty("utilizationMean")
+    private Double utilizationMean;
+    @JsonProperty("utilizationSource")
+    private String utilizationSource;
 
     public String getMigUuid() {
         return migUuid;
@@ -54,5 +58,21 @@ public class MigInstanceCost extends ApiModel {
 
     public void setIdleHours(Double idleHours) {
         this.idleHours = idleHours;
+    }
+
+    public Double getUtilizationMean() {
+        return utilizationMean;
+    }
+
+    public void setUtilizationMean(Double utilizationMean) {
+        this.utilizationMean = utilizationMean;
+    }
+
+    public String getUtilizationSource() {
+        return utilizationSource;
+    }
+
+    public void setUtilizationSource(String utilizationSource) {
+        this.utilizationSource = utilizationSource;
     }
 }

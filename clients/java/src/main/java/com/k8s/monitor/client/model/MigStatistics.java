@@ -36,6 +36,10 @@ public class MigStatistics extends ApiModel {
     private Double memoryAllocationRate;
     @JsonProperty("instancesReporting")
     private Long instancesReporting;
+    @JsonProperty("utilization")
+    private Double utilization;
+    @JsonProperty("utilizationSource")
+    private String utilizationSource;
     @JsonProperty("memoryUsedGb")
     private Double memoryUsedGb;
     @JsonProperty("memoryTotalGb")
@@ -133,6 +137,22 @@ public class MigStatistics extends ApiModel {
 
     public void setInstancesReporting(Long instancesReporting) {
         this.instancesReporting = instancesReporting;
+    }
+
+    public Double getUtilization() {
+        return utilization;
+    }
+
+    public void setUtilization(Double utilization) {
+        this.utilization = utilization;
+    }
+
+    public String getUtilizationSource() {
+        return utilizationSource;
+    }
+
+    public void setUtilizationSource(String utilizationSource) {
+        this.utilizationSource = utilizationSource;
     }
 
     public Double getMemoryUsedGb() {
