@@ -64,6 +64,7 @@ from analytics.services.kernel.answer_cache import AnswerCache
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.live import LiveMetricsProvider, PrometheusLiveMetrics
 from analytics.services.kernel.live_views import LiveViews
+from analytics.services.kernel.partial import MetricsGate
 from analytics.services.kernel.pricebook import PriceBook
 from analytics.services.ledger.allocations import AllocationService
 from analytics.services.ledger.expiry import expire_due
@@ -165,9 +166,13 @@ def create_app(
     price_book = PriceBook(
         database, clock, settings.mig_pricing, settings.amortization_lifetime_years
     )
-    gpu_metrics = GpuMetricsService(database, catalogue, clock, prom_client, price_book, live_views)
+    # After a Prometheus failure, every partial answer leaves the metrics out for a while.
+    metrics_gate = MetricsGate()
+    gpu_metrics = GpuMetricsService(
+        database, catalogue, clock, prom_client, price_book, live_views, metrics_gate
+    )
     if live_metrics is None:
-        live_metrics = PrometheusLiveMetrics(gpu_metrics.live_values)
+        live_metrics = PrometheusLiveMetrics(gpu_metrics.live_values, metrics_gate)
     events = EventRecorder(database, clock)
     cost = CostService(
         database,
@@ -240,7 +245,7 @@ def create_app(
         rate_limiter=RateLimiter(_counter_store(settings, database), clock),
         gpu_metrics=gpu_metrics,
         inventory_sync=inventory_sync,
-        reconciliation=ReconciliationService(database, clock, prom_client),
+        reconciliation=ReconciliationService(database, clock, prom_client, metrics_gate),
         events=events,
         webhooks=webhooks,
         alert_receiver=AlertReceiver(events, catalogue, prom_client),
@@ -258,6 +263,7 @@ def create_app(
         live_views=live_views,
         cluster=ClusterService(prom_client, clock, live_views),
         cluster_health=ClusterHealthService(prom_client, clock, live_views),
+        metrics_gate=metrics_gate,
     )
 
     app = Flask("analytics")

@@ -23,6 +23,7 @@ from analytics.services.inventory.mig import MigService
 from analytics.services.inventory.sync import InventorySync
 from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.live_views import LiveViews
+from analytics.services.kernel.partial import MetricsGate
 from analytics.services.kernel.pricebook import PriceBook
 from analytics.services.ledger.allocations import AllocationService
 from analytics.services.ledger.reconciliation import ReconciliationService
@@ -59,3 +60,5 @@ class Services:
     # Cluster resources (/resources) from Prometheus.
     cluster: ClusterService
     cluster_health: ClusterHealthService
+    # The metric parts of partial answers, for every mixed endpoint of this app (worker).
+    metrics_gate: MetricsGate

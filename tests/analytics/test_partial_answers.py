@@ -8,6 +8,7 @@ The truth (device counts, models, MIG layouts) is read from the fleet YAML."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -261,3 +262,63 @@ def test_a_hung_prometheus_gives_partial_answers_within_its_timeout(
     assert time.monotonic() - started < 3
     # An unknown device is still 404, not a partial answer.
     assert_error(client.get(API + "/gpu/devices/gpu-node-z-GPU-00"), 404, "RESOURCE_NOT_FOUND")
+
+
+class CountingHungPrometheus:
+    """A port that accepts connections, counts them and never answers."""
+
+    def __init__(self) -> None:
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", free_port()))
+        self.listener.listen(64)
+        self.listener.settimeout(0.2)
+        host, port = self.listener.getsockname()
+        self.url = f"http://{host}:{port}"
+        self.connections: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections.append(connection)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for connection in self.connections:
+            connection.close()
+        self.listener.close()
+
+
+def test_after_a_failure_mixed_endpoints_leave_prometheus_alone_for_a_while(
+    make_app: AppFactory,
+) -> None:
+    """One failure, and for the gate's back-off every mixed endpoint answers from the database
+    without asking (a hung Prometheus would cost each of them its timeout); metrics-only ones
+    still ask."""
+    hung = CountingHungPrometheus()
+    try:
+        client = make_app(prometheus_url=hung.url, prometheus_timeout_seconds=0.5).test_client()
+        reason = "Prometheus did not answer within 0.5 s."
+        registered = register(client, "gpu-node-a", 0, "A100_80GB")
+        assert_partial(registered, reason, DEVICE_METRICS)
+        asked = len(hung.connections)
+        assert asked >= 1
+        assert_partial(get(client, "/gpu/overview"), reason, OVERVIEW_METRICS)
+        assert_partial(get(client, "/gpu/devices/gpu-node-a-GPU-00"), reason, DEVICE_METRICS)
+        assert_partial(get(client, "/gpu/mig/statistics"), reason, MIG_METRICS)
+        assert_partial(
+            get(client, "/gpu/allocations/reconciliation"), reason, RECONCILIATION_OBSERVED
+        )
+        assert len(hung.connections) == asked
+        assert_error(
+            client.get(API + "/gpu/metrics/usage-statistics?hours=1"), 503, "METRICS_UNAVAILABLE"
+        )
+        assert len(hung.connections) > asked
+    finally:
+        hung.close()

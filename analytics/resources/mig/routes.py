@@ -16,7 +16,6 @@ from analytics.resources.mig.schemas import (
     MigStatisticsSchema,
 )
 from analytics.services.gpu.metrics import MIG_METRIC_FIELDS
-from analytics.services.kernel.partial import read_metrics
 
 blp = ApiBlueprint(
     "mig", __name__, url_prefix="/k8s-monitor/api/v1/gpu/mig", description="MIG layouts."
@@ -80,7 +79,7 @@ class MigStatistics(MethodView):
         metricsAvailable is false with the reason (still 200).
         """
         service = services()
-        memory = read_metrics(service.gpu_metrics.mig_memory, "MIG memory use")
+        memory = service.metrics_gate.read(service.gpu_metrics.mig_memory, "MIG memory use")
         return {
             **service.mig.statistics(),
             **(memory.value or dict.fromkeys(MIG_METRIC_FIELDS)),

@@ -39,7 +39,7 @@ from analytics.services.kernel.catalog import Catalogue
 from analytics.services.kernel.live import LiveDeviceMetrics, Placed
 from analytics.services.kernel.live_views import LiveViews
 from analytics.services.kernel.numbers import finite, mean, percent, round_or_none
-from analytics.services.kernel.partial import read_metrics
+from analytics.services.kernel.partial import MetricsGate
 from analytics.services.kernel.pricebook import PriceBook
 from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
@@ -165,9 +165,12 @@ class GpuMetricsService:
         prom: PromClient,
         prices: PriceBook,
         views: LiveViews | None = None,
+        gate: MetricsGate | None = None,
     ) -> None:
         self._db = database
         self._prices = prices
+        # The metric parts of partial answers (the app's, shared with the other endpoints).
+        self._gate = gate or MetricsGate()
         # Fleet-wide readings, kept per worker for live_view_seconds (the inventory they are
         # joined to is read per request).
         self._views = views or LiveViews(0)
@@ -605,7 +608,7 @@ class GpuMetricsService:
         """Counts and costs from the inventory; utilisation, reporting devices and alerts from
         Prometheus, null with the reason when it cannot answer (a partial answer)."""
         fleet, mig_count, active = self._read_fleet()
-        found = read_metrics(self._fleet_findings, "the overview's metrics")
+        found = self._gate.read(self._fleet_findings, "the overview's metrics")
         priced = [d.price_per_hour or 0.0 for d in fleet.devices]
         hourly = round(sum(priced), 2)
         inventory = {

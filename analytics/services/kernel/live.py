@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from analytics.errors import MetricsUnavailable
-from analytics.services.kernel.partial import MetricsPart, unavailable
+from analytics.services.kernel.partial import MetricsGate, MetricsPart, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -55,35 +52,22 @@ class NoLiveMetrics:
 
 class PrometheusLiveMetrics:
     """Live fields from Prometheus, best effort: inventory endpoints must keep answering when
-    Prometheus is down, so a failure leaves the fields null (logged), and for a short while
-    afterwards Prometheus is not asked at all, so those endpoints stay fast during an outage.
-    Either way the answer carries the failure's message as its reason.
-    """
+    Prometheus is down, so they read through the app's :class:`MetricsGate` (a failure leaves
+    the fields null with its reason, and Prometheus is left alone for a short while after)."""
 
     def __init__(
         self,
         read: Callable[[Sequence[Placed]], Mapping[str, LiveDeviceMetrics]],
-        backoff_seconds: float = 10.0,
+        gate: MetricsGate | None = None,
     ) -> None:
         self._read = read
-        self._backoff_seconds = backoff_seconds
-        self._skip_until = 0.0
-        self._reason = ""
-        self._lock = threading.Lock()
+        self._gate = gate or MetricsGate()
 
     def device_metrics(self, devices: Sequence[Placed]) -> LiveReadings:
         if not devices:
             return MetricsPart({})
-        with self._lock:
-            if time.monotonic() < self._skip_until:
-                return unavailable(self._reason)
-        try:
-            values = self._read(devices)
-        except MetricsUnavailable as exc:
-            with self._lock:
-                self._skip_until = time.monotonic() + self._backoff_seconds
-                self._reason = exc.message
-            log.warning("live GPU metrics unavailable, fields left null: %s", exc.message)
-            return unavailable(exc.message)
+        found = self._gate.read(lambda: self._read(devices), "live GPU metrics")
+        if found.value is None:
+            return unavailable(found.reason or "")
         wanted = {d.device_id for d in devices}
-        return MetricsPart({k: v for k, v in values.items() if k in wanted})
+        return MetricsPart({k: v for k, v in found.value.items() if k in wanted})

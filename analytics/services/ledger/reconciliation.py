@@ -16,7 +16,7 @@ from typing import Any
 from analytics.clock import Clock
 from analytics.prom import PromClient
 from analytics.prom import queries as q
-from analytics.services.kernel.partial import read_metrics
+from analytics.services.kernel.partial import MetricsGate
 from analytics.store import allocations as allocation_store
 from analytics.store import devices as device_store
 from analytics.store import mig as mig_store
@@ -51,13 +51,17 @@ class Holding:
 
 
 class ReconciliationService:
-    def __init__(self, database: Database, clock: Clock, prom: PromClient) -> None:
+    def __init__(
+        self, database: Database, clock: Clock, prom: PromClient, gate: MetricsGate | None = None
+    ) -> None:
         self._db = database
         self._clock = clock
         self._prom = prom
+        # The metric part of the answer (the app's gate, shared with the other endpoints).
+        self._gate = gate or MetricsGate()
 
     def reconcile(self, namespace: str | None = None) -> dict[str, Any]:
-        observed = read_metrics(
+        observed = self._gate.read(
             lambda: self._prom.query(q.pod_allocations(namespace)), "the kubelet's assignments"
         )
         now = self._clock.now()
