@@ -1,0 +1,725 @@
+#!/usr/bin/env python3
+"""`make images`: the exporter and analytics images as OCI archives, built without Docker.
+
+Each image is two layers on Debian's Python, the same layout as docker/*.Dockerfile:
+
+1. the base: a Debian root filesystem made by mmdebstrap from Debian's archive (no registry is
+   pulled from), with Python and what manylinux wheels need; one tarball shared by both images;
+2. the application: a venv at /opt/venv holding the project's wheel and the pinned wheels of its
+   extra (docker/<image>.lock.txt), plus the image's non-root user and its data directory.
+
+The venv is built in a throwaway copy of the base (the build stage: wheels and pip are mounted
+in, never copied), and only /opt/venv leaves it. What each image runs (entry point, command,
+user, environment, ports, volumes, the packages it copies and the extra it installs) is read
+from its Dockerfile, so the two ways of building cannot drift apart.
+
+Reproducible from pinned inputs: the Debian suite (and a snapshot mirror, if one is given with
+IMAGES_DEBIAN_MIRROR), the lock files, and SOURCE_DATE_EPOCH (default: the commit's time) for
+every timestamp; layers are tarred in name order with fixed owners and times, and compressed
+without a timestamp. Built layers are cached in build/images/cache under a key of their inputs,
+so a second `make images` only re-assembles the archives.
+
+Needs root (mmdebstrap's root mode, chroot) and the Debian packages `mmdebstrap` and `tar`
+(scripts/bootstrap.sh images). Usage::
+
+    scripts/images.py build [--only NAME] [--out DIR] [--source URL]
+    scripts/images.py lock [--venv .venv]     # regenerate docker/*.lock.txt
+    scripts/images.py version                 # the version the images are tagged with
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import email.utils
+import gzip
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import tomllib
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = ROOT / "docker"
+OUT = ROOT / "build" / "images"
+
+# The base: Debian 12's Python 3.11 (the Dockerfiles' python:3.11-slim-bookworm is the same
+# Python minor and glibc). libstdc++6: manylinux wheels (grpcio, numpy, pandas) link it.
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+DEBIAN_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+BASE_PACKAGES = ("python3", "ca-certificates", "libstdc++6")
+# No documentation, manual pages or translations in the image (copyright files stay).
+BASE_DPKG_OPTIONS = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/lintian/*",
+)
+VENV = "/opt/venv"
+# The PATH a container gets when its image sets none (Docker's and containerd's default).
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+IMAGES = ("gpu-exporter", "gpu-analytics")
+# The build stage's environment: nothing of the host's (PIP_* variables, a pyenv PATH) leaks in.
+CHROOT_ENV = f"/usr/bin/env -i PATH={DEFAULT_PATH} HOME=/root LANG=C.UTF-8"
+
+
+class ImageBuildError(Exception):
+    """A build step failed or an input is malformed; the message says which."""
+
+
+def project_version() -> str:
+    """The version the images are labelled and tagged with: the project's, in one place."""
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"])
+
+
+def project_license() -> str:
+    license_ = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    return str(license_["text"] if isinstance(license_, dict) else license_)
+
+
+# -- what each image is: read from its Dockerfile ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """One image, as its Dockerfile describes it."""
+
+    name: str
+    dockerfile: Path
+    packages: tuple[str, ...]  # the project's packages the build stage copies
+    install: str  # the pip target of the build stage, e.g. ".[exporter]"
+    entrypoint: tuple[str, ...]
+    cmd: tuple[str, ...]
+    user: str  # "uid:gid", numeric
+    env: tuple[tuple[str, str], ...]
+    exposed_ports: tuple[str, ...]
+    volumes: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def extras(self) -> str:
+        found = re.fullmatch(r"\.\[([a-z0-9_,-]+)\]", self.install)
+        if not found:
+            raise ImageBuildError(f"{self.dockerfile.name}: pip target {self.install!r} is not .[extras]")
+        return found.group(1)
+
+    @property
+    def lock(self) -> Path:
+        return DOCKER / f"{self.dockerfile.name.removesuffix('.Dockerfile')}.lock.txt"
+
+    @property
+    def uid_gid(self) -> tuple[int, int]:
+        uid, _, gid = self.user.partition(":")
+        return int(uid), int(gid or uid)
+
+
+def instructions(path: Path) -> list[tuple[str, str]]:
+    """The Dockerfile's instructions as (KEYWORD, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    result = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            result.append((keyword.upper(), rest.strip()))
+    return result
+
+
+def _json_list(path: Path, keyword: str, rest: str) -> tuple[str, ...]:
+    try:
+        value = json.loads(rest)
+    except json.JSONDecodeError as exc:
+        raise ImageBuildError(f"{path.name}: {keyword} must be a JSON list, not {rest!r}") from exc
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ImageBuildError(f"{path.name}: {keyword} must be a JSON list of strings")
+    return tuple(value)
+
+
+def read_spec(name: str) -> ImageSpec:
+    """The image ``name`` (gpu-exporter, gpu-analytics) from docker/<part>.Dockerfile."""
+    if name not in IMAGES:
+        raise ImageBuildError(f"unknown image {name!r}; the images are: {', '.join(IMAGES)}")
+    path = DOCKER / f"{name.removeprefix('gpu-')}.Dockerfile"
+    steps = instructions(path)
+    starts = [i for i, (keyword, _) in enumerate(steps) if keyword == "FROM"]
+    if len(starts) < 2:
+        raise ImageBuildError(f"{path.name}: expected a build stage and a runtime stage")
+    build, final = steps[starts[0] : starts[-1]], steps[starts[-1] :]
+    packages = tuple(
+        rest.split()[0].rstrip("/")
+        for keyword, rest in build
+        if keyword == "COPY" and (ROOT / rest.split()[0].rstrip("/") / "__init__.py").is_file()
+    )
+    installs = [
+        word
+        for keyword, rest in build
+        if keyword == "RUN" and "pip install" in rest
+        for word in shlex.split(rest.split("pip install", 1)[1].split("&&")[0])
+        if word.startswith(".")
+    ]
+    if len(installs) != 1:
+        raise ImageBuildError(f"{path.name}: expected one `pip install .[extras]`, got {installs}")
+    env: dict[str, str] = {"PATH": DEFAULT_PATH}
+    values: dict[str, tuple[str, ...]] = {}
+    ports: list[str] = []
+    for keyword, rest in final:
+        if keyword == "ENV":
+            for word in shlex.split(rest):
+                key, _, value = word.partition("=")
+                env[key] = value.replace("$PATH", env["PATH"]).replace("${PATH}", env["PATH"])
+        elif keyword in ("ENTRYPOINT", "CMD", "VOLUME"):
+            values[keyword] = _json_list(path, keyword, rest)
+        elif keyword == "USER":
+            values[keyword] = (rest,)
+        elif keyword == "EXPOSE":
+            ports += [port if "/" in port else f"{port}/tcp" for port in rest.split()]
+    user = values.get("USER", ("0",))[0]
+    if not re.fullmatch(r"[1-9][0-9]*(:[0-9]+)?", user):
+        raise ImageBuildError(f"{path.name}: USER must be a numeric non-root uid[:gid], not {user!r}")
+    return ImageSpec(
+        name=name,
+        dockerfile=path,
+        packages=packages,
+        install=installs[0],
+        entrypoint=values.get("ENTRYPOINT", ()),
+        cmd=values.get("CMD", ()),
+        user=user,
+        env=tuple(env.items()),
+        exposed_ports=tuple(ports),
+        volumes=values.get("VOLUME", ()),
+    )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def run(command: Sequence[str | Path], **kwargs: Any) -> None:
+    """Run ``command``; a failure raises with its output's tail."""
+    result = subprocess.run(
+        [str(part) for part in command], capture_output=True, text=True, check=False, **kwargs
+    )
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
+        raise ImageBuildError(f"{shlex.join(map(str, command))} exited {result.returncode}:\n{tail}")
+
+
+def digest_of(*parts: bytes | str) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        hasher.update(part.encode() if isinstance(part, str) else part)
+        hasher.update(b"\0")
+    return hasher.hexdigest()
+
+
+def tree_digest(paths: Sequence[Path]) -> str:
+    """A digest of the files under ``paths`` (names and contents; caches and bytecode skipped)."""
+    hasher = hashlib.sha256()
+    for top in paths:
+        files = sorted(top.rglob("*")) if top.is_dir() else [top]
+        for path in files:
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                hasher.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return hasher.hexdigest()
+
+
+def source_date_epoch() -> int:
+    """SOURCE_DATE_EPOCH, or the time of the checked-out commit."""
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct"], capture_output=True, text=True
+    )
+    return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else 0
+
+
+def git_revision() -> str:
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    return result.stdout.strip() if result.returncode == 0 else "unknown"
+
+
+def git_source() -> str:
+    """IMAGE_SOURCE, else the checkout's origin URL, else empty (the label is then left out)."""
+    if os.environ.get("IMAGE_SOURCE"):
+        return os.environ["IMAGE_SOURCE"]
+    result = subprocess.run(
+        ["git", "-C", str(ROOT), "config", "remote.origin.url"], capture_output=True, text=True
+    )
+    return result.stdout.strip()
+
+
+def reproducible_tar(directory: Path, members: Sequence[str], output: Path, epoch: int) -> None:
+    """GNU tar of ``members`` of ``directory``: name order, one mtime, numeric owners, no atime."""
+    run(
+        [
+            "tar",
+            "--create",
+            "--file",
+            output,
+            "--directory",
+            directory,
+            "--sort=name",
+            f"--mtime=@{epoch}",
+            "--numeric-owner",
+            "--format=posix",
+            "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime",
+            *members,
+        ]
+    )
+
+
+# -- stage 0: the Debian base ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DebianSource:
+    """Where the base's packages come from; a snapshot mirror pins them to one day."""
+
+    mirror: str
+    security_mirror: str
+    suite: str = DEBIAN_SUITE
+
+    @classmethod
+    def from_environ(cls) -> DebianSource:
+        return cls(
+            os.environ.get("IMAGES_DEBIAN_MIRROR", DEBIAN_MIRROR),
+            os.environ.get("IMAGES_DEBIAN_SECURITY_MIRROR", DEBIAN_SECURITY_MIRROR),
+        )
+
+    def sources(self) -> list[str]:
+        return [
+            f"deb {self.mirror} {self.suite} main",
+            f"deb {self.mirror} {self.suite}-updates main",
+            f"deb {self.security_mirror} {self.suite}-security main",
+        ]
+
+    def release_files(self) -> list[str]:
+        """The suites' InRelease files: what the archive holds now (the base's real input)."""
+        urls = [
+            f"{self.mirror}/dists/{self.suite}/InRelease",
+            f"{self.mirror}/dists/{self.suite}-updates/InRelease",
+            f"{self.security_mirror}/dists/{self.suite}-security/InRelease",
+        ]
+        texts = []
+        for url in urls:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    texts.append(response.read().decode())
+            except OSError as exc:
+                raise ImageBuildError(f"cannot read {url}: {exc}") from exc
+        return texts
+
+
+def release_epoch(release_texts: Sequence[str]) -> int:
+    """The newest `Date:` of the Release files: the base's SOURCE_DATE_EPOCH."""
+    dates = [
+        email.utils.parsedate_to_datetime(found.group(1)).timestamp()
+        for text in release_texts
+        if (found := re.search(r"^Date: (.+)$", text, re.MULTILINE))
+    ]
+    if not dates:
+        raise ImageBuildError("the Debian Release files have no Date: field")
+    return int(max(dates))
+
+
+def build_base(cache: Path, source: DebianSource) -> tuple[Path, str]:
+    """The base root filesystem tarball (cached by the archive's state) and its cache key."""
+    releases = source.release_files()
+    key = digest_of(
+        *source.sources(), *releases, *BASE_PACKAGES, *BASE_DPKG_OPTIONS, "mmdebstrap-essential"
+    )[:16]
+    tarball = cache / f"base-{key}.tar"
+    if tarball.exists():
+        return tarball, key
+    shutil.which("mmdebstrap") or _missing("mmdebstrap")
+    partial = tarball.with_suffix(".partial.tar")
+    command: list[str | Path] = [
+        "mmdebstrap",
+        "--mode=root",
+        "--variant=essential",
+        "--include=" + ",".join(BASE_PACKAGES),
+        "--skip=output/dev",
+        *[f"--dpkgopt={option}" for option in BASE_DPKG_OPTIONS],
+        source.suite,
+        partial,
+        *source.sources(),
+    ]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": str(release_epoch(releases))}
+    print(f"images: base: mmdebstrap {source.suite} ({', '.join(BASE_PACKAGES)})", flush=True)
+    run(command, env=env)
+    partial.rename(tarball)
+    return tarball, key
+
+
+def _missing(tool: str) -> None:
+    raise ImageBuildError(f"{tool} is not installed: run `bash scripts/bootstrap.sh images` as root")
+
+
+# -- stage 1: the build stage (wheels, then a venv in a throwaway copy of the base) ---------
+
+
+def project_wheel(spec: ImageSpec, wheels: Path) -> Path:
+    """The project's wheel holding only the packages the Dockerfile copies."""
+    with tempfile.TemporaryDirectory(prefix="images-src-") as tmp:
+        src = Path(tmp)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, src / name)
+        for package in spec.packages:
+            shutil.copytree(
+                ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        out = Path(tmp) / "wheel"
+        run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out, src])
+        (built,) = out.glob("*.whl")
+        target = wheels / built.name
+        shutil.move(built, target)
+        return target
+
+
+def pinned_wheels(spec: ImageSpec, wheels: Path) -> Path:
+    """The lock's wheels, hash-checked, into ``wheels``; returns a pins file without hashes."""
+    if not spec.lock.is_file():
+        raise ImageBuildError(f"{spec.lock} is missing: run `scripts/images.py lock`")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--require-hashes"]
+        + ["--requirement", spec.lock, "--wheel-dir", wheels]
+    )
+    pins = wheels / f"{spec.name}.pins.txt"
+    pins.write_text("".join(f"{name}=={version}\n" for name, version in read_lock(spec.lock)))
+    return pins
+
+
+def read_lock(path: Path) -> list[tuple[str, str]]:
+    return re.findall(r"^([A-Za-z0-9_.-]+)==([^\s\\]+)", path.read_text(), re.MULTILINE)
+
+
+@contextlib.contextmanager
+def build_root(base: Path) -> Iterator[Path]:
+    """A throwaway copy of the base: the build stage's file system."""
+    with tempfile.TemporaryDirectory(prefix="images-build-", dir=base.parent) as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        rootfs.mkdir()
+        run(["tar", "--extract", "--file", base, "--directory", rootfs, "--numeric-owner"])
+        yield rootfs
+
+
+def in_chroot(rootfs: Path, script: str, binds: dict[str, Path]) -> None:
+    """Run ``script`` (sh) in ``rootfs`` with host ``binds`` mounted read-only, in a private
+    mount namespace: the mounts vanish with it, whatever happens."""
+    mounts = [
+        'mkdir -p "$ROOTFS/proc" "$ROOTFS/dev"',
+        'mount -t proc proc "$ROOTFS/proc"',
+        'mount --rbind /dev "$ROOTFS/dev"',
+    ]
+    for target, host in binds.items():
+        mounts.append(f"mkdir -p \"$ROOTFS{target}\" && mount --bind {shlex.quote(str(host))} \"$ROOTFS{target}\"")
+        mounts.append(f"mount -o remount,bind,ro \"$ROOTFS{target}\"")
+    outer = " && ".join([*mounts, f"chroot \"$ROOTFS\" {CHROOT_ENV} /bin/sh -euc {shlex.quote(script)}"])
+    run(["unshare", "--mount", "--fork", "sh", "-euc", outer], env={**os.environ, "ROOTFS": str(rootfs)})
+
+
+def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: int) -> Path:
+    """The application layer (the venv, the user, the data directories), cached by ``key``."""
+    layer = cache / f"{spec.name}-{key}.tar"
+    if layer.exists():
+        return layer
+    print(f"images: {spec.name}: wheels and venv ({spec.install})", flush=True)
+    with tempfile.TemporaryDirectory(prefix="images-wheels-", dir=cache) as tmp:
+        wheels = Path(tmp)
+        pins = pinned_wheels(spec, wheels)
+        wheel = project_wheel(spec, wheels)
+        import pip  # the builder's own pip installs, mounted in: never copied into the image
+
+        uid, gid = spec.uid_gid
+        user = spec.name
+        script = "\n".join(
+            [
+                f"python3 -m venv --without-pip {VENV}",
+                f"{VENV}/bin/python /build/pip/pip install --quiet --no-index --no-deps"
+                " --find-links /build/wheels"
+                f" --no-cache-dir --no-compile --disable-pip-version-check"
+                f" --requirement /build/wheels/{pins.name} '/build/wheels/{wheel.name}[{spec.extras}]'",
+                # Every requirement of every installed distribution is satisfied (--no-deps above).
+                f"{VENV}/bin/python /build/pip/pip check --disable-pip-version-check",
+                # Bytecode checked by hash, not by mtime: valid whatever times the layer carries.
+                f"{VENV}/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash {VENV}",
+                f"echo '{user}:x:{gid}:' >> /etc/group",
+                f"echo '{user}:x:{uid}:{gid}::/nonexistent:/usr/sbin/nologin' >> /etc/passwd",
+                *[f"install -d -o {uid} -g {gid} -m 0750 {volume}" for volume in spec.volumes],
+            ]
+        )
+        with build_root(base) as rootfs:
+            in_chroot(
+                rootfs,
+                script,
+                {"/build/wheels": wheels, "/build/pip/pip": Path(pip.__file__).parent},
+            )
+            members = ["etc/group", "etc/passwd", VENV.lstrip("/")]
+            members += [volume.lstrip("/") for volume in spec.volumes]
+            partial = layer.with_suffix(".partial.tar")
+            reproducible_tar(rootfs, members, partial, epoch)
+            partial.rename(layer)
+    return layer
+
+
+# -- stage 2: the OCI image layout and its archive -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blob:
+    media_type: str
+    digest: str
+    size: int
+    data_path: Path
+
+    def descriptor(self) -> dict[str, Any]:
+        return {"mediaType": self.media_type, "digest": f"sha256:{self.digest}", "size": self.size}
+
+
+def gzip_layer(layer: Path) -> tuple[Path, str, str]:
+    """The layer compressed (no name or time in the header), its digest and its diff id."""
+    compressed = layer.with_suffix(".tar.gz")
+    diff_id = hashlib.sha256()
+    with layer.open("rb") as raw:
+        for chunk in iter(lambda: raw.read(1 << 20), b""):
+            diff_id.update(chunk)
+    if not compressed.exists():
+        partial = compressed.with_suffix(".partial")
+        with layer.open("rb") as raw, partial.open("wb") as out:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
+                shutil.copyfileobj(raw, gz, 1 << 20)
+        partial.rename(compressed)
+    digest = hashlib.sha256()
+    with compressed.open("rb") as data:
+        for chunk in iter(lambda: data.read(1 << 20), b""):
+            digest.update(chunk)
+    return compressed, digest.hexdigest(), diff_id.hexdigest()
+
+
+def labels(spec: ImageSpec, source: str) -> dict[str, str]:
+    found = {
+        "org.opencontainers.image.title": spec.name,
+        "org.opencontainers.image.version": project_version(),
+        "org.opencontainers.image.revision": git_revision(),
+        "org.opencontainers.image.licenses": project_license(),
+        "org.opencontainers.image.source": source,
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def image_config(spec: ImageSpec, diff_ids: Sequence[str], epoch: int, source: str) -> dict[str, Any]:
+    created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    config: dict[str, Any] = {
+        "User": spec.user,
+        "Env": [f"{key}={value}" for key, value in spec.env],
+        "Entrypoint": list(spec.entrypoint),
+        "Labels": {**labels(spec, source), "org.opencontainers.image.created": created},
+    }
+    if spec.cmd:
+        config["Cmd"] = list(spec.cmd)
+    if spec.exposed_ports:
+        config["ExposedPorts"] = {port: {} for port in spec.exposed_ports}
+    if spec.volumes:
+        config["Volumes"] = {volume: {} for volume in spec.volumes}
+    return {
+        "created": created,
+        "architecture": "amd64",
+        "os": "linux",
+        "config": config,
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
+        "history": [
+            {"created": created, "created_by": f"mmdebstrap {DEBIAN_SUITE} (scripts/images.py)"},
+            {"created": created, "created_by": f"pip install {spec.install} (scripts/images.py)"},
+        ],
+    }
+
+
+def write_archive(spec: ImageSpec, layers: Sequence[Path], output: Path, epoch: int, source: str) -> None:
+    """An oci-archive (a tar of an OCI image layout) tagged with the project's version."""
+    blobs: list[Blob] = []
+    diff_ids = []
+    for layer in layers:
+        compressed, digest, diff_id = gzip_layer(layer)
+        blobs.append(
+            Blob(
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                digest,
+                compressed.stat().st_size,
+                compressed,
+            )
+        )
+        diff_ids.append(diff_id)
+    with tempfile.TemporaryDirectory(prefix="images-oci-", dir=output.parent) as tmp:
+        json_blobs: list[Blob] = []
+
+        def json_blob(media_type: str, value: dict[str, Any]) -> Blob:
+            data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+            path = Path(tmp) / hashlib.sha256(data).hexdigest()
+            path.write_bytes(data)
+            blob = Blob(media_type, path.name, len(data), path)
+            json_blobs.append(blob)
+            return blob
+
+        config = json_blob(
+            "application/vnd.oci.image.config.v1+json", image_config(spec, diff_ids, epoch, source)
+        )
+        manifest = json_blob(
+            "application/vnd.oci.image.manifest.v1+json",
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": config.descriptor(),
+                "layers": [blob.descriptor() for blob in blobs],
+            },
+        )
+        index = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    **manifest.descriptor(),
+                    "annotations": {"org.opencontainers.image.ref.name": project_version()},
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                }
+            ],
+        }
+        partial = output.with_suffix(".partial")
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
+
+            def add(name: str, path: Path | None, data: bytes = b"") -> None:
+                info = tarfile.TarInfo(name)
+                info.mtime, info.mode = epoch, 0o644
+                if path is None:
+                    info.size = len(data)
+                    archive.addfile(info, __import__("io").BytesIO(data))
+                else:
+                    info.size = path.stat().st_size
+                    with path.open("rb") as handle:
+                        archive.addfile(info, handle)
+
+            for directory in ("blobs/", "blobs/sha256/"):
+                info = tarfile.TarInfo(directory.rstrip("/"))
+                info.type, info.mtime, info.mode = tarfile.DIRTYPE, epoch, 0o755
+                archive.addfile(info)
+            add("oci-layout", None, json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
+            add("index.json", None, json.dumps(index, sort_keys=True).encode())
+            for blob in sorted([*blobs, *json_blobs], key=lambda b: b.digest):
+                add(f"blobs/sha256/{blob.digest}", blob.data_path)
+        partial.rename(output)
+
+
+# -- the commands ----------------------------------------------------------------------------
+
+
+def build(names: Sequence[str], out: Path, source: str) -> list[Path]:
+    if os.geteuid() != 0:
+        raise ImageBuildError("building the images needs root (mmdebstrap, chroot): sudo make images")
+    cache = out / "cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    epoch = source_date_epoch()
+    base, base_key = build_base(cache, DebianSource.from_environ())
+    archives = []
+    for name in names:
+        spec = read_spec(name)
+        key = digest_of(
+            base_key,
+            str(epoch),
+            repr(spec),
+            spec.lock.read_text() if spec.lock.is_file() else "",
+            tree_digest([ROOT / "pyproject.toml", ROOT / "README.md", Path(__file__)]),
+            tree_digest([ROOT / package for package in spec.packages]),
+        )[:16]
+        layer = build_app_layer(spec, base, cache, key, epoch)
+        output = out / f"{name}.oci.tar"
+        write_archive(spec, [base, layer], output, epoch, source)
+        print(f"images: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+        archives.append(output)
+    prune(cache, keep={path.name for path in cache.iterdir() if path.stat().st_mtime})
+    return archives
+
+
+def prune(cache: Path, keep: set[str]) -> None:
+    """Leftovers of interrupted builds go; finished cache entries stay."""
+    for path in cache.glob("*.partial*"):
+        path.unlink()
+    del keep
+
+
+def lock(venv: Path) -> None:
+    """docker/<image>.lock.txt: the extra's resolution, pinned to the versions installed in
+    ``venv`` (its `pip freeze`), with each wheel's sha256."""
+    python = venv / "bin" / "python"
+    freeze = subprocess.run(
+        [python, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+    ).stdout
+    with tempfile.TemporaryDirectory(prefix="images-lock-") as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text(freeze)
+        for name in IMAGES:
+            spec = read_spec(name)
+            report = Path(tmp) / f"{name}.json"
+            run(
+                [python, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed"]
+                + ["--only-binary=:all:", "--report", report, "--constraint", constraints]
+                + [f"{ROOT}[{spec.extras}]"]
+            )
+            lines = []
+            for item in json.loads(report.read_text())["install"]:
+                archive = item["download_info"].get("archive_info")
+                if archive is None:  # the project itself, from the checkout
+                    continue
+                sha256 = archive.get("hashes", {}).get("sha256") or archive["hash"].split("=", 1)[1]
+                lines.append(f"{item['metadata']['name'].lower()}=={item['metadata']['version']} \\\n    --hash=sha256:{sha256}\n")
+            header = (
+                f"# {spec.name}: the `{spec.extras}` extra's wheels for CPython 3.11 on x86_64 Linux,\n"
+                "# at the versions of the development venv. Generated by `scripts/images.py lock`;\n"
+                f"# installed with --require-hashes by scripts/images.py and {spec.dockerfile.name}.\n"
+            )
+            spec.lock.write_text(header + "".join(sorted(lines)))
+            print(f"images: {spec.lock.relative_to(ROOT)}: {len(lines)} pins")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/images.py", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_parser = commands.add_parser("build", help="build the images as OCI archives")
+    build_parser.add_argument("--only", choices=IMAGES, action="append", help="one image (repeatable)")
+    build_parser.add_argument("--out", type=Path, default=OUT, help="output directory (build/images)")
+    build_parser.add_argument(
+        "--source", default=None, help="org.opencontainers.image.source (IMAGE_SOURCE; origin's URL)"
+    )
+    lock_parser = commands.add_parser("lock", help="regenerate docker/*.lock.txt from a venv")
+    lock_parser.add_argument("--venv", type=Path, default=ROOT / ".venv")
+    commands.add_parser("version", help="print the version the images are tagged with")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            build(args.only or IMAGES, args.out.resolve(), args.source if args.source is not None else git_source())
+        elif args.command == "lock":
+            lock(args.venv)
+        else:
+            print(project_version())
+    except ImageBuildError as exc:
+        print(f"images: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
