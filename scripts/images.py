@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import email.utils
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
@@ -115,7 +117,9 @@ class ImageSpec:
     def extras(self) -> str:
         found = re.fullmatch(r"\.\[([a-z0-9_,-]+)\]", self.install)
         if not found:
-            raise ImageBuildError(f"{self.dockerfile.name}: pip target {self.install!r} is not .[extras]")
+            raise ImageBuildError(
+                f"{self.dockerfile.name}: pip target {self.install!r} is not .[extras]"
+            )
         return found.group(1)
 
     @property
@@ -190,7 +194,9 @@ def read_spec(name: str) -> ImageSpec:
             ports += [port if "/" in port else f"{port}/tcp" for port in rest.split()]
     user = values.get("USER", ("0",))[0]
     if not re.fullmatch(r"[1-9][0-9]*(:[0-9]+)?", user):
-        raise ImageBuildError(f"{path.name}: USER must be a numeric non-root uid[:gid], not {user!r}")
+        raise ImageBuildError(
+            f"{path.name}: USER must be a numeric non-root uid[:gid], not {user!r}"
+        )
     return ImageSpec(
         name=name,
         dockerfile=path,
@@ -215,7 +221,9 @@ def run(command: Sequence[str | Path], **kwargs: Any) -> None:
     )
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-25:])
-        raise ImageBuildError(f"{shlex.join(map(str, command))} exited {result.returncode}:\n{tail}")
+        raise ImageBuildError(
+            f"{shlex.join(map(str, command))} exited {result.returncode}:\n{tail}"
+        )
 
 
 def digest_of(*parts: bytes | str) -> str:
@@ -242,14 +250,17 @@ def source_date_epoch() -> int:
     if os.environ.get("SOURCE_DATE_EPOCH"):
         return int(os.environ["SOURCE_DATE_EPOCH"])
     result = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct"], capture_output=True, text=True
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return int(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else 0
 
 
 def git_revision() -> str:
     result = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=False
     )
     return result.stdout.strip() if result.returncode == 0 else "unknown"
 
@@ -259,7 +270,10 @@ def git_source() -> str:
     if os.environ.get("IMAGE_SOURCE"):
         return os.environ["IMAGE_SOURCE"]
     result = subprocess.run(
-        ["git", "-C", str(ROOT), "config", "remote.origin.url"], capture_output=True, text=True
+        ["git", "-C", str(ROOT), "config", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.stdout.strip()
 
@@ -347,7 +361,10 @@ def build_base(cache: Path, source: DebianSource) -> tuple[Path, str]:
     tarball = cache / f"base-{key}.tar"
     if tarball.exists():
         return tarball, key
-    shutil.which("mmdebstrap") or _missing("mmdebstrap")
+    if not shutil.which("mmdebstrap"):
+        raise ImageBuildError(
+            "mmdebstrap is not installed: run `bash scripts/bootstrap.sh images` as root"
+        )
     partial = tarball.with_suffix(".partial.tar")
     command: list[str | Path] = [
         "mmdebstrap",
@@ -365,10 +382,6 @@ def build_base(cache: Path, source: DebianSource) -> tuple[Path, str]:
     run(command, env=env)
     partial.rename(tarball)
     return tarball, key
-
-
-def _missing(tool: str) -> None:
-    raise ImageBuildError(f"{tool} is not installed: run `bash scripts/bootstrap.sh images` as root")
 
 
 # -- stage 1: the build stage (wheels, then a venv in a throwaway copy of the base) ---------
@@ -397,8 +410,10 @@ def pinned_wheels(spec: ImageSpec, wheels: Path) -> Path:
     if not spec.lock.is_file():
         raise ImageBuildError(f"{spec.lock} is missing: run `scripts/images.py lock`")
     run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--require-hashes"]
-        + ["--requirement", spec.lock, "--wheel-dir", wheels]
+        [
+            *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--require-hashes"),
+            *("--requirement", spec.lock, "--wheel-dir", wheels),
+        ]
     )
     pins = wheels / f"{spec.name}.pins.txt"
     pins.write_text("".join(f"{name}=={version}\n" for name, version in read_lock(spec.lock)))
@@ -428,10 +443,17 @@ def in_chroot(rootfs: Path, script: str, binds: dict[str, Path]) -> None:
         'mount --rbind /dev "$ROOTFS/dev"',
     ]
     for target, host in binds.items():
-        mounts.append(f"mkdir -p \"$ROOTFS{target}\" && mount --bind {shlex.quote(str(host))} \"$ROOTFS{target}\"")
-        mounts.append(f"mount -o remount,bind,ro \"$ROOTFS{target}\"")
-    outer = " && ".join([*mounts, f"chroot \"$ROOTFS\" {CHROOT_ENV} /bin/sh -euc {shlex.quote(script)}"])
-    run(["unshare", "--mount", "--fork", "sh", "-euc", outer], env={**os.environ, "ROOTFS": str(rootfs)})
+        mounts.append(
+            f'mkdir -p "$ROOTFS{target}" && mount --bind {shlex.quote(str(host))} "$ROOTFS{target}"'
+        )
+        mounts.append(f'mount -o remount,bind,ro "$ROOTFS{target}"')
+    outer = " && ".join(
+        [*mounts, f'chroot "$ROOTFS" {CHROOT_ENV} /bin/sh -euc {shlex.quote(script)}']
+    )
+    run(
+        ["unshare", "--mount", "--fork", "sh", "-euc", outer],
+        env={**os.environ, "ROOTFS": str(rootfs)},
+    )
 
 
 def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: int) -> Path:
@@ -501,9 +523,12 @@ def gzip_layer(layer: Path) -> tuple[Path, str, str]:
             diff_id.update(chunk)
     if not compressed.exists():
         partial = compressed.with_suffix(".partial")
-        with layer.open("rb") as raw, partial.open("wb") as out:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz:
-                shutil.copyfileobj(raw, gz, 1 << 20)
+        with (
+            layer.open("rb") as raw,
+            partial.open("wb") as out,
+            gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz,
+        ):
+            shutil.copyfileobj(raw, gz, 1 << 20)
         partial.rename(compressed)
     digest = hashlib.sha256()
     with compressed.open("rb") as data:
@@ -523,7 +548,9 @@ def labels(spec: ImageSpec, source: str) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
-def image_config(spec: ImageSpec, diff_ids: Sequence[str], epoch: int, source: str) -> dict[str, Any]:
+def image_config(
+    spec: ImageSpec, diff_ids: Sequence[str], epoch: int, source: str
+) -> dict[str, Any]:
     created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     config: dict[str, Any] = {
         "User": spec.user,
@@ -550,7 +577,9 @@ def image_config(spec: ImageSpec, diff_ids: Sequence[str], epoch: int, source: s
     }
 
 
-def write_archive(spec: ImageSpec, layers: Sequence[Path], output: Path, epoch: int, source: str) -> None:
+def write_archive(
+    spec: ImageSpec, layers: Sequence[Path], output: Path, epoch: int, source: str
+) -> None:
     """An oci-archive (a tar of an OCI image layout) tagged with the project's version."""
     blobs: list[Blob] = []
     diff_ids = []
@@ -607,7 +636,7 @@ def write_archive(spec: ImageSpec, layers: Sequence[Path], output: Path, epoch: 
                 info.mtime, info.mode = epoch, 0o644
                 if path is None:
                     info.size = len(data)
-                    archive.addfile(info, __import__("io").BytesIO(data))
+                    archive.addfile(info, io.BytesIO(data))
                 else:
                     info.size = path.stat().st_size
                     with path.open("rb") as handle:
@@ -627,11 +656,16 @@ def write_archive(spec: ImageSpec, layers: Sequence[Path], output: Path, epoch: 
 # -- the commands ----------------------------------------------------------------------------
 
 
-def build(names: Sequence[str], out: Path, source: str) -> list[Path]:
+def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Path]:
+    """Build the images ``names`` into ``out``/<name>.oci.tar, reusing layers cached in ``cache``."""
     if os.geteuid() != 0:
-        raise ImageBuildError("building the images needs root (mmdebstrap, chroot): sudo make images")
-    cache = out / "cache"
+        raise ImageBuildError(
+            "building the images needs root (mmdebstrap, chroot): sudo make images"
+        )
     cache.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for leftover in cache.glob("*.partial*"):  # of an interrupted build
+        leftover.unlink()
     epoch = source_date_epoch()
     base, base_key = build_base(cache, DebianSource.from_environ())
     archives = []
@@ -640,7 +674,7 @@ def build(names: Sequence[str], out: Path, source: str) -> list[Path]:
         key = digest_of(
             base_key,
             str(epoch),
-            repr(spec),
+            repr(dataclasses.replace(spec, dockerfile=Path(spec.dockerfile.name))),
             spec.lock.read_text() if spec.lock.is_file() else "",
             tree_digest([ROOT / "pyproject.toml", ROOT / "README.md", Path(__file__)]),
             tree_digest([ROOT / package for package in spec.packages]),
@@ -650,15 +684,7 @@ def build(names: Sequence[str], out: Path, source: str) -> list[Path]:
         write_archive(spec, [base, layer], output, epoch, source)
         print(f"images: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
         archives.append(output)
-    prune(cache, keep={path.name for path in cache.iterdir() if path.stat().st_mtime})
     return archives
-
-
-def prune(cache: Path, keep: set[str]) -> None:
-    """Leftovers of interrupted builds go; finished cache entries stay."""
-    for path in cache.glob("*.partial*"):
-        path.unlink()
-    del keep
 
 
 def lock(venv: Path) -> None:
@@ -666,7 +692,10 @@ def lock(venv: Path) -> None:
     ``venv`` (its `pip freeze`), with each wheel's sha256."""
     python = venv / "bin" / "python"
     freeze = subprocess.run(
-        [python, "-m", "pip", "freeze", "--exclude-editable"], capture_output=True, text=True, check=True
+        [python, "-m", "pip", "freeze", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     with tempfile.TemporaryDirectory(prefix="images-lock-") as tmp:
         constraints = Path(tmp) / "constraints.txt"
@@ -675,9 +704,11 @@ def lock(venv: Path) -> None:
             spec = read_spec(name)
             report = Path(tmp) / f"{name}.json"
             run(
-                [python, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed"]
-                + ["--only-binary=:all:", "--report", report, "--constraint", constraints]
-                + [f"{ROOT}[{spec.extras}]"]
+                [
+                    *(python, "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed"),
+                    *("--only-binary=:all:", "--report", report, "--constraint", constraints),
+                    f"{ROOT}[{spec.extras}]",
+                ]
             )
             lines = []
             for item in json.loads(report.read_text())["install"]:
@@ -685,7 +716,9 @@ def lock(venv: Path) -> None:
                 if archive is None:  # the project itself, from the checkout
                     continue
                 sha256 = archive.get("hashes", {}).get("sha256") or archive["hash"].split("=", 1)[1]
-                lines.append(f"{item['metadata']['name'].lower()}=={item['metadata']['version']} \\\n    --hash=sha256:{sha256}\n")
+                lines.append(
+                    f"{item['metadata']['name'].lower()}=={item['metadata']['version']} \\\n    --hash=sha256:{sha256}\n"
+                )
             header = (
                 f"# {spec.name}: the `{spec.extras}` extra's wheels for CPython 3.11 on x86_64 Linux,\n"
                 "# at the versions of the development venv. Generated by `scripts/images.py lock`;\n"
@@ -699,10 +732,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/images.py", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     build_parser = commands.add_parser("build", help="build the images as OCI archives")
-    build_parser.add_argument("--only", choices=IMAGES, action="append", help="one image (repeatable)")
-    build_parser.add_argument("--out", type=Path, default=OUT, help="output directory (build/images)")
     build_parser.add_argument(
-        "--source", default=None, help="org.opencontainers.image.source (IMAGE_SOURCE; origin's URL)"
+        "--only", choices=IMAGES, action="append", help="one image (repeatable)"
+    )
+    build_parser.add_argument(
+        "--out", type=Path, default=OUT, help="output directory (build/images)"
+    )
+    build_parser.add_argument(
+        "--cache", type=Path, default=OUT / "cache", help="layer cache (build/images/cache)"
+    )
+    build_parser.add_argument(
+        "--source",
+        default=None,
+        help="org.opencontainers.image.source (IMAGE_SOURCE; origin's URL)",
     )
     lock_parser = commands.add_parser("lock", help="regenerate docker/*.lock.txt from a venv")
     lock_parser.add_argument("--venv", type=Path, default=ROOT / ".venv")
@@ -710,7 +752,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            build(args.only or IMAGES, args.out.resolve(), args.source if args.source is not None else git_source())
+            source = args.source if args.source is not None else git_source()
+            build(args.only or IMAGES, args.out.resolve(), args.cache.resolve(), source)
         elif args.command == "lock":
             lock(args.venv)
         else:
