@@ -76,6 +76,8 @@ VENV = "/opt/venv"
 # The PATH a container gets when its image sets none (Docker's and containerd's default).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 IMAGES = ("gpu-exporter", "gpu-analytics")
+# The pip that installs the venvs in the build stage (and only there), pinned like the wheels.
+PIP_LOCK = DOCKER / "pip.lock.txt"
 # The build stage's environment: nothing of the host's (PIP_* variables, a pyenv PATH) leaks in.
 CHROOT_ENV = f"/usr/bin/env -i PATH={DEFAULT_PATH} HOME=/root LANG=C.UTF-8"
 
@@ -405,16 +407,21 @@ def project_wheel(spec: ImageSpec, wheels: Path) -> Path:
         return target
 
 
-def pinned_wheels(spec: ImageSpec, wheels: Path) -> Path:
-    """The lock's wheels, hash-checked, into ``wheels``; returns a pins file without hashes."""
-    if not spec.lock.is_file():
-        raise ImageBuildError(f"{spec.lock} is missing: run `scripts/images.py lock`")
+def fetch_locked(lock: Path, wheels: Path) -> None:
+    """The wheels of ``lock`` into ``wheels``, each checked against its hash."""
+    if not lock.is_file():
+        raise ImageBuildError(f"{lock} is missing: run `scripts/images.py lock`")
     run(
         [
             *(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--require-hashes"),
-            *("--requirement", spec.lock, "--wheel-dir", wheels),
+            *("--requirement", lock, "--wheel-dir", wheels),
         ]
     )
+
+
+def pinned_wheels(spec: ImageSpec, wheels: Path) -> Path:
+    """The lock's wheels into ``wheels``; returns a pins file without hashes, for the install."""
+    fetch_locked(spec.lock, wheels)
     pins = wheels / f"{spec.name}.pins.txt"
     pins.write_text("".join(f"{name}=={version}\n" for name, version in read_lock(spec.lock)))
     return pins
@@ -464,21 +471,24 @@ def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: i
     print(f"images: {spec.name}: wheels and venv ({spec.install})", flush=True)
     with tempfile.TemporaryDirectory(prefix="images-wheels-", dir=cache) as tmp:
         wheels = Path(tmp)
-        pins = pinned_wheels(spec, wheels)
-        wheel = project_wheel(spec, wheels)
-        import pip  # the builder's own pip installs, mounted in: never copied into the image
+        pins = pinned_wheels(spec, wheels / "wheels")
+        wheel = project_wheel(spec, wheels / "wheels")
+        # The build stage's pip runs from its wheel, mounted in: it never enters the image.
+        fetch_locked(PIP_LOCK, wheels / "pip")
+        (pip_wheel,) = (wheels / "pip").glob("pip-*.whl")
+        pip = f"{VENV}/bin/python /build/pip/{pip_wheel.name}/pip"
 
         uid, gid = spec.uid_gid
         user = spec.name
         script = "\n".join(
             [
                 f"python3 -m venv --without-pip {VENV}",
-                f"{VENV}/bin/python /build/pip/pip install --quiet --no-index --no-deps"
+                f"{pip} install --quiet --no-index --no-deps"
                 " --find-links /build/wheels"
                 f" --no-cache-dir --no-compile --disable-pip-version-check"
                 f" --requirement /build/wheels/{pins.name} '/build/wheels/{wheel.name}[{spec.extras}]'",
                 # Every requirement of every installed distribution is satisfied (--no-deps above).
-                f"{VENV}/bin/python /build/pip/pip check --disable-pip-version-check",
+                f"{pip} check --disable-pip-version-check",
                 # Bytecode checked by hash, not by mtime: valid whatever times the layer carries.
                 f"{VENV}/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash {VENV}",
                 f"echo '{user}:x:{gid}:' >> /etc/group",
@@ -490,7 +500,7 @@ def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: i
             in_chroot(
                 rootfs,
                 script,
-                {"/build/wheels": wheels, "/build/pip/pip": Path(pip.__file__).parent},
+                {"/build/wheels": wheels / "wheels", "/build/pip": wheels / "pip"},
             )
             members = ["etc/group", "etc/passwd", VENV.lstrip("/")]
             members += [volume.lstrip("/") for volume in spec.volumes]
@@ -675,7 +685,7 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
             base_key,
             str(epoch),
             repr(dataclasses.replace(spec, dockerfile=Path(spec.dockerfile.name))),
-            spec.lock.read_text() if spec.lock.is_file() else "",
+            *(lock.read_text() for lock in (spec.lock, PIP_LOCK) if lock.is_file()),
             tree_digest([ROOT / "pyproject.toml", ROOT / "README.md", Path(__file__)]),
             tree_digest([ROOT / package for package in spec.packages]),
         )[:16]
@@ -687,17 +697,38 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
     return archives
 
 
-def lock(venv: Path) -> None:
-    """docker/<image>.lock.txt: the extra's resolution, pinned to the versions installed in
-    ``venv`` (its `pip freeze`), with each wheel's sha256."""
-    python = venv / "bin" / "python"
-    freeze = subprocess.run(
-        [python, "-m", "pip", "freeze", "--exclude-editable"],
+def freeze_all(python: Path) -> str:
+    """`pip freeze --all` of the interpreter ``python`` (pip itself included)."""
+    return subprocess.run(
+        [python, "-m", "pip", "freeze", "--all", "--exclude-editable"],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+
+
+def lock(venv: Path) -> None:
+    """docker/<image>.lock.txt: the extra's resolution, pinned to the versions installed in
+    ``venv`` (its `pip freeze`), with each wheel's sha256."""
+    python = venv / "bin" / "python"
+    freeze = freeze_all(python)
     with tempfile.TemporaryDirectory(prefix="images-lock-") as tmp:
+        pip_version = re.findall(r"^pip==(\S+)$", freeze, re.MULTILINE)
+        if len(pip_version) != 1:
+            raise ImageBuildError(f"{venv} has no pip")
+        run(
+            [
+                *(python, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"),
+                *("--dest", tmp, f"pip=={pip_version[0]}"),
+            ]
+        )
+        (pip_wheel,) = Path(tmp).glob("pip-*.whl")
+        PIP_LOCK.write_text(
+            "# The pip that installs the images' venvs in scripts/images.py's build stage (it is\n"
+            "# not in the images): the development venv's. Generated by `scripts/images.py lock`.\n"
+            f"pip=={pip_version[0]} \\\n"
+            f"    --hash=sha256:{hashlib.sha256(pip_wheel.read_bytes()).hexdigest()}\n"
+        )
         constraints = Path(tmp) / "constraints.txt"
         constraints.write_text(freeze)
         for name in IMAGES:
