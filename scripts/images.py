@@ -79,7 +79,7 @@ IMAGES = ("gpu-exporter", "gpu-analytics")
 # The pip that installs the venvs in the build stage (and only there), pinned like the wheels.
 PIP_LOCK = DOCKER / "pip.lock.txt"
 # The build stage's environment: nothing of the host's (PIP_* variables, a pyenv PATH) leaks in.
-CHROOT_ENV = f"/usr/bin/env -i PATH={DEFAULT_PATH} HOME=/root LANG=C.UTF-8"
+CHROOT_ENV = f"/usr/bin/env -i PATH={DEFAULT_PATH} HOME=/root LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1"
 
 
 class ImageBuildError(Exception):
@@ -389,8 +389,9 @@ def build_base(cache: Path, source: DebianSource) -> tuple[Path, str]:
 # -- stage 1: the build stage (wheels, then a venv in a throwaway copy of the base) ---------
 
 
-def project_wheel(spec: ImageSpec, wheels: Path) -> Path:
-    """The project's wheel holding only the packages the Dockerfile copies."""
+def project_wheel(spec: ImageSpec, wheels: Path, epoch: int) -> Path:
+    """The project's wheel holding only the packages the Dockerfile copies; its zip entries
+    dated ``epoch`` (the wheel's hash is recorded in the venv: it must not vary)."""
     with tempfile.TemporaryDirectory(prefix="images-src-") as tmp:
         src = Path(tmp)
         for name in ("pyproject.toml", "README.md"):
@@ -400,7 +401,10 @@ def project_wheel(spec: ImageSpec, wheels: Path) -> Path:
                 ROOT / package, src / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
         out = Path(tmp) / "wheel"
-        run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out, src])
+        run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", out, src],
+            env={**os.environ, "SOURCE_DATE_EPOCH": str(epoch)},
+        )
         (built,) = out.glob("*.whl")
         target = wheels / built.name
         shutil.move(built, target)
@@ -472,7 +476,7 @@ def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: i
     with tempfile.TemporaryDirectory(prefix="images-wheels-", dir=cache) as tmp:
         wheels = Path(tmp)
         pins = pinned_wheels(spec, wheels / "wheels")
-        wheel = project_wheel(spec, wheels / "wheels")
+        wheel = project_wheel(spec, wheels / "wheels", epoch)
         # The build stage's pip runs from its wheel, mounted in: it never enters the image.
         fetch_locked(PIP_LOCK, wheels / "pip")
         (pip_wheel,) = (wheels / "pip").glob("pip-*.whl")
@@ -490,7 +494,9 @@ def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: i
                 # Every requirement of every installed distribution is satisfied (--no-deps above).
                 f"{pip} check --disable-pip-version-check",
                 # Bytecode checked by hash, not by mtime: valid whatever times the layer carries.
-                f"{VENV}/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash {VENV}",
+                # (lib, not the venv: its lib64 is a link to lib, and two workers would race.)
+                f"{VENV}/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash"
+                f" {VENV}/lib",
                 f"echo '{user}:x:{gid}:' >> /etc/group",
                 f"echo '{user}:x:{uid}:{gid}::/nonexistent:/usr/sbin/nologin' >> /etc/passwd",
                 *[f"install -d -o {uid} -g {gid} -m 0750 {volume}" for volume in spec.volumes],
@@ -633,7 +639,9 @@ def write_archive(
             "manifests": [
                 {
                     **manifest.descriptor(),
-                    "annotations": {"org.opencontainers.image.ref.name": project_version()},
+                    "annotations": {
+                        "org.opencontainers.image.ref.name": f"{spec.name}:{project_version()}"
+                    },
                     "platform": {"architecture": "amd64", "os": "linux"},
                 }
             ],
@@ -678,6 +686,7 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
         leftover.unlink()
     epoch = source_date_epoch()
     base, base_key = build_base(cache, DebianSource.from_environ())
+    prune(cache, "base-", keep=base.name.removesuffix(".tar"))
     archives = []
     for name in names:
         spec = read_spec(name)
@@ -690,6 +699,7 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
             tree_digest([ROOT / package for package in spec.packages]),
         )[:16]
         layer = build_app_layer(spec, base, cache, key, epoch)
+        prune(cache, f"{name}-", keep=layer.name.removesuffix(".tar"))
         output = out / f"{name}.oci.tar"
         write_archive(spec, [base, layer], output, epoch, source)
         print(f"images: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
@@ -705,6 +715,14 @@ def freeze_all(python: Path) -> str:
         text=True,
         check=True,
     ).stdout
+
+
+def prune(cache: Path, prefix: str, keep: str) -> None:
+    """Cached layers named ``prefix``* other than ``keep`` (and its compressed copy) go: a cache
+    holds the newest layer of each kind."""
+    for path in cache.glob(f"{prefix}*"):
+        if path.is_file() and path.name.split(".", 1)[0] != keep:
+            path.unlink()
 
 
 def lock(venv: Path) -> None:
