@@ -79,7 +79,9 @@ IMAGES = ("gpu-exporter", "gpu-analytics")
 # The pip that installs the venvs in the build stage (and only there), pinned like the wheels.
 PIP_LOCK = DOCKER / "pip.lock.txt"
 # The build stage's environment: nothing of the host's (PIP_* variables, a pyenv PATH) leaks in.
-CHROOT_ENV = f"/usr/bin/env -i PATH={DEFAULT_PATH} HOME=/root LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1"
+CHROOT_ENV = (
+    f"/usr/bin/env -i PATH={DEFAULT_PATH} HOME=/root LANG=C.UTF-8 PYTHONDONTWRITEBYTECODE=1"
+)
 
 
 class ImageBuildError(Exception):
@@ -156,11 +158,12 @@ def _json_list(path: Path, keyword: str, rest: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def read_spec(name: str) -> ImageSpec:
-    """The image ``name`` (gpu-exporter, gpu-analytics) from docker/<part>.Dockerfile."""
+def read_spec(name: str, dockerfile: Path | None = None) -> ImageSpec:
+    """The image ``name`` (gpu-exporter, gpu-analytics) from ``dockerfile`` (by default
+    docker/<part>.Dockerfile)."""
     if name not in IMAGES:
         raise ImageBuildError(f"unknown image {name!r}; the images are: {', '.join(IMAGES)}")
-    path = DOCKER / f"{name.removeprefix('gpu-')}.Dockerfile"
+    path = dockerfile or DOCKER / f"{name.removeprefix('gpu-')}.Dockerfile"
     steps = instructions(path)
     starts = [i for i, (keyword, _) in enumerate(steps) if keyword == "FROM"]
     if len(starts) < 2:

@@ -275,6 +275,31 @@ def container(tmp_path: Path) -> Iterator[Any]:
         item.stop()
 
 
+def test_runtime_images_hold_the_venv_but_no_build_tools(rootfs: dict[str, Path]) -> None:
+    for name, path in rootfs.items():
+        site = path / SITE_PACKAGES.lstrip("/")
+        installed = {entry.name.split("-")[0].lower() for entry in site.glob("*.dist-info")}
+        assert "k8s_gpu_management" in installed, name
+        assert not installed & {"pip", "setuptools", "wheel"}, name
+        assert not (path / "build").exists() and not (path / "usr/bin/pip3").exists(), name
+        # Documentation, manual pages and translations left out; copyright files kept.
+        docs = [
+            entry
+            for top in ("usr/share/doc", "usr/share/man", "usr/share/locale")
+            for entry in (path / top).rglob("*")
+            if entry.is_file() and not entry.is_symlink() and entry.name != "copyright"
+        ]
+        assert not docs, docs[:5]
+        assert list((path / "usr/share/doc").glob("*/copyright"))
+    exporter = {
+        entry.name.split("-")[0].lower()
+        for entry in (rootfs["gpu-exporter"] / SITE_PACKAGES.lstrip("/")).glob("*.dist-info")
+    }
+    assert {"nvidia_ml_py", "grpcio", "kubernetes"} <= exporter
+    assert not exporter & {"flask", "pandas", "statsmodels", "numpy"}
+    assert not (rootfs["gpu-exporter"] / SITE_PACKAGES.lstrip("/") / "analytics").exists()
+
+
 def test_exporter_image_serves_the_simulated_nodes_gpus(
     images: dict[str, OciImage], rootfs: dict[str, Path], container: Any, tmp_path: Path
 ) -> None:
