@@ -250,12 +250,14 @@ def tree_digest(paths: Sequence[Path]) -> str:
     return hasher.hexdigest()
 
 
-def source_date_epoch() -> int:
-    """SOURCE_DATE_EPOCH, or the time of the checked-out commit."""
+def source_date_epoch(paths: Sequence[Path] = ()) -> int:
+    """SOURCE_DATE_EPOCH, or the time of the last commit that changed ``paths`` (default: of the
+    checked-out commit): a layer's times then change only when its inputs do, and its cached
+    copy survives unrelated commits."""
     if os.environ.get("SOURCE_DATE_EPOCH"):
         return int(os.environ["SOURCE_DATE_EPOCH"])
     result = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct"],
+        ["git", "-C", str(ROOT), "log", "-1", "--format=%ct", "--", *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
@@ -693,15 +695,16 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
     archives = []
     for name in names:
         spec = read_spec(name)
+        inputs = [ROOT / "pyproject.toml", ROOT / "README.md", Path(__file__), spec.dockerfile]
+        inputs += [spec.lock, PIP_LOCK, *(ROOT / package for package in spec.packages)]
+        layer_epoch = source_date_epoch(inputs)
         key = digest_of(
             base_key,
-            str(epoch),
+            str(layer_epoch),
             repr(dataclasses.replace(spec, dockerfile=Path(spec.dockerfile.name))),
-            *(lock.read_text() for lock in (spec.lock, PIP_LOCK) if lock.is_file()),
-            tree_digest([ROOT / "pyproject.toml", ROOT / "README.md", Path(__file__)]),
-            tree_digest([ROOT / package for package in spec.packages]),
+            tree_digest(inputs),
         )[:16]
-        layer = build_app_layer(spec, base, cache, key, epoch)
+        layer = build_app_layer(spec, base, cache, key, layer_epoch)
         prune(cache, f"{name}-", keep=layer.name.removesuffix(".tar"))
         output = out / f"{name}.oci.tar"
         write_archive(spec, [base, layer], output, epoch, source)
