@@ -4,6 +4,10 @@
 # `analytics` extra, plus `postgresql` (psycopg) for the several-replica deployment.
 #
 #   docker build -f docker/analytics.Dockerfile -t gpu-analytics .
+#
+# Without Docker, `make images` builds the same image (scripts/images.py): it reads the
+# packages copied, the extra installed and the final stage's ENV, USER, EXPOSE, VOLUME,
+# ENTRYPOINT and CMD from this file.
 #   docker run -p 8080:8080 -v gpu-analytics:/var/lib/gpu-analytics gpu-analytics
 #
 # State: SQLite at /var/lib/gpu-analytics/analytics.db (GPU_ANALYTICS_DATA_DIR, a volume), or

@@ -4,6 +4,10 @@
 #
 #   docker build -f docker/exporter.Dockerfile -t gpu-exporter .
 #
+# Without Docker, `make images` builds the same image (scripts/images.py): it reads the
+# packages copied, the extra installed and the final stage's ENV, USER, EXPOSE, VOLUME,
+# ENTRYPOINT and CMD from this file.
+#
 # NVML is not in the image: the NVIDIA container runtime (nvidia-container-toolkit, or the
 # GPU operator's RuntimeClass) mounts the driver's libnvidia-ml.so.1 and the /dev/nvidia* nodes
 # into the container when NVIDIA_VISIBLE_DEVICES is set. The device nodes are world-readable,
