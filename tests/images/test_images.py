@@ -1,7 +1,8 @@
 """`make images` end to end: both OCI archives built (scripts/images.py), read as a registry
 would, and run the way the chart runs them (non-root, read-only root, writable data and /tmp).
 
-No container runtime runs here (no Docker daemon; podman needs cgroups and a registry), so each
+No container runtime runs here (no Docker daemon; podman loads the archives, but its runtime
+may not set the container's rlimits in this sandbox: crun's setrlimit fails with EPERM), so each
 image's layers are unpacked and run in a chroot in a private mount namespace: the image's own
 Python, venv, user and environment; the host's network and kernel. The exporter runs on the
 simulator that its image ships (`python -m simulator.exporter`, as docker/exporter.Dockerfile
