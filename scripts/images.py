@@ -14,15 +14,16 @@ user, environment, ports, volumes, the packages it copies and the extra it insta
 from its Dockerfile, so the two ways of building cannot drift apart.
 
 Reproducible from pinned inputs: the Debian suite (and a snapshot mirror, if one is given with
-IMAGES_DEBIAN_MIRROR), the lock files, and SOURCE_DATE_EPOCH (default: the commit's time) for
-every timestamp; layers are tarred in name order with fixed owners and times, and compressed
-without a timestamp. Built layers are cached in build/images/cache under a key of their inputs,
-so a second `make images` only re-assembles the archives.
+IMAGES_DEBIAN_MIRROR), the lock files, and SOURCE_DATE_EPOCH (default: the time of the last
+commit that changed a layer's inputs) for every timestamp; layers are tarred in name order with fixed owners and times, and compressed
+without a timestamp (scripts/oci_archive.py writes the archives). Built layers are cached in
+build/images/cache under a key of their inputs, so a second `make images` only re-assembles the
+archives.
 
 Needs root (mmdebstrap's root mode, chroot) and the Debian packages `mmdebstrap` and `tar`
 (scripts/bootstrap.sh images). Usage::
 
-    scripts/images.py build [--only NAME] [--out DIR] [--source URL]
+    scripts/images.py build [--only NAME] [--out DIR] [--cache DIR] [--source URL]
     scripts/images.py lock [--venv .venv]     # regenerate docker/*.lock.txt
     scripts/images.py version                 # the version the images are tagged with
 """
@@ -33,9 +34,7 @@ import argparse
 import contextlib
 import dataclasses
 import email.utils
-import gzip
 import hashlib
-import io
 import json
 import os
 import re
@@ -43,7 +42,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import tomllib
 import urllib.request
@@ -52,6 +50,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import oci_archive  # scripts/oci_archive.py, next to this file
+
+# It compresses the cached layers: a change to it is a change of their inputs.
+ARCHIVER = Path(oci_archive.__file__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
@@ -363,7 +366,12 @@ def build_base(cache: Path, source: DebianSource) -> tuple[Path, str]:
     """The base root filesystem tarball (cached by the archive's state) and its cache key."""
     releases = source.release_files()
     key = digest_of(
-        *source.sources(), *releases, *BASE_PACKAGES, *BASE_DPKG_OPTIONS, "mmdebstrap-essential"
+        *source.sources(),
+        *releases,
+        *BASE_PACKAGES,
+        *BASE_DPKG_OPTIONS,
+        "mmdebstrap-essential",
+        ARCHIVER.read_text(),
     )[:16]
     tarball = cache / f"base-{key}.tar"
     if tarball.exists():
@@ -521,44 +529,11 @@ def build_app_layer(spec: ImageSpec, base: Path, cache: Path, key: str, epoch: i
     return layer
 
 
-# -- stage 2: the OCI image layout and its archive -------------------------------------------
-
-
-@dataclass(frozen=True)
-class Blob:
-    media_type: str
-    digest: str
-    size: int
-    data_path: Path
-
-    def descriptor(self) -> dict[str, Any]:
-        return {"mediaType": self.media_type, "digest": f"sha256:{self.digest}", "size": self.size}
-
-
-def gzip_layer(layer: Path) -> tuple[Path, str, str]:
-    """The layer compressed (no name or time in the header), its digest and its diff id."""
-    compressed = layer.with_suffix(".tar.gz")
-    diff_id = hashlib.sha256()
-    with layer.open("rb") as raw:
-        for chunk in iter(lambda: raw.read(1 << 20), b""):
-            diff_id.update(chunk)
-    if not compressed.exists():
-        partial = compressed.with_suffix(".partial")
-        with (
-            layer.open("rb") as raw,
-            partial.open("wb") as out,
-            gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=6) as gz,
-        ):
-            shutil.copyfileobj(raw, gz, 1 << 20)
-        partial.rename(compressed)
-    digest = hashlib.sha256()
-    with compressed.open("rb") as data:
-        for chunk in iter(lambda: data.read(1 << 20), b""):
-            digest.update(chunk)
-    return compressed, digest.hexdigest(), diff_id.hexdigest()
+# -- stage 2: the image config (the archive: oci_archive.py) -----------------------------------
 
 
 def labels(spec: ImageSpec, source: str) -> dict[str, str]:
+    """The org.opencontainers.image.* labels (an empty source is left out)."""
     found = {
         "org.opencontainers.image.title": spec.name,
         "org.opencontainers.image.version": project_version(),
@@ -569,9 +544,8 @@ def labels(spec: ImageSpec, source: str) -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
-def image_config(
-    spec: ImageSpec, diff_ids: Sequence[str], epoch: int, source: str
-) -> dict[str, Any]:
+def image_config(spec: ImageSpec, epoch: int, source: str) -> dict[str, Any]:
+    """The image's config (oci_archive adds `rootfs`), all from its Dockerfile but the labels."""
     created = datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     config: dict[str, Any] = {
         "User": spec.user,
@@ -590,90 +564,11 @@ def image_config(
         "architecture": "amd64",
         "os": "linux",
         "config": config,
-        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{d}" for d in diff_ids]},
         "history": [
             {"created": created, "created_by": f"mmdebstrap {DEBIAN_SUITE} (scripts/images.py)"},
             {"created": created, "created_by": f"pip install {spec.install} (scripts/images.py)"},
         ],
     }
-
-
-def write_archive(
-    spec: ImageSpec, layers: Sequence[Path], output: Path, epoch: int, source: str
-) -> None:
-    """An oci-archive (a tar of an OCI image layout) tagged with the project's version."""
-    blobs: list[Blob] = []
-    diff_ids = []
-    for layer in layers:
-        compressed, digest, diff_id = gzip_layer(layer)
-        blobs.append(
-            Blob(
-                "application/vnd.oci.image.layer.v1.tar+gzip",
-                digest,
-                compressed.stat().st_size,
-                compressed,
-            )
-        )
-        diff_ids.append(diff_id)
-    with tempfile.TemporaryDirectory(prefix="images-oci-", dir=output.parent) as tmp:
-        json_blobs: list[Blob] = []
-
-        def json_blob(media_type: str, value: dict[str, Any]) -> Blob:
-            data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-            path = Path(tmp) / hashlib.sha256(data).hexdigest()
-            path.write_bytes(data)
-            blob = Blob(media_type, path.name, len(data), path)
-            json_blobs.append(blob)
-            return blob
-
-        config = json_blob(
-            "application/vnd.oci.image.config.v1+json", image_config(spec, diff_ids, epoch, source)
-        )
-        manifest = json_blob(
-            "application/vnd.oci.image.manifest.v1+json",
-            {
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": config.descriptor(),
-                "layers": [blob.descriptor() for blob in blobs],
-            },
-        )
-        index = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.index.v1+json",
-            "manifests": [
-                {
-                    **manifest.descriptor(),
-                    "annotations": {
-                        "org.opencontainers.image.ref.name": f"{spec.name}:{project_version()}"
-                    },
-                    "platform": {"architecture": "amd64", "os": "linux"},
-                }
-            ],
-        }
-        partial = output.with_suffix(".partial")
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-
-            def add(name: str, path: Path | None, data: bytes = b"") -> None:
-                info = tarfile.TarInfo(name)
-                info.mtime, info.mode = epoch, 0o644
-                if path is None:
-                    info.size = len(data)
-                    archive.addfile(info, io.BytesIO(data))
-                else:
-                    info.size = path.stat().st_size
-                    with path.open("rb") as handle:
-                        archive.addfile(info, handle)
-
-            for directory in ("blobs/", "blobs/sha256/"):
-                info = tarfile.TarInfo(directory.rstrip("/"))
-                info.type, info.mtime, info.mode = tarfile.DIRTYPE, epoch, 0o755
-                archive.addfile(info)
-            add("oci-layout", None, json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
-            add("index.json", None, json.dumps(index, sort_keys=True).encode())
-            for blob in sorted([*blobs, *json_blobs], key=lambda b: b.digest):
-                add(f"blobs/sha256/{blob.digest}", blob.data_path)
-        partial.rename(output)
 
 
 # -- the commands ----------------------------------------------------------------------------
@@ -695,7 +590,13 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
     archives = []
     for name in names:
         spec = read_spec(name)
-        inputs = [ROOT / "pyproject.toml", ROOT / "README.md", Path(__file__), spec.dockerfile]
+        inputs = [
+            ROOT / "pyproject.toml",
+            ROOT / "README.md",
+            Path(__file__),
+            ARCHIVER,
+            spec.dockerfile,
+        ]
         inputs += [spec.lock, PIP_LOCK, *(ROOT / package for package in spec.packages)]
         layer_epoch = source_date_epoch(inputs)
         key = digest_of(
@@ -707,7 +608,13 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
         layer = build_app_layer(spec, base, cache, key, layer_epoch)
         prune(cache, f"{name}-", keep=layer.name.removesuffix(".tar"))
         output = out / f"{name}.oci.tar"
-        write_archive(spec, [base, layer], output, epoch, source)
+        oci_archive.write_archive(
+            [base, layer],
+            image_config(spec, epoch, source),
+            f"{name}:{project_version()}",
+            output,
+            epoch,
+        )
         print(f"images: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
         archives.append(output)
     return archives

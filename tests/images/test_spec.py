@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def images() -> ModuleType:
+    sys.path.insert(0, str(ROOT / "scripts"))  # as when run: it imports oci_archive beside it
     spec = importlib.util.spec_from_file_location("images", ROOT / "scripts" / "images.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
