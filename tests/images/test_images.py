@@ -23,10 +23,10 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -263,8 +263,11 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+Start = Callable[[list[str]], Container]
+
+
 @pytest.fixture
-def container(tmp_path: Path) -> Iterator[Any]:
+def container(tmp_path: Path) -> Iterator[Start]:
     started: list[Container] = []
 
     def start(command: list[str]) -> Container:
@@ -302,7 +305,7 @@ def test_runtime_images_hold_the_venv_but_no_build_tools(rootfs: dict[str, Path]
 
 
 def test_exporter_image_serves_the_simulated_nodes_gpus(
-    images: dict[str, OciImage], rootfs: dict[str, Path], container: Any, tmp_path: Path
+    images: dict[str, OciImage], rootfs: dict[str, Path], container: Start
 ) -> None:
     config = images["gpu-exporter"].config
     fleet_file = "test-small.yaml"
@@ -338,7 +341,8 @@ def test_exporter_image_serves_the_simulated_nodes_gpus(
     }
     assert gpus == {(node["name"], str(index)) for index in range(len(node["gpus"]))}
     (pid,) = exporter.processes_running("simulator.exporter")
-    assert running_as(pid) == (10001, 10001)
+    uid, _, gid = config["config"]["User"].partition(":")
+    assert running_as(pid) == (int(uid), int(gid)) != (0, 0)
 
 
 def test_exporter_entry_point_runs_and_says_when_nvml_is_missing(
@@ -359,7 +363,7 @@ def test_exporter_entry_point_runs_and_says_when_nvml_is_missing(
 
 
 def test_analytics_image_serves_health_with_its_database_migrated(
-    images: dict[str, OciImage], rootfs: dict[str, Path], container: Any, tmp_path: Path
+    images: dict[str, OciImage], rootfs: dict[str, Path], container: Start, tmp_path: Path
 ) -> None:
     config = images["gpu-analytics"].config
     (data_dir,) = config["config"]["Volumes"]
