@@ -40,6 +40,10 @@ fi
 
 # `make images` (scripts/images.py): mmdebstrap makes the base from Debian's archive, pip fetches
 # the pinned wheels; skopeo pushes the OCI archives (README) and checks them (tests/images).
+if [ "$purpose" = "images" ]; then
+  need=()  # only these: not the demo's Prometheus
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+fi
 if [ "$purpose" = "test" ] || [ "$purpose" = "images" ]; then
   command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
   command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
