@@ -46,7 +46,7 @@ import tempfile
 import tomllib
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,6 @@ class ImageSpec:
     env: tuple[tuple[str, str], ...]
     exposed_ports: tuple[str, ...]
     volumes: tuple[str, ...]
-    labels: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def extras(self) -> str:
@@ -584,6 +583,8 @@ def build(names: Sequence[str], out: Path, cache: Path, source: str) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     for leftover in cache.glob("*.partial*"):  # of an interrupted build
         leftover.unlink()
+    for leftover in cache.glob("images-*"):  # its build stages (their mounts died with it)
+        shutil.rmtree(leftover)
     epoch = source_date_epoch()
     base, base_key = build_base(cache, DebianSource.from_environ())
     prune(cache, "base-", keep=base.name.removesuffix(".tar"))
