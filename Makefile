@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench proto docs chart clean system-deps redocly
+.PHONY: demo test lint typecheck unit bench proto docs chart clean system-deps redocly images
 
 DEMO_STAMP := $(VENV)/.installed-demo
 # Redocly's CLI lints the OpenAPI document in the tests (tests/analytics/test_openapi_contract.py):
@@ -79,6 +79,12 @@ chart:
 
 docs: $(STAMP)
 	$(BIN)/python -m exporter.metrics > docs/metrics.md
+
+# The two images as OCI archives in build/images, without Docker (scripts/images.py; as root).
+# IMAGE_SOURCE sets the org.opencontainers.image.source label (default: git's origin URL).
+images:
+	@bash scripts/bootstrap.sh images
+	$(PYTHON) scripts/images.py build
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache

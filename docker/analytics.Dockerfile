@@ -4,6 +4,10 @@
 # `analytics` extra, plus `postgresql` (psycopg) for the several-replica deployment.
 #
 #   docker build -f docker/analytics.Dockerfile -t gpu-analytics .
+#
+# Without Docker, `make images` builds the same image (scripts/images.py): it reads the
+# packages copied, the extra installed and the final stage's ENV, USER, EXPOSE, VOLUME,
+# ENTRYPOINT and CMD from this file.
 #   docker run -p 8080:8080 -v gpu-analytics:/var/lib/gpu-analytics gpu-analytics
 #
 # State: SQLite at /var/lib/gpu-analytics/analytics.db (GPU_ANALYTICS_DATA_DIR, a volume), or
@@ -16,11 +20,26 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# The extra's wheels at pinned versions, hash-checked (`scripts/images.py lock` writes the file).
+COPY docker/analytics.lock.txt ./
+RUN /opt/venv/bin/pip install --require-hashes --requirement=analytics.lock.txt
 COPY analytics/ analytics/
 COPY gpucatalog/ gpucatalog/
-RUN /opt/venv/bin/pip install ".[analytics,postgresql]"
+RUN /opt/venv/bin/pip install --no-deps ".[analytics,postgresql]" \
+    && /opt/venv/bin/pip check
 
 FROM ${PYTHON_IMAGE}
+# OCI labels, as `make images` (scripts/images.py) sets them: pass
+#   --build-arg VERSION="$(python3 scripts/images.py version)" --build-arg REVISION="$(git rev-parse HEAD)"
+#   --build-arg SOURCE=https://your.git.host/k8s-gpu-management
+ARG VERSION=unknown
+ARG REVISION=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="gpu-analytics" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 RUN groupadd --system --gid 10001 gpu-analytics \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin gpu-analytics \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/gpu-analytics

@@ -4,6 +4,10 @@
 #
 #   docker build -f docker/exporter.Dockerfile -t gpu-exporter .
 #
+# Without Docker, `make images` builds the same image (scripts/images.py): it reads the
+# packages copied, the extra installed and the final stage's ENV, USER, EXPOSE, VOLUME,
+# ENTRYPOINT and CMD from this file.
+#
 # NVML is not in the image: the NVIDIA container runtime (nvidia-container-toolkit, or the
 # GPU operator's RuntimeClass) mounts the driver's libnvidia-ml.so.1 and the /dev/nvidia* nodes
 # into the container when NVIDIA_VISIBLE_DEVICES is set. The device nodes are world-readable,
@@ -16,14 +20,29 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# The extra's wheels at pinned versions, hash-checked (`scripts/images.py lock` writes the file).
+COPY docker/exporter.lock.txt ./
+RUN /opt/venv/bin/pip install --require-hashes --requirement=exporter.lock.txt
 # exporter/ imports gpucatalog/; simulator/ is the exporter on simulated GPUs, for demos
 # (`docker run --entrypoint python IMAGE -m simulator.exporter --simulated-fleet FILE ...`).
 COPY exporter/ exporter/
 COPY gpucatalog/ gpucatalog/
 COPY simulator/ simulator/
-RUN /opt/venv/bin/pip install ".[exporter]"
+RUN /opt/venv/bin/pip install --no-deps ".[exporter]" \
+    && /opt/venv/bin/pip check
 
 FROM ${PYTHON_IMAGE}
+# OCI labels, as `make images` (scripts/images.py) sets them: pass
+#   --build-arg VERSION="$(python3 scripts/images.py version)" --build-arg REVISION="$(git rev-parse HEAD)"
+#   --build-arg SOURCE=https://your.git.host/k8s-gpu-management
+ARG VERSION=unknown
+ARG REVISION=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="gpu-exporter" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 RUN groupadd --system --gid 10001 gpu-exporter \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin gpu-exporter
 COPY --from=build /opt/venv /opt/venv

@@ -4,8 +4,9 @@
 # (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server and VictoriaMetrics (the
 # second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert), the toolchains
 # of the Go and Java SDKs' tests (golang-go; a JDK, Jackson and JUnit 5) and Node.js with npm
-# (the Makefile installs Redocly's CLI with it, to lint the OpenAPI document). Idempotent: a machine
-# that already has them installs nothing.
+# (the Makefile installs Redocly's CLI with it, to lint the OpenAPI document); for the images
+# (`bootstrap.sh images`, what `make images` runs, and the tests) mmdebstrap and skopeo.
+# Idempotent: a machine that already has them installs nothing.
 set -euo pipefail
 purpose="${1:-test}"
 
@@ -35,6 +36,19 @@ if [ "$purpose" = "test" ]; then
   command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
   [ -f /usr/share/java/jackson-databind.jar ] || need+=(libjackson2-databind-java)
   [ -f /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
+fi
+
+# `make images` (scripts/images.py): mmdebstrap makes the base from Debian's archive, pip fetches
+# the pinned wheels; skopeo pushes the OCI archives (README) and checks them (tests/images).
+if [ "$purpose" = "images" ]; then
+  need=()  # only these: not the demo's Prometheus
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+fi
+if [ "$purpose" = "test" ] || [ "$purpose" = "images" ]; then
+  command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+  command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+  command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+  python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
