@@ -19,7 +19,8 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# VERSION: the project's one version number (pyproject.toml reads it).
+COPY pyproject.toml README.md VERSION ./
 # The extra's wheels at pinned versions, hash-checked (`scripts/images.py lock` writes the file).
 COPY docker/analytics.lock.txt ./
 RUN /opt/venv/bin/pip install --require-hashes --requirement=analytics.lock.txt

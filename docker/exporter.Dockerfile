@@ -19,15 +19,15 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# VERSION: the project's one version number (pyproject.toml reads it).
+COPY pyproject.toml README.md VERSION ./
 # The extra's wheels at pinned versions, hash-checked (`scripts/images.py lock` writes the file).
 COPY docker/exporter.lock.txt ./
 RUN /opt/venv/bin/pip install --require-hashes --requirement=exporter.lock.txt
-# exporter/ imports gpucatalog/; simulator/ is the exporter on simulated GPUs, for demos
-# (`docker run --entrypoint python IMAGE -m simulator.exporter --simulated-fleet FILE ...`).
+# exporter/ imports gpucatalog/. The simulator is not in the server wheel (it runs from a
+# checkout); tests/images mounts the checkout's simulator/ to run this image on simulated GPUs.
 COPY exporter/ exporter/
 COPY gpucatalog/ gpucatalog/
-COPY simulator/ simulator/
 RUN /opt/venv/bin/pip install --no-deps ".[exporter]" \
     && /opt/venv/bin/pip check
 

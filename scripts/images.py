@@ -407,7 +407,7 @@ def project_wheel(spec: ImageSpec, wheels: Path, epoch: int) -> Path:
     dated ``epoch`` (the wheel's hash is recorded in the venv: it must not vary)."""
     with tempfile.TemporaryDirectory(prefix="images-src-") as tmp:
         src = Path(tmp)
-        for name in ("pyproject.toml", "README.md"):
+        for name in ("pyproject.toml", "README.md", "VERSION"):
             shutil.copy2(ROOT / name, src / name)
         for package in spec.packages:
             shutil.copytree(

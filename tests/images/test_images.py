@@ -5,8 +5,9 @@ No container runtime runs here (no Docker daemon; podman loads the archives, but
 may not set the container's rlimits in this sandbox: crun's setrlimit fails with EPERM), so each
 image's layers are unpacked and run in a chroot in a private mount namespace: the image's own
 Python, venv, user and environment; the host's network and kernel. The exporter runs on the
-simulator that its image ships (`python -m simulator.exporter`, as docker/exporter.Dockerfile
-documents); the analytics service runs its entry point and command.
+simulator (`python -m simulator.exporter` from the image's venv, with the checkout's simulator/
+mounted read-only at /opt/test: the server wheel leaves the simulator out); the analytics
+service runs its entry point and command.
 
 The build is cached in build/images/cache by its inputs: the first run builds the Debian base
 and both venvs (minutes), later runs re-assemble the archives (seconds).
@@ -43,8 +44,11 @@ from tests.images.oci import (
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
 SOURCE = "https://git.example.com/k8s-gpu-management"
 SITE_PACKAGES = "/opt/venv/lib/python3.11/site-packages"
+# The checkout's simulator/ is mounted here (read-only to the image's user) for the exporter.
+TEST_MOUNT = "/opt/test"
 BUILD_TIMEOUT_S = 900
 
 pytestmark = [
@@ -102,9 +106,7 @@ def test_archive_is_an_oci_layout_whose_blobs_match_their_digests(
     image = images[name]
     image.verify_layers()
     (entry,) = image.index["manifests"]
-    assert (
-        entry["annotations"]["org.opencontainers.image.ref.name"] == f"{name}:{PROJECT['version']}"
-    )
+    assert entry["annotations"]["org.opencontainers.image.ref.name"] == f"{name}:{VERSION}"
     assert image.config["os"] == "linux" and image.config["architecture"] == "amd64"
 
 
@@ -129,7 +131,7 @@ def test_labels_name_the_version_revision_source_and_licence(
     expected_created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(commit_time))
     assert labels == {
         "org.opencontainers.image.title": name,
-        "org.opencontainers.image.version": PROJECT["version"],
+        "org.opencontainers.image.version": VERSION,
         "org.opencontainers.image.revision": _git("rev-parse", "HEAD"),
         "org.opencontainers.image.source": SOURCE,
         "org.opencontainers.image.licenses": PROJECT["license"]["text"],
@@ -301,7 +303,8 @@ def test_runtime_images_hold_the_venv_but_no_build_tools(rootfs: dict[str, Path]
     }
     assert {"nvidia_ml_py", "grpcio", "kubernetes"} <= exporter
     assert not exporter & {"flask", "pandas", "statsmodels", "numpy"}
-    assert not (rootfs["gpu-exporter"] / SITE_PACKAGES.lstrip("/") / "analytics").exists()
+    for absent in ("analytics", "simulator", "devstack"):
+        assert not (rootfs["gpu-exporter"] / SITE_PACKAGES.lstrip("/") / absent).exists(), absent
 
 
 def test_exporter_image_serves_the_simulated_nodes_gpus(
@@ -319,15 +322,15 @@ def test_exporter_image_serves_the_simulated_nodes_gpus(
                 "-m",
                 "simulator.exporter",
                 "--simulated-fleet",
-                f"{SITE_PACKAGES}/simulator/fleets/{fleet_file}",
+                f"{TEST_MOUNT}/simulator/fleets/{fleet_file}",
                 "--node-name",
                 node["name"],
                 "--listen",
                 "127.0.0.1:0",
             ],
             user=config["config"]["User"],
-            env=image_env(config),
-            writable={},
+            env={**image_env(config), "PYTHONPATH": TEST_MOUNT},
+            writable={f"{TEST_MOUNT}/simulator": ROOT / "simulator"},
         )
     )
     url = exporter.wait_for(r"serving (http://\S+)/metrics").group(1)

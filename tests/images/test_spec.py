@@ -11,6 +11,8 @@ from types import ModuleType
 
 import pytest
 
+from gpucatalog.release import release_version
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -78,9 +80,11 @@ def test_an_unknown_image_is_refused_with_the_known_ones(images: ModuleType) -> 
         images.read_spec("gpu-dashboard")
 
 
-def test_the_version_is_pyprojects(images: ModuleType) -> None:
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-    assert images.project_version() == version
+def test_the_version_is_the_projects(images: ModuleType) -> None:
+    """The one version: VERSION, which pyproject.toml reads (and the server reports)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"file": "VERSION"}
+    assert images.project_version() == release_version()
 
 
 def test_the_lock_files_pin_every_wheel_with_a_hash(images: ModuleType) -> None:
