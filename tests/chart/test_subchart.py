@@ -84,7 +84,7 @@ def test_the_chart_renders_as_a_subchart_with_the_parents_globals(parent: Path) 
         spec = workload["spec"]["template"]["spec"]
         assert spec["imagePullSecrets"] == [{"name": "regcred"}, {"name": "mirror-pull"}]
         for container in spec["containers"]:
-            assert container["image"].startswith("registry.example.com/mirror/ghcr.io/")
+            assert container["image"].startswith("registry.example.com/mirror/gpu-")
 
 
 def test_the_subcharts_schema_still_rejects_unknown_keys(parent: Path) -> None:
