@@ -63,13 +63,13 @@ def test_usage_statistics_read_the_rules_across_a_gap(stale_stack: Stack, tmp_pa
     utilizations = [d["avgGpuUtilization"] for d in stats["deviceStatistics"].values()]
     assert len(utilizations) == 3 and any(u is not None and u > 0 for u in utilizations), stats
     # The newest rule sample is looked up once a minute, not on every request: the next long
-    # window costs a query per statistic (three rule windows and the memory totals), not one
-    # more, and ends at the same hour; the same window again only the memory totals (a past
-    # window's answer is kept).
-    assert response.headers["X-Prometheus-Queries"] == "5"
+    # window costs a query per statistic (four rule windows, SM activity's included, and the
+    # memory totals), not one more, and ends at the same hour; the same window again only the
+    # memory totals (a past window's answer is kept).
+    assert response.headers["X-Prometheus-Queries"] == "6"
     again = client.get(f"{API}/gpu/metrics/usage-statistics?hours=168")
     assert again.status_code == 200, again.get_data(as_text=True)
-    assert again.headers["X-Prometheus-Queries"] == "4"
+    assert again.headers["X-Prometheus-Queries"] == "5"
     repeated = client.get(f"{API}/gpu/metrics/usage-statistics?hours=168")
     assert repeated.headers["X-Prometheus-Queries"] == "1"
     assert repeated.get_json()["data"] == again.get_json()["data"]
