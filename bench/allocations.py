@@ -35,9 +35,12 @@ from typing import Any
 import options  # bench/options.py
 from sqlalchemy import create_engine, text
 
-from devstack.stack import analytics_command
-
 ROOT = Path(__file__).resolve().parent.parent
+# devstack runs from the checkout (the server wheel leaves it out).
+sys.path.insert(0, str(ROOT))
+
+from devstack.stack import analytics_command  # noqa: E402
+
 API = "/k8s-monitor/api/v1"
 ADMIN_KEY = "bench-admin-key"
 HEADERS = {"X-API-Key": ADMIN_KEY, "Content-Type": "application/json"}

@@ -33,9 +33,12 @@ from pathlib import Path
 
 import options  # bench/options.py
 
-from devstack.stack import analytics_command
-
 ROOT = Path(__file__).resolve().parent.parent
+# devstack runs from the checkout (the server wheel leaves it out).
+sys.path.insert(0, str(ROOT))
+
+from devstack.stack import analytics_command  # noqa: E402
+
 ADMIN_KEY = "bench-admin-key"
 # --smoke: the buffered class alone, few clients and requests, in seconds.
 SMOKE = {"classes": "buffered", "idle": 10, "slow": 10, "requests": 5, "hold": 5.0}
