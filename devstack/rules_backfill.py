@@ -42,6 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RULE_FILE = ROOT / "alerts" / "recording-rules.yml"
 # Groups of RULE_FILE the history writer does not compute itself.
 BACKFILLED_GROUPS: tuple[str, ...] = ("cluster-statistics", "model-hourly")
+# Groups over series the simulated history does not hold (GPM's gpu_prof_*: live exporters
+# only), so they start with the live Prometheus.
+LIVE_ONLY_GROUPS: tuple[str, ...] = ("gpu-profiling-hourly",)
 
 
 def rules_digest(rule_file: Path = RULE_FILE, groups: Sequence[str] = BACKFILLED_GROUPS) -> bytes:

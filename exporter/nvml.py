@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -55,7 +56,8 @@ _KIB = 1024
 # nvmlFieldValue_t.scopeId that sums an NVLink throughput field over every link.
 _ALL_LINKS = 0xFFFFFFFF
 # How often the slow counters (PCIe throughput, violation times, reserved memory, fabric) are
-# read; between reads the last values are published again.
+# read; between reads the last values are published again. Reads fall in wall-clock slots of
+# this length (the first cycle of each), so every exporter of a fleet reads them alike.
 SLOW_COUNTERS_REFRESH_SECONDS = 10.0
 # nvmlGpuFabricState_t values (NVML_GPU_FABRIC_STATE_*) as label values; NOT_SUPPORTED is absent.
 _FABRIC_STATES = {1: "not_started", 2: "in_progress", 3: "completed"}
@@ -561,9 +563,11 @@ class NvmlReader:
         return _link_samples(self._lib, plan.links, found)
 
     def _slow(self, index: int, handle: Any, links: bool) -> _SlowCounters:
-        now = self._clock()
+        refresh = self._slow_counters_refresh_seconds
+        # The wall-clock slot of this cycle; 0 s: every cycle is its own slot.
+        slot = math.floor(self._clock() / refresh) if refresh > 0 else math.nan
         cached = self._slow_counters.get(index)
-        if cached is not None and now - cached[0] < self._slow_counters_refresh_seconds:
+        if cached is not None and cached[0] == slot:
             return cached[1]
         lib, call = self._lib, self._call
         tx = call(index, "nvmlDeviceGetPcieThroughput", handle, lib.NVML_PCIE_UTIL_TX_BYTES)
@@ -590,7 +594,7 @@ class NvmlReader:
             memory_reserved_bytes=int(memory.reserved) if memory is not None else None,
             fabric_state=self._fabric_state(index, handle),
         )
-        self._slow_counters[index] = (now, slow)
+        self._slow_counters[index] = (slot, slow)
         return slow
 
     def _fabric_state(self, index: int, handle: Any) -> str | None:

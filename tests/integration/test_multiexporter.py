@@ -25,6 +25,12 @@ DEMO_NODES = [node.name for node in load_fleet(DEMO).nodes]
 # on the node: compared by name and labels only.
 TIMING_SERIES = (
     "gpu_energy_consumed_joules_total",  # the driver's counter, integrated to the read time
+    # The driver's counters integrated to the read time, and its 20 ms PCIe sample: each
+    # exporter reads them at its own moment of the slot (exporter/nvml.py, slow counters).
+    "gpu_violation_seconds_total",
+    "gpu_nvlink_data_bytes_total",
+    "gpu_nvlink_link_data_bytes_total",
+    "gpu_pcie_throughput_bytes_per_second",
     "gpu_busy_seconds_total",  # counted by the exporter process since it started
     "gpu_xid_last_seen_timestamp_seconds",
     "gpu_exporter_stage_duration_seconds",
