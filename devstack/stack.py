@@ -595,15 +595,18 @@ class Stack:
             self._tempdir.cleanup()
             self._tempdir = None
 
-    def wait(self) -> None:
+    def wait(self, ready: Callable[[], None] | None = None) -> None:
         """Block until SIGINT or SIGTERM (handlers installed meanwhile; main thread only) or
-        until one of the stack's processes exits; the caller then stops the stack."""
+        until one of the stack's processes exits; the caller then stops the stack. ``ready``
+        runs once the handlers are in place: whoever it tells may signal at once."""
         stopped = threading.Event()
 
         def handler(_signum: int, _frame: FrameType | None) -> None:
             stopped.set()
 
         with _signal_handlers(handler):
+            if ready is not None:
+                ready()
             while not stopped.wait(1.0):
                 for name, process, log in self._processes:
                     if process.poll() is not None:

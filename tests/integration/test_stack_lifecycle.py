@@ -24,8 +24,9 @@ stack = Stack(Path(sys.argv[1]), days=0.05, scrape_interval="1s", analytics=sys.
               workdir=Path(sys.argv[2]) / "stack", cache_dir=Path(sys.argv[2]) / "cache",
               wait_for_scrapes=False)
 with stack:
-    print("ready", flush=True)
-    stack.wait()
+    # "ready" once the SIGTERM handler is in place (printed before, a SIGTERM could kill the
+    # holder outright).
+    stack.wait(ready=lambda: print("ready", flush=True))
 """
 
 
