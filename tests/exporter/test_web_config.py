@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import ipaddress
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import bcrypt
 import pytest
 import requests
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from exporter.config import load_settings
 from exporter.main import run, serve
@@ -31,6 +26,7 @@ from exporter.webconfig import BasicAuth, WebConfigError, WebConfigFile, load_we
 from simulator.clock import ManualClock
 from simulator.node import SimulatedFleet, SimulatedNode
 from tests.conftest import FLEETS
+from tests.pki import Key, issue, new_key, write_pem
 
 PASSWORD = "s3cret-scrape"
 # Cost 4 keeps the tests fast; the cache test below uses a realistic cost.
@@ -48,75 +44,39 @@ class Pki:
     stranger_key: Path
 
 
-def _key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-    sans: list[x509.GeneralName],
-    ca: bool = False,
-) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    issuer_name, signer = issuer if issuer is not None else (name, key)
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(signer, hashes.SHA256())
-
-
-def _write(directory: Path, name: str, cert: x509.Certificate, key: Any) -> tuple[Path, Path]:
+def _write(directory: Path, name: str, cert: x509.Certificate, key: Key) -> tuple[Path, Path]:
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    write_pem(cert, cert_path, key, key_path)
     return cert_path, key_path
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     directory = tmp_path_factory.mktemp("pki")
-    ca_key, other_ca_key = _key(), _key()
-    ca = _certificate("test CA", ca_key, None, [], ca=True)
-    other_ca = _certificate("other CA", other_ca_key, None, [], ca=True)
+    ca_key, other_ca_key = new_key(), new_key()
+    ca = issue("test CA", ca_key, None, ca=True)
+    other_ca = issue("other CA", other_ca_key, None, ca=True)
     ca_path, _ = _write(directory, "ca", ca, ca_key)
-    server_key = _key()
-    server = _certificate(
+    server_key = new_key()
+    server = issue(
         "gpu-exporter",
         server_key,
         (ca.subject, ca_key),
-        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
-    client_key = _key()
-    client = _certificate(
+    client_key = new_key()
+    client = issue(
         "prometheus",
         client_key,
         (ca.subject, ca_key),
-        [x509.DNSName("prometheus.monitoring.svc")],
+        sans=[x509.DNSName("prometheus.monitoring.svc")],
     )
-    stranger_key = _key()
-    stranger = _certificate(
+    stranger_key = new_key()
+    stranger = issue(
         "stranger",
         stranger_key,
         (other_ca.subject, other_ca_key),
-        [x509.DNSName("prometheus.monitoring.svc")],
+        sans=[x509.DNSName("prometheus.monitoring.svc")],
     )
     server_cert, server_key_path = _write(directory, "server", server, server_key)
     client_cert, client_key_path = _write(directory, "client", client, client_key)

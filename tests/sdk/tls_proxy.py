@@ -4,7 +4,6 @@ client certificate) and relays bytes to the real service over loopback."""
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import socket
 import ssl
@@ -16,9 +15,10 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from tests.pki import issue, new_key, write_pem
 
 
 @dataclass(frozen=True)
@@ -30,94 +30,27 @@ class Pki:
     client_key: Path
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-
-
-def _issue(
-    name: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: x509.Name,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    *,
-    ca: bool = False,
-    usage: x509.ObjectIdentifier | None = None,
-    ip: str | None = None,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        builder = builder.add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
-        )
-    else:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-            critical=False,
-        )
-    if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if ip is not None:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def make_pki(directory: Path) -> Pki:
-    pem = serialization.Encoding.PEM
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gpuctl test CA")])
-    ca = _issue("gpuctl test CA", ca_key, ca_name, ca_key, ca=True)
+    ca_key = new_key()
+    ca = issue("gpuctl test CA", ca_key, None, ca=True)
     pki = Pki(
         *(directory / n for n in ("ca.pem", "server.pem", "server-key.pem", "me.pem", "me-key.pem"))
     )
-    pki.ca.write_bytes(ca.public_bytes(pem))
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server = _issue(
+    pki.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    server_key = new_key()
+    server = issue(
         "127.0.0.1",
         server_key,
-        ca_name,
-        ca_key,
+        (ca.subject, ca_key),
         usage=ExtendedKeyUsageOID.SERVER_AUTH,
-        ip="127.0.0.1",
+        sans=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
-    pki.server_cert.write_bytes(server.public_bytes(pem))
-    _write_key(server_key, pki.server_key)
-    client_key = ec.generate_private_key(ec.SECP256R1())
-    client = _issue("operator", client_key, ca_name, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
-    pki.client_cert.write_bytes(client.public_bytes(pem))
-    _write_key(client_key, pki.client_key)
+    write_pem(server, pki.server_cert, server_key, pki.server_key)
+    client_key = new_key()
+    client = issue(
+        "operator", client_key, (ca.subject, ca_key), usage=ExtendedKeyUsageOID.CLIENT_AUTH
+    )
+    write_pem(client, pki.client_cert, client_key, pki.client_key)
     return pki
 
 
