@@ -9,12 +9,17 @@ everything it started.
 
 Environment: DEMO_FLEET (fleet YAML), DEMO_HOST (bind address, 127.0.0.1), DEMO_PORT (analytics,
 8080), DEMO_PROMETHEUS_PORT (9090; any free port when taken), DEMO_DAYS (30), DEMO_STEP (history
-step in seconds, 60), DEMO_SCRAPE_INTERVAL (15s), DEMO_CACHE_DIR (history cache).
+step in seconds, 60), DEMO_SCRAPE_INTERVAL (15s), DEMO_CACHE_DIR (history cache). The analytics
+service gets a secrets key made for the run (GPU_ANALYTICS_SECRETS_KEY, when set, is kept), so
+POST /auth/token issues tokens and webhook secrets are sealed at rest, as in production
+(docs/auth.md).
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -111,7 +116,10 @@ def main() -> int:
         analytics_env={
             "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS": os.environ.get(
                 "GPU_ANALYTICS_SYNC_INTERVAL_SECONDS", "15"
-            )
+            ),
+            # Tokens (POST /auth/token) and webhook secrets sealed at rest need a key.
+            "GPU_ANALYTICS_SECRETS_KEY": os.environ.get("GPU_ANALYTICS_SECRETS_KEY")
+            or base64.b64encode(secrets.token_bytes(32)).decode(),
         },
     )
     try:
@@ -156,6 +164,13 @@ def _print_summary(stack: Stack, seconds: float) -> None:
         if _answers(base + path):
             print(f'  curl -s "$BASE{path}"')
     print('  curl -s -X POST -H "Authorization: Bearer $KEY" "$BASE/gpu/metrics/collect"')
+    # Accounts (docs/auth.md): a user with a password, then a token for it.
+    print(
+        '  curl -s -X POST -H "Authorization: Bearer $KEY" -H "Content-Type: application/json" '
+        '"$BASE/users" -d \'{"username": "alice", "password": "change-me-please", '
+        '"role": "operator"}\''
+    )
+    print('  curl -s -X POST -u alice:change-me-please "$BASE/auth/token"')
     print(
         f'  curl -s "{stack.prometheus_url}/api/v1/query" '
         "--data-urlencode 'query=avg_over_time(uuid:gpu_utilization_ratio:avg1h[24h])'"
