@@ -37,6 +37,8 @@ class Settings:
     web_config_file: Path | None = None
     # gpu_nvlink_link_data_bytes_total: 2 series per NVLink (36 per H100), off by default
     nvlink_per_link: bool = False
+    # GPM profiling (gpu_prof_*); off where another profiler owns the GPU's counters
+    gpm: bool = True
 
 
 def _bool(text: str) -> bool:
@@ -167,6 +169,14 @@ def build_parser(env: Mapping[str, str], prog: str = "gpu-exporter") -> argparse
         type=_bool,
     )
     add(
+        "--gpm",
+        "sample NVML's GPM profiling metrics (gpu_prof_*: SM activity, tensor pipes, DRAM "
+        "bandwidth) on GPUs that have them (Hopper and newer); false where another profiler "
+        "owns the counters (DCGM's profiling module, Nsight)",
+        default=True,
+        type=_bool,
+    )
+    add(
         "--web.config.file",
         "exporter-toolkit web configuration file (YAML: tls_server_config, "
         "http_server_config, basic_auth_users) for HTTPS, client certificates and basic auth; "
@@ -223,4 +233,5 @@ def settings_from_args(args: argparse.Namespace, environment: Mapping[str, str])
         log_level=str(args.log_level),
         web_config_file=Path(args.web_config_file) if args.web_config_file else None,
         nvlink_per_link=_flag(args.nvlink_per_link),
+        gpm=_flag(args.gpm),
     )

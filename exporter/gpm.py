@@ -23,6 +23,10 @@ Failure policy: a GPU that does not support GPM (``isSupportedDevice`` 0: Ampere
 NVML answering NotSupported) is asked once and exports only ``gpu_prof_support_info`` with the
 reason; a lost GPU's buffers are freed and it starts over when it returns; when NVML needs
 re-initialising every buffer is forgotten (the library's own state went with it).
+
+Turned off (``--gpm=false``, for nodes where another profiler owns the counters: DCGM's
+profiling module, Nsight Compute or Nsight Systems' GPU metrics), the reader calls nothing in
+NVML and every GPU exports ``gpu_prof_support_info{supported="false",reason="disabled"}``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ REASON_DRIVER = "driver_not_supported"  # NVML_ERROR_NOT_SUPPORTED (driver, vGPU
 REASON_LIBRARY = "function_not_found"  # the driver or nvidia-ml-py has no GPM functions
 REASON_PERMISSION = "no_permission"  # NVML_ERROR_NO_PERMISSION
 REASON_QUERY_FAILED = "query_failed"  # any other error; asked again next cycle
+REASON_DISABLED = "disabled"  # --gpm=false: NVML is not asked
 REASONS = (
     REASON_SUPPORTED,
     REASON_DEVICE,
@@ -52,6 +57,7 @@ REASONS = (
     REASON_LIBRARY,
     REASON_PERMISSION,
     REASON_QUERY_FAILED,
+    REASON_DISABLED,
 )
 
 _PERCENT = 0.01
@@ -132,12 +138,23 @@ def _plan(lib: Any) -> _Plan:
     return _Plan(ids=ids, single=single, engines=engines)
 
 
+def _disabled(devices: Sequence[DeviceSample]) -> tuple[ProfilingSupport, ...]:
+    return tuple(
+        ProfilingSupport(d.identity.index, d.identity.uuid, False, REASON_DISABLED)
+        for d in devices
+        if d.identity.uuid
+    )
+
+
 class GpmReader:
     """Samples GPM on every supporting GPU and MIG instance. Thread-safe; one sampler stage
     calls :meth:`read`, and :meth:`close` may come from another thread."""
 
-    def __init__(self, lib: Any, *, on_error: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, lib: Any, *, enabled: bool = True, on_error: Callable[[str], None] | None = None
+    ) -> None:
         self._lib = lib
+        self._enabled = enabled
         self._on_error = on_error or (lambda _op: None)
         self._lock = threading.Lock()
         self._closed = False
@@ -153,6 +170,8 @@ class GpmReader:
         with self._lock:
             if self._closed:
                 return GpmReadings()
+            if not self._enabled:
+                return GpmReadings(support=_disabled(devices))
             samples: list[ProfilingSample] = []
             support: list[ProfilingSupport] = []
             seen: set[tuple[int, int | None]] = set()

@@ -394,7 +394,7 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "Whether gpu_prof_* series are exported for this GPU; always 1. supported is true or "
         "false, reason says why: supported, device_not_supported (no GPM: Ampere and older), "
         "driver_not_supported, function_not_found (driver or nvidia-ml-py without GPM), "
-        "no_permission, query_failed (asked again next cycle).",
+        "no_permission, query_failed (asked again next cycle), disabled (--gpm=false).",
         (*DEVICE, "supported", "reason"),
     ),
     # the exporter itself

@@ -80,7 +80,7 @@ def start_exporter(
     xids = XidWatcher(
         nvml if xid_events is None else xid_events, wait_ms=xid_wait_ms, on_error=count_error
     )
-    gpm = GpmReader(nvml, on_error=count_error)  # GPM profiling (issue 20)
+    gpm = GpmReader(nvml, enabled=settings.gpm, on_error=count_error)  # GPM profiling (issue 20)
     # gRPC and the kubernetes client load only when their stage is on: a node that runs
     # with attribution off does not pay their memory.
     pods = None

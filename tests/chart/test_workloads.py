@@ -165,6 +165,8 @@ def test_exporter_environment_is_read_by_the_real_settings(value_set: str) -> No
     assert settings.pod_resources_socket == expected_socket
     assert settings.kubernetes is exporter.get("kubernetesApi", True)
     assert settings.per_process is exporter.get("perProcess", False)
+    assert settings.nvlink_per_link is exporter.get("nvlinkPerLink", False)
+    assert settings.gpm is exporter.get("gpm", True)
     assert settings.expected_devices == exporter.get("expectedDevices", 0)
     assert settings.resource_prefixes == tuple(exporter.get("resourcePrefixes", ["nvidia.com/"]))
     assert settings.nvml_interval_seconds == 1.0

@@ -428,3 +428,37 @@ def test_running_exporter_samples_gpm_in_the_background() -> None:
         ]
         assert node.nvml.gpm.buffers_allocated > 0
     assert node.nvml.gpm.buffers_allocated == 0, "shutdown frees every GPM buffer"
+
+
+def test_gpm_turned_off_asks_nvml_nothing_and_says_so() -> None:
+    """--gpm=false (GPU_EXPORTER_GPM): for nodes where another profiler owns the counters."""
+    from simulator.clock import SystemClock
+
+    fleet = SimulatedFleet.from_file(GPM_FLEET, SystemClock())
+    node = fleet.node(fleet.nodes[0])
+    fake = node.nvml.gpm
+    asked: list[str] = []
+    query = node.nvml.nvmlGpmQueryDeviceSupport
+
+    def counted_query(handle: object) -> object:
+        asked.append("nvmlGpmQueryDeviceSupport")
+        return query(handle)
+
+    node.nvml.nvmlGpmQueryDeviceSupport = counted_query  # type: ignore[method-assign,assignment]
+    settings = load_settings(
+        ["--node-name", node.name, "--listen", "127.0.0.1:0", "--nvml-interval", "0.2"],
+        env={"GPU_EXPORTER_GPM": "false"},
+    )
+    assert settings.gpm is False
+    with contextlib.ExitStack() as stack:
+        exporter = start_exporter(stack, settings, node.nvml, xid_wait_ms=50)
+        time.sleep(1.0)  # five cycles
+        samples = _samples(http_get(f"http://{exporter.target}/metrics").decode())
+    assert not [k for k in samples if k[0] in PROF_METRICS]
+    assert set(_support(samples).values()) == {("false", "disabled")}
+    assert len(_support(samples)) == len(node.spec.gpus)
+    assert (fake.samples_taken, fake.metrics_calls, fake.buffers_allocated) == (0, 0, 0)
+    assert asked == []
+    assert load_settings(["--gpm", "true"], env={}).gpm is True
+    with pytest.raises(SystemExit):
+        load_settings(["--gpm", "maybe"], env={})
