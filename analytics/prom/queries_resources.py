@@ -93,7 +93,8 @@ def pod_parts(scope: PodScope = ALL_PODS) -> dict[str, str]:
     (containers' working set), limit_sum/limit_count and request_sum/request_count (label
     ``resource`` cpu or memory: sum over containers and how many containers set one),
     containers (count), gpu_util_sum/gpu_util_count (see device_utilization), gpu_devices
-    (GPUs, MIG instances and replicas held); plus node_allocatable (label ``resource``, one row
+    (GPUs, MIG instances and replicas held), claims (one row per DRA ResourceClaim a device is
+    held through: labels claim_namespace, claim_name; none for device-plugin GPUs); plus node_allocatable (label ``resource``, one row
     per node and resource), the fallback denominator of usage percentages.
     """
     matchers = scope.matchers()
@@ -133,6 +134,8 @@ def pod_parts(scope: PodScope = ALL_PODS) -> dict[str, str]:
     parts["gpu_devices"] = (
         f"count by (namespace, pod) (max by (namespace, pod, uuid, mig_uuid) ({held}))"
     )
+    claimed = select("gpu_pod_allocation_info", 'claim_name!=""', *matchers)
+    parts["claims"] = f"max by (namespace, pod, claim_namespace, claim_name) ({claimed})"
     allocatable = select(
         "kube_node_status_allocatable", 'resource=~"cpu|memory"', *_node(scope.node)
     )
@@ -149,7 +152,7 @@ def pod_detail(namespace: str, pod: str) -> str:
     """One pod's containers and devices, beside pods(): parts container (kube_pod_container_info
     labels), request and limit (per container and ``resource``, all resources), cpu_cores,
     memory_bytes and restarts (per container), allocation (per container and device: node, gpu,
-    uuid, mig_uuid, resource, sharing), own_sm (the container's SM utilisation on a device, 0-1),
+    uuid, mig_uuid, resource, sharing, claim_namespace, claim_name), own_sm (the container's SM utilisation on a device, 0-1),
     own_memory (its GPU memory there, bytes), device_util (the device's utilisation, joined only
     for whole GPUs held exclusively), mig (gpu_mig_info of the MIG instances it holds)."""
     scope = PodScope(namespace=namespace, pod=pod)
@@ -172,7 +175,8 @@ def pod_detail(namespace: str, pod: str) -> str:
             "memory_bytes": f"sum by ({keys}) ({memory})",
             "restarts": f"max by ({keys}) "
             f"({scope.pod_series('kube_pod_container_status_restarts_total')})",
-            "allocation": f"max by ({keys}, node, gpu, uuid, mig_uuid, resource, sharing) ({held})",
+            "allocation": f"max by ({keys}, node, gpu, uuid, mig_uuid, resource, sharing, "
+            f"claim_namespace, claim_name) ({held})",
             "own_sm": f"max by ({device_keys}) "
             f"({select('gpu_pod_sm_utilization_ratio', *matchers)})",
             "own_memory": f"max by ({device_keys}) "

@@ -710,41 +710,49 @@ type ResourceForecast struct {
 }
 
 // ---- resources ----
+// ResourceClaimRef: a Kubernetes DRA ResourceClaim a pod holds GPUs or MIG devices through.
+type ResourceClaimRef struct {
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
 // Pod: a pod with its usage (percent, cores, GB).
 type Pod struct {
-	Name               string   `json:"name,omitempty"`
-	Namespace          string   `json:"namespace,omitempty"`
-	NodeName           string   `json:"nodeName,omitempty"`
-	Phase              string   `json:"phase,omitempty"`
-	ModelType          string   `json:"modelType,omitempty"`
-	ModelName          string   `json:"modelName,omitempty"`
-	CPUUsagePercent    *float64 `json:"cpuUsagePercent,omitempty"`
-	MemoryUsagePercent *float64 `json:"memoryUsagePercent,omitempty"`
-	GPUUsagePercent    *float64 `json:"gpuUsagePercent,omitempty"`
-	CreationTime       *Time    `json:"creationTime,omitempty"`
-	CPUUsageCores      *float64 `json:"cpuUsageCores,omitempty"`
-	MemoryUsageGB      *float64 `json:"memoryUsageGb,omitempty"`
-	GPUCount           *int     `json:"gpuCount,omitempty"`
+	Name               string             `json:"name,omitempty"`
+	Namespace          string             `json:"namespace,omitempty"`
+	NodeName           string             `json:"nodeName,omitempty"`
+	Phase              string             `json:"phase,omitempty"`
+	ModelType          string             `json:"modelType,omitempty"`
+	ModelName          string             `json:"modelName,omitempty"`
+	CPUUsagePercent    *float64           `json:"cpuUsagePercent,omitempty"`
+	MemoryUsagePercent *float64           `json:"memoryUsagePercent,omitempty"`
+	GPUUsagePercent    *float64           `json:"gpuUsagePercent,omitempty"`
+	CreationTime       *Time              `json:"creationTime,omitempty"`
+	CPUUsageCores      *float64           `json:"cpuUsageCores,omitempty"`
+	MemoryUsageGB      *float64           `json:"memoryUsageGb,omitempty"`
+	GPUCount           *int               `json:"gpuCount,omitempty"`
+	Claims             []ResourceClaimRef `json:"claims,omitempty"`
 }
 
 // TopPod: a pod of /resources/pods/top with its rank and usage value.
 type TopPod struct {
-	Name               string   `json:"name,omitempty"`
-	Namespace          string   `json:"namespace,omitempty"`
-	NodeName           string   `json:"nodeName,omitempty"`
-	Phase              string   `json:"phase,omitempty"`
-	ModelType          string   `json:"modelType,omitempty"`
-	ModelName          string   `json:"modelName,omitempty"`
-	CPUUsagePercent    *float64 `json:"cpuUsagePercent,omitempty"`
-	MemoryUsagePercent *float64 `json:"memoryUsagePercent,omitempty"`
-	GPUUsagePercent    *float64 `json:"gpuUsagePercent,omitempty"`
-	CreationTime       *Time    `json:"creationTime,omitempty"`
-	CPUUsageCores      *float64 `json:"cpuUsageCores,omitempty"`
-	MemoryUsageGB      *float64 `json:"memoryUsageGb,omitempty"`
-	GPUCount           *int     `json:"gpuCount,omitempty"`
-	Rank               *int     `json:"rank,omitempty"`
-	UsageValue         *float64 `json:"usageValue,omitempty"`
-	UsageUnit          string   `json:"usageUnit,omitempty"`
+	Name               string             `json:"name,omitempty"`
+	Namespace          string             `json:"namespace,omitempty"`
+	NodeName           string             `json:"nodeName,omitempty"`
+	Phase              string             `json:"phase,omitempty"`
+	ModelType          string             `json:"modelType,omitempty"`
+	ModelName          string             `json:"modelName,omitempty"`
+	CPUUsagePercent    *float64           `json:"cpuUsagePercent,omitempty"`
+	MemoryUsagePercent *float64           `json:"memoryUsagePercent,omitempty"`
+	GPUUsagePercent    *float64           `json:"gpuUsagePercent,omitempty"`
+	CreationTime       *Time              `json:"creationTime,omitempty"`
+	CPUUsageCores      *float64           `json:"cpuUsageCores,omitempty"`
+	MemoryUsageGB      *float64           `json:"memoryUsageGb,omitempty"`
+	GPUCount           *int               `json:"gpuCount,omitempty"`
+	Claims             []ResourceClaimRef `json:"claims,omitempty"`
+	Rank               *int               `json:"rank,omitempty"`
+	UsageValue         *float64           `json:"usageValue,omitempty"`
+	UsageUnit          string             `json:"usageUnit,omitempty"`
 }
 
 // Container: a container: image, requests and limits (Kubernetes quantities), usage.
@@ -771,31 +779,34 @@ type PodGPU struct {
 	Sharing            string   `json:"sharing,omitempty"`
 	UtilizationPercent *float64 `json:"utilizationPercent,omitempty"`
 	MemoryUsedGB       *float64 `json:"memoryUsedGb,omitempty"`
+	// Claim is nil for a device-plugin GPU.
+	Claim *ResourceClaimRef `json:"claim,omitempty"`
 }
 
 // PodDetail: one pod in detail: containers and the GPUs it holds.
 type PodDetail struct {
-	Name               string      `json:"name,omitempty"`
-	Namespace          string      `json:"namespace,omitempty"`
-	NodeName           string      `json:"nodeName,omitempty"`
-	Phase              string      `json:"phase,omitempty"`
-	ModelType          string      `json:"modelType,omitempty"`
-	ModelName          string      `json:"modelName,omitempty"`
-	CPUUsagePercent    *float64    `json:"cpuUsagePercent,omitempty"`
-	MemoryUsagePercent *float64    `json:"memoryUsagePercent,omitempty"`
-	GPUUsagePercent    *float64    `json:"gpuUsagePercent,omitempty"`
-	CreationTime       *Time       `json:"creationTime,omitempty"`
-	CPUUsageCores      *float64    `json:"cpuUsageCores,omitempty"`
-	MemoryUsageGB      *float64    `json:"memoryUsageGb,omitempty"`
-	GPUCount           *int        `json:"gpuCount,omitempty"`
-	Uid                string      `json:"uid,omitempty"`
-	PodIP              string      `json:"podIp,omitempty"`
-	HostIP             string      `json:"hostIp,omitempty"`
-	OwnerKind          string      `json:"ownerKind,omitempty"`
-	OwnerName          string      `json:"ownerName,omitempty"`
-	RestartCount       *int        `json:"restartCount,omitempty"`
-	Containers         []Container `json:"containers,omitempty"`
-	GPUs               []PodGPU    `json:"gpus,omitempty"`
+	Name               string             `json:"name,omitempty"`
+	Namespace          string             `json:"namespace,omitempty"`
+	NodeName           string             `json:"nodeName,omitempty"`
+	Phase              string             `json:"phase,omitempty"`
+	ModelType          string             `json:"modelType,omitempty"`
+	ModelName          string             `json:"modelName,omitempty"`
+	CPUUsagePercent    *float64           `json:"cpuUsagePercent,omitempty"`
+	MemoryUsagePercent *float64           `json:"memoryUsagePercent,omitempty"`
+	GPUUsagePercent    *float64           `json:"gpuUsagePercent,omitempty"`
+	CreationTime       *Time              `json:"creationTime,omitempty"`
+	CPUUsageCores      *float64           `json:"cpuUsageCores,omitempty"`
+	MemoryUsageGB      *float64           `json:"memoryUsageGb,omitempty"`
+	GPUCount           *int               `json:"gpuCount,omitempty"`
+	Claims             []ResourceClaimRef `json:"claims,omitempty"`
+	Uid                string             `json:"uid,omitempty"`
+	PodIP              string             `json:"podIp,omitempty"`
+	HostIP             string             `json:"hostIp,omitempty"`
+	OwnerKind          string             `json:"ownerKind,omitempty"`
+	OwnerName          string             `json:"ownerName,omitempty"`
+	RestartCount       *int               `json:"restartCount,omitempty"`
+	Containers         []Container        `json:"containers,omitempty"`
+	GPUs               []PodGPU           `json:"gpus,omitempty"`
 }
 
 // Node: a node: role, Ready, capacities, usage (percent) and pod counts.

@@ -9,6 +9,14 @@ from k8s_gpu_client.models._base import ApiModel
 
 
 @dataclass(kw_only=True)
+class ResourceClaimRef(ApiModel):
+    """A Kubernetes DRA ResourceClaim a pod holds GPUs or MIG devices through."""
+
+    name: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(kw_only=True)
 class Pod(ApiModel):
     """A pod with its usage (percent, cores, GB)."""
 
@@ -25,6 +33,7 @@ class Pod(ApiModel):
     cpu_usage_cores: float | None = None
     memory_usage_gb: float | None = None
     gpu_count: int | None = None
+    claims: list[ResourceClaimRef] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -64,6 +73,8 @@ class PodGpu(ApiModel):
     sharing: str | None = None
     utilization_percent: float | None = None
     memory_used_gb: float | None = None
+    claim: ResourceClaimRef | None = None
+    """None for a device-plugin GPU."""
 
 
 @dataclass(kw_only=True)

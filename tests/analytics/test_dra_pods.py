@@ -20,45 +20,10 @@ from devstack.prometheus import PrometheusServer, ScrapeJob
 from simulator.clock import ManualClock
 from simulator.node import SimulatedFleet
 from tests.analytics.conftest import API
-from tests.conftest import ROOT, ExporterFactory, free_port
+from tests.conftest import FLEETS, ROOT, ExporterFactory, free_port
 
 NODE = "dra-node"
-FLEET = f"""
-seed: 5
-epoch: 2026-01-01T00:00:00Z
-nodes:
-  - name: {NODE}
-    cpu_cores: 64
-    memory_gib: 512
-    gpus:
-      - model: A100_80GB
-        mig: [1g.10gb, 2g.20gb, 4g.40gb]
-      - model: H100_80GB
-      - model: H100_80GB
-    pods:
-      - name: trainer-0
-        namespace: research
-        image: nvcr.io/nvidia/pytorch:24.08-py3
-        workload: training
-        dra_claim: trainer-gpus
-        containers:
-          - name: pytorch
-            gpus: [1]
-      - name: notebook-0
-        namespace: research
-        image: quay.io/jupyter/pytorch-notebook:cuda12-2024-10-14
-        workload: notebook
-        dra_claim: notebook-mig
-        containers:
-          - name: notebook
-            mig: [[0, 1]]
-      - name: vllm-0
-        namespace: research
-        image: vllm/vllm-openai:v0.6.3
-        containers:
-          - name: vllm
-            gpus: [2]
-"""
+FLEET = FLEETS / "test-dra.yaml"
 RESOURCES = API + "/resources"
 
 
@@ -84,12 +49,10 @@ def _start_cluster(fleet: Path, port: int) -> subprocess.Popen[bytes]:
 def test_claimed_gpus_show_in_the_pod_views(
     tmp_path: Path, exporter_process: ExporterFactory
 ) -> None:
-    fleet_path = tmp_path / "fleet.yaml"
-    fleet_path.write_text(FLEET)
-    spec = SimulatedFleet.from_file(fleet_path, ManualClock(0.0)).node(NODE).spec
-    exporter = exporter_process(fleet_path, NODE)
+    spec = SimulatedFleet.from_file(FLEET, ManualClock(0.0)).node(NODE).spec
+    exporter = exporter_process(FLEET, NODE)
     port = free_port()
-    cluster = _start_cluster(fleet_path, port)
+    cluster = _start_cluster(FLEET, port)
     target = (f"127.0.0.1:{port}",)
     prometheus = PrometheusServer(
         tmp_path / "prometheus",
@@ -126,19 +89,35 @@ def test_claimed_gpus_show_in_the_pod_views(
             "notebook-0": 1,
             "vllm-0": 1,
         }
+        # The list says which claim each pod holds its devices through, from the same query.
+        assert {name: p["claims"] for name, p in listed.items()} == {
+            "trainer-0": [{"name": "trainer-gpus", "namespace": "research"}],
+            "notebook-0": [{"name": "notebook-mig", "namespace": "development"}],
+            "vllm-0": [],
+        }
 
         trainer = client.get(RESOURCES + "/pods/research/trainer-0").get_json()["data"]
         (gpu,) = trainer["gpus"]
         assert (gpu["gpuUuid"], gpu["migUuid"], gpu["gpuIndex"]) == (spec.gpus[1].uuid, None, 1)
         assert (gpu["resource"], gpu["container"]) == ("gpu.nvidia.com", "pytorch")
+        assert gpu["claim"] == {"name": "trainer-gpus", "namespace": "research"}
+        assert trainer["claims"] == [gpu["claim"]]
         # A claimed GPU is not an extended resource: no nvidia_com_gpu request.
         (container,) = trainer["containers"]
         assert not any("gpu" in name for name in container["requests"])
 
-        notebook = client.get(RESOURCES + "/pods/research/notebook-0").get_json()["data"]
+        notebook = client.get(RESOURCES + "/pods/development/notebook-0").get_json()["data"]
         (mig,) = notebook["gpus"]
         assert mig["migUuid"] == spec.gpus[0].mig_instances[1].uuid
         assert mig["gpuUuid"] == spec.gpus[0].uuid
+        assert mig["claim"] == {"name": "notebook-mig", "namespace": "development"}
+
+        # A device-plugin GPU came through no claim: null, not an empty object.
+        vllm = client.get(RESOURCES + "/pods/serving/vllm-0").get_json()["data"]
+        (plugin,) = vllm["gpus"]
+        assert (plugin["gpuUuid"], plugin["resource"]) == (spec.gpus[2].uuid, "nvidia.com/gpu")
+        assert plugin["claim"] is None
+        assert vllm["claims"] == []
     finally:
         prometheus.stop()
         cluster.terminate()

@@ -86,6 +86,10 @@ def test_pod_parts_aggregate_per_pod_and_exclude_pod_level_cadvisor_series() -> 
         "count by (namespace, pod) (max by (namespace, pod, uuid, mig_uuid) "
         '(gpu_pod_allocation_info{namespace="model-serving"}))'
     )
+    assert parts["claims"] == (
+        "max by (namespace, pod, claim_namespace, claim_name) "
+        '(gpu_pod_allocation_info{claim_name!="",namespace="model-serving"})'
+    )
     assert set(_parts(q.pods(q.PodScope(namespace="model-serving")))) == set(parts)
 
 

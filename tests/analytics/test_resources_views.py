@@ -8,9 +8,11 @@ import pytest
 
 from analytics.prom import Sample
 from analytics.services.cluster.service import (
+    ClaimRef,
     PodView,
     assemble_namespaces,
     assemble_nodes,
+    assemble_pod_detail,
     assemble_pods,
     bytes_quantity,
     cpu_quantity,
@@ -123,6 +125,53 @@ def test_gpu_percent_is_the_mean_of_devices_with_their_own_value() -> None:
     assert by_name["mig-only"].gpu_usage_percent is None
     assert by_name["mig-only"].gpu_count == 1
     assert (by_name["no-gpu"].gpu_usage_percent, by_name["no-gpu"].gpu_count) == (None, 0)
+
+
+def test_claims_are_listed_once_each_and_devices_without_one_have_none() -> None:
+    ids = {"namespace": "ns"}
+    claim = {"claim_namespace": "ns", "pod": "dra"}
+    (pod,) = assemble_pods(
+        rows(
+            *pod_rows(
+                "dra",
+                row("claims", claim_name="train-b", **claim, **ids),
+                row("claims", claim_name="train-a", **claim, **ids),
+            )
+        )
+    )
+    assert pod.claims == (ClaimRef("train-a", "ns"), ClaimRef("train-b", "ns"))
+
+    device = {"container": "main", "node": "n1", "sharing": "exclusive"}
+    detail = assemble_pod_detail(
+        pod,
+        rows(
+            row(
+                "allocation",
+                gpu="0",
+                uuid="GPU-a",
+                resource="gpu.nvidia.com",
+                **device,
+                claim_name="train-a",
+                claim_namespace="ns",
+            ),
+            # A device-plugin GPU: empty claim labels, or none at all from an older exporter.
+            row(
+                "allocation",
+                gpu="1",
+                uuid="GPU-b",
+                resource="nvidia.com/gpu",
+                **device,
+                claim_name="",
+                claim_namespace="",
+            ),
+            row("allocation", gpu="2", uuid="GPU-c", resource="nvidia.com/gpu", **device),
+        ),
+    )
+    assert [(g.gpu_uuid, g.claim) for g in detail.gpus] == [
+        ("GPU-a", ClaimRef("train-a", "ns")),
+        ("GPU-b", None),
+        ("GPU-c", None),
+    ]
 
 
 def test_a_label_change_does_not_duplicate_a_pod_or_node() -> None:

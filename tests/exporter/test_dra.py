@@ -31,54 +31,18 @@ from simulator.fleet import FleetError, load_fleet
 from simulator.kubeapi import KubeApiServer
 from simulator.kubelet import PodResourcesServer
 from simulator.node import SimulatedFleet, SimulatedNode
-from tests.conftest import http_get
+from tests.conftest import FLEETS, http_get
 
-FLEET = """
-seed: 11
-epoch: 2026-01-01T00:00:00Z
-nodes:
-  - name: dra-node
-    cpu_cores: 64
-    memory_gib: 512
-    gpus:
-      - model: A100_80GB
-        mig: [1g.10gb, 2g.20gb, 4g.40gb]
-      - model: H100_80GB
-      - model: H100_80GB
-    pods:
-      - name: trainer-0
-        namespace: research
-        image: nvcr.io/nvidia/pytorch:24.08-py3
-        workload: training
-        dra_claim: trainer-gpus
-        containers:
-          - name: pytorch
-            gpus: [1]
-      - name: notebook-0
-        namespace: development
-        image: quay.io/jupyter/pytorch-notebook:cuda12-2024-10-14
-        workload: notebook
-        dra_claim: notebook-mig
-        containers:
-          - name: notebook
-            mig: [[0, 1]]
-      - name: vllm-0
-        namespace: serving
-        image: vllm/vllm-openai:v0.6.3
-        containers:
-          - name: vllm
-            gpus: [2]
-"""
+DRA_FLEET = FLEETS / "test-dra.yaml"
+FLEET = DRA_FLEET.read_text()
 
 Labels = dict[str, str]
 
 
 @pytest.fixture
-def node(tmp_path: Path) -> SimulatedNode:
-    path = tmp_path / "fleet.yaml"
-    path.write_text(FLEET)
-    probe = SimulatedFleet.from_file(path, ManualClock(0.0))
-    fleet = SimulatedFleet.from_file(path, ManualClock(probe.spec.epoch_seconds + 600))
+def node() -> SimulatedNode:
+    probe = SimulatedFleet.from_file(DRA_FLEET, ManualClock(0.0))
+    fleet = SimulatedFleet.from_file(DRA_FLEET, ManualClock(probe.spec.epoch_seconds + 600))
     return fleet.node("dra-node")
 
 

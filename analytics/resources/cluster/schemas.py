@@ -48,6 +48,11 @@ class _Flattened(Schema):
 # -- pods --------------------------------------------------------------------------------------
 
 
+class ResourceClaimRefSchema(Schema):
+    name = fields.String(metadata=doc("ResourceClaim name."))
+    namespace = fields.String(metadata=doc("Namespace of the ResourceClaim."))
+
+
 class PodSchema(_Flattened):
     inner = "pod"
 
@@ -100,6 +105,14 @@ class PodSchema(_Flattened):
         data_key="gpuCount",
         metadata=doc("Devices it holds: whole GPUs, MIG instances and time-sliced replicas."),
     )
+    claims = fields.List(
+        fields.Nested(ResourceClaimRefSchema),
+        metadata=doc(
+            "Kubernetes DRA ResourceClaims it holds devices through (the exporter's claim_name "
+            "and claim_namespace labels), by namespace and name; empty when it holds none, or "
+            "only device-plugin GPUs."
+        ),
+    )
 
 
 class ContainerSchema(Schema):
@@ -148,7 +161,10 @@ class PodGpuSchema(Schema):
     )
     container = fields.String(metadata=doc("Container the kubelet assigned the device to."))
     resource = fields.String(
-        metadata=doc("Extended resource it was allocated under, e.g. nvidia.com/gpu.")
+        metadata=doc(
+            "Extended resource it was allocated under, e.g. nvidia.com/gpu; for a device of a "
+            "DRA claim, the DRA driver's name (gpu.nvidia.com)."
+        )
     )
     sharing = fields.String(
         metadata=doc('"exclusive", or "shared" for a time-sliced / MPS replica.')
@@ -165,6 +181,14 @@ class PodGpuSchema(Schema):
         data_key="memoryUsedGb",
         allow_none=True,
         metadata=doc("GPU memory used by the container's processes on this device, GiB."),
+    )
+    claim = fields.Nested(
+        ResourceClaimRefSchema,
+        allow_none=True,
+        metadata=doc(
+            "The Kubernetes DRA ResourceClaim the device is held through; null for a device "
+            "from the device plugin (an extended resource such as nvidia.com/gpu)."
+        ),
     )
 
 

@@ -151,6 +151,20 @@ def unique(rows: Iterable[Sample], *keys: str) -> list[Sample]:
 
 
 @dataclass(frozen=True)
+class ClaimRef:
+    """A DRA ResourceClaim a device is held through (the exporter's claim_* labels)."""
+
+    name: str
+    namespace: str
+
+
+def claim_of(labels: Mapping[str, str]) -> ClaimRef | None:
+    """The claim of an allocation series; None for a device-plugin GPU (empty claim_name)."""
+    name = labels.get("claim_name", "")
+    return ClaimRef(name, labels.get("claim_namespace", "")) if name else None
+
+
+@dataclass(frozen=True)
 class PodView:
     name: str
     namespace: str
@@ -172,6 +186,8 @@ class PodView:
     host_ip: str | None = field(default=None, repr=False)
     owner_kind: str | None = field(default=None, repr=False)
     owner_name: str | None = field(default=None, repr=False)
+    # DRA ResourceClaims its devices are held through, by namespace and name; () for none.
+    claims: tuple[ClaimRef, ...] = ()
 
 
 def _denominator(
@@ -202,6 +218,11 @@ def assemble_pods(rows: Rows) -> list[PodView]:
     util_sum = _by_pod(rows.get("gpu_util_sum", []))
     util_count = _by_pod(rows.get("gpu_util_count", []))
     devices = _by_pod(rows.get("gpu_devices", []))
+    claims: dict[PodKey, set[ClaimRef]] = defaultdict(set)
+    for s in rows.get("claims", []):
+        claim = claim_of(s.labels)
+        if claim is not None:
+            claims[_pod_key(s.labels)].add(claim)
     specs = {
         part: _by_pod_resource(rows.get(part, []))
         for part in ("limit_sum", "limit_count", "request_sum", "request_count")
@@ -251,6 +272,7 @@ def assemble_pods(rows: Rows) -> list[PodView]:
                 host_ip=labels.get("host_ip") or None,
                 owner_kind=labels.get("created_by_kind") or None,
                 owner_name=labels.get("created_by_name") or None,
+                claims=tuple(sorted(claims.get(key, ()), key=lambda c: (c.namespace, c.name))),
             )
         )
     views.sort(key=lambda v: (v.namespace, v.name))
@@ -281,6 +303,7 @@ class PodGpuView:
     sharing: str
     utilization_percent: float | None
     memory_used_gb: float | None
+    claim: ClaimRef | None = None
 
 
 @dataclass(frozen=True)
@@ -353,6 +376,7 @@ def assemble_pod_detail(pod: PodView, rows: Rows) -> PodDetail:
                 sharing=labels.get("sharing", ""),
                 utilization_percent=percent(finite(util)) if util is not None else None,
                 memory_used_gb=gib(finite(memory_used)) if memory_used is not None else None,
+                claim=claim_of(labels),
             )
         )
     gpus.sort(key=lambda g: (g.device_id or g.gpu_uuid, g.mig_uuid or "", g.container))

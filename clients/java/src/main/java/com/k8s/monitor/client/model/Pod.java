@@ -2,7 +2,11 @@
 package com.k8s.monitor.client.model;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonSetter;
+import com.fasterxml.jackson.annotation.Nulls;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 
 /** A pod with its usage (percent, cores, GB). */
 public class Pod extends ApiModel {
@@ -32,6 +36,9 @@ public class Pod extends ApiModel {
     private Double memoryUsageGb;
     @JsonProperty("gpuCount")
     private Long gpuCount;
+    @JsonProperty("claims")
+    @JsonSetter(nulls = Nulls.AS_EMPTY)
+    private List<ResourceClaimRef> claims = new ArrayList<>();
 
     public String getName() {
         return name;
@@ -135,5 +142,13 @@ public class Pod extends ApiModel {
 
     public void setGpuCount(Long gpuCount) {
         this.gpuCount = gpuCount;
+    }
+
+    public List<ResourceClaimRef> getClaims() {
+        return claims;
+    }
+
+    public void setClaims(List<ResourceClaimRef> claims) {
+        this.claims = claims;
     }
 }

@@ -27,6 +27,8 @@ public class PodGpu extends ApiModel {
     private Double utilizationPercent;
     @JsonProperty("memoryUsedGb")
     private Double memoryUsedGb;
+    @JsonProperty("claim")
+    private ResourceClaimRef claim;
 
     public String getDeviceId() {
         return deviceId;
@@ -114,5 +116,13 @@ public class PodGpu extends ApiModel {
 
     public void setMemoryUsedGb(Double memoryUsedGb) {
         this.memoryUsedGb = memoryUsedGb;
+    }
+
+    public ResourceClaimRef getClaim() {
+        return claim;
+    }
+
+    public void setClaim(ResourceClaimRef claim) {
+        this.claim = claim;
     }
 }
