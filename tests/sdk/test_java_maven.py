@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.sdk.test_java_sdk import EXPECTED_TESTS, JAVA_DIR, junit_results
 
 MAVEN_REPO = Path("/usr/share/maven-repo")
@@ -45,8 +46,10 @@ DEBIAN_VERSIONS = {
     "jar.plugin.version": (PLUGINS, "maven-jar-plugin", "libmaven-jar-plugin-java"),
     "install.plugin.version": (PLUGINS, "maven-install-plugin", "libmaven-install-plugin-java"),
 }
-COORDINATES = Path("com", "k8s", "monitor", "gpu-management-client", "0.1.0")
-JAR_NAME = "gpu-management-client-0.1.0.jar"
+# The pom's version repeats VERSION (tests/packaging/test_distributions.py holds it to it).
+VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
+COORDINATES = Path("com", "k8s", "monitor", "gpu-management-client", VERSION)
+JAR_NAME = f"gpu-management-client-{VERSION}.jar"
 # Skipped without the live service: it verifies a delivery test_java_sdk.py captures from it.
 SKIPPED_OFFLINE = {"WebhookSignatureTest.aRealDeliveryOfTheService"}
 JAVA_17_CLASS_FILE = 61
@@ -168,12 +171,15 @@ def test_surefire_runs_every_unit_test_and_leaves_the_live_suite_out(
             assert names <= set(results.get(cls, {})), (cls, names - set(results.get(cls, {})))
 
 
-def test_the_live_service_profile_runs_the_live_suite(maven_build: MavenBuild) -> None:
+def test_the_live_service_profile_runs_the_live_suite(
+    maven_build: MavenBuild, tmp_path: Path
+) -> None:
     """-P live-service (on by itself when GPU_API_BASE_URL is set) includes LiveServiceTest;
-    without the service's address it skips itself."""
-    reports = maven_build.project / "target" / "surefire-reports"
+    without the service's address it skips itself. Surefire alone, on a copy of the build."""
+    project = shutil.copytree(maven_build.project, tmp_path / "project")
+    reports = project / "target" / "surefire-reports"
     shutil.rmtree(reports)
-    output = maven(maven_build, "-P", "live-service", "surefire:test")
+    output = maven(maven_build, "-P", "live-service", "surefire:test", project=project)
     results = junit_results(reports)
     assert set(results.get("LiveServiceTest", {}).values()) == {"skipped"}, output
 
@@ -192,7 +198,7 @@ def test_the_jar_holds_every_sdk_class_for_java_17_under_the_pom_coordinates(
     assert int.from_bytes(client_class[6:8], "big") == JAVA_17_CLASS_FILE
     installed = maven_build.local_repository / COORDINATES
     assert (installed / JAR_NAME).read_bytes() == jar.read_bytes()
-    pom = (installed / "gpu-management-client-0.1.0.pom").read_text()
+    pom = (installed / f"gpu-management-client-{VERSION}.pom").read_text()
     assert pom == (JAVA_DIR / "pom.xml").read_text()
 
 
