@@ -3,9 +3,10 @@
 # Python's venv module and Debian's Prometheus server, promtool and Alertmanager; for the tests
 # (`bootstrap.sh test`, what `make test` runs) also PostgreSQL's server and VictoriaMetrics (the
 # second metrics backend of the truth tests: victoria-metrics, vmctl, vmalert), the toolchains
-# of the Go and Java SDKs' tests (golang-go; a JDK, Jackson and JUnit 5) and Node.js with npm
-# (the Makefile installs Redocly's CLI with it, to lint the OpenAPI document); for the images
-# (`bootstrap.sh images`, what `make images` runs, and the tests) mmdebstrap and skopeo.
+# of the Go and Java SDKs' tests (golang-go; a JDK, Jackson, JUnit 5, Maven and its plugins)
+# and Node.js with npm (the Makefile installs Redocly's CLI with it, to lint the OpenAPI
+# document); for the images (`bootstrap.sh images`, what `make images` runs, and the tests)
+# mmdebstrap and skopeo.
 # Idempotent: a machine that already has them installs nothing.
 set -euo pipefail
 purpose="${1:-test}"
@@ -36,6 +37,15 @@ if [ "$purpose" = "test" ]; then
   command -v javac >/dev/null 2>&1 || need+=(default-jdk-headless)
   [ -f /usr/share/java/jackson-databind.jar ] || need+=(libjackson2-databind-java)
   [ -f /usr/share/java/junit-platform-console-standalone.jar ] || need+=(junit5)
+  # Its pom.xml built by Maven offline (tests/sdk/test_java_maven.py): Maven and the plugins of
+  # the jar lifecycle, from Debian's Maven repository.
+  command -v mvn >/dev/null 2>&1 || need+=(maven)
+  for plugin in compiler:libmaven-compiler-plugin-java surefire:libsurefire-java \
+    resources:libmaven-resources-plugin-java jar:libmaven-jar-plugin-java \
+    install:libmaven-install-plugin-java; do
+    compgen -G "/usr/share/maven-repo/org/apache/maven/plugins/maven-${plugin%%:*}-plugin/*/*.jar" \
+      >/dev/null || need+=("${plugin#*:}")
+  done
 fi
 
 # `make images` (scripts/images.py): mmdebstrap makes the base from Debian's archive, pip fetches
