@@ -7,11 +7,14 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
+from analytics.services.events.alertmanager import ALERT_EVENTS, UNMAPPED_ALERTS
 from analytics.store import events as event_store
 from tests.analytics.conftest import FakeClock, assert_error
+from tests.conftest import ROOT
 from tests.webhooks.conftest import ADMIN, API, DispatcherFactory, database, register_webhook
 from tests.webhooks.receiver import WebhookReceiver
 
@@ -119,6 +122,11 @@ def test_repeats_are_recorded_once_and_resolution_once(
         ("GpuEccUncorrectableNew", {"node": "n", "gpu": "2"}, "GPU_ECC_ERROR", {}),
         ("GpuPowerBrake", {"node": "n", "gpu": "0", "reason": "hw_power_brake"},
          "GPU_THROTTLED", {"reason": "hw_power_brake"}),
+        ("GpuNvlinkErrors", {"node": "n", "gpu": "2", "error": "replay"},
+         "GPU_INTERCONNECT_ERROR", {"kind": "NVLINK_ERRORS", "error": "replay",
+                                    "deviceId": "n-GPU-02"}),
+        ("GpuFabricNotReady", {"node": "n", "gpu": "7", "uuid": "GPU-f"},
+         "GPU_INTERCONNECT_ERROR", {"kind": "FABRIC_NOT_READY", "uuid": "GPU-f", "error": None}),
         ("GpuExporterDown", {"instance": "n"}, "EXPORTER_DOWN", {"instance": "n"}),
         ("GpuMigLayoutDrift", {"node": "n", "device_id": "n-GPU-04"}, "MIG_LAYOUT_DRIFT",
          {"deviceId": "n-GPU-04"}),
@@ -142,6 +150,13 @@ def test_every_mapped_alert(
     data = json.loads(event.data)
     assert {key: data.get(key) for key in fields} == fields
     assert data["alertName"] == name
+
+
+def test_every_alert_of_the_rules_is_mapped_or_deliberately_not() -> None:
+    rules = yaml.safe_load((ROOT / "alerts" / "gpu-alerts.yml").read_text())
+    names = {r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    assert names == set(ALERT_EVENTS) | UNMAPPED_ALERTS
+    assert not set(ALERT_EVENTS) & UNMAPPED_ALERTS
 
 
 def test_unmapped_alerts_are_counted_not_recorded(app: Flask, client: FlaskClient) -> None:

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     GPU_LOST = "GPU_LOST"
     GPU_ECC_ERROR = "GPU_ECC_ERROR"
     GPU_THROTTLED = "GPU_THROTTLED"
+    GPU_INTERCONNECT_ERROR = "GPU_INTERCONNECT_ERROR"
     EXPORTER_DOWN = "EXPORTER_DOWN"
     MIG_LAYOUT_DRIFT = "MIG_LAYOUT_DRIFT"
     ALLOCATION_FAILED = "ALLOCATION_FAILED"
@@ -43,6 +44,10 @@ EVENT_CATALOGUE: Mapping[EventType, str] = {
     ),
     EventType.GPU_THROTTLED: (
         "Alerts GpuThermalSlowdown, GpuPowerBrake: the driver holds the clocks down."
+    ),
+    EventType.GPU_INTERCONNECT_ERROR: (
+        "Alerts GpuPcieReplayErrors, GpuNvlinkErrors, GpuNvlinkRecoveryErrors, "
+        "GpuFabricNotReady: a GPU's PCIe link, NVLinks or NVSwitch fabric is failing."
     ),
     EventType.EXPORTER_DOWN: (
         "Alerts GpuExporterDown, GpuExporterAbsent, GpuExporterStale: GPU monitoring is blind."
