@@ -244,7 +244,8 @@ def node_gpus(node: str) -> str:
     """Per GPU of a node: info (gpu_info labels: model_name, mig_mode, ...), up, util (0-1),
     memory_used and memory_total (bytes), temperature (°C), power (W); per MIG instance:
     mig (gpu_mig_info labels), mig_memory_used, mig_memory_total (bytes); per holder:
-    allocation (namespace, pod, container, uuid, mig_uuid, resource, sharing)."""
+    allocation (namespace, pod, container, uuid, mig_uuid, resource, sharing, claim_namespace,
+    claim_name)."""
     matchers = _node(node)
     parts = {"info": f"max without (instance, job) ({select('gpu_info', *matchers)})"}
     for part, metric in (
@@ -263,8 +264,8 @@ def node_gpus(node: str) -> str:
     ):
         parts[part] = f"max by (node, gpu, uuid, mig_uuid) ({select(metric, *matchers)})"
     parts["allocation"] = (
-        "max by (namespace, pod, container, gpu, uuid, mig_uuid, resource, sharing) "
-        f"({select('gpu_pod_allocation_info', *matchers)})"
+        "max by (namespace, pod, container, gpu, uuid, mig_uuid, resource, sharing, "
+        f"claim_namespace, claim_name) ({select('gpu_pod_allocation_info', *matchers)})"
     )
     return tagged(parts, TAG)
 

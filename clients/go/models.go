@@ -842,6 +842,8 @@ type GPUHolder struct {
 	Resource  string `json:"resource,omitempty"`
 	Sharing   string `json:"sharing,omitempty"`
 	MIGUUID   string `json:"migUuid,omitempty"`
+	// Claim is nil for a device-plugin GPU.
+	Claim *ResourceClaimRef `json:"claim,omitempty"`
 }
 
 // NodeMIGInstance: a MIG instance as the node's exporter reports it.

@@ -128,6 +128,8 @@ class GpuHolder(ApiModel):
     resource: str | None = None
     sharing: str | None = None
     mig_uuid: str | None = None
+    claim: ResourceClaimRef | None = None
+    """None for a device-plugin GPU."""
 
 
 @dataclass(kw_only=True)

@@ -118,6 +118,22 @@ def test_claimed_gpus_show_in_the_pod_views(
         assert (plugin["gpuUuid"], plugin["resource"]) == (spec.gpus[2].uuid, "nvidia.com/gpu")
         assert plugin["claim"] is None
         assert vllm["claims"] == []
+
+        # The node detail's holders say the same, per GPU and per MIG instance.
+        node = client.get(RESOURCES + f"/nodes/{NODE}").get_json()["data"]
+        by_uuid = {g["uuid"]: g for g in node["gpus"]}
+        holders = {
+            h["pod"]: h["claim"]
+            for g in node["gpus"]
+            for h in g["holders"] + [h for m in g["migInstances"] for h in m["holders"]]
+        }
+        assert holders == {
+            "trainer-0": {"name": "trainer-gpus", "namespace": "research"},
+            "notebook-0": {"name": "notebook-mig", "namespace": "development"},
+            "vllm-0": None,
+        }
+        (held,) = [h for m in by_uuid[spec.gpus[0].uuid]["migInstances"] for h in m["holders"]]
+        assert held["migUuid"] == mig["migUuid"]
     finally:
         prometheus.stop()
         cluster.terminate()

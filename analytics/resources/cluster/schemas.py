@@ -349,6 +349,14 @@ class GpuHolderSchema(Schema):
     mig_uuid = fields.String(
         data_key="migUuid", allow_none=True, metadata=doc("MIG instance held, if any.")
     )
+    claim = fields.Nested(
+        ResourceClaimRefSchema,
+        allow_none=True,
+        metadata=doc(
+            "The Kubernetes DRA ResourceClaim it is held through; null for a device from the "
+            "device plugin."
+        ),
+    )
 
 
 class NodeMigInstanceSchema(Schema):

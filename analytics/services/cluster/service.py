@@ -520,6 +520,7 @@ class HolderView:
     resource: str
     sharing: str
     mig_uuid: str | None
+    claim: ClaimRef | None = None
 
 
 @dataclass(frozen=True)
@@ -586,6 +587,7 @@ def assemble_node_gpus(node: str, rows: Rows) -> list[NodeGpuView]:
                 resource=labels.get("resource", ""),
                 sharing=labels.get("sharing", ""),
                 mig_uuid=mig_uuid or None,
+                claim=claim_of(labels),
             )
         )
     for found in holders.values():

@@ -17,6 +17,8 @@ public class GpuHolder extends ApiModel {
     private String sharing;
     @JsonProperty("migUuid")
     private String migUuid;
+    @JsonProperty("claim")
+    private ResourceClaimRef claim;
 
     public String getNamespace() {
         return namespace;
@@ -64,5 +66,13 @@ public class GpuHolder extends ApiModel {
 
     public void setMigUuid(String migUuid) {
         this.migUuid = migUuid;
+    }
+
+    public ResourceClaimRef getClaim() {
+        return claim;
+    }
+
+    public void setClaim(ResourceClaimRef claim) {
+        this.claim = claim;
     }
 }
