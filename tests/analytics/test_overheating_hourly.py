@@ -4,13 +4,12 @@ running across DETAIL_HOURS' boundary is one window, not an hourly and a detaile
 
 from __future__ import annotations
 
-from analytics.services.gpu.metrics import (
+from analytics.services.gpu.metrics import FleetDevice, _alert
+from analytics.services.gpu.overheating import (
     REFINE_STEP_SECONDS,
-    FleetDevice,
     Window,
-    _alert,
-    _hourly_windows,
-    _joined,
+    hourly_windows,
+    join_windows,
 )
 
 HOUR = 3600.0
@@ -35,7 +34,7 @@ def test_consecutive_hot_hours_are_one_window_and_a_gap_starts_another() -> None
     # Points at t stand for the hour before t: hours ending at +1h, +2h, +3h, then +6h.
     hot = [(base + 3 * HOUR, 91.0), (base + HOUR, 88.0), (base + 2 * HOUR, 93.5)]
     hot.append((base + 6 * HOUR, 86.0))
-    alerts = [_alert(DEVICE, *w) for w in _hourly_windows(hot)]
+    alerts = [_alert(DEVICE, *w) for w in hourly_windows(hot)]
     assert [(a["start"].timestamp(), a["end"].timestamp()) for a in alerts] == [
         (base, base + 3 * HOUR),
         (base + 5 * HOUR, base + 6 * HOUR),
@@ -47,27 +46,25 @@ def test_consecutive_hot_hours_are_one_window_and_a_gap_starts_another() -> None
 
 
 def test_no_hot_hours_no_windows() -> None:
-    assert _hourly_windows([]) == []
+    assert hourly_windows([]) == []
 
 
 def test_a_window_across_the_detail_boundary_is_one_window() -> None:
     base = 1_796_000_400.0
     boundary = base + 3 * HOUR + 1620  # now - DETAIL_HOURS, not on the hour
-    hourly = _hourly_windows(
-        [(base + HOUR, 87.0), (base + 2 * HOUR, 90.0), (base + 3 * HOUR, 89.0)]
-    )
+    hourly = hourly_windows([(base + HOUR, 87.0), (base + 2 * HOUR, 90.0), (base + 3 * HOUR, 89.0)])
     step = REFINE_STEP_SECONDS
     # Read at minute resolution from the boundary on: hot from its first reading.
     across = Window(boundary + step, boundary + 40 * step, 40.0, 92.0, True)
     later = Window(boundary + 5 * HOUR, boundary + 5 * HOUR + 10 * step, 11.0, 88.0, False)
-    joined = _joined(hourly, [later, across], boundary)
-    assert sorted(joined) == [
+    one = join_windows(hourly, [later, across], boundary)
+    assert sorted(one) == [
         Window(base, boundary + 40 * step, (boundary + 41 * step - base) / 60.0, 92.0, True),
         later,
     ]
     # A detailed window starting well after the boundary is another episode.
     apart = Window(boundary + 20 * step, boundary + 30 * step, 11.0, 88.0, False)
-    assert sorted(_joined(hourly, [apart], boundary)) == sorted([*hourly, apart])
+    assert sorted(join_windows(hourly, [apart], boundary)) == sorted([*hourly, apart])
     # So is an hourly window that ended more than an hour before the boundary.
-    assert sorted(_joined(hourly, [across], boundary + HOUR)) == sorted([*hourly, across])
-    assert _joined([], [across], boundary) == [across]
+    assert sorted(join_windows(hourly, [across], boundary + HOUR)) == sorted([*hourly, across])
+    assert join_windows([], [across], boundary) == [across]

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, TypeVar
 
 from analytics.clock import Clock, parse_utc
 from analytics.errors import MetricsUnavailable, ResourceNotFound
@@ -33,6 +33,15 @@ from analytics.services.gpu.health import (
     Verdict,
     assess,
     collect_signals,
+)
+from analytics.services.gpu.overheating import (
+    REFINE_STEP_SECONDS,
+    Window,
+    align,
+    chunks,
+    hourly_windows,
+    join_windows,
+    merge_ranges,
 )
 from analytics.services.kernel.answer_cache import AnswerCache
 from analytics.services.kernel.catalog import Catalogue
@@ -57,14 +66,12 @@ RULES_END_TTL_S = 60.0
 # Live values of at most this many devices are asked for by uuid (a page of a list), more for
 # the whole fleet.
 LIVE_UUID_SCOPE_LIMIT = 200
-REFINE_STEP_SECONDS = 60
 # Overheating windows of a request for up to FULL_DETAIL_HOURS are read from the raw series at
 # REFINE_STEP_SECONDS throughout. Longer requests read the last DETAIL_HOURS so, and older hot
 # hours from the hourly maxima alone, at an hour's resolution (as a long-term store downsamples
 # them; a month of minute readings around every hot hour of 8,000 GPUs was 360 queries).
 FULL_DETAIL_HOURS = 168
 DETAIL_HOURS = 24
-_MAX_POINTS = 10_000  # Prometheus refuses more than 11,000 points per series
 # The overview's fields that come from Prometheus: null in a partial answer.
 OVERVIEW_METRIC_FIELDS = (
     "devices_reporting",
@@ -404,7 +411,7 @@ class GpuMetricsService:
         rules_end = self._rules_end(hours)
         if rules_end is not None and rules_end > start:
             hourly = self._hot_hours(
-                floor, _align(start, 3600, up=True), _align(rules_end, 3600, up=True)
+                floor, align(start, 3600, up=True), align(rules_end, 3600, up=True)
             )
             for series in hourly:
                 key = series_key(series.labels, fleet)
@@ -422,13 +429,13 @@ class GpuMetricsService:
             raw_from = start
         ranges.append((raw_from, now, None))
         refinements = []
-        for range_start, range_end, uuids in _merge(ranges):
+        for range_start, range_end, uuids in merge_ranges(ranges):
             scope = q.DeviceScope(uuids=sorted(uuids)) if uuids is not None else q.ALL_DEVICES
-            for chunk_start, chunk_end in _chunks(range_start, range_end):
+            for chunk_start, chunk_end in chunks(range_start, range_end):
                 refinements.append(
                     (
                         q.temperature_above(floor, scope),
-                        _align(chunk_start, REFINE_STEP_SECONDS, up=True),
+                        align(chunk_start, REFINE_STEP_SECONDS, up=True),
                         chunk_end,
                         float(REFINE_STEP_SECONDS),
                     )
@@ -453,7 +460,9 @@ class GpuMetricsService:
             device = by_key.get(key)
             if device is None:
                 continue
-            found = _joined(_hourly_windows(coarse.get(key, [])), windows.get(key, []), detail_from)
+            found = join_windows(
+                hourly_windows(coarse.get(key, [])), windows.get(key, []), detail_from
+            )
             alerts.extend(_alert(device, *w) for w in found)
         alerts.sort(key=lambda a: (a["start"], a["device_id"]))
         return _alerts_result(hours, start, now, alerts)
@@ -911,121 +920,8 @@ def _alert(
     }
 
 
-class Window(NamedTuple):
-    """One overheating window of a device: first and last hot instant (unix s), minutes, peak."""
-
-    first: float
-    last: float
-    minutes: float
-    peak: float
-    ongoing: bool
-
-
-def _hourly_windows(hot_hours: list[tuple[float, float]]) -> list[Window]:
-    """Overheating windows at an hour's resolution from the hourly maxima above the threshold
-    (each point at t covers the hour before it): consecutive hot hours make one window."""
-    windows: list[Window] = []
-    run: list[tuple[float, float]] = []
-    for point in [*sorted(hot_hours), (math.inf, 0.0)]:
-        if run and point[0] - run[-1][0] > 3600:
-            first, last = run[0][0] - 3600, run[-1][0]
-            peak = max(value for _t, value in run)
-            windows.append(Window(first, last, (last - first) / 60.0, peak, False))
-            run = []
-        run.append(point)
-    return windows
-
-
-def _joined(hourly: list[Window], detailed: list[Window], boundary: float) -> list[Window]:
-    """A device's hourly windows (before ``boundary``) and minute-resolution ones (after it),
-    with a window running across the boundary made one: the last hot hour ending within the
-    hour before the boundary and a detailed window starting at it are one heat episode (the
-    hour holding the boundary was hot: its maximum is why the minutes after it were read)."""
-    if not hourly or not detailed:
-        return [*hourly, *detailed]
-    before, after = max(hourly), min(detailed)
-    if boundary - before.last < 3600 and after.first - boundary <= 1.5 * REFINE_STEP_SECONDS:
-        last = after.last
-        one = Window(
-            before.first,
-            last,
-            (last + REFINE_STEP_SECONDS - before.first) / 60.0,
-            max(before.peak, after.peak),
-            after.ongoing,
-        )
-        return [w for w in hourly if w != before] + [one] + [w for w in detailed if w != after]
-    return [*hourly, *detailed]
-
-
 def _floor(fleet: Fleet) -> float | None:
     return min((d.threshold_c for d in fleet.devices), default=None)
-
-
-# What one more query costs, in series-steps of a range query (measured: a few ms each).
-_QUERY_OVERHEAD_SERIES_STEPS = 3000
-
-
-def _merge(
-    ranges: list[tuple[float, float, set[str] | None]],
-) -> list[tuple[float, float, set[str] | None]]:
-    """Batch the refinement ranges into few, cheap range queries.
-
-    A range for every device (None: the recent part no rule sample covers yet) stays on its
-    own. Device ranges are merged per device where they overlap, then batched greedily in
-    time order while one query over the union (steps x devices) costs less than separate
-    ones plus a query's overhead, so daily hot hours of many GPUs do not become a month-long
-    query over all of them.
-    """
-    everyone = [(a, b, None) for a, b, u in ranges if u is None]
-    per_device: dict[str, list[tuple[float, float]]] = {}
-    for start, end, uuids in ranges:
-        for uuid in uuids or ():
-            per_device.setdefault(uuid, []).append((start, end))
-    pieces: list[tuple[float, float, str]] = []
-    for uuid, spans in per_device.items():
-        current: list[float] | None = None
-        for start, end in sorted(spans):
-            if current is not None and start <= current[1]:
-                current[1] = max(current[1], end)
-                continue
-            if current is not None:
-                pieces.append((current[0], current[1], uuid))
-            current = [start, end]
-        if current is not None:
-            pieces.append((current[0], current[1], uuid))
-
-    def cost(start: float, end: float, devices: int) -> float:
-        return (end - start) / REFINE_STEP_SECONDS * devices
-
-    batches: list[tuple[float, float, set[str] | None]] = []
-    batch_cost = 0.0
-    for start, end, uuid in sorted(pieces):
-        if batches:
-            b_start, b_end, b_uuids = batches[-1]
-            assert b_uuids is not None
-            union = cost(min(b_start, start), max(b_end, end), len(b_uuids | {uuid}))
-            alone = cost(start, end, 1)
-            if union <= batch_cost + alone + _QUERY_OVERHEAD_SERIES_STEPS:
-                batches[-1] = (min(b_start, start), max(b_end, end), b_uuids | {uuid})
-                batch_cost = union
-                continue
-        batches.append((start, end, {uuid}))
-        batch_cost = cost(start, end, 1)
-    return [*batches, *everyone]
-
-
-def _chunks(start: float, end: float) -> list[tuple[float, float]]:
-    span = REFINE_STEP_SECONDS * _MAX_POINTS
-    chunks = []
-    while start < end:
-        chunks.append((start, min(end, start + span)))
-        start += span + REFINE_STEP_SECONDS
-    return chunks
-
-
-def _align(t: float, step: float, up: bool = False) -> float:
-    aligned = math.floor(t / step) * step
-    return aligned + step if up and aligned < t else aligned
 
 
 def _cell(row: Mapping[str, float], column: str) -> float | None:
