@@ -26,8 +26,11 @@ COPY docker/analytics.lock.txt ./
 RUN /opt/venv/bin/pip install --require-hashes --requirement=analytics.lock.txt
 COPY analytics/ analytics/
 COPY gpucatalog/ gpucatalog/
+# pip and setuptools (the venv's, from ensurepip) leave the venv before it is copied: the
+# runtime image holds no build tools, as `make images` builds it.
 RUN /opt/venv/bin/pip install --no-deps ".[analytics,postgresql]" \
-    && /opt/venv/bin/pip check
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE}
 # OCI labels, as `make images` (scripts/images.py) sets them: pass

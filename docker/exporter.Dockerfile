@@ -28,8 +28,11 @@ RUN /opt/venv/bin/pip install --require-hashes --requirement=exporter.lock.txt
 # checkout); tests/images mounts the checkout's simulator/ to run this image on simulated GPUs.
 COPY exporter/ exporter/
 COPY gpucatalog/ gpucatalog/
+# pip and setuptools (the venv's, from ensurepip) leave the venv before it is copied: the
+# runtime image holds no build tools, as `make images` builds it.
 RUN /opt/venv/bin/pip install --no-deps ".[exporter]" \
-    && /opt/venv/bin/pip check
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_IMAGE}
 # OCI labels, as `make images` (scripts/images.py) sets them: pass
