@@ -10,8 +10,9 @@
 # to it, so pip reaches PyPI through a TLS-intercepting proxy the host trusts.
 #
 # Then, for each image: the entry point with --help answers as the Dockerfile's USER (uid and
-# gid checked), and the venv holds no pip, setuptools or wheel; the analytics image also
-# migrates its SQLite database in its data directory as that user.
+# gid checked), and the venv holds no pip, setuptools or wheel and no stale bytecode, as
+# `make images` builds it; the analytics image also migrates its SQLite database in its data
+# directory as that user.
 #
 # Needs root, buildah and mmdebstrap (apt-get install buildah mmdebstrap), Debian's archive and
 # PyPI. Idempotent: buildah keeps its own store under the work directory (vfs driver, chroot
@@ -138,11 +139,33 @@ print("\n".join(config.get("Entrypoint") or []))')
     fail "gpu-$name: '${entrypoint[*]} --help' failed"
   fi
   say "gpu-$name: '${entrypoint[*]} --help' answers as uid:gid $ids"
-  tools="$(bah run --isolation chroot "$ctr" -- python -c '
-import importlib.metadata as m
-print(" ".join(sorted({d.metadata["Name"].lower() for d in m.distributions()} & {"pip", "setuptools", "wheel"})))')" ||
-    fail "gpu-$name: python could not list the venv's distributions"
-  [ -z "$tools" ] || fail "gpu-$name: the venv holds build tools: $tools"
+  # The venv as `make images` builds it: no build tools, and no stale bytecode (a .pyc whose
+  # recorded source mtime and size no longer match is recompiled at every start).
+  venv="$(bah run --isolation chroot "$ctr" -- python -c '
+import importlib.metadata, importlib.util, os, struct, sysconfig
+names = {d.metadata["Name"].lower() for d in importlib.metadata.distributions()}
+tools = sorted(names & {"pip", "setuptools", "wheel"})
+compiled = stale = 0
+for top, _, files in os.walk(sysconfig.get_paths()["purelib"]):
+    for name in files:
+        source = os.path.join(top, name)
+        cached = importlib.util.cache_from_source(source) if name.endswith(".py") else ""
+        if not os.path.exists(cached):
+            continue
+        compiled += 1
+        with open(cached, "rb") as handle:
+            header = handle.read(16)
+        if struct.unpack("<I", header[4:8])[0] == 0:  # checked by mtime and size (PEP 552)
+            st = os.stat(source)
+            stale += struct.unpack("<II", header[8:16]) != (
+                int(st.st_mtime) & 0xFFFFFFFF, st.st_size & 0xFFFFFFFF)
+print(" ".join(tools) or "-", compiled, stale)')" ||
+    fail "gpu-$name: python could not inspect the venv"
+  read -r tools compiled stale <<<"$venv"
+  [ "$tools" = - ] || fail "gpu-$name: the venv holds build tools: $tools"
+  [ "$compiled" -gt 0 ] || fail "gpu-$name: the venv holds no bytecode"
+  [ "$stale" = 0 ] || fail "gpu-$name: $stale of $compiled .pyc files are stale (source mtime changed)"
+  say "gpu-$name: the venv holds no pip, setuptools or wheel; $compiled .pyc files, none stale"
   if [ "$name" = analytics ]; then
     # The data directory (the volume) is the user's: the database is created and migrated.
     out="$(bah run --isolation chroot "$ctr" -- sh -c \
