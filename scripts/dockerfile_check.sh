@@ -11,7 +11,8 @@
 #
 # Then, for each image: the entry point with --help answers as the Dockerfile's USER (uid and
 # gid checked), and the venv holds no pip, setuptools or wheel and no stale bytecode, as
-# `make images` builds it; the analytics image also migrates its SQLite database in its data
+# `make images` builds it; the analytics image also runs its entry point and command (gunicorn,
+# on a free loopback port) until its health answers UP, its database migrated in its data
 # directory as that user.
 #
 # Needs root, buildah and mmdebstrap (apt-get install buildah mmdebstrap), Debian's archive and
@@ -167,13 +168,44 @@ print(" ".join(tools) or "-", compiled, stale)')" ||
   [ "$stale" = 0 ] || fail "gpu-$name: $stale of $compiled .pyc files are stale (source mtime changed)"
   say "gpu-$name: the venv holds no pip, setuptools or wheel; $compiled .pyc files, none stale"
   if [ "$name" = analytics ]; then
-    # The data directory (the volume) is the user's: the database is created and migrated.
-    out="$(bah run --isolation chroot "$ctr" -- sh -c \
-      'cd /tmp && gpu-analytics migrate && test -s "$GPU_ANALYTICS_DATA_DIR/analytics.db"' 2>&1)" || {
+    # The image's entry point and command (bound to a free loopback port): gunicorn migrates
+    # the database in the data directory (the volume, the user's) and answers its health.
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    mapfile -t serve < <(bah inspect --type image "$image" | python3 -c '
+import json, sys
+config = json.load(sys.stdin)["OCIv1"]["config"]
+command = config["Entrypoint"] + config["Cmd"]
+command[command.index("--bind") + 1] = "127.0.0.1:" + sys.argv[1]
+print("\n".join(command))' "$port")
+    probe='import json, sys, time, urllib.request
+deadline = time.monotonic() + 90
+while True:
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=5) as answer:
+            health = json.load(answer)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(0.5)
+assert health["status"] == "UP", health
+assert health["components"]["migrations"]["status"] == "UP", health'
+    # shellcheck disable=SC2016 # expanded by the container's shell
+    out="$(bah run --isolation chroot "$ctr" -- sh -c '
+      port=$1 probe=$2; shift 2
+      cd /tmp
+      "$@" >/tmp/serve.log 2>&1 &
+      server=$!
+      python -c "$probe" "http://127.0.0.1:$port/k8s-monitor/api/actuator/health"
+      status=$?
+      kill -TERM "$server" && wait "$server" || true
+      test -s "$GPU_ANALYTICS_DATA_DIR/analytics.db" || status=1
+      [ "$status" = 0 ] || cat /tmp/serve.log
+      exit "$status"' sh "$port" "$probe" "${serve[@]}" 2>&1)" || {
       printf '%s\n' "$out" >&2
-      fail "gpu-analytics: 'gpu-analytics migrate' failed in the data directory"
+      fail "gpu-analytics: '${serve[*]}' did not answer /k8s-monitor/api/actuator/health UP"
     }
-    say "gpu-analytics: 'gpu-analytics migrate' wrote \$GPU_ANALYTICS_DATA_DIR/analytics.db as $ids"
+    say "gpu-analytics: '${serve[*]}' answers its health UP, database migrated in \$GPU_ANALYTICS_DATA_DIR as $ids"
   fi
   bah rm "$ctr" >/dev/null
   containers=()
