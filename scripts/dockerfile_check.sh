@@ -63,6 +63,7 @@ fi
 if [ ! -f "$tarball" ]; then
   say "stand-in base: mmdebstrap bookworm (minbase, python3, python3-venv, python3-pip)"
   hooks=()
+  # shellcheck disable=SC2016 # "$1" is the hooks' (mmdebstrap's root directory)
   if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
     say "stand-in base: adding the host's CAs from /usr/local/share/ca-certificates"
     hooks+=(--customize-hook='cp /usr/local/share/ca-certificates/*.crt "$1/usr/local/share/ca-certificates/"')
@@ -131,6 +132,7 @@ print("\n".join(config.get("Entrypoint") or []))')
   ctr="$(bah from --pull=false --quiet "$image")"
   containers+=("$ctr")
   # buildah run: the image's user, environment and working directory (not its entry point).
+  # shellcheck disable=SC2016 # expanded by the container's shell
   ids="$(bah run --isolation chroot "$ctr" -- sh -c 'echo "$(id -u):$(id -g)"')" ||
     fail "gpu-$name: buildah run could not start a shell in the image"
   [ "$ids" = "$want_user" ] || fail "gpu-$name: runs as $ids, not $want_user"
