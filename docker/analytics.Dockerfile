@@ -23,11 +23,18 @@ WORKDIR /src
 COPY pyproject.toml README.md VERSION ./
 # The extra's wheels at pinned versions, hash-checked (`scripts/images.py lock` writes the file).
 COPY docker/analytics.lock.txt ./
-RUN /opt/venv/bin/pip install --require-hashes --requirement=analytics.lock.txt
+RUN /opt/venv/bin/pip install --no-compile --require-hashes --requirement=analytics.lock.txt
 COPY analytics/ analytics/
 COPY gpucatalog/ gpucatalog/
-RUN /opt/venv/bin/pip install --no-deps ".[analytics,postgresql]" \
-    && /opt/venv/bin/pip check
+# As `make images` builds the venv: pip and setuptools (the venv's, from ensurepip) leave it
+# before it is copied, so the runtime image holds no build tools; bytecode is checked by hash,
+# not by mtime, so it stays valid whatever times COPY gives the files (buildah's COPY --from
+# moved many by a second: their .pyc went stale, recompiled at every start on a read-only root).
+# (lib, not the venv: its lib64 is a link to lib, and two compileall workers would race.)
+RUN /opt/venv/bin/pip install --no-compile --no-deps ".[analytics,postgresql]" \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/python -m pip uninstall --yes pip setuptools \
+    && /opt/venv/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash /opt/venv/lib
 
 FROM ${PYTHON_IMAGE}
 # OCI labels, as `make images` (scripts/images.py) sets them: pass
