@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # gpu-analytics, the REST service: gunicorn through `gpu-analytics serve` (which migrates the
 # database once in the master, then forks the workers), as a non-root user. The project with its
 # `analytics` extra, plus `postgresql` (psycopg) for the several-replica deployment.

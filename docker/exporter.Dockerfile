@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # gpu-exporter, the node agent. Slim on purpose: the project with its `exporter` extra only
 # (nvidia-ml-py, prometheus-client, grpcio, protobuf, kubernetes); no pandas, statsmodels or Flask.
 #
