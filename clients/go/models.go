@@ -736,23 +736,10 @@ type Pod struct {
 
 // TopPod: a pod of /resources/pods/top with its rank and usage value.
 type TopPod struct {
-	Name               string             `json:"name,omitempty"`
-	Namespace          string             `json:"namespace,omitempty"`
-	NodeName           string             `json:"nodeName,omitempty"`
-	Phase              string             `json:"phase,omitempty"`
-	ModelType          string             `json:"modelType,omitempty"`
-	ModelName          string             `json:"modelName,omitempty"`
-	CPUUsagePercent    *float64           `json:"cpuUsagePercent,omitempty"`
-	MemoryUsagePercent *float64           `json:"memoryUsagePercent,omitempty"`
-	GPUUsagePercent    *float64           `json:"gpuUsagePercent,omitempty"`
-	CreationTime       *Time              `json:"creationTime,omitempty"`
-	CPUUsageCores      *float64           `json:"cpuUsageCores,omitempty"`
-	MemoryUsageGB      *float64           `json:"memoryUsageGb,omitempty"`
-	GPUCount           *int               `json:"gpuCount,omitempty"`
-	Claims             []ResourceClaimRef `json:"claims,omitempty"`
-	Rank               *int               `json:"rank,omitempty"`
-	UsageValue         *float64           `json:"usageValue,omitempty"`
-	UsageUnit          string             `json:"usageUnit,omitempty"`
+	Pod
+	Rank       *int     `json:"rank,omitempty"`
+	UsageValue *float64 `json:"usageValue,omitempty"`
+	UsageUnit  string   `json:"usageUnit,omitempty"`
 }
 
 // Container: a container: image, requests and limits (Kubernetes quantities), usage.
@@ -785,28 +772,15 @@ type PodGPU struct {
 
 // PodDetail: one pod in detail: containers and the GPUs it holds.
 type PodDetail struct {
-	Name               string             `json:"name,omitempty"`
-	Namespace          string             `json:"namespace,omitempty"`
-	NodeName           string             `json:"nodeName,omitempty"`
-	Phase              string             `json:"phase,omitempty"`
-	ModelType          string             `json:"modelType,omitempty"`
-	ModelName          string             `json:"modelName,omitempty"`
-	CPUUsagePercent    *float64           `json:"cpuUsagePercent,omitempty"`
-	MemoryUsagePercent *float64           `json:"memoryUsagePercent,omitempty"`
-	GPUUsagePercent    *float64           `json:"gpuUsagePercent,omitempty"`
-	CreationTime       *Time              `json:"creationTime,omitempty"`
-	CPUUsageCores      *float64           `json:"cpuUsageCores,omitempty"`
-	MemoryUsageGB      *float64           `json:"memoryUsageGb,omitempty"`
-	GPUCount           *int               `json:"gpuCount,omitempty"`
-	Claims             []ResourceClaimRef `json:"claims,omitempty"`
-	Uid                string             `json:"uid,omitempty"`
-	PodIP              string             `json:"podIp,omitempty"`
-	HostIP             string             `json:"hostIp,omitempty"`
-	OwnerKind          string             `json:"ownerKind,omitempty"`
-	OwnerName          string             `json:"ownerName,omitempty"`
-	RestartCount       *int               `json:"restartCount,omitempty"`
-	Containers         []Container        `json:"containers,omitempty"`
-	GPUs               []PodGPU           `json:"gpus,omitempty"`
+	Pod
+	Uid          string      `json:"uid,omitempty"`
+	PodIP        string      `json:"podIp,omitempty"`
+	HostIP       string      `json:"hostIp,omitempty"`
+	OwnerKind    string      `json:"ownerKind,omitempty"`
+	OwnerName    string      `json:"ownerName,omitempty"`
+	RestartCount *int        `json:"restartCount,omitempty"`
+	Containers   []Container `json:"containers,omitempty"`
+	GPUs         []PodGPU    `json:"gpus,omitempty"`
 }
 
 // Node: a node: role, Ready, capacities, usage (percent) and pod counts.

@@ -101,9 +101,15 @@ def go_struct_fields(file: str) -> dict[str, dict[str, str]]:
     """Struct name -> {JSON key: Go type} of every struct of a file of clients/go."""
     source = (GO_SDK / file).read_text()
     structs: dict[str, dict[str, str]] = {}
+    embedded: dict[str, list[str]] = {}
     for name, body in re.findall(r"^type (\w+) struct \{\n(.*?)^\}", source, re.M | re.S):
         fields = re.findall(r"^\s*\w+\s+(\S+)\s+`json:\"([^,\"]+)", body, re.M)
         structs[name] = {key: go_type for go_type, key in fields if key != "-"}
+        # An embedded struct (a line naming only a type): encoding/json promotes its fields.
+        embedded[name] = re.findall(r"^\t(\w+)$", body, re.M)
+    for name, inner in embedded.items():
+        for other in inner:
+            structs[name] = {**structs[other], **structs[name]}
     return structs
 
 
