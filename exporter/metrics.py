@@ -217,7 +217,8 @@ CATALOGUE: tuple[MetricDef, ...] = (
         "gpu_fabric_state",
         _G,
         "NVSwitch fabric registration of the GPU, always 1, with its current state "
-        "(not_started, in_progress, completed); absent on GPUs outside an NVSwitch fabric.",
+        "(not_started, in_progress, completed, failed: completed with an error status); absent "
+        "on GPUs outside an NVSwitch fabric.",
         (*DEVICE, "state"),
     ),
     MetricDef(

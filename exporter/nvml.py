@@ -611,7 +611,12 @@ class NvmlReader:
             info = struct()
             # pynvml passes the pointer through, and returns NVML_SUCCESS (0), not None.
             if self._call(index, op, handle, ctypes.byref(info)) is not None:
-                return _FABRIC_STATES.get(int(info.state))
+                state = _FABRIC_STATES.get(int(info.state))
+                # nvml.h, nvmlGpuFabricInfo_t: `status` is the error of a registration, to be
+                # read only once the state is completed; not NVML_SUCCESS there: it failed.
+                if state == "completed" and int(getattr(info, "status", 0)) != 0:
+                    return "failed"
+                return state
         return None
 
     # -- processes -----------------------------------------------------------------------

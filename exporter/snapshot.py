@@ -67,7 +67,7 @@ class DeviceCounters:
     nvlink_links: tuple[NvLinkSample, ...] = ()
     nvlink_errors_total: tuple[tuple[str, int], ...] = ()  # (error kind, count)
     violation_seconds_total: tuple[tuple[str, float], ...] = ()  # (reason, seconds)
-    fabric_state: str | None = None  # "not_started", "in_progress", "completed"
+    fabric_state: str | None = None  # "not_started", "in_progress", "completed", "failed"
 
 
 @dataclass(frozen=True)

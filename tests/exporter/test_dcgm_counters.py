@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pynvml
 import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -160,6 +161,26 @@ def test_h100_sxm_reports_every_counter(small: Sim) -> None:
     }
     assert all(0 <= s <= 30 * MINUTE for _r, s in c.violation_seconds_total)
     assert c.fabric_state == "completed"
+
+
+def test_a_fabric_registration_completed_with_an_error_is_failed(small: Sim) -> None:
+    """nvmlGpuFabricInfo_t.status is the registration's error once the state is completed."""
+    nvml = small.node.nvml
+    for name in ("nvmlDeviceGetGpuFabricInfoV", "nvmlDeviceGetGpuFabricInfo"):
+        real = getattr(nvml, name)
+
+        def with_error(handle: object, info: Any, real: Any = real) -> int:
+            result = int(real(handle, info))
+            getattr(info, "_obj", info).status = pynvml.NVML_ERROR_UNKNOWN
+            return result
+
+        setattr(nvml, name, with_error)
+    c = _counters(_by_name(small.reader().read_devices())["NVIDIA H100 80GB HBM3"])
+    assert c.fabric_state == "failed"
+    # While the fabric still trains, the status means nothing yet.
+    small.clock.set(EPOCH + 30.0)
+    c = _counters(_by_name(small.reader().read_devices())["NVIDIA H100 80GB HBM3"])
+    assert c.fabric_state == "in_progress"
 
 
 def test_per_link_nvlink_series_are_opt_in(small: Sim) -> None:
