@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -132,6 +133,28 @@ class LiveServer:
         self.process.terminate()
         out, err = self.process.communicate(timeout=30)
         return out.decode(errors="replace") + err.decode(errors="replace")
+
+
+def start_cluster_server(fleet: Path, port: int) -> subprocess.Popen[bytes]:
+    """The simulated cluster's kube-state-metrics/cAdvisor server (simulator.cluster) on ``port``,
+    started once it says where it listens; the caller stops it."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simulator.cluster",
+            "--fleet",
+            str(fleet),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert json.loads(line)["url"].endswith(f":{port}"), line
+    return process
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:

@@ -7,9 +7,6 @@ ResourceSlice), a real Prometheus scraping both, the app on real SQLite. Truth f
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,31 +16,12 @@ from analytics.settings import Settings
 from devstack.prometheus import PrometheusServer, ScrapeJob
 from simulator.clock import ManualClock
 from simulator.node import SimulatedFleet
-from tests.analytics.conftest import API
-from tests.conftest import FLEETS, ROOT, ExporterFactory, free_port
+from tests.analytics.conftest import API, start_cluster_server
+from tests.conftest import FLEETS, ExporterFactory, free_port
 
 NODE = "dra-node"
 FLEET = FLEETS / "test-dra.yaml"
 RESOURCES = API + "/resources"
-
-
-def _start_cluster(fleet: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simulator.cluster",
-            "--fleet",
-            str(fleet),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    assert json.loads(process.stdout.readline())["url"].endswith(f":{port}")
-    return process
 
 
 def test_claimed_gpus_show_in_the_pod_views(
@@ -52,7 +30,7 @@ def test_claimed_gpus_show_in_the_pod_views(
     spec = SimulatedFleet.from_file(FLEET, ManualClock(0.0)).node(NODE).spec
     exporter = exporter_process(FLEET, NODE)
     port = free_port()
-    cluster = _start_cluster(FLEET, port)
+    cluster = start_cluster_server(FLEET, port)
     target = (f"127.0.0.1:{port}",)
     prometheus = PrometheusServer(
         tmp_path / "prometheus",

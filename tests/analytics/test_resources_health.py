@@ -4,14 +4,11 @@ itself stopped and started again."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,8 +24,7 @@ from analytics.services.cluster.health import (
 )
 from analytics.settings import Settings
 from devstack.prometheus import PrometheusServer, ScrapeJob, free_port
-from tests.analytics.conftest import assert_error
-from tests.conftest import ROOT
+from tests.analytics.conftest import assert_error, start_cluster_server
 
 RESOURCES = "/k8s-monitor/api/v1/resources"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -202,33 +198,13 @@ class SmallStack:
         return self.client.get(RESOURCES + path, query_string=params)
 
 
-def _start_cluster(fleet: Path, port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "simulator.cluster",
-            "--fleet",
-            str(fleet),
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert json.loads(line)["url"].endswith(f":{port}"), line
-    return process
-
-
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmallStack]:
     workdir = tmp_path_factory.mktemp("resources-health")
     fleet = workdir / "fleet.yaml"
     fleet.write_text(FLEET)
     port = free_port()
-    cluster = _start_cluster(fleet, port)
+    cluster = start_cluster_server(fleet, port)
     target = (f"127.0.0.1:{port}",)
     prometheus = PrometheusServer(
         workdir / "prometheus",
