@@ -574,7 +574,7 @@ def profiling_panels() -> list[Panel]:
             "Profiling support",
             "Whether each GPU exports the profiling (gpu_prof_*) series, and why: supported, "
             "device_not_supported (no GPM: Ampere and older), driver_not_supported, "
-            "function_not_found, no_permission or query_failed.",
+            "function_not_found, no_permission, query_failed or disabled (--gpm=false).",
             "none",
             [Query(f"max by (node, gpu, uuid, supported, reason) (gpu_prof_support_info{d})")],
             hidden=("Value",),
